@@ -1,0 +1,78 @@
+"""The `datasets` builder: wires the pipeline into `GeneratorBasedBuilder` and nothing more."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import datasets
+
+from . import __version__
+from .config import RaftDatasetConfig, check_keys, load_config_file, validate_config
+from .corpus import resolve_corpus_files
+from .export import FEATURES
+from .pipeline import BuildResult, build_raft_dataset
+
+_CONFIG_FILE_SUFFIXES = (".yaml", ".yml")
+
+
+class RaftDatasetBuilder(datasets.GeneratorBasedBuilder):
+    """RAFT samples (question + oracle and distractor documents -> quoted chain-of-thought answer).
+
+    `load_dataset("raft_dataset", NAME, data_files=CORPUS_GLOB, **settings)`: NAME is "default" or the
+    path of a YAML config file; settings are `RaftDatasetConfig` fields and override the file.
+    """
+
+    BUILDER_CONFIG_CLASS = RaftDatasetConfig
+    BUILDER_CONFIGS = [RaftDatasetConfig(name="default", version=datasets.Version(__version__))]
+    DEFAULT_CONFIG_NAME = "default"
+    VERSION = datasets.Version(__version__)
+
+    build_result: BuildResult | None = None
+
+    def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
+        check_keys(config_kwargs, "load_dataset")
+        if config_name and str(config_name).endswith(_CONFIG_FILE_SUFFIXES):
+            config_kwargs = {**load_config_file(config_name), **config_kwargs, "name": Path(config_name).stem}
+            config_name = None
+        config, _ = super()._create_builder_config(
+            config_name=config_name, custom_features=custom_features, config_id="unused", **config_kwargs
+        )
+        validate_config(config)  # settings applied as overrides skip the dataclass's own check
+        return config, config_id or f"{config.name}-{config_fingerprint(config)}"
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description="Retrieval-Augmented Fine-Tuning samples built by raft-dataset.",
+            features=FEATURES,
+        )
+
+    def _split_generators(self, dl_manager):
+        self.build_result = build_raft_dataset(self.config, corpus_files=_data_files(self.config) or None)
+        return [
+            datasets.SplitGenerator(name=name, gen_kwargs={"split": name})
+            for name, rows in self.build_result.splits.items()
+            if rows
+        ]
+
+    def _generate_examples(self, split):
+        for i, row in enumerate(self.build_result.splits[split]):
+            yield i, row
+
+
+def _data_files(config: RaftDatasetConfig) -> list[str]:
+    if not config.data_files:
+        return []
+    return sorted({str(f) for files in config.data_files.values() for f in files})
+
+
+def config_fingerprint(config: RaftDatasetConfig) -> str:
+    """Changes whenever a setting, a corpus file or the queries file changes (the cache key)."""
+    digest = hashlib.sha256(repr(sorted(config.settings().items())).encode())
+    files = _data_files(config) or ([str(p) for p in resolve_corpus_files(config.corpus)] if config.corpus else [])
+    if config.queries:
+        files.append(config.queries)
+    for name in files:
+        digest.update(name.encode())
+        digest.update(hashlib.sha256(Path(name).read_bytes()).digest())
+    return digest.hexdigest()[:16]

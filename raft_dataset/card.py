@@ -1,0 +1,94 @@
+"""The dataset card: machine-readable YAML (configs, dataset_info, statistics) and a readable body."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from .pipeline import BuildResult
+from .stats import statistics_table
+
+TEMPLATE_PATH = Path(__file__).parent / "templates" / "dataset_card.md"
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "n>1M"
+
+
+def _corpus_description(result: BuildResult) -> str:
+    settings = result.config
+    if settings.hf_dataset:
+        return f"Hugging Face dataset `{settings.hf_dataset}` (split {settings.hf_split})"
+    corpus = settings.corpus
+    if isinstance(corpus, list):
+        corpus = ", ".join(corpus)
+    # Paths are shown by name only: absolute local paths say nothing useful on the Hub.
+    return f"local files `{Path(corpus).name if corpus else 'data_files'}`"
+
+
+def render_card(result: BuildResult, dataset_info: dict, repo_id: str = "path/to/this/folder") -> DatasetCard:
+    """Fill the card template with the build's settings, counts, statistics and rejections."""
+    settings = result.config.settings()
+    rejections = result.validation.rejected
+    card_data = DatasetCardData(
+        license=result.config.license or "other",
+        pretty_name=result.config.pretty_name or "RAFT dataset",
+        task_categories=["question-answering", "text-generation"],
+        tags=["raft", "retrieval-augmented-generation", "synthetic", "raft-dataset"],
+        size_categories=_size_category(result.counts["samples"]),
+        configs=[{
+            "config_name": "default",
+            "data_files": [{"split": name, "path": f"data/{name}-*.parquet"} for name, rows in result.splits.items() if rows],
+        }],
+        dataset_info=dataset_info,
+        raft_dataset={
+            "version": result.version,
+            "counts": result.counts,
+            "token_statistics": result.statistics,
+            "token_counter": _token_counter_name(result),
+            "rejections": dict(sorted(rejections.items())),
+            "skipped_files": dict(sorted(result.corpus_report.skipped.items())),
+            "settings": {k: v for k, v in settings.items() if k not in ("llm", "system_prompt", "instruction_template", "document_template")},
+            **({"llm_usage": result.llm_usage} if result.llm_usage else {}),
+        },
+    )
+    question_source = (
+        "from the user's queries file" if result.config.queries
+        else "written by an LLM from each chunk" if result.config.question_generator == "llm"
+        else "derived offline from the corpus's headings and question sentences"
+    )
+    return DatasetCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE_PATH),
+        version=result.version,
+        settings=settings,
+        counts=result.counts,
+        encoder=result.encoder,
+        corpus_description=_corpus_description(result),
+        question_source=question_source,
+        split_ratios=", ".join(f"{k} {v:g}" for k, v in result.config.splits.items()),
+        token_counter=_token_counter_name(result),
+        license=result.config.license or "not set (set `license` in the config)",
+        statistics_table=statistics_table(result.statistics),
+        rejections_table=_counts_table(rejections, "reason"),
+        skipped_files=", ".join(f"{k}: {v}" for k, v in sorted(result.corpus_report.skipped.items())) or "none",
+        llm_usage=json.dumps(result.llm_usage, indent=2, sort_keys=True) if result.llm_usage else None,
+        repo_id=repo_id,
+    )
+
+
+def _token_counter_name(result: BuildResult) -> str:
+    return result.config.stats_tokenizer or f"tiktoken {result.config.token_encoding}"
+
+
+def _counts_table(counts, label: str) -> str:
+    if not counts:
+        return "none"
+    lines = [f"| {label} | samples |", "|---|---:|"]
+    lines += [f"| {k} | {v} |" for k, v in counts.most_common()]
+    return "\n".join(lines)

@@ -1,0 +1,372 @@
+"""Token-aware, structure-aware chunking of `Document`s into `Chunk`s.
+
+How a document is cut:
+
+1. Markdown and reST documents are split into sections at their headings (headings inside fenced code
+   are ignored); other formats are one section.
+2. Adjacent sections are packed greedily while the packed span fits `chunk_size` tokens, so short
+   sections do not become tiny chunks. A section that is only a heading is always packed with the next.
+3. A packed span that is still too long is split by `semantic_text_splitter` (MarkdownSplitter for
+   markdown, which keeps code blocks whole unless one block alone is over the limit; TextSplitter
+   otherwise), counting tokens with the encoder's own tokenizer and overlapping neighbours by up to
+   `chunk_overlap` tokens. Overlap is only ever between pieces of one packed span.
+4. A piece that is only heading lines (the splitter emits one when the heading's first block does not
+   fit beside it) is merged into the next piece when both fit, else dropped: its words are not lost
+   to retrieval, since the heading path is every chunk's `title`. Then a piece under a quarter of
+   `chunk_size` tokens is joined to its neighbour when the join still fits.
+
+Pieces without a word character outside HTML tags (a stray `</div>`) are left out.
+
+Each chunk's title is the document title plus the heading path shared by all sections the chunk
+covers (heading-only sections aside), joined by " > ", without repeating a top heading that equals the
+document title.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tokenizers import Tokenizer
+
+from .corpus import Document, Heading, markdown_headings, rst_headings
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document, the unit that is embedded, retrieved and quoted.
+
+    Attributes:
+        chunk_id: f"{doc_id}#{index}", index counting from 0 within the document.
+        doc_id: The id of the document it comes from.
+        title: Document title and heading path joined by " > " (e.g. "Tutorial > First Steps > Run it").
+        text: The chunk text, an exact substring of the document text: doc.text[start:end].
+        start: Character offset of the chunk in the document text.
+        end: Character offset one past the chunk's end.
+        n_tokens: Length of `text` in encoder tokens (no special tokens).
+    """
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    n_tokens: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading and the text under it up to the next heading: `text[start:end]`.
+
+    `path` is the heading texts from the outermost to this one; `heading_end` is where the heading
+    markup ends (== start for the text before the first heading).
+    """
+
+    start: int
+    end: int
+    path: tuple[str, ...]
+    heading_end: int
+
+
+# --------------------------------------------------------------------------------------------------
+# Tokenizers and splitters (cached: building a splitter or copying a tokenizer is not free)
+# --------------------------------------------------------------------------------------------------
+
+_HTML_TAG = re.compile(r"<[^>]*>")
+_CACHE_SIZE = 16
+# Values keep a reference to the key's tokenizer so its id() cannot be reused while cached.
+_counters: OrderedDict[int, tuple[Any, Tokenizer]] = OrderedDict()
+_splitters: OrderedDict[tuple[int, str, int, int], tuple[Any, Any]] = OrderedDict()
+
+
+def _lru_put(cache: OrderedDict, key: Any, value: Any) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+def backend_tokenizer(tokenizer: Any) -> Tokenizer:
+    """The `tokenizers.Tokenizer` behind a transformers fast tokenizer (or the tokenizer itself)."""
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if isinstance(backend, Tokenizer):
+        return backend
+    raise TypeError(f"tokenizer must be a transformers fast tokenizer or a tokenizers.Tokenizer, "
+                    f"got {type(tokenizer).__name__}")
+
+
+def _counting_tokenizer(tokenizer: Any) -> Tokenizer:
+    """A copy of the backend tokenizer without truncation or padding, so counts are true lengths."""
+    backend = backend_tokenizer(tokenizer)
+    key = id(backend)
+    if key in _counters:
+        _counters.move_to_end(key)
+        return _counters[key][1]
+    # A saved sentence-transformers tokenizer often has truncation/padding baked into tokenizer.json.
+    copy = Tokenizer.from_str(backend.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    _lru_put(_counters, key, (backend, copy))
+    return copy
+
+
+def count_tokens(texts: Sequence[str], tokenizer: Any) -> list[int]:
+    """Token counts of `texts` without special tokens, truncation or padding."""
+    if not texts:
+        return []
+    encodings = _counting_tokenizer(tokenizer).encode_batch(list(texts), add_special_tokens=False)
+    return [len(e.ids) for e in encodings]
+
+
+def _splitter(tokenizer: Any, kind: str, chunk_size: int, chunk_overlap: int):
+    """A cached semantic_text_splitter Markdown/TextSplitter counting tokens with `tokenizer`."""
+    from semantic_text_splitter import MarkdownSplitter, TextSplitter
+
+    backend = backend_tokenizer(tokenizer)
+    key = (id(backend), kind, chunk_size, chunk_overlap)
+    if key in _splitters:
+        _splitters.move_to_end(key)
+        return _splitters[key][1]
+    cls = MarkdownSplitter if kind == "markdown" else TextSplitter
+    splitter = cls.from_huggingface_tokenizer(_counting_tokenizer(tokenizer), capacity=chunk_size,
+                                              overlap=chunk_overlap)
+    _lru_put(_splitters, key, (backend, splitter))
+    return splitter
+
+
+# --------------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------------
+
+
+def document_headings(doc: Document) -> list[Heading]:
+    """The section headings of a markdown or reST document (none for other formats)."""
+    if doc.format == "markdown":
+        return markdown_headings(doc.text)
+    if doc.format == "rst":
+        return rst_headings(doc.text)
+    return []
+
+
+def split_sections(text: str, headings: Sequence[Heading]) -> list[Section]:
+    """Cut `text` at each heading; each section carries its heading path."""
+    sections: list[Section] = []
+    if not headings or headings[0].start > 0:
+        first_end = headings[0].start if headings else len(text)
+        sections.append(Section(0, first_end, (), 0))
+    stack: list[tuple[int, str]] = []
+    for i, heading in enumerate(headings):
+        while stack and stack[-1][0] >= heading.level:
+            stack.pop()
+        stack.append((heading.level, heading.text))
+        end = headings[i + 1].start if i + 1 < len(headings) else len(text)
+        sections.append(Section(heading.start, end, tuple(t for _, t in stack), heading.end))
+    return sections
+
+
+def _is_heading_only(text: str, section: Section) -> bool:
+    return not text[section.heading_end:section.end].strip()
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink [start, end) to exclude surrounding whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _common_prefix(paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    prefix = paths[0]
+    for path in paths[1:]:
+        n = 0
+        while n < min(len(prefix), len(path)) and prefix[n] == path[n]:
+            n += 1
+        prefix = prefix[:n]
+    return prefix
+
+
+def format_title(doc_title: str, path: Sequence[str]) -> str:
+    """Document title and heading path joined by " > ", not repeating a top heading equal to the title."""
+    parts = [p for p in path if p]
+    if parts and parts[0].casefold() == doc_title.strip().casefold():
+        parts = parts[1:]
+    return " > ".join([doc_title.strip(), *parts]) if doc_title.strip() else " > ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Chunking
+# --------------------------------------------------------------------------------------------------
+
+
+def _validate(chunk_size: int, chunk_overlap: int) -> None:
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    if not isinstance(chunk_overlap, int) or not 0 <= chunk_overlap < chunk_size:
+        raise ValueError(f"chunk_overlap must be an integer with 0 <= chunk_overlap < chunk_size "
+                         f"({chunk_size}), got {chunk_overlap!r}")
+
+
+def _pack_sections(text: str, sections: list[Section], counts: list[int], heading_only: list[bool],
+                   tokenizer: Any, chunk_size: int) -> list[tuple[int, int]]:
+    """Greedily pack adjacent sections into index ranges [i, j) whose span fits `chunk_size`."""
+    groups: list[tuple[int, int]] = []
+    first, total = 0, counts[0] if counts else 0
+    for j in range(1, len(sections)):
+        forced = all(heading_only[first:j])
+        fits = False
+        if not forced and total + counts[j] <= chunk_size:
+            # Sums are exact for WordPiece; byte-level BPE may merge across the seam, so confirm.
+            fits = count_tokens([text[sections[first].start:sections[j].end]], tokenizer)[0] <= chunk_size
+        if forced or fits:
+            total += counts[j]
+            continue
+        groups.append((first, j))
+        first, total = j, counts[j]
+    if sections:
+        groups.append((first, len(sections)))
+    return groups
+
+
+def _split_span(text: str, start: int, end: int, splitter: Any) -> list[tuple[int, int]]:
+    """Pieces of text[start:end] from the splitter, as absolute (start, end) character offsets."""
+    span = text[start:end]
+    pieces: list[tuple[int, int]] = []
+    cursor = 0
+    for offset, piece in splitter.chunk_indices(span):
+        if span[offset:offset + len(piece)] != piece:
+            # semantic-text-splitter documents character offsets (checked against 0.33); be safe if a
+            # release reports byte offsets instead by locating the piece from the previous one on.
+            offset = span.find(piece, cursor)
+            if offset < 0:
+                raise RuntimeError(f"splitter returned a chunk not found in the text: {piece[:60]!r}")
+        cursor = offset
+        pieces.append((start + offset, start + offset + len(piece)))
+    return pieces
+
+
+def _heading_spans(sections: Sequence[Section]) -> list[tuple[int, int]]:
+    return [(s.start, s.heading_end) for s in sections if s.heading_end > s.start]
+
+
+def _only_headings(text: str, start: int, end: int, heading_spans: Sequence[tuple[int, int]]) -> bool:
+    """True when every non-space character of text[start:end] belongs to a heading's markup."""
+    pos = start
+    for h_start, h_end in heading_spans:
+        if h_end <= pos or h_start >= end:
+            continue
+        if text[pos:h_start].strip():
+            return False
+        pos = max(pos, h_end)
+    return not text[pos:end].strip()
+
+
+def _merge_heading_pieces(text: str, pieces: list[tuple[int, int]], heading_spans: list[tuple[int, int]],
+                          tokenizer: Any, chunk_size: int) -> list[tuple[int, int]]:
+    """Merge a heading-only piece into the following piece if they fit together; drop it otherwise."""
+    out: list[tuple[int, int]] = []
+    pending: int | None = None  # start of a heading-only piece waiting for content
+    for start, end in pieces:
+        if pending is not None:
+            if count_tokens([text[pending:end]], tokenizer)[0] <= chunk_size:
+                start = pending
+            pending = None
+        if _only_headings(text, start, end, heading_spans):
+            pending = start
+            continue
+        out.append((start, end))
+    return out
+
+
+def _merge_small_pieces(text: str, pieces: list[tuple[int, int]], tokenizer: Any,
+                        chunk_size: int) -> list[tuple[int, int]]:
+    """Join a small piece to its neighbour when the joined span still fits `chunk_size`.
+
+    The splitter emits fragments such as a lone fence-opening line or a one-line list item when the
+    unit beside it is large; joined, they read better and embed better. Joins only reuse existing
+    boundaries, so nothing new is cut.
+    """
+    if len(pieces) < 2:
+        return pieces
+    small = max(1, chunk_size // 4)
+    counts = count_tokens([text[s:e] for s, e in pieces], tokenizer)
+    out: list[tuple[int, int]] = [pieces[0]]
+    out_count = counts[0]
+    for (start, end), n in zip(pieces[1:], counts[1:], strict=True):
+        if out_count < small or n < small:
+            joined = count_tokens([text[out[-1][0]:end]], tokenizer)[0]
+            if joined <= chunk_size:
+                out[-1] = (out[-1][0], end)
+                out_count = joined
+                continue
+        out.append((start, end))
+        out_count = n
+    return out
+
+
+def _has_content(text: str) -> bool:
+    """True when the text has a word character outside HTML tags (not just `</div>` or `---`)."""
+    return re.search(r"\w", _HTML_TAG.sub("", text)) is not None
+
+
+def _title_for(doc: Document, start: int, end: int, sections: Sequence[Section],
+               heading_only: Sequence[bool]) -> str:
+    covered = [i for i, s in enumerate(sections) if s.start < end and s.end > start]
+    with_content = [i for i in covered if not heading_only[i]] or covered
+    path = _common_prefix([sections[i].path for i in with_content]) if with_content else ()
+    return format_title(doc.title, path)
+
+
+def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """Cut a document into chunks of at most `chunk_size` tokens (no special tokens).
+
+    Args:
+        doc: The document; chunks are exact substrings of `doc.text`.
+        tokenizer: A transformers fast tokenizer or a `tokenizers.Tokenizer` (the encoder's).
+        chunk_size: Token budget per chunk, >= 1.
+        chunk_overlap: Tokens neighbouring pieces of one long section may share, < chunk_size.
+
+    Returns:
+        Chunks in document order, ids f"{doc.doc_id}#{i}"; whitespace- or heading-only pieces are left
+        out. No chunk has more than `chunk_size` tokens unless one character alone does.
+    """
+    _validate(chunk_size, chunk_overlap)
+    text = doc.text
+    sections = [s for s in split_sections(text, document_headings(doc)) if text[s.start:s.end].strip()]
+    if not sections:
+        return []
+    heading_only = [_is_heading_only(text, s) for s in sections]
+    counts = count_tokens([text[s.start:s.end] for s in sections], tokenizer)
+    headings = _heading_spans(sections)
+    splitter = _splitter(tokenizer, "markdown" if doc.format == "markdown" else "text", chunk_size,
+                         chunk_overlap)
+
+    spans: list[tuple[int, int]] = []
+    for first, last in _pack_sections(text, sections, counts, heading_only, tokenizer, chunk_size):
+        start, end = _trim(text, sections[first].start, sections[last - 1].end)
+        if start == end:
+            continue
+        if all(heading_only[first:last]):
+            continue  # nothing but headings left at the end of the document
+        if sum(counts[first:last]) <= chunk_size and count_tokens([text[start:end]], tokenizer)[0] <= chunk_size:
+            spans.append((start, end))
+        else:
+            pieces = _split_span(text, start, end, splitter)
+            pieces = _merge_heading_pieces(text, pieces, headings, tokenizer, chunk_size)
+            spans.extend(_merge_small_pieces(text, pieces, tokenizer, chunk_size))
+
+    spans = [(s, e) for s, e in spans if _has_content(text[s:e])]
+    n_tokens = count_tokens([text[s:e] for s, e in spans], tokenizer)
+    return [
+        Chunk(chunk_id=f"{doc.doc_id}#{i}", doc_id=doc.doc_id,
+              title=_title_for(doc, s, e, sections, heading_only), text=text[s:e], start=s, end=e,
+              n_tokens=n)
+        for i, ((s, e), n) in enumerate(zip(spans, n_tokens, strict=True))
+    ]

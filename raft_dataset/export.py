@@ -1,0 +1,106 @@
+"""Hub-ready output: `data/{split}-*.parquet` plus README.md, written atomically, and publishing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import datasets
+
+from .card import render_card
+from .pipeline import BuildResult
+
+_MESSAGE = {"role": datasets.Value("string"), "content": datasets.Value("string")}
+
+FEATURES = datasets.Features({
+    "id": datasets.Value("string"),
+    "instruction": datasets.Value("string"),
+    "input": datasets.Value("string"),
+    "output": datasets.Value("string"),
+    "messages": datasets.List(_MESSAGE),
+    "question": datasets.Value("string"),
+    "reference_answer": datasets.Value("string"),
+    "query_origin": datasets.Value("string"),
+    "oracle_chunk_id": datasets.Value("string"),
+    "oracle_doc_id": datasets.Value("string"),
+    "oracle_present": datasets.Value("bool"),
+    "oracle_position": datasets.Value("int32"),
+    "oracle_rank": datasets.Value("int32"),
+    "query_oracle_similarity": datasets.Value("float32"),
+    "context_chunk_ids": datasets.List(datasets.Value("string")),
+    "context_doc_ids": datasets.List(datasets.Value("string")),
+    "context_scores": datasets.List(datasets.Value("float32")),
+    "hard_negatives": datasets.Value("int32"),
+    "input_tokens": datasets.Value("int32"),
+    "output_tokens": datasets.Value("int32"),
+    "total_tokens": datasets.Value("int32"),
+})
+
+
+def to_dataset_dict(result: BuildResult) -> datasets.DatasetDict:
+    """The build's splits as a `DatasetDict` with the fixed RAFT features (empty splits left out)."""
+    return datasets.DatasetDict({
+        name: datasets.Dataset.from_list(rows, features=FEATURES, split=datasets.Split(name))
+        for name, rows in result.splits.items()
+        if rows
+    })
+
+
+def write_dataset_folder(result: BuildResult, output_dir: str | Path, repo_id: str | None = None) -> Path:
+    """Write parquet shards and the card into `output_dir`, atomically.
+
+    Everything is written into a temporary sibling folder that replaces `output_dir` only once
+    complete, so an interrupted build never leaves a folder that looks finished.
+    """
+    output_dir = Path(output_dir).resolve()
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.partial-", dir=output_dir.parent))
+    try:
+        dataset_dict = to_dataset_dict(result)
+        (staging / "data").mkdir()
+        splits_info = {}
+        for name, dataset in dataset_dict.items():
+            path = staging / "data" / f"{name}-00000-of-00001.parquet"
+            dataset.to_parquet(str(path))
+            splits_info[name] = datasets.SplitInfo(name=name, num_examples=len(dataset), num_bytes=dataset.data.nbytes)
+        info = datasets.DatasetInfo(features=FEATURES, splits=datasets.SplitDict(splits_info.values()))
+        info.dataset_size = sum(s.num_bytes for s in splits_info.values())
+        card = render_card(result, info._to_yaml_dict(), repo_id=repo_id or output_dir.name)
+        card.save(staging / "README.md")
+        _replace_dir(staging, output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return output_dir
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Swap `new` in at `target`; an old folder is moved aside first and removed after."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def push_to_hub(folder: str | Path, repo_id: str, *, private: bool | None = None, token: str | None = None) -> str:
+    """Publish a built folder as a dataset repo; the token comes from the environment or the HF login.
+
+    Returns the URL of the commit. The token is passed to `huggingface_hub` only, never written.
+    """
+    from huggingface_hub import HfApi
+
+    folder = Path(folder)
+    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
+        raise FileNotFoundError(f"{folder}: not a built raft-dataset folder (README.md and data/ expected)")
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    commit = api.upload_folder(
+        repo_id=repo_id, repo_type="dataset", folder_path=str(folder),
+        commit_message="Upload RAFT dataset built with raft-dataset",
+    )
+    return str(getattr(commit, "commit_url", commit))

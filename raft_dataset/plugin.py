@@ -1,0 +1,50 @@
+"""Registers the builder with `datasets` so that `load_dataset("raft_dataset", ...)` finds it.
+
+`datasets` 4+ no longer runs loading scripts and has no public plugin registry. It resolves a name
+through its table of packaged modules (`datasets.packaged_modules._PACKAGED_DATASETS_MODULES`:
+name -> (importable module, code hash)); adding our builder module there is the smallest hook
+that works. If a future release changes that table, `register` says so instead of failing later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+NAME = "raft_dataset"
+BUILDER_MODULE = "raft_dataset.builder"
+
+
+class PluginError(RuntimeError):
+    """This `datasets` release does not offer what the plugin relies on."""
+
+
+def code_hash() -> str:
+    """A hash of the package's code: it names the cache folder, so a code change rebuilds."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def register() -> None:
+    """Make `load_dataset("raft_dataset", ...)` resolve to `RaftDatasetBuilder`."""
+    import datasets
+
+    try:
+        from datasets import packaged_modules
+    except ImportError as err:  # pragma: no cover - depends on a future datasets release
+        raise PluginError(f"datasets {datasets.__version__}: no packaged_modules ({err}); use RaftDatasetBuilder directly") from None
+    table = getattr(packaged_modules, "_PACKAGED_DATASETS_MODULES", None)
+    if not isinstance(table, dict):
+        raise PluginError(
+            f"datasets {datasets.__version__} has no packaged-modules table; "
+            "load_dataset('raft_dataset') is unavailable, use RaftDatasetBuilder directly"
+        )
+    table[NAME] = (BUILDER_MODULE, code_hash())
+
+
+def is_registered() -> bool:
+    from datasets import packaged_modules
+
+    return getattr(packaged_modules, "_PACKAGED_DATASETS_MODULES", {}).get(NAME, (None,))[0] == BUILDER_MODULE

@@ -1,0 +1,267 @@
+"""Queries: read from a user's file, or derived offline from the corpus's own headings and questions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .chunking import Chunk
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question to build one sample from.
+
+    Attributes:
+        question: The question text.
+        answer: A reference answer, if the user gave one.
+        doc_id: The gold document, if known.
+        chunk_id: The gold chunk, if known (a question written from a chunk has it as its oracle).
+        origin: Where it came from: "file", "heading", "sentence" or "llm".
+    """
+
+    question: str
+    answer: str | None = None
+    doc_id: str | None = None
+    chunk_id: str | None = None
+    origin: str = "file"
+
+
+class QuestionGenerator(Protocol):
+    """Writes questions from chunks; each returned Query carries the chunk_id it was written from."""
+
+    def generate(self, chunks: Sequence[Chunk]) -> list[Query]: ...
+
+
+class QueryFileError(ValueError):
+    """A bad queries file; the message names the file and line."""
+
+
+_QUESTION_KEYS = ("question", "query", "text")
+
+
+def read_queries(path: str | Path) -> list[Query]:
+    """Read questions from JSON lines, CSV (a `question` column) or plain text (one question a line).
+
+    JSON lines and CSV rows may also carry `answer` and `doc_id`. Blank lines are ignored.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise QueryFileError(f"{path}: queries file not found") from None
+    except UnicodeDecodeError:
+        raise QueryFileError(f"{path}: not valid UTF-8") from None
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        rows = _json_rows(path, text)
+    elif suffix in (".csv", ".tsv"):
+        rows = _csv_rows(path, text, delimiter="\t" if suffix == ".tsv" else ",")
+    else:
+        rows = ((n, {"question": line.strip()}) for n, line in enumerate(text.splitlines(), 1) if line.strip())
+    queries = []
+    for line_no, row in rows:
+        question = next((row[k] for k in _QUESTION_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
+        if question is None:
+            raise QueryFileError(f"{path}:{line_no}: no non-empty 'question' field")
+        queries.append(
+            Query(
+                question=question.strip(),
+                answer=_optional_str(row.get("answer")),
+                doc_id=_optional_str(row.get("doc_id")),
+                origin="file",
+            )
+        )
+    return queries
+
+
+def _optional_str(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):  # BEIR/SQuAD style: several accepted answers, keep the first
+        value = value[0] if value else None
+    value = str(value).strip() if value is not None else ""
+    return value or None
+
+
+def _json_rows(path: Path, text: str) -> Iterator[tuple[int, dict]]:
+    for line_no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise QueryFileError(f"{path}:{line_no}: invalid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise QueryFileError(f"{path}:{line_no}: expected a JSON object")
+        yield line_no, row
+
+
+def _csv_rows(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, dict]]:
+    reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+    if not reader.fieldnames or not any(k in reader.fieldnames for k in _QUESTION_KEYS):
+        raise QueryFileError(f"{path}:1: expected a header with a 'question' column")
+    for row in reader:
+        yield reader.line_num, row
+
+
+# --- offline derivation -------------------------------------------------------------------------
+
+# Headings that name a part of a page rather than a topic make poor questions.
+_GENERIC_HEADINGS = {
+    "recap", "summary", "overview", "introduction", "intro", "example", "examples", "info", "note",
+    "notes", "tip", "tips", "warning", "details", "technical details", "more info", "next steps",
+    "about", "contents", "table of contents", "see also", "references", "conclusion", "faq",
+    "license", "changelog", "release notes", "glossary", "check it", "check it out", "try it",
+    "what's next", "learn more", "other", "misc", "miscellaneous", "background", "requirements",
+    "prerequisites", "first steps", "setup", "step 1", "step 2", "step 3", "alternatives",
+}
+# Imperative verbs that open how-to headings ("Install the CLI" -> "How do I install the CLI?").
+_HOWTO_VERBS = {
+    "add", "avoid", "build", "call", "change", "check", "choose", "configure", "connect", "create",
+    "customize", "customise", "debug", "declare", "define", "deploy", "disable", "enable", "extend",
+    "fix", "generate", "get", "handle", "import", "install", "limit", "load", "log", "make", "manage",
+    "migrate", "monitor", "mount", "override", "pass", "read", "receive", "remove", "rename",
+    "return", "run", "schedule", "secure", "send", "serve", "set", "share", "skip", "specify",
+    "start", "stop", "test", "update", "upgrade", "upload", "use", "validate", "write",
+}
+_WORD_RE = re.compile(r"[A-Za-z][\w'-]*")
+_QUESTION_SENTENCE_RE = re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))([A-Z][^\n?!.]{12,200}\?)", re.MULTILINE)
+_MARKUP_RE = re.compile(r"[*_]{1,2}|<[^>]+>|\[([^\]]*)\]\([^)]*\)|:[a-z]+:")
+
+
+def _clean_heading(heading: str) -> str:
+    heading = re.sub(r"\s*\{[#.][^}]*\}\s*$", "", heading)  # "{#anchor}" attribute lists
+    parts = re.split(r"(`[^`]*`)", heading)  # keep code spans as written
+    parts = [p if p.startswith("`") else _MARKUP_RE.sub(lambda m: m.group(1) or "", p) for p in parts]
+    return re.sub(r"\s+", " ", "".join(parts)).strip(" #:-")
+
+
+def _base_form(gerund: str) -> str | None:
+    """'Installing' -> 'install', 'Running' -> 'run', 'Configuring' -> 'configure' (None if unknown)."""
+    word = gerund.lower()
+    if not word.endswith("ing") or len(word) < 6:
+        return None
+    stem = word[:-3]
+    candidates = [stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else stem]
+    return next((c for c in candidates if c in _HOWTO_VERBS), None)
+
+
+# One-word headings that name an action: "Installation" reads best as "How do I install X?".
+_ACTION_NOUNS = {
+    "installation": "install", "configuration": "configure", "deployment": "deploy", "usage": "use",
+    "upgrading": "upgrade", "testing": "test", "debugging": "debug", "troubleshooting": "troubleshoot",
+    "authentication": "set up authentication for", "logging": "set up logging for",
+}
+
+
+def _sentence_case(heading: str) -> str:
+    """'Path Parameters' -> 'path parameters'; acronyms, CamelCase names and code spans stay."""
+    parts = re.split(r"(`[^`]*`)", heading)
+    words = []
+    for part in parts:
+        if part.startswith("`"):
+            words.append(part)
+            continue
+        words.append(re.sub(r"\b[A-Z][a-z]+\b", lambda m: m.group(0).lower(), part))
+    return "".join(words)
+
+
+def heading_to_question(heading: str, context: str = "") -> str | None:
+    """Turn a section heading into the question a user would ask, or None when it makes a poor one.
+
+    A heading that already is a question is used as written. `context` (the page title) is added to
+    short noun-phrase headings so that the question stands on its own.
+    """
+    heading = _clean_heading(heading)
+    words = _WORD_RE.findall(heading)
+    if not words or heading.lower() in _GENERIC_HEADINGS or len(heading) < 3:
+        return None
+    if heading.endswith("?"):
+        return heading
+    first, rest = words[0].lower(), heading[len(words[0]):].strip()
+    if first in ("how", "why", "when", "what", "where", "which", "who", "can", "should", "do", "does", "is"):
+        return heading.rstrip(".") + "?"
+    if rest.lower() in ("it", "this", "them", "that") and context:
+        rest = context
+    if first in _HOWTO_VERBS and rest:
+        return f"How do I {first} {rest}?"
+    base = _base_form(first)
+    if base and rest:
+        return f"How do I {base} {rest}?"
+    if len(words) == 1 and first in _ACTION_NOUNS:
+        return f"How do I {_ACTION_NOUNS[first]} {context or 'it'}?".replace(" it?", "?") if context else None
+    if len(words) > 8:  # a sentence-like heading reads badly as "What is ...?"
+        return None
+    in_context = ""
+    if context and context.lower() not in heading.lower() and len(words) <= 2:
+        in_context = f" in {context}"
+    plural = words[-1].lower().endswith("s") and not words[-1].lower().endswith(("ss", "us", "is"))
+    phrase = _sentence_case(heading)
+    if "`" in heading:
+        return f"What is {phrase} used for{in_context}?"
+    return f"What {'are' if plural else 'is'} {phrase}{in_context}?"
+
+
+def question_sentences(text: str) -> list[str]:
+    """Questions the text itself asks (FAQ style), outside code fences."""
+    prose = re.sub(r"(?ms)^(```|~~~).*?^\1", "", text)
+    found = []
+    for match in _QUESTION_SENTENCE_RE.finditer(prose):
+        sentence = re.sub(r"\s+", " ", match.group(1)).strip()
+        if 4 <= len(sentence.split()) <= 30 and "`" not in sentence[:1]:
+            found.append(sentence)
+    return found
+
+
+def _normalized(question: str) -> str:
+    return " ".join(_WORD_RE.findall(question.lower()))
+
+
+def derive_queries(chunks: Iterable[Chunk], questions_per_doc: int) -> list[Query]:
+    """Questions from the corpus itself, at most `questions_per_doc` per document, deduplicated.
+
+    Per document the order of preference is: headings that are questions, question sentences in
+    the text, then other headings rephrased as questions. Each question's oracle is the first chunk
+    of its section (or the chunk holding the sentence). `chunks` must come grouped by document.
+    """
+    queries: list[Query] = []
+    seen: set[str] = set()
+    doc_id, candidates, titles_seen = None, [], set()
+
+    def flush():
+        ranked = sorted(candidates, key=lambda c: c[0])
+        taken = 0
+        for _, query in ranked:
+            key = _normalized(query.question)
+            if taken >= questions_per_doc or not key or key in seen:
+                continue
+            seen.add(key)
+            queries.append(query)
+            taken += 1
+
+    for chunk in chunks:
+        if chunk.doc_id != doc_id:
+            flush()
+            doc_id, candidates, titles_seen = chunk.doc_id, [], set()
+        path = [part.strip() for part in chunk.title.split(" > ")]
+        doc_title = path[0]
+        if chunk.title not in titles_seen:
+            titles_seen.add(chunk.title)
+            # The page title itself is the last resort: "Path Parameters" -> "What are path parameters?"
+            heading = path[-1]
+            question = heading_to_question(heading, context=doc_title if len(path) > 1 else "")
+            if question:
+                rank = 0 if _clean_heading(heading).endswith("?") else (2 if len(path) > 1 else 3)
+                candidates.append(
+                    (rank, Query(question, doc_id=chunk.doc_id, chunk_id=chunk.chunk_id, origin="heading"))
+                )
+        for sentence in question_sentences(chunk.text):
+            candidates.append((1, Query(sentence, doc_id=chunk.doc_id, chunk_id=chunk.chunk_id, origin="sentence")))
+    flush()
+    return queries

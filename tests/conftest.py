@@ -1,0 +1,44 @@
+"""Shared fixtures: the real data beside the repo, and builds made once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FASTAPI_DOCS = SHARED / "corpora" / "fastapi_docs"
+SQUAD = SHARED / "eval" / "squad_v1.1_dev"
+EXAMPLE_CORPUS = REPO / "examples" / "corpus"
+EXAMPLE_QUERIES = REPO / "examples" / "queries.jsonl"
+
+# Tests never reach the network: everything they load is local or built in the test.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def needs(path: Path):
+    return pytest.mark.skipif(not path.exists(), reason=f"{path} is not available")
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory) -> str:
+    """One embedding cache for the session: later builds reuse earlier encodings, as users' do."""
+    return str(tmp_path_factory.mktemp("cache") / "embeddings.sqlite")
+
+
+@pytest.fixture(scope="session")
+def fastapi_build(embedding_cache):
+    """A full offline build over the real FastAPI docs, made once and shared by the integration tests."""
+    if not FASTAPI_DOCS.exists():
+        pytest.skip(f"{FASTAPI_DOCS} is not available")
+    from raft_dataset.config import RaftDatasetConfig
+    from raft_dataset.pipeline import build_raft_dataset
+
+    config = RaftDatasetConfig(
+        corpus=str(FASTAPI_DOCS / "**" / "*.md"), embedding_cache=embedding_cache, license="mit", seed=7,
+    )
+    return build_raft_dataset(config, show_progress=False)

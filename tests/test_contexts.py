@@ -1,0 +1,67 @@
+import numpy as np
+
+from raft_dataset.contexts import ContextSettings, assemble_context, sample_rng
+
+
+def _corpus(n_docs=30, chunks_per_doc=4, dim=16, seed=0):
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(n_docs * chunks_per_doc, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    doc_codes = np.repeat(np.arange(n_docs), chunks_per_doc)
+    return vectors, doc_codes
+
+
+def _draw(vectors, doc_codes, oracle, settings, seed):
+    query = vectors[oracle]
+    ranked = np.argsort(-(vectors @ query))[:50]
+    return assemble_context(query, oracle, ranked.tolist(), doc_codes, lambda rows: vectors[list(rows)], settings, sample_rng(seed, oracle))
+
+
+def test_distractors_exclude_oracle_document_and_near_copies():
+    vectors, doc_codes = _corpus()
+    # Chunk 40 (document 10) is a near copy of the oracle (chunk 0): it must never be a distractor.
+    vectors[40] = vectors[0] + 0.01
+    vectors[40] /= np.linalg.norm(vectors[40])
+    settings = ContextSettings(num_distractors=4, oracle_probability=1.0)
+    for seed in range(50):
+        context = _draw(vectors, doc_codes, 0, settings, seed)
+        distractors = [r for r in context.rows if r != 0]
+        assert len(distractors) == 4 and 0 in context.rows
+        assert all(doc_codes[r] != doc_codes[0] for r in distractors)
+        assert 40 not in distractors
+        assert context.rows[context.oracle_position] == 0
+        assert np.allclose(context.scores, vectors[context.rows] @ vectors[0], atol=1e-5)
+
+
+def test_hard_negatives_come_from_the_ranking_and_random_ones_fill_the_rest():
+    vectors, doc_codes = _corpus()
+    settings = ContextSettings(num_distractors=4, hard_negative_ratio=0.5, oracle_probability=1.0)
+    context = _draw(vectors, doc_codes, 0, settings, 1)
+    ranked = [int(r) for r in np.argsort(-(vectors @ vectors[0])) if doc_codes[r] != 0]
+    assert context.hard_negatives == 2
+    assert set(ranked[:2]) <= set(context.rows)
+
+
+def test_oracle_kept_with_probability_p_and_replaced_when_absent():
+    vectors, doc_codes = _corpus()
+    settings = ContextSettings(num_distractors=3, oracle_probability=0.8)
+    draws = [_draw(vectors, doc_codes, o, settings, s) for o in range(0, 120, 4) for s in range(20)]
+    present = np.mean([c.oracle_present for c in draws])
+    assert 0.75 < present < 0.85
+    for c in draws:
+        assert len(c.rows) == 4  # the oracle's place goes to one more distractor when it is absent
+        assert (c.oracle_position >= 0) == c.oracle_present == (c.oracle_row in c.rows)
+
+
+def test_same_seed_same_context_and_order_is_shuffled():
+    vectors, doc_codes = _corpus()
+    settings = ContextSettings(oracle_probability=1.0)
+    assert _draw(vectors, doc_codes, 8, settings, 3) == _draw(vectors, doc_codes, 8, settings, 3)
+    positions = {_draw(vectors, doc_codes, 8, settings, s).oracle_position for s in range(40)}
+    assert len(positions) == 5  # the oracle lands in every slot
+
+
+def test_tiny_corpus_gives_fewer_distractors_without_failing():
+    vectors, doc_codes = _corpus(n_docs=2, chunks_per_doc=2)
+    context = _draw(vectors, doc_codes, 0, ContextSettings(num_distractors=4, oracle_probability=1.0), 0)
+    assert sorted(context.rows) == [0, 2, 3]
