@@ -54,9 +54,7 @@ class AnswerGenerator(Protocol):
 REFUSAL_ANSWER = "The provided documents do not contain the answer to this question."
 
 _STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from how i if in into is it its of on or so that the
-    their then there these this to was what when where which who why will with you your my me we our
-    use used using about should would could""".split()
+    ["a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or", "so", "that", "the", "their", "then", "there", "these", "this", "to", "was", "what", "when", "where", "which", "who", "why", "will", "with", "you", "your", "my", "me", "we", "our", "use", "used", "using", "about", "should", "would", "could"]
 )
 _TOKEN_RE = re.compile(r"[a-z0-9_]+")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[*])")

@@ -56,8 +56,7 @@ class RaftDatasetBuilder(datasets.GeneratorBasedBuilder):
         ]
 
     def _generate_examples(self, split):
-        for i, row in enumerate(self.build_result.splits[split]):
-            yield i, row
+        yield from enumerate(self.build_result.splits[split])
 
 
 def _data_files(config: RaftDatasetConfig) -> list[str]:

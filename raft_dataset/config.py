@@ -8,7 +8,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import datasets
 import yaml
@@ -91,8 +91,8 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         pretty_name: Name shown on the dataset card.
     """
 
-    corpus: Optional[Union[str, list]] = None
-    hf_dataset: Optional[str] = None
+    corpus: str | list | None = None
+    hf_dataset: str | None = None
     hf_split: str = "train"
     text_field: str = "text"
     title_field: str = "title"
@@ -101,16 +101,16 @@ class RaftDatasetConfig(datasets.BuilderConfig):
 
     chunk_size: int = 200
     chunk_overlap: int = 30
-    encoder: Optional[str] = None
+    encoder: str | None = None
     encode_batch_size: int = 64
     index_factory: str = "Flat"
-    embedding_cache: Optional[str] = None
+    embedding_cache: str | None = None
 
-    queries: Optional[str] = None
+    queries: str | None = None
     questions_per_doc: int = 3
     question_generator: str = "offline"
     answer_generator: str = "extractive"
-    llm: Optional[dict] = None
+    llm: dict | None = None
 
     num_distractors: int = 4
     hard_negative_ratio: float = 0.75
@@ -129,9 +129,9 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     instruction_template: str = DEFAULT_INSTRUCTION_TEMPLATE
     document_template: str = DEFAULT_DOCUMENT_TEMPLATE
     token_encoding: str = "cl100k_base"
-    stats_tokenizer: Optional[str] = None
-    license: Optional[str] = None
-    pretty_name: Optional[str] = None
+    stats_tokenizer: str | None = None
+    license: str | None = None
+    pretty_name: str | None = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -257,6 +257,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         settings["corpus"] = [_resolve(p, base) for p in settings["corpus"]]
     if isinstance(settings.get("queries"), str):
         settings["queries"] = _resolve(settings["queries"], base)
+    llm = settings.get("llm")
+    if isinstance(llm, dict) and isinstance(llm.get("cache_path"), str) and llm["cache_path"]:
+        llm["cache_path"] = _resolve(llm["cache_path"], base)
     return settings
 
 

@@ -216,6 +216,12 @@ def _expand_patterns(patterns: list[str], *, strict: bool) -> tuple[list[str], s
     return sorted(found, key=lambda p: Path(os.path.relpath(p, root)).as_posix()), root
 
 
+def resolve_corpus_files(patterns: str | Sequence[str]) -> list[Path]:
+    """The files `read_corpus` would read for these patterns, sorted (for fingerprints and listings)."""
+    files, _ = _expand_patterns([patterns] if isinstance(patterns, str) else list(patterns), strict=False)
+    return [Path(f) for f in files]
+
+
 def _decode(data: bytes) -> str | None:
     """UTF-8 text (BOM dropped, newlines normalised), or None when the bytes are not UTF-8."""
     try:

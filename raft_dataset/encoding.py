@@ -22,6 +22,10 @@ import numpy as np
 
 # Texts tokenized per fast-tokenizer call: bounds the padded id matrix (window x max_length int64).
 _TOKENIZE_WINDOW = 4096
+# Padded tokens per forward pass: beyond this the activations fall out of cache and throughput drops
+# (measured on 2 cores with MiniLM: 64 texts / 2048 tokens beat 4096+ tokens for both ~200-token chunks
+# and ~15-token queries).
+_MAX_BATCH_TOKENS = 2048
 # Files at least this big are fingerprinted by size + sampled blocks instead of a full content hash.
 _SAMPLE_HASH_MIN_BYTES = 8 << 20
 _SAMPLE_BLOCK = 64 << 10
@@ -223,8 +227,9 @@ class Encoder:
     default_prompt_name, model_path (resolved local directory).
     """
 
-    def __init__(self, model_name_or_path: str | None = None, *, batch_size: int = 32,
-                 max_length: int | None = None, device: str = "cpu", num_threads: int | None = None) -> None:
+    def __init__(self, model_name_or_path: str | None = None, *, batch_size: int = 64,
+                 max_length: int | None = None, device: str = "cpu", num_threads: int | None = None,
+                 max_batch_tokens: int = _MAX_BATCH_TOKENS) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -235,6 +240,7 @@ class Encoder:
         name = str(model_name_or_path or default_encoder_path())
         self.name = name
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
         self.device = torch.device(device)
         st = load_st_config(name)
         self.tokenizer = AutoTokenizer.from_pretrained(name)
@@ -329,9 +335,11 @@ class Encoder:
                 ids, mask = enc["input_ids"], enc["attention_mask"]
                 lengths = mask.sum(axis=1)
                 order = np.argsort(-lengths, kind="stable")
-                for b in range(0, len(order), self.batch_size):
-                    rows = order[b:b + self.batch_size]
-                    width = int(lengths[rows[0]])
+                b = 0
+                while b < len(order):
+                    width = int(lengths[order[b]])
+                    rows = order[b:b + max(1, min(self.batch_size, self.max_batch_tokens // width))]
+                    b += len(rows)
                     batch_ids = torch.from_numpy(np.ascontiguousarray(ids[rows, :width])).to(self.device)
                     batch_mask = torch.from_numpy(np.ascontiguousarray(mask[rows, :width])).to(self.device)
                     yield window[rows], self._forward(batch_ids, batch_mask, prompt_len)

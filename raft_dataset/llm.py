@@ -197,6 +197,9 @@ def _validate(cfg: LLMConfig, where: str) -> None:
         raise ValueError(f"{where}.top_p: must be in (0, 1], got {cfg.top_p}")
     if cfg.base_url is not None and not re.match(r"^https?://", cfg.base_url):
         raise ValueError(f"{where}.base_url: must start with http:// or https://, got {cfg.base_url!r}")
+    if cfg.base_url is not None and "@" in cfg.base_url.split("//", 1)[1].split("/", 1)[0]:
+        # Not echoed: it holds a password. Keys go through api_key_env, never into cache keys.
+        raise ValueError(f"{where}.base_url: must not contain credentials (user:password@); use api_key_env")
     if cfg.api_key_env is not None and not _ENV_NAME_RE.match(cfg.api_key_env):
         # Never echo the value: a user may have pasted the key itself here.
         raise ValueError(f"{where}.api_key_env: must be the NAME of an environment variable (e.g. OPENAI_API_KEY)")
@@ -586,7 +589,7 @@ class LLMClient:
 
     def __init__(self, backend: Backend, cfg: LLMConfig, cache: ResponseCache):
         self.backend = backend
-        self.cfg = cfg
+        self.config = cfg  # the generators take their settings from here too
         self.cache = cache
         self.params: dict[str, Any] = {"temperature": cfg.temperature, "top_p": cfg.top_p,
                                        "max_tokens": cfg.max_tokens, "seed": cfg.seed,
@@ -628,7 +631,6 @@ class LLMClient:
                     totals[k] = round(totals.get(k, 0) + v, 3)
         ident = self.backend.identity()
         return {"backend": ident["backend"], "model": ident["model"], "base_url": ident["base_url"],
-                "cache_path": None if self.cache.path is None else str(self.cache.path),
                 "totals": totals, "stages": stages}
 
     def close(self) -> None:
@@ -678,7 +680,7 @@ class LLMClient:
                 st.cached_prompt_tokens += hit.prompt_tokens
                 st.cached_completion_tokens += hit.completion_tokens
         bar = tqdm(total=len(unique), initial=len(results), desc=f"LLM {stage}", unit="req",
-                   disable=not self.cfg.progress, dynamic_ncols=True)
+                   disable=not self.config.progress, dynamic_ncols=True)
         fresh_tokens = 0
 
         def done(key: str, result: Completion | Failure) -> None:
@@ -735,7 +737,7 @@ class LLMClient:
             except PermanentError as err:
                 return [Failure(err.reason)] * len(batch)
             except TransientError as err:
-                if attempt >= self.cfg.max_retries:
+                if attempt >= self.config.max_retries:
                     return [Failure(err.cause)] * len(batch)
                 st.retries[err.cause] += 1
                 await asyncio.sleep(self._delay(keys[0], attempt, err.retry_after))
@@ -745,8 +747,8 @@ class LLMClient:
         """Retry-After when the server gave one, else exponential backoff with seeded jitter."""
         if retry_after is not None:
             return min(retry_after, _MAX_RETRY_AFTER)
-        rng = random.Random(f"{self.cfg.seed}:{key}:{attempt}")
-        return min(self.cfg.backoff_max, self.cfg.backoff_base * 2**attempt) * (0.5 + 0.5 * rng.random())
+        rng = random.Random(f"{self.config.seed}:{key}:{attempt}")
+        return min(self.config.backoff_max, self.config.backoff_base * 2**attempt) * (0.5 + 0.5 * rng.random())
 
 
 def make_llm_client(cfg: LLMConfig | Mapping[str, Any]) -> LLMClient:

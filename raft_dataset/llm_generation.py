@@ -170,9 +170,9 @@ class LLMQuestionGenerator:
 
     stage = "questions"
 
-    def __init__(self, client: LLMClient, cfg: LLMConfig):
+    def __init__(self, client: LLMClient, cfg: LLMConfig | None = None):
         self.client = client
-        self.cfg = cfg
+        self.cfg = cfg = cfg or client.config
         self.template = cfg.question_prompt or DEFAULT_QUESTION_PROMPT
         self.counts: Counter = Counter()
 
@@ -259,9 +259,9 @@ class LLMAnswerGenerator:
 
     stage = "answers"
 
-    def __init__(self, client: LLMClient, cfg: LLMConfig):
+    def __init__(self, client: LLMClient, cfg: LLMConfig | None = None):
         self.client = client
-        self.cfg = cfg
+        self.cfg = cfg = cfg or client.config
         self.custom_template = cfg.answer_prompt is not None
         self.template = cfg.answer_prompt or DEFAULT_ANSWER_PROMPT
         self.counts: Counter = Counter()

@@ -3,6 +3,7 @@ validation -> splits -> statistics. The builder and the CLI call `build_raft_dat
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -99,22 +100,36 @@ def iter_chunks(index: ChunkIndex, rows: Sequence[int] | None = None, batch_size
             yield Chunk(*values)
 
 
-def document_order(index: ChunkIndex) -> list[int]:
-    """Index rows sorted by document, then by position in the document."""
-    table = index.dataset.select_columns(["doc_id", "start"]).to_dict()
-    return sorted(range(len(index)), key=lambda i: (table["doc_id"][i], table["start"][i]))
+def chunk_spans(index: ChunkIndex) -> dict[str, list[tuple[int, int, str]]]:
+    """doc_id -> (start, end, chunk_id) of its chunks in document order (offsets and ids only)."""
+    spans: dict[str, list[tuple[int, int, str]]] = {}
+    for batch in index.dataset.select_columns(["doc_id", "start", "end", "chunk_id"]).iter(batch_size=4096):
+        for doc_id, start, end, chunk_id in zip(batch["doc_id"], batch["start"], batch["end"], batch["chunk_id"]):
+            spans.setdefault(doc_id, []).append((start, end, chunk_id))
+    for doc_spans in spans.values():
+        doc_spans.sort()
+    return spans
 
 
-def collect_queries(config: RaftDatasetConfig, index: ChunkIndex, llm_client=None) -> list[Query]:
+def collect_queries(
+    config: RaftDatasetConfig,
+    index: ChunkIndex,
+    row_of_chunk: dict[str, int],
+    corpus_files: Sequence[str] | None,
+    llm_client=None,
+) -> list[Query]:
     """The user's queries file, else LLM-written or offline-derived questions."""
     if config.queries:
         return read_queries(config.queries)
-    ordered = document_order(index)
+    spans = chunk_spans(index)
     if config.question_generator == "llm":
         from .llm_generation import LLMQuestionGenerator
 
-        return LLMQuestionGenerator(llm_client, llm_client.config).generate(list(iter_chunks(index, ordered)))
-    return derive_queries(iter_chunks(index, ordered), config.questions_per_doc)
+        rows = [row_of_chunk[cid] for doc in sorted(spans) for _, _, cid in spans[doc]]
+        return LLMQuestionGenerator(llm_client, llm_client.config).generate(list(iter_chunks(index, rows)))
+    # A second streaming pass over the corpus: headings come from the documents, not the chunks.
+    documents = load_documents(config, corpus_files, CorpusReport())
+    return derive_queries(documents, spans, config.questions_per_doc)
 
 
 def make_answer_generator(config: RaftDatasetConfig, llm_client=None) -> AnswerGenerator:
@@ -144,12 +159,13 @@ def _sample_id(question: str, oracle_chunk_id: str) -> str:
     return hashlib.sha256(f"{question}\x00{oracle_chunk_id}".encode()).hexdigest()[:16]
 
 
-def _open_llm_client(config: RaftDatasetConfig):
+def _open_llm_client(config: RaftDatasetConfig, show_progress: bool):
     if "llm" not in (config.question_generator, config.answer_generator):
         return None
     from .llm import LLMConfig, make_llm_client
 
-    return make_llm_client(LLMConfig.from_dict(config.llm, where="llm"))
+    llm_config = LLMConfig.from_dict(config.llm, where="llm")
+    return make_llm_client(dataclasses.replace(llm_config, progress=llm_config.progress and show_progress))
 
 
 def build_raft_dataset(
@@ -173,11 +189,12 @@ def build_raft_dataset(
     lap("index")
 
     llm_client = _open_llm_client(config)
-    queries = collect_queries(config, index, llm_client)
+    row_of_chunk = {chunk_id: row for row, chunk_id in enumerate(index.dataset["chunk_id"])}
+    queries = collect_queries(config, index, row_of_chunk, corpus_files, llm_client)
     lap("queries")
 
     validation = ValidationReport()
-    samples, question_embeddings = _draft_samples(config, index, queries, validation, show_progress)
+    samples, question_embeddings = _draft_samples(config, index, row_of_chunk, queries, validation, show_progress)
     lap("contexts")
 
     answers = make_answer_generator(config, llm_client).generate([s.pop("_request") for s in samples])
@@ -202,7 +219,6 @@ def build_raft_dataset(
         row.pop("_oracle_text")
         row.pop("_draft_index")
         splits[name].append(row)
-    llm_usage = llm_client.stats() if llm_client is not None else None
     return BuildResult(
         splits=splits,
         config=config,
@@ -222,7 +238,12 @@ def build_raft_dataset(
 
 
 def _draft_samples(
-    config: RaftDatasetConfig, index: ChunkIndex, queries: Sequence[Query], validation: ValidationReport, show_progress: bool
+    config: RaftDatasetConfig,
+    index: ChunkIndex,
+    row_of_chunk: dict[str, int],
+    queries: Sequence[Query],
+    validation: ValidationReport,
+    show_progress: bool,
 ) -> tuple[list[dict], np.ndarray]:
     """Oracle, retrieval and context for every query; returns drafts and the question embeddings."""
     if not queries:
@@ -237,7 +258,6 @@ def _draft_samples(
     encoded = pc.dictionary_encode(index.dataset.data.column("doc_id")).combine_chunks()
     doc_codes = encoded.indices.to_numpy(zero_copy_only=False)
     code_of_doc = {doc: code for code, doc in enumerate(encoded.dictionary.to_pylist())}
-    row_of_chunk = {cid: row for row, cid in enumerate(index.dataset["chunk_id"])}
     settings = ContextSettings(
         num_distractors=config.num_distractors,
         hard_negative_ratio=config.hard_negative_ratio,

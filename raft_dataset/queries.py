@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .chunking import Chunk
+from .chunking import Chunk, document_headings
+from .corpus import Document, clean_heading
 
 
 @dataclass(frozen=True)
@@ -223,45 +224,61 @@ def _normalized(question: str) -> str:
     return " ".join(_WORD_RE.findall(question.lower()))
 
 
-def derive_queries(chunks: Iterable[Chunk], questions_per_doc: int) -> list[Query]:
+def derive_queries(
+    documents: Iterable[Document],
+    chunk_spans: Mapping[str, Sequence[tuple[int, int, str]]],
+    questions_per_doc: int,
+) -> list[Query]:
     """Questions from the corpus itself, at most `questions_per_doc` per document, deduplicated.
 
     Per document the order of preference is: headings that are questions, question sentences in
-    the text, then other headings rephrased as questions. Each question's oracle is the first chunk
-    of its section (or the chunk holding the sentence). `chunks` must come grouped by document.
+    the text, other headings rephrased as questions, then the page title. A heading's oracle is the
+    chunk holding the start of its section's text; a sentence's oracle is the chunk it is in.
+
+    Args:
+        documents: The corpus documents (streamed).
+        chunk_spans: doc_id -> (start, end, chunk_id) of its chunks, in document order.
+        questions_per_doc: Most questions per document.
     """
     queries: list[Query] = []
     seen: set[str] = set()
-    doc_id, candidates, titles_seen = None, [], set()
-
-    def flush():
-        ranked = sorted(candidates, key=lambda c: c[0])
+    for doc in documents:
+        spans = chunk_spans.get(doc.doc_id)
+        if not spans:
+            continue
+        candidates = _heading_candidates(doc, spans) + [
+            (1, Query(sentence, doc_id=doc.doc_id, chunk_id=chunk_id, origin="sentence"))
+            for start, end, chunk_id in spans
+            for sentence in question_sentences(doc.text[start:end])
+        ]
         taken = 0
-        for _, query in ranked:
+        for _, query in sorted(candidates, key=lambda c: c[0]):
             key = _normalized(query.question)
             if taken >= questions_per_doc or not key or key in seen:
                 continue
             seen.add(key)
             queries.append(query)
             taken += 1
-
-    for chunk in chunks:
-        if chunk.doc_id != doc_id:
-            flush()
-            doc_id, candidates, titles_seen = chunk.doc_id, [], set()
-        path = [part.strip() for part in chunk.title.split(" > ")]
-        doc_title = path[0]
-        if chunk.title not in titles_seen:
-            titles_seen.add(chunk.title)
-            # The page title itself is the last resort: "Path Parameters" -> "What are path parameters?"
-            heading = path[-1]
-            question = heading_to_question(heading, context=doc_title if len(path) > 1 else "")
-            if question:
-                rank = 0 if _clean_heading(heading).endswith("?") else (2 if len(path) > 1 else 3)
-                candidates.append(
-                    (rank, Query(question, doc_id=chunk.doc_id, chunk_id=chunk.chunk_id, origin="heading"))
-                )
-        for sentence in question_sentences(chunk.text):
-            candidates.append((1, Query(sentence, doc_id=chunk.doc_id, chunk_id=chunk.chunk_id, origin="sentence")))
-    flush()
     return queries
+
+
+def _heading_candidates(doc: Document, spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, Query]]:
+    headings = document_headings(doc)
+    candidates = []
+    for i, heading in enumerate(headings):
+        body_start, body_end = heading.end, headings[i + 1].start if i + 1 < len(headings) else len(doc.text)
+        if not doc.text[body_start:body_end].strip():
+            continue  # a heading whose section opens straight into a sub-heading has no text of its own
+        chunk_id = next((cid for start, end, cid in spans if end > body_start and start < body_end), None)
+        if chunk_id is None:
+            continue
+        is_page_title = clean_heading(heading.text) == doc.title
+        question = heading_to_question(heading.text, context="" if is_page_title else doc.title)
+        if question:
+            rank = 0 if question == _clean_heading(heading.text) else (3 if is_page_title else 2)
+            candidates.append((rank, Query(question, doc_id=doc.doc_id, chunk_id=chunk_id, origin="heading")))
+    if not headings:  # plain text and HTML: the page title stands for the whole page
+        question = heading_to_question(doc.title)
+        if question:
+            candidates.append((3, Query(question, doc_id=doc.doc_id, chunk_id=spans[0][2], origin="heading")))
+    return candidates

@@ -174,11 +174,12 @@ class Seen:
     body: dict
     authorization: str | None
     outcome: str
+    at: float  # time.monotonic() on arrival
 
 
-def body_key(body: dict) -> str:
-    """Identity of a request at the proxy: sha256 of the model, parameters and messages."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+def messages_key(messages: list) -> str:
+    """Identity of a request at the proxy (all other parameters are fixed within a test)."""
+    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -187,15 +188,18 @@ class FaultProxy:
 
     `plan(body, attempt)` picks an Action for the n-th attempt of a request (0 first);
     `responder(body)` may return a text to put in place of the server's completion (the request
-    still goes to the server, so the wire path and usage stay real); `delay` slows every
-    forwarded request.
+    still goes to the server, so the wire path and usage stay real); `delay(body)` slows a
+    forwarded request by that many seconds.
     """
 
     upstream: str  # e.g. http://127.0.0.1:8000 (no /v1)
     plan: Callable[[dict, int], Action] | None = None
     responder: Callable[[dict], str | None] | None = None
-    delay: float = 0.0
+    delay: Callable[[dict], float] | None = None
     seen: list[Seen] = field(default_factory=list)
+    usage: list[dict] = field(default_factory=list)  # the server's usage of each forwarded request
+    in_flight: int = 0
+    max_in_flight: int = 0
     _attempts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -213,6 +217,7 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -224,15 +229,25 @@ class FaultProxy:
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 body = json.loads(raw)
-                key = body_key(body)
+                key = messages_key(body["messages"])
                 with proxy._lock:
                     attempt = proxy._attempts.get(key, 0)
                     proxy._attempts[key] = attempt + 1
+                    proxy.in_flight += 1
+                    proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
+                try:
+                    self._post(raw, body, key, attempt)
+                finally:
+                    with proxy._lock:
+                        proxy.in_flight -= 1
+
+            def _post(self, raw: bytes, body: dict, key: str, attempt: int) -> None:
                 action = proxy.plan(body, attempt) if proxy.plan else None
                 outcome = ("forwarded" if action is None else
-                           f"stall" if isinstance(action, Stall) else f"reply_{action.status}")
+                           "stall" if isinstance(action, Stall) else f"reply_{action.status}")
                 with proxy._lock:
-                    proxy.seen.append(Seen(key, attempt, body, self.headers.get("Authorization"), outcome))
+                    proxy.seen.append(Seen(key, attempt, body, self.headers.get("Authorization"), outcome,
+                                           time.monotonic()))
                 if isinstance(action, Stall):
                     time.sleep(action.seconds)
                     self.close_connection = True
@@ -240,14 +255,16 @@ class FaultProxy:
                 if isinstance(action, Reply):
                     self._send(action.status, action.body, dict(action.headers))
                     return
-                if proxy.delay:
-                    time.sleep(proxy.delay)
+                if proxy.delay is not None:
+                    time.sleep(proxy.delay(body))
                 status, headers, data = proxy._forward("POST", self.path, raw,
                                                        {"Content-Type": "application/json"})
-                if status == 200 and proxy.responder is not None:
-                    text = proxy.responder(body)
+                if status == 200:
+                    reply = json.loads(data)
+                    with proxy._lock:
+                        proxy.usage.append(reply.get("usage", {}))
+                    text = proxy.responder(body) if proxy.responder is not None else None
                     if text is not None:
-                        reply = json.loads(data)
                         reply["choices"][0]["message"]["content"] = text
                         data = json.dumps(reply).encode()
                 self._send(status, data, headers)
@@ -264,9 +281,11 @@ class FaultProxy:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        server.request_queue_size = 64
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 64  # the listen backlog (read when the socket starts listening)
+
+        server = Server(("127.0.0.1", 0), Handler)
         self._server = server
         threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True).start()
         return self

@@ -1,7 +1,12 @@
 import pytest
 
-from raft_dataset.chunking import Chunk
-from raft_dataset.queries import QueryFileError, derive_queries, heading_to_question, question_sentences, read_queries
+from raft_dataset.queries import (
+    QueryFileError,
+    derive_queries,
+    heading_to_question,
+    question_sentences,
+    read_queries,
+)
 
 
 def test_read_jsonl_csv_and_text(tmp_path):
@@ -49,23 +54,24 @@ def test_question_sentences_skip_code():
     assert question_sentences(text) == ["But what if you need more control?", "How do I restart the daemon?"]
 
 
-def _chunk(doc, i, title, text="Some text here."):
-    return Chunk(f"{doc}#{i}", doc, title, text, 0, len(text), 3)
+def _doc(doc_id, text, title="Tidepool"):
+    from raft_dataset.corpus import Document
+
+    return Document(doc_id, title, text, "markdown", doc_id)
 
 
 def test_derive_prefers_question_headings_and_dedupes():
-    chunks = [
-        _chunk("a.md", 0, "Tidepool"),
-        _chunk("a.md", 1, "Tidepool > Retries and timeouts"),
-        _chunk("a.md", 2, "Tidepool > Why does my job run twice?"),
-        _chunk("a.md", 3, "Tidepool > Why does my job run twice?", "Still the same section."),
-        _chunk("b.md", 0, "Other > Why does my job run twice?"),
-        _chunk("b.md", 1, "Other > Configure the daemon"),
+    a = _doc("a.md", "# Tidepool\n\nA scheduler.\n\n## Retries and timeouts\n\nJobs retry.\n\n"
+                     "## Why does my job run twice?\n\nTwo daemons.\n\n## Empty\n\n### Child\n\nText.\n")
+    b = _doc("b.md", "# Other\n\n## Why does my job run twice?\n\nSame question.\n\n"
+                     "## Configure the daemon\n\nEdit the file. Is this text a question too?\n", title="Other")
+    cut = a.text.index("## Why")
+    spans = {"a.md": [(0, cut, "a.md#0"), (cut, len(a.text), "a.md#1")], "b.md": [(0, len(b.text), "b.md#0")]}
+    queries = derive_queries([a, b], spans, questions_per_doc=2)
+    assert [(q.question, q.chunk_id, q.origin) for q in queries] == [
+        ("Why does my job run twice?", "a.md#1", "heading"),
+        ("What are retries and timeouts?", "a.md#0", "heading"),
+        # b's copy of the same question is dropped; its own question sentence comes next.
+        ("Is this text a question too?", "b.md#0", "sentence"),
+        ("How do I configure the daemon?", "b.md#0", "heading"),
     ]
-    queries = derive_queries(chunks, questions_per_doc=2)
-    assert [(q.question, q.chunk_id) for q in queries] == [
-        ("Why does my job run twice?", "a.md#2"),
-        ("What are retries and timeouts?", "a.md#1"),
-        ("How do I configure the daemon?", "b.md#1"),  # the repeated question is dropped
-    ]
-    assert all(q.origin == "heading" and q.doc_id for q in queries)

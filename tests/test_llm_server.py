@@ -1,0 +1,342 @@
+"""The LLM client against a real OpenAI-compatible server: `transformers serve` over a tiny
+random-weight model on 127.0.0.1, behind a proxy that counts requests, injects faults (429 with
+Retry-After, 5xx, stalls, broken bodies) and, for parsing and verification tests, scripts the
+completion text (random weights write garbage).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from llm_fixtures import (  # noqa: F401  (fixtures)
+    FaultProxy,
+    Reply,
+    Stall,
+    chunk_to_dict,
+    job_command,
+    job_env,
+    llm_server,
+    messages_key,
+    sample_chunks,
+    tiny_model_dir,
+    upstream_of,
+)
+
+from raft_dataset.answers import AnswerRequest
+from raft_dataset.llm import LLMConfig, count_message_tokens, count_tokens, make_llm_client
+from raft_dataset.llm_generation import LLMAnswerGenerator, LLMQuestionGenerator
+from raft_dataset.raft_format import BEGIN_QUOTE, END_QUOTE, extract_quotes, final_answer
+
+pytestmark = pytest.mark.slow  # starts a server
+
+
+@pytest.fixture
+def proxy(llm_server):  # noqa: F811
+    p = FaultProxy(upstream=upstream_of(llm_server)).start()
+    yield p
+    p.stop()
+
+
+def settings(proxy: FaultProxy, llm_server, tmp_path: Path, **over) -> dict:  # noqa: F811
+    return {"model": llm_server.model, "base_url": proxy.base_url, "max_tokens": 24, "timeout": 20,
+            "cache_path": str(tmp_path / "llm.sqlite"), "progress": False, "backoff_base": 0.05, **over}
+
+
+def user_text(body: dict) -> str:
+    return body["messages"][1]["content"]
+
+
+def test_wire_protocol_usage_and_cache(proxy, llm_server, tmp_path, monkeypatch):  # noqa: F811
+    secret = "sk-test-7d1f0c2a9b"
+    monkeypatch.setenv("RAFT_TEST_API_KEY", secret)
+    cfg = LLMConfig.from_dict(settings(proxy, llm_server, tmp_path, api_key_env="RAFT_TEST_API_KEY"))
+    chunks = sample_chunks(6)
+    with make_llm_client(cfg) as client:
+        gen = LLMQuestionGenerator(client, cfg)
+        results = client.complete([gen.messages(c) for c in chunks], stage="questions")
+        stats = client.stats()
+    posts = proxy.seen
+    assert len(posts) == 6 and all(s.outcome == "forwarded" for s in posts)
+    for seen in posts:
+        assert seen.authorization == f"Bearer {secret}"
+        body = seen.body
+        assert body["model"] == llm_server.model
+        assert (body["temperature"], body["max_tokens"], body["seed"]) == (0.0, 24, 0)
+        assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    # The server's usage is what is counted, not a local estimate.
+    q = stats["stages"]["questions"]
+    assert q["prompt_tokens"] == sum(u["prompt_tokens"] for u in proxy.usage) > 0
+    assert q["completion_tokens"] == sum(u["completion_tokens"] for u in proxy.usage) > 0
+    assert q["usage_estimated"] == 0 and q["cache_hits"] == 0
+    assert all(r.completion_tokens <= 24 for r in results)
+    # The key is never stored: not in the cache (or its WAL), not in the stats.
+    for path in tmp_path.glob("llm.sqlite*"):
+        assert secret.encode() not in path.read_bytes()
+    assert secret not in json.dumps(stats)
+    # A rerun is served from the cache: no request reaches the server, same results.
+    with make_llm_client(cfg) as client:
+        again = client.complete([gen.messages(c) for c in chunks], stage="questions")
+        q2 = client.stats()["stages"]["questions"]
+    assert len(proxy.seen) == 6
+    assert (q2["cache_hits"], q2["api_calls"]) == (6, 0)
+    assert [r.text for r in again] == [r.text for r in results]
+
+
+def test_concurrency_limit_and_request_order(proxy, llm_server, tmp_path):  # noqa: F811
+    chunks = sample_chunks(8)
+    index = {c.text: i for i, c in enumerate(chunks)}
+
+    def which(body: dict) -> int:
+        return next(i for text, i in index.items() if text in user_text(body))
+
+    proxy.delay = lambda body: 0.6 if which(body) == 0 else 0.15  # the first finishes last
+    proxy.responder = lambda body: f"1. What is explained in part {which(body)} of the docs?"
+    cfg = LLMConfig.from_dict(settings(proxy, llm_server, tmp_path, max_concurrency=3))
+    with make_llm_client(cfg) as client:
+        queries = LLMQuestionGenerator(client, cfg).generate(chunks)
+    assert proxy.max_in_flight == 3
+    assert [q.question for q in queries] == [f"What is explained in part {i} of the docs?" for i in range(8)]
+    assert [q.chunk_id for q in queries] == [c.chunk_id for c in chunks]
+    assert all(q.origin == "llm" and q.doc_id == c.doc_id for q, c in zip(queries, chunks))
+
+
+def _oracle_of(body: dict) -> str:
+    content = user_text(body)
+    start = content.index("<DOCUMENT>\nTitle: ")
+    start = content.index("\n", start + len("<DOCUMENT>\n")) + 1
+    return content[start:content.index("\n</DOCUMENT>", start)]
+
+
+def _question_of(body: dict) -> str:
+    content = user_text(body)
+    start = content.index("Question: ") + len("Question: ")
+    return content[start:content.index("\n", start)]
+
+
+NO_NEW_QUESTIONS = "[scripted: a chunk whose only question repeats another chunk's]"
+
+
+def _scripted(body: dict) -> str:
+    """Question lists and answers of known shapes, chosen from what the request asks."""
+    content = user_text(body)
+    if content.startswith("Passage from"):
+        if NO_NEW_QUESTIONS in content:
+            return '```json\n["What does the first section explain?"]\n```'  # a repeat of chunk 0's
+        return ("Here are questions:\n1. What does the first section explain?\n2. The section is about things.\n"
+                "3. what does the FIRST section explain ?\n4. How is the feature configured?\n"
+                "5. Why is the feature useful?\n6. When should the feature be used?")
+    question, oracle = _question_of(body), _oracle_of(body)
+    sentence = oracle.split(". ")[0]
+    valid = f"The document says {BEGIN_QUOTE}{sentence}{END_QUOTE} so that is it.\n<ANSWER>: it is so"
+    follow_up = len(body["messages"]) > 2
+    if question.startswith("Valid"):
+        return valid
+    if question.startswith("Spaced"):  # same words, other whitespace
+        return valid.replace(sentence, "  " + "\n ".join(sentence.split(" ")) + " ")
+    if question.startswith("Fixable"):
+        return valid if follow_up else f"{BEGIN_QUOTE}A sentence the document never had.{END_QUOTE}\n<ANSWER>: no"
+    if question.startswith("Markerless"):
+        return "I think the answer is yes."
+    if question.startswith("Unbalanced"):
+        return f"{BEGIN_QUOTE}{sentence}\n<ANSWER>: yes"
+    raise AssertionError(question)
+
+
+def test_parsing_and_verification_with_scripted_completions(proxy, llm_server, tmp_path):  # noqa: F811
+    proxy.responder = _scripted
+    chunks = sample_chunks(3)
+    chunks[2] = type(chunks[2])(**{**chunk_to_dict(chunks[2]), "text": f"{NO_NEW_QUESTIONS} {chunks[2].text}"})
+    cfg = LLMConfig.from_dict(settings(proxy, llm_server, tmp_path))
+    with make_llm_client(cfg) as client:
+        queries = LLMQuestionGenerator(client, cfg).generate(chunks)
+        requests = [
+            AnswerRequest("Valid: what does it say?", chunks[0], chunks),
+            AnswerRequest("Spaced: what does it say?", chunks[1], chunks),
+            AnswerRequest("Fixable: what does it say?", chunks[0], chunks),
+            AnswerRequest("Markerless: what does it say?", chunks[1], chunks),
+            AnswerRequest("Unbalanced: what does it say?", chunks[0], chunks),
+            AnswerRequest("Valid: and with a reference?", chunks[1], chunks, reference_answer="Yes, always."),
+        ]
+        answers = LLMAnswerGenerator(client, cfg).generate(requests)
+        stats = client.stats()["stages"]
+    # Questions: at most 3 per chunk, in order; non-questions and repeats (also across chunks) dropped.
+    assert [(q.chunk_id, q.question) for q in queries] == [
+        (chunks[0].chunk_id, "What does the first section explain?"),
+        (chunks[0].chunk_id, "How is the feature configured?"),
+        (chunks[0].chunk_id, "Why is the feature useful?"),
+        (chunks[1].chunk_id, "When should the feature be used?"),  # its other three repeat chunk 0's
+    ]
+    outcomes = stats["questions"]["outcomes"]
+    assert outcomes["dropped:not_a_question"] == 4  # "Here are questions:" and a statement, twice
+    assert outcomes["dropped:duplicate"] == 1 + 1 + 3 + 1  # in-response twice; chunk 1 vs 0; chunk 2 vs 0
+    assert outcomes["dropped:over_limit"] == 1
+    assert outcomes["chunks_without_questions"] == 1
+    assert outcomes["questions"] == 4
+    # Answers: verified against the oracle, one follow-up naming the failure, then dropped.
+    assert [a.rejected for a in answers] == [None, None, None, "missing_answer_marker",
+                                             "unbalanced_quote_markers", None]
+    assert all(extract_quotes(a.output) for a in answers if a.output)
+    assert final_answer(answers[5].output) == "Yes, always."
+    follow_ups = [s.body["messages"] for s in proxy.seen if len(s.body["messages"]) == 4]
+    assert len(follow_ups) == 3  # the fixable, markerless and unbalanced ones
+    fixable = next(m for m in follow_ups if "Fixable" in m[1]["content"])
+    assert fixable[2] == {"role": "assistant",
+                          "content": f"{BEGIN_QUOTE}A sentence the document never had.{END_QUOTE}\n<ANSWER>: no"}
+    assert '"A sentence the document never had."' in fixable[3]["content"]
+    assert "not in the document word for word" in fixable[3]["content"]
+    assert stats["answers"]["outcomes"] == {
+        "accepted": 3, "accepted_after_retry": 1,
+        "first_try_failed:missing_answer_marker": 1, "first_try_failed:quote_not_in_oracle": 1,
+        "first_try_failed:unbalanced_quote_markers": 1,
+        "rejected:missing_answer_marker": 1, "rejected:unbalanced_quote_markers": 1,
+    }
+
+
+def test_faults_are_retried_counted_and_nothing_completed_is_redone(proxy, llm_server, tmp_path):  # noqa: F811
+    chunks = sample_chunks(7)
+    index = {c.text: i for i, c in enumerate(chunks)}
+
+    def plan(body: dict, attempt: int):
+        i = next(i for text, i in index.items() if text in user_text(body))
+        if i == 0 and attempt == 0:
+            return Reply(429, b'{"error": {"message": "slow down"}}', (("Retry-After", "0.4"),))
+        if i == 1 and attempt < 2:
+            return Reply(500, b'{"error": {"message": "boom"}}')
+        if i == 2 and attempt == 0:
+            return Stall(4.0)
+        if i == 3 and attempt == 0:
+            return Reply(200, b"<html>not json</html>")
+        if i == 4:
+            return Reply(503, b"unavailable")
+        if i == 5:
+            return Reply(400, b'{"error": {"message": "bad request"}}')
+        if i == 6 and attempt == 0:
+            return Reply(200, b'{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}')
+        return None
+
+    proxy.plan = plan
+    cfg = LLMConfig.from_dict(settings(proxy, llm_server, tmp_path, timeout=1.5, max_retries=2))
+    with make_llm_client(cfg) as client:
+        gen = LLMQuestionGenerator(client, cfg)
+        results = client.complete([gen.messages(c) for c in chunks], stage="questions")
+        stats = client.stats()["stages"]["questions"]
+    assert [type(r).__name__ for r in results] == ["Completion"] * 4 + ["Failure"] * 2 + ["Completion"]
+    assert stats["retries"] == {"bad_response": 2, "rate_limited": 1, "server_error": 4, "timeout": 1}
+    assert stats["failures"] == {"http_400": 1, "server_error": 1}
+    keys = [messages_key(gen.messages(c)) for c in chunks]
+    forwarded = [sum(s.key == k and s.outcome == "forwarded" for s in proxy.seen) for k in keys]
+    assert forwarded == [1, 1, 1, 1, 0, 0, 1]
+    attempts = [sum(s.key == k for s in proxy.seen) for k in keys]
+    assert attempts == [2, 3, 2, 2, 3, 1, 2]
+    first, second = (s.at for s in proxy.seen if s.key == keys[0])
+    assert second - first >= 0.4  # Retry-After honoured
+    # A rerun asks only for what failed.
+    proxy.plan = None
+    n_before = len(proxy.seen)
+    with make_llm_client(cfg) as client:
+        client.complete([gen.messages(c) for c in chunks], stage="questions")
+        rerun = client.stats()["stages"]["questions"]
+    assert sorted(s.key for s in proxy.seen[n_before:]) == sorted(keys[4:6])
+    assert rerun["cache_hits"] == 5
+
+
+def test_usage_is_counted_locally_when_the_server_gives_none(proxy, llm_server, tmp_path):  # noqa: F811
+    text = "1. What is a path operation?"
+    reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+    proxy.plan = lambda body, attempt: Reply(200, json.dumps(reply).encode())
+    cfg = LLMConfig.from_dict(settings(proxy, llm_server, tmp_path))
+    chunk = sample_chunks(1)[0]
+    with make_llm_client(cfg) as client:
+        messages = LLMQuestionGenerator(client, cfg).messages(chunk)
+        [result] = client.complete([messages], stage="questions")
+        stats = client.stats()["stages"]["questions"]
+    assert result.usage_estimated and stats["usage_estimated"] == 1
+    assert stats["prompt_tokens"] == count_message_tokens(messages) > len(chunk.text) // 8
+    assert stats["completion_tokens"] == count_tokens(text) == 8  # 1 . What is a path operation ?
+
+
+def _job(proxy: FaultProxy, llm_server, cache: Path) -> dict:  # noqa: F811
+    chunks = sample_chunks(10)
+    return {
+        "llm": {"model": llm_server.model, "base_url": proxy.base_url, "max_tokens": 24, "timeout": 20,
+                "max_concurrency": 2, "cache_path": str(cache), "progress": False},
+        "chunks": [chunk_to_dict(c) for c in chunks],
+        "answers": [{"question": f"What does part {i} of the FastAPI docs say?", "oracle": i} for i in range(5)],
+    }
+
+
+def _run_job(job: dict, tmp_path: Path, name: str, kill_after: int | None = None,
+             sig: int = signal.SIGKILL) -> tuple[dict | None, set[str]]:
+    """Run the job in a subprocess; with `kill_after`, signal it once that many responses are cached.
+
+    Returns the job's output (None when killed) and the proxy keys cached when it stopped.
+    """
+    job_path, out = tmp_path / f"{name}.json", tmp_path / f"{name}.out.json"
+    job_path.write_text(json.dumps(job))
+    process = subprocess.Popen(job_command(job_path, out), env=job_env())
+    cache = Path(job["llm"]["cache_path"])
+    try:
+        if kill_after is not None:
+            deadline = time.monotonic() + 60
+            while _cached_count(cache) < kill_after:
+                assert process.poll() is None, "the job finished before it could be interrupted"
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            process.send_signal(sig)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if kill_after is None:
+        assert process.returncode == 0
+        return json.loads(out.read_text()), _cached_keys(cache)
+    assert process.returncode != 0 and not out.exists()
+    return None, _cached_keys(cache)
+
+
+def _cached_count(cache: Path) -> int:
+    if not cache.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
+            return db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    except sqlite3.OperationalError:  # the table is not created yet
+        return 0
+
+
+def _cached_keys(cache: Path) -> set[str]:
+    with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
+        return {messages_key(json.loads(r[0])["messages"]) for r in db.execute("SELECT request FROM responses")}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
+def test_resume_after_the_build_is_killed(proxy, llm_server, tmp_path, sig):  # noqa: F811
+    proxy.delay = lambda body: 0.1  # slow enough to stop it midway
+    # The reference: one uninterrupted run.
+    reference, reference_keys = _run_job(_job(proxy, llm_server, tmp_path / "ref.sqlite"), tmp_path, "ref")
+    n_total = len(reference_keys)
+    assert n_total == 10 + 5 + 5  # questions, answers, follow-ups (random weights never verify)
+    # Interrupted after some responses, then rerun with the same cache.
+    job = _job(proxy, llm_server, tmp_path / "resume.sqlite")
+    start = len(proxy.seen)
+    _, cached_at_kill = _run_job(job, tmp_path, "killed", kill_after=6, sig=sig)
+    assert 6 <= len(cached_at_kill) < n_total
+    middle = len(proxy.seen)
+    resumed, resumed_keys = _run_job(job, tmp_path, "resumed")
+    rerun_requests = [s.key for s in proxy.seen[middle:]]
+    assert not set(rerun_requests) & cached_at_kill  # nothing stored was paid for again
+    assert len(rerun_requests) == len(set(rerun_requests)) == n_total - len(cached_at_kill)
+    # Only requests in flight at the kill (at most max_concurrency) were sent twice.
+    assert len(proxy.seen) - start <= n_total + 2
+    assert resumed_keys == reference_keys
+    assert resumed["queries"] == reference["queries"]
+    assert resumed["answers"] == reference["answers"]
+    assert resumed["stats"]["totals"]["cache_hits"] == len(cached_at_kill)
