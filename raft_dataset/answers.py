@@ -76,28 +76,80 @@ def _terms(text: str) -> set[str]:
     return terms
 
 
-def candidate_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the prose sentences of a chunk: no code, headings or markup-only lines."""
-    spans, offset, in_fence = [], 0, False
+_LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_LEAD_IN_LINES = 8  # most list or table lines a sentence ending in ":" takes along
+
+
+def _line_kind(line: str, in_fence: bool) -> str:
+    """'code', 'blank', 'skip' (headings, HTML, directives, adornments), 'item', 'row' or 'prose'."""
+    stripped = line.strip()
+    if in_fence or _FENCE_RE.match(line):
+        return "code"
+    if not stripped:
+        return "blank"
+    if stripped.startswith(("#", "<", "///", "!!!", "{*", "..")) or set(stripped) <= set("=-~^`*+#'\"_:| "):
+        return "skip"
+    if stripped.startswith("|"):
+        return "row"
+    return "item" if _LIST_ITEM_RE.match(line) else "prose"
+
+
+def _blocks(text: str) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of paragraphs, list items and table rows; wrapped lines are joined."""
+    blocks: list[tuple[str, int, int]] = []
+    offset, in_fence = 0, False
     for line in text.splitlines(keepends=True):
         start, offset = offset, offset + len(line)
+        kind = _line_kind(line, in_fence)
         if _FENCE_RE.match(line):
             in_fence = not in_fence
+        indented = line[:1] == "\t" or line[:3] == "   "
+        if kind != "blank" and indented and (not blocks or blocks[-1][0] in ("blank", "code")):
+            kind = "code"  # an indented block after a blank line: reST literal or markdown indented code
+        if kind in ("code", "blank", "skip"):
+            blocks.append((kind, start, offset))
             continue
-        stripped = line.strip()
-        if in_fence or not stripped or stripped.startswith(("#", "|", "<", "///", "!!!", "{*")):
+        content_start = start + len(line) - len(line.lstrip())
+        if kind == "item":
+            content_start = start + _LIST_ITEM_RE.match(line).end()
+        end = start + len(line.rstrip())
+        previous = blocks[-1] if blocks else None
+        if kind == "prose" and previous and previous[0] in ("prose", "item"):
+            blocks[-1] = (previous[0], previous[1], end)  # a wrapped line continues its paragraph or item
+        else:
+            blocks.append((kind, content_start, end))
+    return blocks
+
+
+def candidate_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the quotable sentences of a chunk: prose and list items, no code,
+    headings or markup lines. A sentence that ends in ":" takes the list or table after it along."""
+    blocks = _blocks(text)
+    spans = []
+    for b, (kind, start, end) in enumerate(blocks):
+        if kind not in ("prose", "item"):
             continue
-        if set(stripped) <= set("=-~^`*+#'\"_ "):
-            continue  # reST adornment lines
-        line_start = start + (len(line) - len(line.lstrip()))
-        pieces = _SENTENCE_END_RE.split(line.strip())
-        cursor = line_start
-        for piece in pieces:
+        cursor = start
+        for piece in _SENTENCE_END_RE.split(text[start:end]):
             at = text.index(piece, cursor)
-            cursor = at + len(piece)
-            if len(piece.split()) >= 4 and BEGIN_QUOTE not in piece and END_QUOTE not in piece:
-                spans.append((at, at + len(piece)))
+            cursor = piece_end = at + len(piece)
+            if piece.rstrip().endswith(":") and piece_end == end:
+                piece_end = _lead_in_end(blocks, b, piece_end)
+            if len(piece.split()) >= 4 and BEGIN_QUOTE not in text[at:piece_end] and END_QUOTE not in text[at:piece_end]:
+                spans.append((at, piece_end))
     return spans
+
+
+def _lead_in_end(blocks: list[tuple[str, int, int]], b: int, end: int) -> int:
+    """Where a lead-in sentence's quote ends: after the list items or table rows that follow it."""
+    taken = 0
+    for kind, _, block_end in blocks[b + 1 :]:
+        if kind == "blank" and taken == 0:
+            continue
+        if kind not in ("item", "row") or taken >= _LEAD_IN_LINES:
+            break
+        end, taken = block_end, taken + 1
+    return end
 
 
 def select_quotes(question: str, oracle_text: str, reference_answer: str | None = None, max_quotes: int = 2) -> list[str]:
@@ -130,6 +182,12 @@ def select_quotes(question: str, oracle_text: str, reference_answer: str | None 
             if score(i) >= 0.5 * score(best):
                 chosen.append(i)
     return [sentences[i] for i in sorted(chosen)]
+
+
+def best_quote(question: str, quotes: Sequence[str]) -> str:
+    """The quote sharing the most with the question (the first on ties)."""
+    terms = _terms(question)
+    return max(quotes, key=lambda q: (len(terms & _terms(q)), -quotes.index(q)))
 
 
 def plain_answer(quote: str) -> str:
@@ -174,7 +232,7 @@ class ExtractiveAnswerGenerator:
             )
         lines = [f"The question is: {request.question}", lead]
         lines += [f"{BEGIN_QUOTE}{q.strip()}{END_QUOTE}" for q in quotes]
-        final = request.reference_answer or " ".join(plain_answer(q) for q in quotes)
+        final = request.reference_answer or plain_answer(best_quote(request.question, quotes))
         lines.append("Putting this together gives the answer.")
         lines.append(f"{ANSWER_MARKER} {final}")
         return Answer("\n".join(lines))

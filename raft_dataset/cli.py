@@ -42,15 +42,19 @@ def _parse_value(kind: str, name: str):
     return parse
 
 
+_EXPLICIT_FLAGS = ("corpus", "queries", "seed")  # the build command declares these with their own help
+
+
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per config field (`--chunk-size`, `--oracle-probability`, ...), default: unset."""
     group = parser.add_argument_group("settings (override the config file; see RaftDatasetConfig)")
     hints = {f.name: f.type for f in dataclasses.fields(RaftDatasetConfig)}
     for name in SETTING_NAMES:
+        if name in _EXPLICIT_FLAGS:
+            continue
         kind = _setting_type(hints[name])
         group.add_argument(
-            f"--{name.replace('_', '-')}", dest=name, default=None, type=_parse_value(kind, name),
-            metavar=kind.upper(), help=argparse.SUPPRESS if name in ("corpus", "queries", "seed") else None,
+            f"--{name.replace('_', '-')}", dest=name, default=None, type=_parse_value(kind, name), metavar=kind.upper()
         )
 
 
@@ -92,6 +96,12 @@ def _run_build(args: argparse.Namespace) -> int:
     from .pipeline import build_raft_dataset
     from .stats import statistics_table
 
+    if args.quiet:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
     overrides = {name: getattr(args, name) for name in SETTING_NAMES if getattr(args, name, None) is not None}
     if args.corpus:
         overrides["corpus"] = args.corpus if len(args.corpus) > 1 else args.corpus[0]

@@ -15,13 +15,14 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 # Texts tokenized per fast-tokenizer call: bounds the padded id matrix (window x max_length int64).
-_TOKENIZE_WINDOW = 4096
+_TOKENIZE_WINDOW = 1024
 # Padded tokens per forward pass: beyond this the activations fall out of cache and throughput drops
 # (measured on 2 cores with MiniLM: 64 texts / 2048 tokens beat 4096+ tokens for both ~200-token chunks
 # and ~15-token queries).
@@ -38,6 +39,8 @@ _LEGACY_POOLING_KEYS = {
     "pooling_mode_weightedmean_tokens": "weightedmean",
     "pooling_mode_lasttoken": "lasttoken",
 }
+# Role names and the prompt names models use for them (sentence-transformers' encode_query/_document).
+_PROMPT_ALIASES = {"query": ("query",), "document": ("document", "passage", "corpus")}
 # sentence-transformers modules that do not change the embedding of a plain text input.
 _TRANSPARENT_MODULES = ("Transformer", "Dropout")
 
@@ -286,17 +289,25 @@ class Encoder:
                 f"normalize={self.normalize}, max_length={self.max_length})")
 
     def resolve_prompt(self, prompt_name: str | None = None, prompt: str | None = None) -> str:
-        """The prompt text prepended to inputs: explicit `prompt`, named, the model default, or ""."""
+        """The prompt text prepended to inputs.
+
+        An explicit `prompt` wins; else the named prompt. A role name the model does not define
+        ("query"; "document", also looked up as "passage" / "corpus", like sentence-transformers'
+        encode_query / encode_document) falls back to the model's default prompt, as does None.
+        """
         if prompt is not None:
             return prompt
-        name = prompt_name if prompt_name is not None else self.default_prompt_name
-        if name is None:
+        for name in _PROMPT_ALIASES.get(prompt_name, (prompt_name,)) if prompt_name else ():
+            if name in self.prompts:
+                return self.prompts[name]
+        if prompt_name and prompt_name not in _PROMPT_ALIASES:
+            raise ValueError(f"{self.name}: no prompt named {prompt_name!r} (has: {sorted(self.prompts)})")
+        if self.default_prompt_name is None:
             return ""
-        if name not in self.prompts:
-            if prompt_name is None:
-                raise ValueError(f"{self.name}: default_prompt_name {name!r} is not among its prompts")
-            return ""  # asking for e.g. "query" on a model without prompts means no prompt
-        return self.prompts[name]
+        if self.default_prompt_name not in self.prompts:
+            raise ValueError(f"{self.name}: default_prompt_name {self.default_prompt_name!r} is not among its "
+                             f"prompts {sorted(self.prompts)}")
+        return self.prompts[self.default_prompt_name]
 
     def _prompt_length(self, prompt: str) -> int:
         """Tokens the prompt occupies at the start of an input (leading special tokens included)."""
@@ -311,12 +322,13 @@ class Encoder:
         return [t.lower() for t in out] if self.do_lower_case else out
 
     def iter_encode(self, texts: Sequence[str], *, prompt_name: str | None = None, prompt: str | None = None,
-                    show_progress_bar: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                    show_progress_bar: bool = False, progress=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (positions in `texts`, float32 embeddings) one forward batch at a time, longest first.
 
         Texts are ordered by character length, tokenized window by window (one padded fast-tokenizer
         call each), re-sorted by token length inside the window and cut into batches, so each batch
-        is padded only to its own longest member.
+        is padded only to its own longest member. `progress`: an existing tqdm bar to advance instead
+        of opening one.
         """
         import torch
         from tqdm.auto import tqdm
@@ -325,8 +337,8 @@ class Encoder:
         inputs = self.prepare(texts, prompt_text)
         prompt_len = self._prompt_length(prompt_text) if prompt_text and not self.include_prompt else 0
         by_chars = np.argsort(-np.fromiter(map(len, inputs), dtype=np.int64, count=len(inputs)), kind="stable")
-        bar = tqdm(total=len(inputs), desc="Encoding", unit="text", disable=not show_progress_bar)
-        with torch.inference_mode(), bar:
+        bar = progress or tqdm(total=len(inputs), desc="Encoding", unit="text", disable=not show_progress_bar)
+        with torch.inference_mode(), nullcontext() if progress else bar:
             for w in range(0, len(inputs), _TOKENIZE_WINDOW):
                 window = by_chars[w:w + _TOKENIZE_WINDOW]
                 enc = self.tokenizer([inputs[i] for i in window], padding=True, truncation=True,
@@ -446,14 +458,19 @@ class EmbeddingCache:
 
 
 def encode_cached(encoder: Encoder, texts: Sequence[str], cache: EmbeddingCache | None,
-                  *, show_progress_bar: bool = False, prompt_name: str | None = None) -> np.ndarray:
+                  *, show_progress_bar: bool = False, prompt_name: str | None = None, progress=None) -> np.ndarray:
     """Embeddings of all `texts`, encoding only those missing from `cache` and storing each batch as done.
 
     Duplicate texts are encoded once. The cache key is the exact model input (prompt included).
+    `progress`: an existing tqdm bar to advance (cache hits included) instead of opening one.
     """
-    if cache is None:
-        return encoder.encode(texts, show_progress_bar=show_progress_bar, prompt_name=prompt_name)
     prompt = encoder.resolve_prompt(prompt_name)
+    if cache is None:
+        out = np.empty((len(texts), encoder.dimension), dtype=np.float32)
+        for positions, vectors in encoder.iter_encode(texts, prompt=prompt, show_progress_bar=show_progress_bar,
+                                                      progress=progress):
+            out[positions] = vectors
+        return out
     keys = [prompt + t for t in texts] if prompt else list(texts)
     out = np.empty((len(texts), encoder.dimension), dtype=np.float32)
     found = cache.get_many(keys)
@@ -465,7 +482,10 @@ def encode_cached(encoder: Encoder, texts: Sequence[str], cache: EmbeddingCache 
             missing.setdefault(key, []).append(i)
     todo = list(missing)
     raw = [texts[missing[k][0]] for k in todo]
-    for positions, vectors in encoder.iter_encode(raw, prompt=prompt, show_progress_bar=show_progress_bar):
+    if progress is not None:
+        progress.update(len(texts) - len(raw))
+    for positions, vectors in encoder.iter_encode(raw, prompt=prompt, show_progress_bar=show_progress_bar,
+                                                  progress=progress):
         batch_keys = [todo[p] for p in positions]
         cache.put_many(batch_keys, vectors)
         for key, vector in zip(batch_keys, vectors, strict=True):

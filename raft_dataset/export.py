@@ -60,13 +60,13 @@ def write_dataset_folder(result: BuildResult, output_dir: str | Path, repo_id: s
     try:
         dataset_dict = to_dataset_dict(result)
         (staging / "data").mkdir()
-        splits_info = {}
+        splits = datasets.SplitDict()
         for name, dataset in dataset_dict.items():
-            path = staging / "data" / f"{name}-00000-of-00001.parquet"
-            dataset.to_parquet(str(path))
-            splits_info[name] = datasets.SplitInfo(name=name, num_examples=len(dataset), num_bytes=dataset.data.nbytes)
-        info = datasets.DatasetInfo(features=FEATURES, splits=datasets.SplitDict(splits_info.values()))
-        info.dataset_size = sum(s.num_bytes for s in splits_info.values())
+            dataset.to_parquet(str(staging / "data" / f"{name}-00000-of-00001.parquet"))
+            splits.add(datasets.SplitInfo(name=name, num_examples=len(dataset), num_bytes=dataset.data.nbytes))
+        info = datasets.DatasetInfo(
+            features=FEATURES, splits=splits, dataset_size=sum(s.num_bytes for s in splits.values())
+        )
         card = render_card(result, info._to_yaml_dict(), repo_id=repo_id or output_dir.name)
         card.save(staging / "README.md")
         _replace_dir(staging, output_dir)

@@ -1,16 +1,95 @@
 """Chunks and their embeddings in a `datasets.Dataset`, searched through `add_faiss_index`.
 
-STUB: interface fixed, implementation pending.
+Memory: chunks are streamed into an Arrow file with `Dataset.from_generator` (memory-mapped, never a
+Python list of all texts), embedded window by window with `Dataset.map` (each window of
+`_EMBED_WINDOW` rows sorted by token length inside the encoder, results written to another Arrow file),
+and the vectors are copied once more into the FAISS index. Peak memory therefore grows with the corpus
+only through the FAISS index (n x dimension x 4 bytes for "Flat").
+
+What is embedded: `passage_text(title, text)` = title + "\n" + text. On SQuAD dev (2,067 paragraphs,
+all 10,570 questions, MiniLM, 200-token chunks) the title line is neutral (nDCG@10 0.777 with it vs
+0.779 without, recall@5 0.869 both; SQuAD titles are just the article name shared by ~40 paragraphs),
+but for documentation corpora the title carries the heading path ("Tutorial > Body > Import
+Pydantic's BaseModel"), often the only place a code-only or terse chunk names its topic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+import json
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
 from .chunking import Chunk
-from .encoding import EmbeddingCache, Encoder
+from .encoding import EmbeddingCache, Encoder, encode_cached
+
+# Rows per `Dataset.map` batch while embedding: the encoder length-sorts inside each window, so a
+# window of a few thousand rows leaves almost no padding while bounding the texts held in memory.
+_EMBED_WINDOW = 4096
+# Vectors sampled (uniformly, seeded) to train quantizing indexes such as "IVF1024,Flat" or "...,PQ16".
+_TRAIN_SAMPLE = 100_000
+# Default search-time knobs for approximate indexes (faiss defaults nprobe=1 / efSearch=16 lose recall).
+_DEFAULT_SEARCH_PARAMS = {"nprobe": 16, "efSearch": 128}
+_META_FILE = "raft_index.json"
+_FAISS_FILE = "embeddings.faiss"
+
+
+def passage_text(title: str, text: str) -> str:
+    """What is embedded for a chunk: its title (document + heading path) on a line above the text."""
+    return f"{title}\n{text}" if title else text
+
+
+def _features(dimension: int | None = None):
+    from datasets import Features, List, Value
+
+    fields = {
+        "chunk_id": Value("string"), "doc_id": Value("string"), "title": Value("string"),
+        "text": Value("string"), "start": Value("int64"), "end": Value("int64"), "n_tokens": Value("int32"),
+    }
+    if dimension is not None:
+        fields["embeddings"] = List(Value("float32"), length=dimension)
+    return Features(fields)
+
+
+@contextmanager
+def _datasets_progress(enabled: bool) -> Iterator[None]:
+    """Show or hide the `datasets` progress bars for the duration of the block."""
+    from datasets.utils import logging as ds_logging
+
+    was_enabled = ds_logging.is_progress_bar_enabled()
+    (ds_logging.enable_progress_bar if enabled else ds_logging.disable_progress_bar)()
+    try:
+        yield
+    finally:
+        (ds_logging.enable_progress_bar if was_enabled else ds_logging.disable_progress_bar)()
+
+
+def _chunk_rows(chunks: Iterable[Chunk]) -> Iterator[dict]:
+    for chunk in chunks:
+        yield dataclasses.asdict(chunk) if dataclasses.is_dataclass(chunk) else dict(chunk)
+
+
+def make_faiss_index(dimension: int, index_factory: str, search_params: dict | None = None):
+    """An untrained inner-product FAISS index from a factory string, with search knobs applied."""
+    import faiss
+
+    try:
+        index = faiss.index_factory(dimension, index_factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as err:
+        raise ValueError(f"index_factory {index_factory!r}: not a valid FAISS factory string") from err
+    params = {**_DEFAULT_SEARCH_PARAMS, **(search_params or {})}
+    space = faiss.ParameterSpace()
+    for name, value in params.items():
+        try:
+            space.set_index_parameter(index, name, value)
+        except RuntimeError:
+            continue  # the knob does not apply to this index type (e.g. nprobe on HNSW)
+    return index
 
 
 class ChunkIndex:
@@ -25,22 +104,139 @@ class ChunkIndex:
     def __init__(self, dataset, encoder: Encoder) -> None:
         self.dataset = dataset
         self.encoder = encoder
+        self._workdir: tempfile.TemporaryDirectory | None = None  # holds the Arrow files of built indexes
+        self._rows = None
 
     @classmethod
     def build(cls, chunks: Iterable[Chunk], encoder: Encoder, *, cache: EmbeddingCache | None = None,
-              index_factory: str = "Flat", show_progress_bar: bool = True) -> ChunkIndex:
-        raise NotImplementedError
+              index_factory: str = "Flat", show_progress_bar: bool = True, work_dir: str | Path | None = None,
+              search_params: dict | None = None, seed: int = 0) -> ChunkIndex:
+        """Store, embed and index `chunks` (any iterable, consumed once).
+
+        Args:
+            chunks: The chunks; may be a generator over a corpus larger than memory.
+            encoder: Embeds `passage_text(chunk.title, chunk.text)`.
+            cache: Optional embedding cache, filled window by window.
+            index_factory: FAISS factory string: "Flat" (exact), "HNSW32", "IVF1024,Flat", ...
+            show_progress_bar: Progress bars for writing, embedding and indexing.
+            work_dir: Parent directory for the temporary Arrow files (default: the system temp dir);
+                they are deleted when the index is garbage-collected.
+            search_params: FAISS search knobs, e.g. {"nprobe": 32} or {"efSearch": 256}.
+            seed: Seed of the training sample for indexes that need training.
+        """
+        from datasets import Dataset
+        from tqdm.auto import tqdm
+
+        workdir = tempfile.TemporaryDirectory(prefix="raft_index_", dir=work_dir)
+        root = Path(workdir.name)
+        with _datasets_progress(show_progress_bar):
+            dataset = Dataset.from_generator(_chunk_rows, features=_features(), gen_kwargs={"chunks": chunks},
+                                             cache_dir=str(root / "chunks"), fingerprint=uuid.uuid4().hex)
+        if len(dataset) == 0:
+            raise ValueError("no chunks to index: the corpus produced no text")
+
+        # One bar advanced per forward batch (the map's own bar would only move once per window).
+        bar = tqdm(total=len(dataset), desc="Embedding chunks", unit="chunk", disable=not show_progress_bar)
+
+        def embed(batch: dict) -> dict:
+            texts = [passage_text(t, x) for t, x in zip(batch["title"], batch["text"], strict=True)]
+            return {"embeddings": encode_cached(encoder, texts, cache, prompt_name="document", progress=bar)}
+
+        with bar, _datasets_progress(False):
+            dataset = dataset.map(embed, batched=True, batch_size=_EMBED_WINDOW,
+                                  features=_features(encoder.dimension), cache_file_name=str(root / "embedded.arrow"),
+                                  new_fingerprint=uuid.uuid4().hex)
+        index = make_faiss_index(encoder.dimension, index_factory, search_params)
+        if not index.is_trained:
+            _train(index, dataset, index_factory, seed)
+        with _datasets_progress(show_progress_bar):
+            dataset.add_faiss_index(column="embeddings", custom_index=index, batch_size=_EMBED_WINDOW)
+        built = cls(dataset, encoder)
+        built._workdir = workdir
+        return built
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def search(self, query_embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, row indices) per query, best first; row index -1 pads when k > len."""
-        raise NotImplementedError
+        queries = np.ascontiguousarray(query_embeddings, dtype=np.float32)
+        if queries.ndim == 1:
+            queries = queries[None, :]
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if len(queries) == 0:
+            return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
+        scores, indices = self.dataset.search_batch("embeddings", queries, k=k)
+        scores = np.asarray(scores, dtype=np.float32)
+        indices = np.asarray(indices, dtype=np.int64)
+        scores[indices < 0] = -np.inf  # faiss leaves -FLT_MAX / garbage in unfilled slots
+        return scores, indices
 
     def embed_queries(self, questions: list[str]) -> np.ndarray:
-        raise NotImplementedError
+        """Query embeddings (with the model's "query" prompt if it defines one)."""
+        return self.encoder.encode(questions, prompt_name="query")
+
+    def _row_view(self):
+        if self._rows is None:
+            from datasets import Dataset
+
+            # A view without the embeddings column and without the FAISS index attached.
+            columns = [c for c in self.dataset.column_names if c != "embeddings"]
+            self._rows = Dataset(self.dataset.data, info=self.dataset.info.copy()).select_columns(columns)
+        return self._rows
 
     def row(self, i: int) -> dict:
         """The chunk at row i as a dict (without the embedding)."""
-        raise NotImplementedError
+        n = len(self)
+        if not -n <= int(i) < n:
+            raise IndexError(f"row {i} out of range for an index of {n} chunks")
+        return self._row_view()[int(i) % n]
+
+    def column(self, name: str) -> list:
+        """One column (e.g. "doc_id") for all rows, in row order."""
+        return list(self._row_view()[name])
+
+    def save(self, directory: str | Path) -> None:
+        """Write the dataset (Arrow), the FAISS index and the encoder fingerprint to `directory`."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        from datasets import Dataset
+
+        Dataset(self.dataset.data, info=self.dataset.info.copy()).save_to_disk(str(directory / "dataset"))
+        self.dataset.save_faiss_index("embeddings", str(directory / _FAISS_FILE))
+        meta = {"encoder": self.encoder.name, "encoder_fingerprint": self.encoder.fingerprint, "rows": len(self)}
+        (directory / _META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path, encoder: Encoder) -> ChunkIndex:
+        """Open an index written by `save`; the encoder must be the one that built it."""
+        from datasets import load_from_disk
+
+        directory = Path(directory)
+        meta_path = directory / _META_FILE
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{meta_path}: not a saved chunk index ({err})") from err
+        if meta.get("encoder_fingerprint") != encoder.fingerprint:
+            raise ValueError(f"{meta_path}: built with encoder {meta.get('encoder')!r} "
+                             f"(fingerprint {meta.get('encoder_fingerprint')}), not {encoder.name!r} "
+                             f"({encoder.fingerprint})")
+        dataset = load_from_disk(str(directory / "dataset"))
+        dataset.load_faiss_index("embeddings", str(directory / _FAISS_FILE))
+        return cls(dataset, encoder)
+
+
+def _train(index, dataset, index_factory: str, seed: int) -> None:
+    """Train a quantizing index on a seeded uniform sample (not the first rows: corpus order is biased)."""
+    n = len(dataset)
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n, size=min(n, _TRAIN_SAMPLE), replace=False))
+    vectors = dataset.with_format("numpy", columns=["embeddings"])[rows]["embeddings"]
+    try:
+        index.train(np.ascontiguousarray(vectors, dtype=np.float32))
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise ValueError(f"index_factory {index_factory!r}: training on {len(rows)} vectors failed: {first}") \
+            from err

@@ -91,11 +91,13 @@ def build_index(config: RaftDatasetConfig, documents: Iterator[Document], encode
 
 
 def iter_chunks(index: ChunkIndex, rows: Sequence[int] | None = None, batch_size: int = 512) -> Iterator[Chunk]:
-    """Chunks of the index (all, or the given rows) streamed from its Arrow table."""
+    """Chunks of the index (all, or the given rows in that order) streamed from its Arrow table."""
     dataset = index.dataset.select_columns(list(_CHUNK_FIELDS))
-    if rows is not None:
-        dataset = dataset.select(rows)
-    for batch in dataset.iter(batch_size=batch_size):
+    if rows is None:
+        batches = dataset.iter(batch_size=batch_size)
+    else:  # row access, not `select`: `datasets` forbids `select` on an indexed dataset
+        batches = (dataset[list(rows[i : i + batch_size])] for i in range(0, len(rows), batch_size))
+    for batch in batches:
         for values in zip(*(batch[name] for name in _CHUNK_FIELDS)):
             yield Chunk(*values)
 
@@ -188,17 +190,20 @@ def build_raft_dataset(
         raise BuildError(f"corpus: no text to index ({dict(corpus_report.skipped) or 'no documents'} skipped)")
     lap("index")
 
-    llm_client = _open_llm_client(config)
     row_of_chunk = {chunk_id: row for row, chunk_id in enumerate(index.dataset["chunk_id"])}
-    queries = collect_queries(config, index, row_of_chunk, corpus_files, llm_client)
-    lap("queries")
-
-    validation = ValidationReport()
-    samples, question_embeddings = _draft_samples(config, index, row_of_chunk, queries, validation, show_progress)
-    lap("contexts")
-
-    answers = make_answer_generator(config, llm_client).generate([s.pop("_request") for s in samples])
-    lap("answers")
+    llm_client = _open_llm_client(config, show_progress)
+    try:
+        queries = collect_queries(config, index, row_of_chunk, corpus_files, llm_client)
+        lap("queries")
+        validation = ValidationReport()
+        samples, question_embeddings = _draft_samples(config, index, row_of_chunk, queries, validation, show_progress)
+        lap("contexts")
+        answers = make_answer_generator(config, llm_client).generate([s.pop("_request") for s in samples])
+        lap("answers")
+        llm_usage = llm_client.stats() if llm_client is not None else None
+    finally:
+        if llm_client is not None:
+            llm_client.close()
 
     counter = TokenCounter(config.token_encoding, config.stats_tokenizer)
     rows = _finish_rows(config, samples, answers, counter, validation)
