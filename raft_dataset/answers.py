@@ -160,8 +160,7 @@ def select_quotes(question: str, oracle_text: str, reference_answer: str | None 
     """
     spans = candidate_sentences(oracle_text)
     if not spans:
-        stripped = oracle_text.strip()
-        return [stripped[:400].strip()] if stripped else []
+        return []  # code or markup only: nothing worth quoting, the sample is rejected
     sentences = [oracle_text[a:b] for a, b in spans]
     if reference_answer:
         needle = normalize_whitespace(reference_answer).lower()

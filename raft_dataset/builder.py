@@ -60,7 +60,9 @@ class RaftDatasetBuilder(datasets.GeneratorBasedBuilder):
 
 
 def _data_files(config: RaftDatasetConfig) -> list[str]:
-    if not config.data_files:
+    """The corpus files `datasets` resolved; an explicit `corpus` or `hf_dataset` takes precedence
+    (with neither, `datasets` infers data files from the working directory, as for `json`/`text`)."""
+    if not config.data_files or config.corpus or config.hf_dataset:
         return []
     return sorted({str(f) for files in config.data_files.values() for f in files})
 

@@ -258,6 +258,9 @@ class Encoder:
         limits = [x for x in (self.tokenizer.model_max_length, getattr(config, "max_position_embeddings", None))
                   if isinstance(x, int) and 0 < x < 1_000_000]
         self.max_length = int(max_length or st.max_seq_length or (min(limits) if limits else 512))
+        positions = getattr(config, "max_position_embeddings", None)
+        if isinstance(positions, int) and self.max_length > positions:
+            raise ValueError(f"{name}: max_length {self.max_length} exceeds the model's {positions} positions")
         self.pooling: tuple[str, ...] = st.pooling
         self.include_prompt = st.include_prompt
         self.normalize = st.normalize if st.found else True
@@ -265,9 +268,8 @@ class Encoder:
         self.prompts = st.prompts
         self.default_prompt_name = st.default_prompt_name
         self.dimension = int(config.hidden_size) * len(self.pooling)
-        self.pad_token_id = self.tokenizer.pad_token_id
-        if self.pad_token_id is None:
-            self.pad_token_id = self.tokenizer.eos_token_id or 0
+        if self.tokenizer.pad_token is None and self.tokenizer.eos_token is not None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token  # decoder models: any id works, it is masked
         self.model_path = self._resolve_model_dir(name)
         self.fingerprint = model_fingerprint(self.model_path, {
             "pooling": list(self.pooling), "normalize": self.normalize, "max_length": self.max_length,
@@ -342,7 +344,7 @@ class Encoder:
             for w in range(0, len(inputs), _TOKENIZE_WINDOW):
                 window = by_chars[w:w + _TOKENIZE_WINDOW]
                 enc = self.tokenizer([inputs[i] for i in window], padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="np",
+                                     max_length=self.max_length, return_tensors="np", padding_side="right",
                                      return_token_type_ids=False)
                 ids, mask = enc["input_ids"], enc["attention_mask"]
                 lengths = mask.sum(axis=1)

@@ -16,6 +16,7 @@ Pydantic's BaseModel"), often the only place a code-only or terse chunk names it
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import tempfile
 import uuid
@@ -127,13 +128,17 @@ class ChunkIndex:
         from datasets import Dataset
         from tqdm.auto import tqdm
 
+        index = make_faiss_index(encoder.dimension, index_factory, search_params)  # bad factory: fail early
+        chunk_iter = iter(chunks)
+        first = next(chunk_iter, None)
+        if first is None:
+            raise ValueError("no chunks to index: the corpus produced no text")
         workdir = tempfile.TemporaryDirectory(prefix="raft_index_", dir=work_dir)
         root = Path(workdir.name)
         with _datasets_progress(show_progress_bar):
-            dataset = Dataset.from_generator(_chunk_rows, features=_features(), gen_kwargs={"chunks": chunks},
+            dataset = Dataset.from_generator(_chunk_rows, features=_features(),
+                                             gen_kwargs={"chunks": itertools.chain([first], chunk_iter)},
                                              cache_dir=str(root / "chunks"), fingerprint=uuid.uuid4().hex)
-        if len(dataset) == 0:
-            raise ValueError("no chunks to index: the corpus produced no text")
 
         # One bar advanced per forward batch (the map's own bar would only move once per window).
         bar = tqdm(total=len(dataset), desc="Embedding chunks", unit="chunk", disable=not show_progress_bar)
@@ -146,7 +151,6 @@ class ChunkIndex:
             dataset = dataset.map(embed, batched=True, batch_size=_EMBED_WINDOW,
                                   features=_features(encoder.dimension), cache_file_name=str(root / "embedded.arrow"),
                                   new_fingerprint=uuid.uuid4().hex)
-        index = make_faiss_index(encoder.dimension, index_factory, search_params)
         if not index.is_trained:
             _train(index, dataset, index_factory, seed)
         with _datasets_progress(show_progress_bar):
@@ -178,12 +182,8 @@ class ChunkIndex:
         return self.encoder.encode(questions, prompt_name="query")
 
     def _row_view(self):
-        if self._rows is None:
-            from datasets import Dataset
-
-            # A view without the embeddings column and without the FAISS index attached.
-            columns = [c for c in self.dataset.column_names if c != "embeddings"]
-            self._rows = Dataset(self.dataset.data, info=self.dataset.info.copy()).select_columns(columns)
+        if self._rows is None:  # a view without the embeddings column (no copy)
+            self._rows = self.dataset.select_columns([c for c in self.dataset.column_names if c != "embeddings"])
         return self._rows
 
     def row(self, i: int) -> dict:
@@ -201,10 +201,15 @@ class ChunkIndex:
         """Write the dataset (Arrow), the FAISS index and the encoder fingerprint to `directory`."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        from datasets import Dataset
-
-        Dataset(self.dataset.data, info=self.dataset.info.copy()).save_to_disk(str(directory / "dataset"))
-        self.dataset.save_faiss_index("embeddings", str(directory / _FAISS_FILE))
+        faiss_file = str(directory / _FAISS_FILE)
+        self.dataset.save_faiss_index("embeddings", faiss_file)
+        # save_to_disk refuses datasets with an index attached: detach, save, re-attach from the file.
+        self.dataset.drop_index("embeddings")
+        try:
+            self.dataset.save_to_disk(str(directory / "dataset"))
+        finally:
+            self.dataset.load_faiss_index("embeddings", faiss_file)
+        self._rows = None
         meta = {"encoder": self.encoder.name, "encoder_fingerprint": self.encoder.fingerprint, "rows": len(self)}
         (directory / _META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 

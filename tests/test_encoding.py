@@ -1,0 +1,253 @@
+"""Encoder parity with sentence-transformers, pooling configs, fingerprints and the embedding cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from raft_dataset.encoding import EmbeddingCache, Encoder, default_encoder_path, encode_cached, load_st_config
+
+SHARED = Path(__file__).parents[1].parent / "shared"
+FASTAPI = SHARED / "corpora" / "fastapi_docs"
+
+EDGE_TEXTS = [
+    "",
+    "a",
+    "Ünïcödé — naïve café, 東京, emoji 🙂",
+    "word " * 400,  # far beyond max_seq_length: truncated identically by both
+    "```python\nfrom fastapi import FastAPI\napp = FastAPI()\n```",
+]
+
+
+def real_texts(limit: int = 40) -> list[str]:
+    """Paragraphs of the real FastAPI docs (varied lengths), or skip when the shared data is absent."""
+    if not FASTAPI.is_dir():
+        pytest.skip(f"{FASTAPI} not available")
+    texts: list[str] = []
+    for path in sorted(FASTAPI.rglob("*.md")):
+        texts += [p.strip() for p in path.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 20]
+        if len(texts) >= 4 * limit:
+            break
+    return texts[::4][:limit]
+
+
+def make_tiny_model(directory: Path, *, pooling: dict | None, normalize: bool = True,
+                    max_seq_length: int | None = 64, prompts: dict | None = None, seed: int = 0) -> Path:
+    """A 2-layer random BERT with the default encoder's tokenizer, plus sentence-transformers files.
+
+    `pooling` is the Pooling module config (None: no sentence-transformers files at all).
+    """
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(default_encoder_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    if pooling is None:
+        return directory
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+    (directory / "modules.json").write_text(json.dumps(modules))
+    (directory / "1_Pooling").mkdir()
+    (directory / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 32, **pooling}))
+    if max_seq_length is not None:
+        (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length,
+                                                                         "do_lower_case": False}))
+    if prompts is not None:
+        (directory / "config_sentence_transformers.json").write_text(json.dumps({"prompts": prompts}))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def minilm() -> Encoder:
+    return Encoder()
+
+
+def st_encode(path: str, texts: list[str], **kwargs) -> np.ndarray:
+    st = pytest.importorskip("sentence_transformers")
+    model = st.SentenceTransformer(path, device="cpu")
+    return model.encode(texts, batch_size=7, convert_to_numpy=True, **kwargs)
+
+
+def test_minilm_matches_sentence_transformers_on_real_text(minilm: Encoder) -> None:
+    texts = real_texts() + EDGE_TEXTS
+    ours = minilm.encode(texts)
+    theirs = st_encode(minilm.name, texts)
+    assert ours.shape == (len(texts), 384) and ours.dtype == np.float32
+    assert np.abs(ours - theirs).max() < 1e-4
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_default_encoder_reads_its_sentence_transformers_config(minilm: Encoder) -> None:
+    assert minilm.pooling == ("mean",)
+    assert minilm.normalize is True
+    assert minilm.max_length == 256  # sentence_bert_config.json, not the tokenizer's 512
+    assert minilm.dimension == 384
+
+
+def test_batching_and_length_sorting_keep_input_order(minilm: Encoder) -> None:
+    texts = real_texts(12) + EDGE_TEXTS
+    together = Encoder(minilm.name, batch_size=3).encode(texts)
+    one_by_one = np.stack([minilm.encode([t])[0] for t in texts])
+    assert np.abs(together - one_by_one).max() < 1e-4
+    assert minilm.encode([]).shape == (0, 384)
+
+
+@pytest.mark.parametrize("pooling, normalize", [
+    ({"pooling_mode_mean_tokens": True}, True),  # legacy boolean keys
+    ({"pooling_mode": "cls"}, False),
+    ({"pooling_mode": "max"}, True),
+    ({"pooling_mode": "lasttoken"}, False),
+    ({"pooling_mode": "mean_sqrt_len_tokens"}, False),
+    ({"pooling_mode": "weightedmean"}, True),
+    ({"pooling_mode": ["cls", "mean"]}, True),
+])
+def test_pooling_modes_match_sentence_transformers(tmp_path: Path, pooling: dict, normalize: bool) -> None:
+    path = make_tiny_model(tmp_path / "m", pooling=pooling, normalize=normalize)
+    texts = ["short", "a somewhat longer sentence about FastAPI path operations", "x " * 100, "two words"]
+    ours = Encoder(str(path), batch_size=2)
+    assert ours.normalize is normalize
+    assert ours.max_length == 64
+    result = ours.encode(texts)
+    assert result.shape == (4, ours.dimension)
+    assert np.abs(result - st_encode(str(path), texts)).max() < 1e-4
+
+
+def test_prompts_and_include_prompt_match_sentence_transformers(tmp_path: Path) -> None:
+    path = make_tiny_model(tmp_path / "m", pooling={"pooling_mode": "mean", "include_prompt": False},
+                           prompts={"query": "query: ", "document": "passage: "})
+    encoder = Encoder(str(path))
+    texts = ["how do I declare a path parameter", "dependencies with yield"]
+    for name in ("query", "document"):
+        ours = encoder.encode(texts, prompt_name=name)
+        assert np.abs(ours - st_encode(str(path), texts, prompt_name=name)).max() < 1e-4
+    assert not np.allclose(encoder.encode(texts, prompt_name="query"), encoder.encode(texts))
+    with pytest.raises(ValueError, match="no prompt named 'nope'"):
+        encoder.encode(texts, prompt_name="nope")
+
+
+def test_model_without_sentence_transformers_config_is_mean_pooled_and_normalised(tmp_path: Path) -> None:
+    import torch
+
+    path = make_tiny_model(tmp_path / "m", pooling=None)
+    encoder = Encoder(str(path))
+    assert encoder.pooling == ("mean",) and encoder.normalize
+    assert encoder.max_length == 128  # min(tokenizer 512, max_position_embeddings 128)
+    texts = ["one text", "another, longer text with more tokens in it"]
+    tokens = encoder.tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = encoder.model(**tokens).last_hidden_state
+    mask = tokens["attention_mask"].unsqueeze(-1).float()
+    expected = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1).numpy()
+    assert np.abs(encoder.encode(texts) - expected).max() < 1e-5
+
+
+def test_left_padding_tokenizer_and_too_long_max_length(tmp_path: Path) -> None:
+    path = make_tiny_model(tmp_path / "m", pooling={"pooling_mode": "lasttoken"})
+    encoder = Encoder(str(path), batch_size=4)
+    texts = ["short", "a much longer text than the first one, with many more tokens", "mid length text"]
+    right = encoder.encode(texts)
+    encoder.tokenizer.padding_side = "left"  # as decoder-model tokenizers often ship
+    assert np.abs(encoder.encode(texts) - right).max() < 1e-6
+    with pytest.raises(ValueError, match="max_length 1000 exceeds the model's 128 positions"):
+        Encoder(str(path), max_length=1000)
+
+
+def test_unsupported_module_is_refused(tmp_path: Path) -> None:
+    path = make_tiny_model(tmp_path / "m", pooling={"pooling_mode": "mean"})
+    modules = json.loads((path / "modules.json").read_text())
+    modules.append({"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"})
+    (path / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ValueError, match=r"modules\.json.*'Dense' is not supported"):
+        load_st_config(str(path))
+
+
+def test_fingerprint_tracks_weights_and_settings_not_location(tmp_path: Path) -> None:
+    path = make_tiny_model(tmp_path / "a", pooling={"pooling_mode": "mean"})
+    base = Encoder(str(path)).fingerprint
+    assert Encoder(str(path)).fingerprint == base
+    copy = shutil.copytree(path, tmp_path / "copy")  # new mtimes, same content
+    assert Encoder(str(copy)).fingerprint == base
+    assert Encoder(str(path), max_length=32).fingerprint != base
+    other_weights = make_tiny_model(tmp_path / "b", pooling={"pooling_mode": "mean"}, seed=1)
+    assert Encoder(str(other_weights)).fingerprint != base
+    (path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode": "cls"}))
+    assert Encoder(str(path)).fingerprint != base
+
+
+def test_count_tokens_has_no_special_tokens_and_no_truncation(minilm: Encoder) -> None:
+    texts = ["Hello world", "word " * 600, ""]
+    counts = minilm.count_tokens(texts)
+    assert counts == [2, 600, 0]
+    assert minilm.count_tokens([]) == []
+
+
+def test_cache_round_trip_reopen_and_fingerprint_isolation(tmp_path: Path) -> None:
+    db = tmp_path / "emb.sqlite"
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
+    with EmbeddingCache(db, "fp-1") as cache:
+        cache.put_many(["a", "b", "c"], vectors)
+    with EmbeddingCache(db, "fp-1") as cache:  # reopened: data persisted
+        found = cache.get_many(["c", "x", "a", "a"])
+        assert sorted(found) == [0, 2, 3]
+        assert np.array_equal(found[0], vectors[2]) and np.array_equal(found[3], vectors[0])
+    with EmbeddingCache(db, "fp-2") as cache:
+        assert cache.get_many(["a", "b"]) == {}
+
+
+def test_encode_cached_encodes_only_missing_texts(tmp_path: Path, minilm: Encoder) -> None:
+    texts = real_texts(10)
+    sentinel = np.full(minilm.dimension, 7.0, dtype=np.float32)
+    with EmbeddingCache(tmp_path / "c.sqlite", minilm.fingerprint) as cache:
+        cache.put_many([texts[3]], sentinel[None])  # a cached value no encoder would produce
+        result = encode_cached(minilm, texts + [texts[0]], cache)
+        assert np.array_equal(result[3], sentinel)  # taken from the cache, not re-encoded
+        fresh = minilm.encode(texts)
+        others = [i for i in range(len(texts)) if i != 3]
+        assert np.abs(result[others] - fresh[others]).max() < 1e-5
+        assert np.array_equal(result[-1], result[0])
+        assert len(cache) == len(texts)
+    assert np.abs(encode_cached(minilm, texts, None)[others] - fresh[others]).max() < 1e-6
+
+
+class _CrashAfter:
+    """A progress bar that raises on its n-th update: a crash in the middle of encoding."""
+
+    def __init__(self, n: int) -> None:
+        self.calls, self.n = 0, n
+
+    def update(self, _count: int) -> None:
+        self.calls += 1
+        if self.calls >= self.n:
+            raise KeyboardInterrupt
+
+
+def test_cache_keeps_finished_batches_after_a_crash(tmp_path: Path) -> None:
+    path = make_tiny_model(tmp_path / "m", pooling={"pooling_mode": "mean"})
+    encoder = Encoder(str(path), batch_size=4)
+    texts = [f"text number {i} " + "pad " * (i % 7) for i in range(20)]
+    db = tmp_path / "c.sqlite"
+    with EmbeddingCache(db, encoder.fingerprint) as cache, pytest.raises(KeyboardInterrupt):
+        # update 1 = cache hits (0), 2 = first batch stored, 3 = crash after the second batch is stored
+        encode_cached(encoder, texts, cache, progress=_CrashAfter(3))
+    with EmbeddingCache(db, encoder.fingerprint) as cache:
+        assert len(cache) == 8
+        resumed = encode_cached(encoder, texts, cache)
+        assert len(cache) == 20
+    assert np.abs(resumed - encoder.encode(texts)).max() < 1e-5
+
+
+def test_bad_cache_file_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "not.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ValueError, match="not.sqlite"):
+        EmbeddingCache(bad, "fp")

@@ -1,0 +1,123 @@
+"""ChunkIndex over real FastAPI docs chunks: storage, embeddings, FAISS search, save/load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from raft_dataset.chunking import Chunk, chunk_document
+from raft_dataset.corpus import read_corpus
+from raft_dataset.encoding import EmbeddingCache, Encoder
+from raft_dataset.index import ChunkIndex, passage_text
+
+SHARED = Path(__file__).parents[1].parent / "shared"
+FASTAPI = SHARED / "corpora" / "fastapi_docs"
+CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens")
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return Encoder()
+
+
+@pytest.fixture(scope="module")
+def chunks(encoder: Encoder) -> list[Chunk]:
+    if not FASTAPI.is_dir():
+        pytest.skip(f"{FASTAPI} not available")
+    docs = [d for d in read_corpus(str(FASTAPI / "tutorial")) if d.doc_id.startswith("path")][:6]
+    out = [c for d in docs for c in chunk_document(d, encoder.tokenizer, 200, 30)]
+    assert 30 <= len(out) <= 200
+    return out
+
+
+@pytest.fixture(scope="module")
+def flat(chunks: list[Chunk], encoder: Encoder) -> ChunkIndex:
+    return ChunkIndex.build(iter(chunks), encoder, show_progress_bar=False)
+
+
+def test_rows_round_trip_without_embeddings(flat: ChunkIndex, chunks: list[Chunk]) -> None:
+    assert len(flat) == len(chunks)
+    assert flat.dataset.column_names == [*CHUNK_FIELDS, "embeddings"]
+    for i in (0, len(chunks) // 2, len(chunks) - 1):
+        row = flat.row(i)
+        assert row == {f: getattr(chunks[i], f) for f in CHUNK_FIELDS}
+    assert flat.row(-1) == flat.row(len(chunks) - 1)
+    assert flat.column("doc_id") == [c.doc_id for c in chunks]
+    with pytest.raises(IndexError):
+        flat.row(len(chunks))
+
+
+def test_embeddings_column_is_the_encoded_passage(flat: ChunkIndex, chunks: list[Chunk], encoder: Encoder) -> None:
+    stored = flat.dataset.with_format("numpy", columns=["embeddings"])[:]["embeddings"]
+    assert stored.dtype == np.float32 and stored.shape == (len(chunks), encoder.dimension)
+    expected = encoder.encode([passage_text(c.title, c.text) for c in chunks])
+    assert np.abs(stored - expected).max() < 1e-5
+
+
+def test_flat_search_is_exact_and_padded(flat: ChunkIndex) -> None:
+    vectors = flat.dataset.with_format("numpy", columns=["embeddings"])[:]["embeddings"]
+    scores, rows = flat.search(vectors[:5], 3)
+    assert rows.shape == (5, 3) and scores.dtype == np.float32
+    assert list(rows[:, 0]) == [0, 1, 2, 3, 4]  # each chunk is its own nearest neighbour
+    assert np.allclose(scores[:, 0], 1.0, atol=1e-4)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+    expected = vectors @ vectors[7]
+    _, top = flat.search(vectors[7], 4)
+    assert list(top[0]) == list(np.argsort(-expected, kind="stable")[:4])
+    scores, rows = flat.search(vectors[:2], len(flat) + 3)
+    assert (rows[:, -3:] == -1).all() and np.isneginf(scores[:, -3:]).all()
+    assert (rows[:, :-3] >= 0).all()
+
+
+def test_queries_find_the_matching_tutorial_page(flat: ChunkIndex) -> None:
+    questions = ["How do I declare a path parameter with a type?",
+                 "How can I add metadata and validation to path parameters?"]
+    _, rows = flat.search(flat.embed_queries(questions), 3)
+    docs = [[flat.row(r)["doc_id"] for r in hits] for hits in rows]
+    assert "path-params.md" in docs[0][:3], docs
+    assert "path-params-numeric-validations.md" in docs[1][:3], docs
+
+
+@pytest.mark.parametrize("factory", ["HNSW32", "IVF4,Flat"])
+def test_approximate_indexes_build_and_search(chunks: list[Chunk], encoder: Encoder, flat: ChunkIndex,
+                                              factory: str) -> None:
+    index = ChunkIndex.build((c for c in chunks), encoder, index_factory=factory, show_progress_bar=False)
+    vectors = flat.dataset.with_format("numpy", columns=["embeddings"])[:]["embeddings"]
+    _, rows = index.search(vectors[:10], 5)
+    assert list(rows[:, 0]) == list(range(10))
+
+
+def test_bad_factories_and_empty_input_are_reported(chunks: list[Chunk], encoder: Encoder) -> None:
+    with pytest.raises(ValueError, match="not a valid FAISS factory"):
+        ChunkIndex.build(chunks[:5], encoder, index_factory="Bogus99", show_progress_bar=False)
+    with pytest.raises(ValueError, match="IVF1024,Flat.*training on 5 vectors failed"):
+        ChunkIndex.build(chunks[:5], encoder, index_factory="IVF1024,Flat", show_progress_bar=False)
+    with pytest.raises(ValueError, match="no chunks"):
+        ChunkIndex.build([], encoder, show_progress_bar=False)
+
+
+def test_build_fills_and_reuses_the_cache(tmp_path: Path, chunks: list[Chunk], encoder: Encoder,
+                                          flat: ChunkIndex) -> None:
+    subset = chunks[:12]
+    with EmbeddingCache(tmp_path / "c.sqlite", encoder.fingerprint) as cache:
+        first = ChunkIndex.build(subset, encoder, cache=cache, show_progress_bar=False)
+        assert len(cache) == len(subset)
+        second = ChunkIndex.build(subset, encoder, cache=cache, show_progress_bar=False)
+        assert len(cache) == len(subset)
+    a = first.dataset.with_format("numpy", columns=["embeddings"])[:]["embeddings"]
+    b = second.dataset.with_format("numpy", columns=["embeddings"])[:]["embeddings"]
+    reference = flat.dataset.with_format("numpy", columns=["embeddings"])[:12]["embeddings"]
+    assert np.array_equal(a, b) and np.abs(a - reference).max() < 1e-5
+
+
+def test_save_and_load(tmp_path: Path, flat: ChunkIndex, encoder: Encoder) -> None:
+    flat.save(tmp_path / "idx")
+    loaded = ChunkIndex.load(tmp_path / "idx", encoder)
+    assert len(loaded) == len(flat) and loaded.row(3) == flat.row(3)
+    queries = flat.embed_queries(["path parameters"])
+    assert np.array_equal(loaded.search(queries, 5)[1], flat.search(queries, 5)[1])
+    other = Encoder(encoder.name, max_length=64)
+    with pytest.raises(ValueError, match="raft_index.json: built with encoder"):
+        ChunkIndex.load(tmp_path / "idx", other)
