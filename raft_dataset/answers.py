@@ -6,11 +6,14 @@ verbatim; an LLM-backed generator (`raft_dataset.llm_generation`) implements the
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
 
 from .chunking import Chunk
 from .raft_format import ANSWER_MARKER, BEGIN_QUOTE, END_QUOTE, normalize_whitespace
@@ -77,7 +80,7 @@ def _terms(text: str) -> set[str]:
 
 
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_LEAD_IN_LINES = 8  # most list or table lines a sentence ending in ":" takes along
+_LEAD_IN_LINES = 12  # most list, table or code lines a sentence ending in ":" takes along
 
 
 def _line_kind(line: str, in_fence: bool) -> str:
@@ -134,64 +137,88 @@ def candidate_sentences(text: str) -> list[tuple[int, int]]:
             at = text.index(piece, cursor)
             cursor = piece_end = at + len(piece)
             if piece.rstrip().endswith(":") and piece_end == end:
-                piece_end = _lead_in_end(blocks, b, piece_end)
+                piece_end = _lead_in_end(text, blocks, b, piece_end)
             if len(piece.split()) >= 4 and BEGIN_QUOTE not in text[at:piece_end] and END_QUOTE not in text[at:piece_end]:
                 spans.append((at, piece_end))
     return spans
 
 
-def _lead_in_end(blocks: list[tuple[str, int, int]], b: int, end: int) -> int:
-    """Where a lead-in sentence's quote ends: after the list items or table rows that follow it."""
-    taken = 0
-    for kind, _, block_end in blocks[b + 1 :]:
-        if kind == "blank" and taken == 0:
-            continue
-        if kind not in ("item", "row") or taken >= _LEAD_IN_LINES:
-            break
-        end, taken = block_end, taken + 1
-    return end
+def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int) -> int:
+    """Where a lead-in sentence's quote ends: after the list, table or code block that follows it."""
+    following = [block for block in blocks[b + 1 :] if block[0] != "blank"]
+    kind = following[0][0] if following else None
+    if kind not in ("item", "row", "code"):
+        return end
+    taken = list(itertools.takewhile(lambda block: block[0] == kind, following))
+    if kind != "code":
+        return taken[min(len(taken), _LEAD_IN_LINES) - 1][2]
+    fenced = _FENCE_RE.match(text[taken[0][1] : taken[0][2]])
+    complete = len(taken) < len(following) or (
+        fenced and len(taken) > 1 and _FENCE_RE.match(text[taken[-1][1] : taken[-1][2]])
+    )
+    # A long block, or one the chunk cuts off, is left out: the sentence then stands alone.
+    return taken[-1][2] if complete and len(taken) <= _LEAD_IN_LINES else end
 
 
-def select_quotes(question: str, oracle_text: str, reference_answer: str | None = None, max_quotes: int = 2) -> list[str]:
-    """The oracle's sentences that best answer the question, verbatim, in document order.
+def _lexical_score(question_terms: set[str], sentence: str) -> float:
+    """Shared content words, longer (rarer) words weighing more."""
+    return sum(math.log(1 + len(t)) for t in question_terms & _terms(sentence))
 
-    A sentence containing the reference answer wins; otherwise sentences are ranked by the
-    question's content words they share (weighted toward rarer, longer words), earlier first on ties.
+
+@dataclass(frozen=True)
+class QuoteChoice:
+    """The quotes for an answer, in document order, and the one the final answer restates."""
+
+    quotes: list[str]
+    best: str
+
+
+def select_quotes(
+    question: str,
+    oracle_text: str,
+    reference_answer: str | None = None,
+    max_quotes: int = 2,
+    similarities: Sequence[float] | None = None,
+) -> QuoteChoice | None:
+    """The oracle's sentences that best answer the question, verbatim; None when nothing is quotable.
+
+    A sentence containing the reference answer wins. Otherwise sentences are ranked by embedding
+    similarity to the question when `similarities` (aligned with `candidate_sentences`) is given,
+    with shared content words breaking near-ties, else by shared content words alone. A lead-in
+    sentence whose list did not come along ("... as follows:") ranks lower: it announces, not answers.
     """
     spans = candidate_sentences(oracle_text)
     if not spans:
-        return []  # code or markup only: nothing worth quoting, the sample is rejected
+        return None  # code or markup only: nothing worth quoting, the sample is rejected
     sentences = [oracle_text[a:b] for a, b in spans]
     if reference_answer:
         needle = normalize_whitespace(reference_answer).lower()
-        containing = [i for i, s in enumerate(sentences) if needle in normalize_whitespace(s).lower()]
+        containing = [s for s in sentences if needle in normalize_whitespace(s).lower()]
         if containing:
-            return [sentences[containing[0]]]
-    question_terms = _terms(question)
-
-    def score(i: int) -> float:
-        shared = question_terms & _terms(sentences[i])
-        return sum(math.log(1 + len(t)) for t in shared)
-
-    scored = sorted(range(len(sentences)), key=lambda i: (-score(i), i))
-    best = scored[0]
-    chosen = [best]
-    if max_quotes > 1 and score(best) > 0:
-        for i in scored[1:max_quotes]:
-            if score(i) >= 0.5 * score(best):
-                chosen.append(i)
-    return [sentences[i] for i in sorted(chosen)]
-
-
-def best_quote(question: str, quotes: Sequence[str]) -> str:
-    """The quote sharing the most with the question (the first on ties)."""
+            return QuoteChoice([containing[0]], containing[0])
     terms = _terms(question)
-    return max(quotes, key=lambda q: (len(terms & _terms(q)), -quotes.index(q)))
+    lexical = [_lexical_score(terms, s) for s in sentences]
+    if similarities is not None:
+        scores = [float(sim) + 0.02 * lex for sim, lex in zip(similarities, lexical)]
+        close_enough = 0.08  # a second quote must be nearly as similar as the best
+    else:
+        scores = list(lexical)
+        close_enough = 0.5 * max(scores)
+    scores = [score - (0.1 if s.rstrip().endswith(":") else 0.0) for score, s in zip(scores, sentences)]
+    ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
+    best = ranked[0]
+    chosen = [best] + [
+        i for i in ranked[1:max_quotes] if lexical[i] > 0 and scores[best] - scores[i] <= close_enough
+    ]
+    return QuoteChoice([sentences[i] for i in sorted(chosen)], sentences[best])
+
+
+_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
 def plain_answer(quote: str) -> str:
-    """A quote as a plain final answer: markdown emphasis and list markers removed."""
-    return normalize_whitespace(_MARKDOWN_RE.sub("", quote))
+    """A quote as a plain final answer: links become their text, emphasis and list markers go."""
+    return normalize_whitespace(_MARKDOWN_RE.sub("", _LINK_RE.sub(r"\1", quote)))
 
 
 class ExtractiveAnswerGenerator:
@@ -201,16 +228,39 @@ class ExtractiveAnswerGenerator:
         oracle_absent_answer: With the oracle missing from the context, "keep" the oracle-based
             answer (the RAFT paper: the model learns the domain) or "refuse".
         max_quotes: Most sentences quoted.
+        embed: Optional sentence encoder (texts -> vectors); with it, quotes are chosen by semantic
+            similarity to the question instead of shared words alone.
     """
 
-    def __init__(self, oracle_absent_answer: str = "keep", max_quotes: int = 2) -> None:
+    def __init__(
+        self,
+        oracle_absent_answer: str = "keep",
+        max_quotes: int = 2,
+        embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    ) -> None:
         self.oracle_absent_answer = oracle_absent_answer
         self.max_quotes = max_quotes
+        self.embed = embed
 
     def generate(self, requests: Sequence[AnswerRequest]) -> list[Answer]:
-        return [self.answer(r) for r in requests]
+        similarities = self._similarities(requests) if self.embed else [None] * len(requests)
+        return [self.answer(r, sims) for r, sims in zip(requests, similarities)]
 
-    def answer(self, request: AnswerRequest) -> Answer:
+    def _similarities(self, requests: Sequence[AnswerRequest]) -> list[np.ndarray]:
+        """Question-to-sentence cosine similarities for every request, in one encoder pass."""
+        texts: dict[str, int] = {}
+        layout = []
+        for request in requests:
+            sentences = [request.oracle.text[a:b] for a, b in candidate_sentences(request.oracle.text)]
+            ids = [texts.setdefault(t, len(texts)) for t in [request.question, *sentences]]
+            layout.append(ids)
+        if not texts:
+            return [np.zeros(0)] * len(requests)
+        vectors = np.asarray(self.embed(list(texts)), dtype=np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return [vectors[ids[1:]] @ vectors[ids[0]] for ids in layout]
+
+    def answer(self, request: AnswerRequest, similarities: Sequence[float] | None = None) -> Answer:
         position = request.oracle_position
         if position < 0 and self.oracle_absent_answer == "refuse":
             titles = ", ".join(f'"{c.title}"' for c in request.context) or "none"
@@ -219,8 +269,10 @@ class ExtractiveAnswerGenerator:
                 f"The documents provided are about {titles}. None of them contains information that "
                 f"answers this question, so I should not guess.\n{ANSWER_MARKER} {REFUSAL_ANSWER}"
             )
-        quotes = select_quotes(request.question, request.oracle.text, request.reference_answer, self.max_quotes)
-        if not quotes:
+        choice = select_quotes(
+            request.question, request.oracle.text, request.reference_answer, self.max_quotes, similarities
+        )
+        if choice is None:
             return Answer(None, rejected="no_quotable_sentence")
         if position >= 0:
             lead = f'Document {position + 1} ("{request.oracle.title}") is the one that answers it. It says:'
@@ -230,8 +282,7 @@ class ExtractiveAnswerGenerator:
                 f'"{request.oracle.title}" says:'
             )
         lines = [f"The question is: {request.question}", lead]
-        lines += [f"{BEGIN_QUOTE}{q.strip()}{END_QUOTE}" for q in quotes]
-        final = request.reference_answer or plain_answer(best_quote(request.question, quotes))
+        lines += [f"{BEGIN_QUOTE}{q.strip()}{END_QUOTE}" for q in choice.quotes]
         lines.append("Putting this together gives the answer.")
-        lines.append(f"{ANSWER_MARKER} {final}")
+        lines.append(f"{ANSWER_MARKER} {request.reference_answer or plain_answer(choice.best)}")
         return Answer("\n".join(lines))

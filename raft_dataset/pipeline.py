@@ -134,12 +134,12 @@ def collect_queries(
     return derive_queries(documents, spans, config.questions_per_doc)
 
 
-def make_answer_generator(config: RaftDatasetConfig, llm_client=None) -> AnswerGenerator:
+def make_answer_generator(config: RaftDatasetConfig, encoder: Encoder, llm_client=None) -> AnswerGenerator:
     if config.answer_generator == "llm":
         from .llm_generation import LLMAnswerGenerator
 
         return LLMAnswerGenerator(llm_client, llm_client.config)
-    return ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer)
+    return ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode)
 
 
 def render_prompt(config: RaftDatasetConfig, question: str, context: Sequence[Chunk]) -> tuple[str, str]:
@@ -198,7 +198,7 @@ def build_raft_dataset(
         validation = ValidationReport()
         samples, question_embeddings = _draft_samples(config, index, row_of_chunk, queries, validation, show_progress)
         lap("contexts")
-        answers = make_answer_generator(config, llm_client).generate([s.pop("_request") for s in samples])
+        answers = make_answer_generator(config, encoder, llm_client).generate([s.pop("_request") for s in samples])
         lap("answers")
         llm_usage = llm_client.stats() if llm_client is not None else None
     finally:

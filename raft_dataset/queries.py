@@ -133,14 +133,16 @@ _HOWTO_VERBS = {
 }
 _WORD_RE = re.compile(r"[A-Za-z][\w'-]*")
 _QUESTION_SENTENCE_RE = re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))([A-Z][^\n?!.]{12,200}\?)", re.MULTILINE)
-_MARKUP_RE = re.compile(r"[*_]{1,2}|<[^>]+>|\[([^\]]*)\]\([^)]*\)|:[a-z]+:")
+_INTERROGATIVES = {
+    "how", "why", "when", "what", "where", "which", "who", "whom", "whose", "can", "could", "should",
+    "would", "will", "do", "does", "did", "is", "are", "was", "were", "may", "must", "shall",
+}
 
 
 def _clean_heading(heading: str) -> str:
-    heading = re.sub(r"\s*\{[#.][^}]*\}\s*$", "", heading)  # "{#anchor}" attribute lists
-    parts = re.split(r"(`[^`]*`)", heading)  # keep code spans as written
-    parts = [p if p.startswith("`") else _MARKUP_RE.sub(lambda m: m.group(1) or "", p) for p in parts]
-    return re.sub(r"\s+", " ", "".join(parts)).strip(" #:-")
+    # Emphasis markers go, underscores inside names ("dependency_overrides") stay.
+    heading = re.sub(r"(?<!\w)(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1(?!\w)", r"\2", heading)
+    return clean_heading(heading).strip(" #:-")
 
 
 def _base_form(gerund: str) -> str | None:
@@ -161,23 +163,47 @@ _ACTION_NOUNS = {
 }
 
 
-def _sentence_case(heading: str) -> str:
-    """'Path Parameters' -> 'path parameters'; acronyms, CamelCase names and code spans stay."""
+_PREPOSITIONS = {"in", "with", "for", "of", "on", "about", "from", "to", "by", "at", "as", "without", "via", "under", "after", "before"}
+_MIDSENTENCE_CAPITAL_RE = re.compile(r"(?<=[a-z,;] )([A-Z][a-z]+)\b")
+
+
+def proper_nouns(text: str) -> frozenset[str]:
+    """Capitalised words a text uses mid-sentence and never in lower case ('Pydantic', 'Tidepool')."""
+    capitalised = set(_MIDSENTENCE_CAPITAL_RE.findall(text))
+    lower = set(re.findall(r"\b[a-z]+\b", text))
+    return frozenset(w for w in capitalised if w.lower() not in lower)
+
+
+def _sentence_case(heading: str, keep: frozenset[str] = frozenset()) -> str:
+    """'Path Parameters' -> 'path parameters'; acronyms, CamelCase, proper nouns and code stay."""
     parts = re.split(r"(`[^`]*`)", heading)
-    words = []
-    for part in parts:
-        if part.startswith("`"):
-            words.append(part)
-            continue
-        words.append(re.sub(r"\b[A-Z][a-z]+\b", lambda m: m.group(0).lower(), part))
-    return "".join(words)
+    lowered = [
+        part if part.startswith("`")
+        else re.sub(r"\b[A-Z][a-z]+\b", lambda m: m.group(0) if m.group(0) in keep else m.group(0).lower(), part)
+        for part in parts
+    ]
+    return "".join(lowered)
 
 
-def heading_to_question(heading: str, context: str = "") -> str | None:
+def _is_plural(words: list[str]) -> bool:
+    """Number of the head noun: the last word before a preposition ('Parameters with X' -> plural)."""
+    if any(w.lower() in ("and", "vs", "versus") for w in words):
+        return True
+    head = words[-1]
+    for word in words[1:]:
+        if word.lower() in _PREPOSITIONS:
+            break
+        head = word
+    head = head.lower()
+    return head.endswith("s") and not head.endswith(("ss", "us", "is", "ics"))
+
+
+def heading_to_question(heading: str, context: str = "", keep: frozenset[str] = frozenset()) -> str | None:
     """Turn a section heading into the question a user would ask, or None when it makes a poor one.
 
     A heading that already is a question is used as written. `context` (the page title) is added to
-    short noun-phrase headings so that the question stands on its own.
+    one- or two-word noun-phrase headings so that the question stands on its own; `keep` holds the
+    proper nouns whose capitals stay.
     """
     heading = _clean_heading(heading)
     words = _WORD_RE.findall(heading)
@@ -186,8 +212,10 @@ def heading_to_question(heading: str, context: str = "") -> str | None:
     if heading.endswith("?"):
         return heading
     first, rest = words[0].lower(), heading[len(words[0]):].strip()
-    if first in ("how", "why", "when", "what", "where", "which", "who", "can", "should", "do", "does", "is"):
+    if first in _INTERROGATIVES:
         return heading.rstrip(".") + "?"
+    if first in _PREPOSITIONS or first in ("and", "or", "but", "more", "other", "another", "using"):
+        return None  # "In production", "With a database": fragments, not topics
     if rest.lower() in ("it", "this", "them", "that") and context:
         rest = context
     if first in _HOWTO_VERBS and rest:
@@ -196,17 +224,19 @@ def heading_to_question(heading: str, context: str = "") -> str | None:
     if base and rest:
         return f"How do I {base} {rest}?"
     if len(words) == 1 and first in _ACTION_NOUNS:
-        return f"How do I {_ACTION_NOUNS[first]} {context or 'it'}?".replace(" it?", "?") if context else None
+        return f"How do I {_ACTION_NOUNS[first]} {context}?" if context else None
     if len(words) > 8:  # a sentence-like heading reads badly as "What is ...?"
         return None
     in_context = ""
-    if context and context.lower() not in heading.lower() and len(words) <= 2:
-        in_context = f" in {context}"
-    plural = words[-1].lower().endswith("s") and not words[-1].lower().endswith(("ss", "us", "is"))
-    phrase = _sentence_case(heading)
-    if "`" in heading:
-        return f"What is {phrase} used for{in_context}?"
-    return f"What {'are' if plural else 'is'} {phrase}{in_context}?"
+    context_words = _WORD_RE.findall(context)
+    if (
+        context_words and len(words) <= 2 and len(context_words) <= 3
+        and context.lower() not in heading.lower() and not _base_form(context_words[0])
+        and context_words[0].lower() not in _HOWTO_VERBS
+    ):
+        in_context = f" in {_sentence_case(context, keep)}"
+    phrase = re.sub(r"^(A|An|The) ", lambda m: m.group(1).lower() + " ", _sentence_case(heading, keep))
+    return f"What {'are' if _is_plural(words) else 'is'} {phrase}{in_context}?"
 
 
 def question_sentences(text: str) -> list[str]:
@@ -215,7 +245,8 @@ def question_sentences(text: str) -> list[str]:
     found = []
     for match in _QUESTION_SENTENCE_RE.finditer(prose):
         sentence = re.sub(r"\s+", " ", match.group(1)).strip()
-        if 4 <= len(sentence.split()) <= 30 and "`" not in sentence[:1]:
+        # Only real questions: "Remember that ...?" or "But what if ...?" are rhetorical lead-ins.
+        if 4 <= len(sentence.split()) <= 30 and sentence.split()[0].lower() in _INTERROGATIVES:
             found.append(sentence)
     return found
 
@@ -264,6 +295,7 @@ def derive_queries(
 
 def _heading_candidates(doc: Document, spans: Sequence[tuple[int, int, str]]) -> list[tuple[int, Query]]:
     headings = document_headings(doc)
+    keep = proper_nouns(doc.text)
     candidates = []
     for i, heading in enumerate(headings):
         body_start, body_end = heading.end, headings[i + 1].start if i + 1 < len(headings) else len(doc.text)
@@ -273,12 +305,12 @@ def _heading_candidates(doc: Document, spans: Sequence[tuple[int, int, str]]) ->
         if chunk_id is None:
             continue
         is_page_title = clean_heading(heading.text) == doc.title
-        question = heading_to_question(heading.text, context="" if is_page_title else doc.title)
+        question = heading_to_question(heading.text, context="" if is_page_title else doc.title, keep=keep)
         if question:
             rank = 0 if question == _clean_heading(heading.text) else (3 if is_page_title else 2)
             candidates.append((rank, Query(question, doc_id=doc.doc_id, chunk_id=chunk_id, origin="heading")))
     if not headings:  # plain text and HTML: the page title stands for the whole page
-        question = heading_to_question(doc.title)
+        question = heading_to_question(doc.title, keep=keep)
         if question:
             candidates.append((3, Query(question, doc_id=doc.doc_id, chunk_id=spans[0][2], origin="heading")))
     return candidates

@@ -4,6 +4,7 @@ from raft_dataset.queries import (
     QueryFileError,
     derive_queries,
     heading_to_question,
+    proper_nouns,
     question_sentences,
     read_queries,
 )
@@ -36,22 +37,33 @@ def test_bad_query_files_name_file_and_line(tmp_path):
     [
         ("Why does my job run twice?", "", "Why does my job run twice?"),
         ("Installing Tidepool", "", "How do I install Tidepool?"),
-        ("Declare a `Cookie` parameter", "", "How do I declare a `Cookie` parameter?"),
+        ("Declare a `Cookie` parameter", "", "How do I declare a Cookie parameter?"),
         ("Path Parameters", "FastAPI", "What are path parameters in FastAPI?"),
         ("Installation", "Tidepool", "How do I install Tidepool?"),
-        ("`response_model` parameter", "", "What is `response_model` parameter used for?"),
+        ("The `response_model` parameter", "", "What is the response_model parameter?"),
+        ("Benchmarks and speed", "", "What are benchmarks and speed?"),
         ("OpenAPI", "", "What is OpenAPI?"),
         ("Recap", "FastAPI", None),
         ("Technical Details", "", None),
+        ("In production", "WebSockets", None),
+        ("File Parameters with UploadFile", "", "What are file parameters with UploadFile?"),
+        ("FastAPI Cloud", "Deploy FastAPI on Cloud Providers", "What is FastAPI cloud?"),
+        ("Header Parameters with a Pydantic Model", "", "What are header parameters with a Pydantic model?"),
     ],
 )
 def test_heading_to_question(heading, context, expected):
-    assert heading_to_question(heading, context) == expected
+    assert heading_to_question(heading, context, keep=frozenset({"Pydantic"})) == expected
+
+
+def test_proper_nouns_are_capitalised_mid_sentence_and_never_lower_case():
+    text = "You declare them with Pydantic models. Then Pydantic validates. The Model is a model."
+    assert proper_nouns(text) == frozenset({"Pydantic"})
 
 
 def test_question_sentences_skip_code():
     text = "Intro. But what if you need more control? Use X.\n```\n# What is this comment?\n```\nHow do I restart the daemon?"
-    assert question_sentences(text) == ["But what if you need more control?", "How do I restart the daemon?"]
+    # "But what if ...?" is a rhetorical lead-in, not a question a user asks.
+    assert question_sentences(text) == ["How do I restart the daemon?"]
 
 
 def _doc(doc_id, text, title="Tidepool"):
