@@ -31,9 +31,15 @@ def _corpus_description(result: BuildResult) -> str:
     return f"local files `{Path(corpus).name if corpus else 'data_files'}`"
 
 
+def _public_llm_usage(usage: dict | None) -> dict | None:
+    """LLM accounting fit for a public card: the server's address stays private."""
+    return {k: v for k, v in usage.items() if k != "base_url"} if usage else None
+
+
 def render_card(result: BuildResult, dataset_info: dict, repo_id: str = "path/to/this/folder") -> DatasetCard:
     """Fill the card template with the build's settings, counts, statistics and rejections."""
     settings = result.config.settings()
+    llm_usage = _public_llm_usage(result.llm_usage)
     rejections = result.validation.rejected
     card_data = DatasetCardData(
         license=result.config.license or "other",
@@ -54,7 +60,7 @@ def render_card(result: BuildResult, dataset_info: dict, repo_id: str = "path/to
             "rejections": dict(sorted(rejections.items())),
             "skipped_files": dict(sorted(result.corpus_report.skipped.items())),
             "settings": {k: v for k, v in settings.items() if k not in ("llm", "system_prompt", "instruction_template", "document_template")},
-            **({"llm_usage": result.llm_usage} if result.llm_usage else {}),
+            **({"llm_usage": llm_usage} if llm_usage else {}),
         },
     )
     question_source = (
@@ -77,7 +83,7 @@ def render_card(result: BuildResult, dataset_info: dict, repo_id: str = "path/to
         statistics_table=statistics_table(result.statistics),
         rejections_table=_counts_table(rejections, "reason"),
         skipped_files=", ".join(f"{k}: {v}" for k, v in sorted(result.corpus_report.skipped.items())) or "none",
-        llm_usage=json.dumps(result.llm_usage, indent=2, sort_keys=True) if result.llm_usage else None,
+        llm_usage=json.dumps(llm_usage, indent=2, sort_keys=True) if llm_usage else None,
         repo_id=repo_id,
     )
 

@@ -62,6 +62,10 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         question_generator: "offline" (headings and question sentences) or "llm".
         answer_generator: "extractive" (offline, quotes the oracle) or "llm".
         llm: Settings of the LLM backend (see `raft_dataset.llm.LLMConfig`), when one is used.
+        retrieval_check_k: A sample's `oracle_retrieved` flag says whether retrieval ranks its oracle
+            in the top k for the question.
+        drop_unretrieved: Reject samples whose oracle retrieval does not find in the top
+            `retrieval_check_k` (questions too vague to find their own passage).
 
     Context (the RAFT part):
         num_distractors: Distractor documents per sample.
@@ -111,6 +115,8 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     question_generator: str = "offline"
     answer_generator: str = "extractive"
     llm: dict | None = None
+    retrieval_check_k: int = 5
+    drop_unretrieved: bool = False
 
     num_distractors: int = 4
     hard_negative_ratio: float = 0.75
@@ -150,7 +156,9 @@ _CHOICES = {
     "answer_generator": ("extractive", "llm"),
     "oracle_absent_answer": ("keep", "refuse"),
 }
-_POSITIVE_INTS = ("chunk_size", "encode_batch_size", "questions_per_doc", "retrieval_depth", "max_sample_tokens")
+_POSITIVE_INTS = (
+    "chunk_size", "encode_batch_size", "questions_per_doc", "retrieval_depth", "max_sample_tokens", "retrieval_check_k",
+)
 _PROBABILITIES = ("hard_negative_ratio", "oracle_probability")
 
 

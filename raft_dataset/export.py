@@ -28,6 +28,7 @@ FEATURES = datasets.Features({
     "oracle_present": datasets.Value("bool"),
     "oracle_position": datasets.Value("int32"),
     "oracle_rank": datasets.Value("int32"),
+    "oracle_retrieved": datasets.Value("bool"),
     "query_oracle_similarity": datasets.Value("float32"),
     "context_chunk_ids": datasets.List(datasets.Value("string")),
     "context_doc_ids": datasets.List(datasets.Value("string")),

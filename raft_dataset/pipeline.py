@@ -297,6 +297,7 @@ def _draft_samples(
             "oracle_present": context.oracle_present,
             "oracle_position": context.oracle_position,
             "oracle_rank": int(hits[0]) if len(hits) else -1,
+            "oracle_retrieved": bool(len(hits)) and int(hits[0]) < config.retrieval_check_k,
             "query_oracle_similarity": round(float(embeddings_of([oracle_row])[0] @ question_embeddings[i]), 6),
             "context_chunk_ids": [chunks[r].chunk_id for r in context.rows],
             "context_doc_ids": [chunks[r].doc_id for r in context.rows],
@@ -357,6 +358,8 @@ def _filter_duplicates(config, rows: list[dict], question_embeddings: np.ndarray
             row, row["_oracle_text"],
             min_query_similarity=config.min_query_similarity, max_sample_tokens=config.max_sample_tokens,
         )
+        if problem is None and config.drop_unretrieved and not row["oracle_retrieved"]:
+            problem = "oracle_not_retrieved"
         fingerprint = sample_fingerprint(row)
         if problem is None and fingerprint in seen:
             problem = "exact_duplicate"

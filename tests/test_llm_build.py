@@ -1,0 +1,75 @@
+"""A whole build with LLM-written questions and answers, through a real OpenAI-compatible server.
+
+`transformers serve` runs a tiny random-weight model on 127.0.0.1 (the wire path and usage are
+real); the proxy in front of it scripts the completion texts, since random weights write garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from llm_fixtures import FaultProxy, llm_server, tiny_model_dir, upstream_of  # noqa: F401  (fixtures)
+
+from raft_dataset.config import RaftDatasetConfig
+from raft_dataset.export import write_dataset_folder
+from raft_dataset.pipeline import build_raft_dataset
+from raft_dataset.raft_format import BEGIN_QUOTE, END_QUOTE, answer_problem
+from tests.conftest import EXAMPLE_CORPUS
+
+pytestmark = pytest.mark.slow
+
+
+def scripted_reply(body: dict) -> str:
+    """What a capable model would write: two questions per passage, answers quoting the oracle."""
+    prompt = body["messages"][-1]["content"]
+    passage = re.search(r'Passage from "(.*?)":\n"""\n(.*?)\n"""', prompt, re.S)
+    if passage:
+        title, text = passage.groups()
+        words = re.findall(r"[A-Za-z]{5,}", text)[:2] or ["it"]
+        return json.dumps([f"What does {title} say about {word.lower()}?" for word in words] + ["Not a question."])
+    document = re.search(r"<DOCUMENT>\nTitle: [^\n]*\n(.*?)\n</DOCUMENT>", prompt, re.S).group(1)
+    sentence = next(line.strip() for line in document.splitlines() if len(line.split()) >= 5)
+    return f"The document says {BEGIN_QUOTE}{sentence}{END_QUOTE}\n<ANSWER>: {sentence}"
+
+
+@pytest.fixture
+def scripted_proxy(llm_server):  # noqa: F811
+    proxy = FaultProxy(upstream=upstream_of(llm_server), responder=scripted_reply).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_llm_build_is_verified_accounted_and_resumable(scripted_proxy, llm_server, tmp_path, embedding_cache):  # noqa: F811
+    config = RaftDatasetConfig(
+        corpus=str(EXAMPLE_CORPUS / "guide"), embedding_cache=embedding_cache, question_generator="llm",
+        answer_generator="llm", min_query_similarity=0.0,
+        llm={"model": llm_server.model, "base_url": scripted_proxy.base_url, "max_tokens": 16,
+             "questions_per_chunk": 2, "cache_path": str(tmp_path / "llm.sqlite"), "progress": False},
+    )
+    result = build_raft_dataset(config, show_progress=False)
+    rows = [row for split in result.splits.values() for row in split]
+    assert len(rows) >= 10 and all(row["query_origin"] == "llm" for row in rows)
+    for row in rows:
+        # A question written from a chunk has that chunk as its oracle; its answer quotes the oracle.
+        assert row["question"].startswith("What does ")
+        oracle = next((d for cid, d in zip(row["context_chunk_ids"], _documents(row)) if cid == row["oracle_chunk_id"]), None)
+        if oracle is not None:
+            assert answer_problem(row["output"], oracle) is None
+    usage = result.llm_usage["stages"]
+    assert usage["questions"]["requests"] > 0 and usage["answers"]["requests"] > 0
+    assert usage["answers"]["prompt_tokens"] > 0
+    requests_sent = len(scripted_proxy.seen)
+
+    card = (write_dataset_folder(result, tmp_path / "out") / "README.md").read_text()
+    assert "## LLM usage" in card and llm_server.model in card
+    assert scripted_proxy.base_url.split("//")[1] not in card  # the server's address stays private
+
+    again = build_raft_dataset(config, show_progress=False)  # everything is in the cache now
+    assert len(scripted_proxy.seen) == requests_sent
+    assert again.splits == result.splits
+
+
+def _documents(row):
+    return re.findall(r"<DOCUMENT>\nTitle: [^\n]*\n(.*?)\n</DOCUMENT>", row["input"], flags=re.DOTALL)
