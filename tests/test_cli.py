@@ -49,3 +49,50 @@ def test_every_setting_is_a_flag(flag):
 
     args = build_parser().parse_args(["build", "--output", "x", flag, "0.5"])
     assert json.dumps(vars(args)).count("0.5") == 1
+
+
+def _small_beir(tmp_path, n_docs=40):
+    """A slice of SQuAD dev in BEIR layout: the first documents and the queries about them."""
+    from tests.conftest import SQUAD
+
+    lines = (SQUAD / "corpus.jsonl").read_text().splitlines()[:n_docs]
+    doc_ids = {json.loads(line)["_id"] for line in lines}
+    (tmp_path / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+    qrels = [row.split("\t") for row in (SQUAD / "qrels" / "test.tsv").read_text().splitlines()[1:]]
+    kept = [q for q in qrels if q[1] in doc_ids][:60]
+    (tmp_path / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "\n".join("\t".join(q) for q in kept) + "\n")
+    query_ids = {q[0] for q in kept}
+    queries = [line for line in (SQUAD / "queries.jsonl").read_text().splitlines() if json.loads(line)["_id"] in query_ids]
+    (tmp_path / "queries.jsonl").write_text("\n".join(queries) + "\n")
+    return len(kept)
+
+
+def test_eval_retrieval_prints_one_json_object(tmp_path, capsys):
+    from tests.conftest import SQUAD
+
+    if not SQUAD.exists():
+        pytest.skip("SQuAD data not available")
+    n_queries = _small_beir(tmp_path)
+    code = main([
+        "eval-retrieval", "--corpus", str(tmp_path / "corpus.jsonl"), "--queries", str(tmp_path / "queries.jsonl"),
+        "--qrels", str(tmp_path / "qrels.tsv"), "--json",
+    ])
+    assert code == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert {"ndcg@10", "recall@1", "recall@5", "recall@10", "recall@100", "mrr@10"} <= set(metrics)
+    assert metrics["queries"] == n_queries and metrics["documents"] == 40
+    assert metrics["recall@100"] == 1.0  # 40 documents: every one is ranked
+    assert 0.6 < metrics["recall@5"] <= metrics["recall@10"] <= 1.0
+    assert metrics["mrr@10"] <= metrics["recall@10"]
+
+
+def test_too_few_samples_stops_with_the_reason(tmp_path, embedding_cache, capsys):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "one.md").write_text("# Retries\n\nJobs are retried three times with a five second pause between attempts.\n")
+    (corpus / "two.md").write_text("# Logging\n\nLogs are kept for seven days in the state directory of the user.\n")
+    code = main(["build", "--corpus", str(corpus), "--output", str(tmp_path / "out"), "--quiet",
+                 "--embedding-cache", embedding_cache])
+    error = capsys.readouterr().err
+    assert code == 2 and "fewer than 5" in error and "rejections" in error
+    assert not (tmp_path / "out").exists()
