@@ -20,15 +20,38 @@ def _size_category(n: int) -> str:
     return "n>1M"
 
 
+_PATH_SETTINGS = ("corpus", "queries", "embedding_cache", "encoder", "hf_dataset", "stats_tokenizer")
+
+
+def _public_name(value: str) -> str:
+    """A local path reduced to its last parts (no user names or folder layout on the Hub); a Hub id
+    (`org/name`, not on disk) stays as it is."""
+    path = Path(value).expanduser()
+    if not path.is_absolute() and not value.startswith((".", "~")):
+        return value
+    parts = [p for p in path.parts if p not in ("/", "*", "**")]
+    return "/".join(parts[-2:]) if parts else value
+
+
+def public_settings(settings: dict) -> dict:
+    """Settings fit for a public card: local paths shortened, the LLM block left out."""
+    public = {k: v for k, v in settings.items() if k not in ("llm", "system_prompt", "instruction_template", "document_template")}
+    for key in _PATH_SETTINGS:
+        value = public.get(key)
+        if isinstance(value, str) and value:
+            public[key] = _public_name(value)
+        elif isinstance(value, list):
+            public[key] = [_public_name(v) for v in value]
+    return public
+
+
 def _corpus_description(result: BuildResult) -> str:
-    settings = result.config
-    if settings.hf_dataset:
-        return f"Hugging Face dataset `{settings.hf_dataset}` (split {settings.hf_split})"
-    corpus = settings.corpus
-    if isinstance(corpus, list):
-        corpus = ", ".join(corpus)
-    # Paths are shown by name only: absolute local paths say nothing useful on the Hub.
-    return f"local files `{Path(corpus).name if corpus else 'data_files'}`"
+    settings = public_settings(result.config.settings())
+    if settings["hf_dataset"]:
+        return f"Hugging Face dataset `{settings['hf_dataset']}` (split {settings['hf_split']})"
+    corpus = settings["corpus"]
+    corpus = ", ".join(corpus) if isinstance(corpus, list) else corpus
+    return f"local files `{corpus or 'data_files'}`"
 
 
 def _public_llm_usage(usage: dict | None) -> dict | None:
@@ -59,7 +82,8 @@ def render_card(result: BuildResult, dataset_info: dict, repo_id: str = "path/to
             "token_counter": _token_counter_name(result),
             "rejections": dict(sorted(rejections.items())),
             "skipped_files": dict(sorted(result.corpus_report.skipped.items())),
-            "settings": {k: v for k, v in settings.items() if k not in ("llm", "system_prompt", "instruction_template", "document_template")},
+            "seconds_per_stage": result.timings,
+            "settings": public_settings(settings),
             **({"llm_usage": llm_usage} if llm_usage else {}),
         },
     )
@@ -74,7 +98,7 @@ def render_card(result: BuildResult, dataset_info: dict, repo_id: str = "path/to
         version=result.version,
         settings=settings,
         counts=result.counts,
-        encoder=result.encoder,
+        encoder=_public_name(result.encoder) if result.config.encoder else result.encoder,
         corpus_description=_corpus_description(result),
         question_source=question_source,
         split_ratios=", ".join(f"{k} {v:g}" for k, v in result.config.splits.items()),

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from .export import push_to_hub, write_dataset_folder
+    from .export import check_output_dir, push_to_hub, write_dataset_folder
     from .pipeline import build_raft_dataset
     from .stats import statistics_table
 
@@ -106,12 +106,14 @@ def _run_build(args: argparse.Namespace) -> int:
     if args.corpus:
         overrides["corpus"] = args.corpus if len(args.corpus) > 1 else args.corpus[0]
     config = make_config(args.config, **overrides)
+    check_output_dir(args.output)
     result = build_raft_dataset(config, show_progress=not args.quiet)
     folder = write_dataset_folder(result, args.output, repo_id=args.push_to_hub)
     print(f"wrote {result.counts['samples']} samples to {folder}")
     print(statistics_table(result.statistics))
     rejected = ", ".join(f"{k}: {v}" for k, v in result.validation.rejected.most_common())
     print(f"rejected: {rejected or 'none'}")
+    print("seconds per stage: " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in result.timings.items()))
     if result.llm_usage:
         print("llm usage: " + json.dumps(result.llm_usage, sort_keys=True))
     if args.push_to_hub:
@@ -142,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(push_to_hub(args.folder, args.repo_id, private=args.private or None))
             return 0
         return _run_eval(args)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
+    except (ConfigError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as err:
         # One line for the user; the traceback helps nobody when the input is wrong.
         print(f"raft-dataset: error: {err}", file=sys.stderr)
         return 2

@@ -220,6 +220,13 @@ def validate_config(config: RaftDatasetConfig) -> None:
         raise ConfigError("document_template: must contain {text}")
     if "llm" in (config.question_generator, config.answer_generator) and not config.llm:
         raise ConfigError("llm: required when question_generator or answer_generator is 'llm'")
+    if config.llm is not None:
+        from .llm import LLMConfig  # checked now, not after the index is built
+
+        try:
+            LLMConfig.from_dict(config.llm, where="llm")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
 
 def _validate_splits(splits: dict) -> None:

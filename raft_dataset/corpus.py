@@ -189,7 +189,8 @@ def _expand_patterns(patterns: list[str], *, strict: bool) -> tuple[list[str], s
     for raw in patterns:
         pattern = os.path.expanduser(raw)
         bases.append(os.path.abspath(_pattern_base(pattern)))
-        hits = glob.glob(pattern, recursive=True) if _has_magic(pattern) else (
+        # An existing path is taken literally, even with glob characters in its name ("notes[1].md").
+        hits = glob.glob(pattern, recursive=True) if _has_magic(pattern) and not os.path.exists(pattern) else (
             [pattern] if os.path.exists(pattern) else [])
         matched: set[str] = set()
         for hit in hits:
@@ -384,7 +385,7 @@ def read_hf_dataset(
         split: Which split to read.
         text_column: Column with the document text (must be a string column).
         title_column: Column with the title; ignored if the dataset has no such column.
-        id_column: Column with the document id; default is f"{dataset}:{split}:{row}".
+        id_column: Column with the document id; when None or absent, f"{dataset}:{split}:{row}".
         report: Counts documents and rows skipped as "empty".
         cache_dir: Where `datasets` may cache converted files.
 
@@ -394,10 +395,13 @@ def read_hf_dataset(
     """
     ds = _load_hf(name, split=split, cache_dir=cache_dir)
     columns = list(ds.column_names)
-    for role, column in (("text", text_column), ("id", id_column)):
-        if column is not None and column not in columns:
-            raise CorpusError(f"dataset {name!r} has no {role} column {column!r}; "
-                              f"available columns: {', '.join(columns)}")
+    if text_column not in columns:
+        raise CorpusError(f"dataset {name!r} has no text column {text_column!r}; "
+                          f"available columns: {', '.join(columns)}")
+    if id_column is not None and id_column not in columns:
+        # Like the title, the id is optional: rows without one are named by their position.
+        logger.info("dataset %r has no id column %r; using row numbers", name, id_column)
+        id_column = None
     feature = ds.features[text_column]
     if getattr(feature, "dtype", None) not in ("string", "large_string"):
         raise CorpusError(f"dataset {name!r}: text column {text_column!r} is {feature}, not a string column")

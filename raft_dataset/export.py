@@ -49,13 +49,30 @@ def to_dataset_dict(result: BuildResult) -> datasets.DatasetDict:
     })
 
 
+def is_dataset_folder(folder: Path) -> bool:
+    """Whether a folder is a previous raft-dataset output (a card with our YAML block, and data/)."""
+    card = folder / "README.md"
+    return (folder / "data").is_dir() and card.is_file() and "\nraft_dataset:\n" in card.read_text(encoding="utf-8")
+
+
+def check_output_dir(output_dir: str | Path) -> Path:
+    """The resolved output folder, or `FileExistsError` when writing there would replace something
+    that is not ours. Call it before a long build, not only after."""
+    output_dir = Path(output_dir).resolve()
+    if output_dir.exists() and not (output_dir.is_dir() and (not any(output_dir.iterdir()) or is_dataset_folder(output_dir))):
+        raise FileExistsError(f"{output_dir}: exists and is not a raft-dataset output folder; choose a new --output")
+    return output_dir
+
+
 def write_dataset_folder(result: BuildResult, output_dir: str | Path, repo_id: str | None = None) -> Path:
     """Write parquet shards and the card into `output_dir`, atomically.
 
     Everything is written into a temporary sibling folder that replaces `output_dir` only once
-    complete, so an interrupted build never leaves a folder that looks finished.
+    complete, so an interrupted build never leaves a folder that looks finished. An existing
+    `output_dir` is replaced only if it is empty or a previous raft-dataset output: anything else
+    (a home folder, the corpus) is refused rather than deleted.
     """
-    output_dir = Path(output_dir).resolve()
+    output_dir = check_output_dir(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.partial-", dir=output_dir.parent))
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from . import __version__
-from .answers import AnswerGenerator, AnswerRequest, ExtractiveAnswerGenerator
+from .answers import Answer, AnswerRequest, ExtractiveAnswerGenerator
 from .chunking import Chunk, chunk_document
 from .config import RaftDatasetConfig
 from .contexts import ContextSettings, assemble_context, sample_rng
@@ -74,25 +75,52 @@ def load_documents(config: RaftDatasetConfig, corpus_files: Sequence[str] | None
     )
 
 
-def build_index(config: RaftDatasetConfig, documents: Iterator[Document], encoder: Encoder, show_progress: bool) -> ChunkIndex:
-    """Chunk every document and index the chunks; texts stream through, never all in one list."""
-    if config.chunk_size > encoder.max_length:
+def build_index(
+    config: RaftDatasetConfig, documents: Iterator[Document], encoder: Encoder, report: CorpusReport, show_progress: bool
+) -> ChunkIndex:
+    """Chunk every document and index the chunks; texts stream through, never all in one list.
+
+    A document whose id repeats an earlier one (JSON lines or dataset records with the same id) is
+    skipped and counted as "duplicate_id": two documents under one id would mix their chunks.
+    """
+    limit = encoder.max_length - encoder.tokenizer.num_special_tokens_to_add()
+    if config.chunk_size > limit:
         raise BuildError(
-            f"chunk_size: {config.chunk_size} tokens is longer than the encoder's max length {encoder.max_length}"
+            f"chunk_size: {config.chunk_size} tokens does not fit the encoder ({encoder.max_length} tokens "
+            f"including special tokens): use at most {limit}"
         )
 
     def chunks() -> Iterator[Chunk]:
+        seen: set[str] = set()
         for doc in documents:
+            if doc.doc_id in seen:
+                report.documents -= 1
+                report.skipped["duplicate_id"] += 1
+                continue
+            seen.add(doc.doc_id)
             yield from chunk_document(doc, encoder.tokenizer, config.chunk_size, config.chunk_overlap)
 
     cache_path = default_embedding_cache_path() if config.embedding_cache is None else config.embedding_cache
     cache = EmbeddingCache(cache_path, encoder.fingerprint) if cache_path else None
-    return ChunkIndex.build(chunks(), encoder, cache=cache, index_factory=config.index_factory, show_progress_bar=show_progress)
+    try:
+        return ChunkIndex.build(
+            chunks(), encoder, cache=cache, index_factory=config.index_factory, show_progress_bar=show_progress,
+            seed=config.seed,
+        )
+    except ValueError as err:
+        if "no chunks" not in str(err):
+            raise
+        skipped = ", ".join(f"{k}: {v}" for k, v in sorted(report.skipped.items())) or "none"
+        raise BuildError(f"corpus: no text to index ({report.documents} documents read; skipped files: {skipped})") from None
 
 
-def iter_chunks(index: ChunkIndex, rows: Sequence[int] | None = None, batch_size: int = 512) -> Iterator[Chunk]:
-    """Chunks of the index (all, or the given rows in that order) streamed from its Arrow table."""
-    dataset = index.dataset.select_columns(list(_CHUNK_FIELDS))
+def chunk_view(index: ChunkIndex):
+    """The index's dataset without its embeddings column: what `iter_chunks` reads."""
+    return index.dataset.select_columns(list(_CHUNK_FIELDS))
+
+
+def iter_chunks(dataset, rows: Sequence[int] | None = None, batch_size: int = 512) -> Iterator[Chunk]:
+    """Chunks of a `chunk_view` (all, or the given rows in that order) streamed from its Arrow table."""
     if rows is None:
         batches = dataset.iter(batch_size=batch_size)
     else:  # row access, not `select`: `datasets` forbids `select` on an indexed dataset
@@ -128,28 +156,53 @@ def collect_queries(
         from .llm_generation import LLMQuestionGenerator
 
         rows = [row_of_chunk[cid] for doc in sorted(spans) for _, _, cid in spans[doc]]
-        return LLMQuestionGenerator(llm_client, llm_client.config).generate(list(iter_chunks(index, rows)))
+        return LLMQuestionGenerator(llm_client, llm_client.config).generate(list(iter_chunks(chunk_view(index), rows)))
     # A second streaming pass over the corpus: headings come from the documents, not the chunks.
     documents = load_documents(config, corpus_files, CorpusReport())
     return derive_queries(documents, spans, config.questions_per_doc)
 
 
-def make_answer_generator(config: RaftDatasetConfig, encoder: Encoder, llm_client=None) -> AnswerGenerator:
-    if config.answer_generator == "llm":
-        from .llm_generation import LLMAnswerGenerator
+def generate_answers(config: RaftDatasetConfig, encoder: Encoder, llm_client, requests: list[AnswerRequest]) -> list[Answer]:
+    """Answers from the configured generator. Refusals (oracle absent, `oracle_absent_answer:
+    refuse`) are written offline even with an LLM: there is nothing to quote, so nothing to pay for."""
+    extractive = ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode)
+    if config.answer_generator != "llm":
+        return extractive.generate(requests)
+    from .llm_generation import LLMAnswerGenerator
 
-        return LLMAnswerGenerator(llm_client, llm_client.config)
-    return ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode)
+    refuse = [config.oracle_absent_answer == "refuse" and r.oracle_position < 0 for r in requests]
+    written = iter(LLMAnswerGenerator(llm_client, llm_client.config).generate([r for r, f in zip(requests, refuse) if not f]))
+    return [extractive.answer(r) if f else next(written) for r, f in zip(requests, refuse)]
+
+
+def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query]) -> None:
+    if len(queries) >= MIN_SAMPLES:
+        return
+    if config.queries:
+        why = f"the queries file {config.queries} has {len(queries)}"
+    elif config.question_generator == "llm":
+        why = f"the LLM wrote {len(queries)} usable questions"
+    else:
+        why = (f"the corpus gave {len(queries)} (questions come from its headings and question sentences; "
+               "add documents, raise questions_per_doc, or give a queries file)")
+    raise BuildError(f"fewer than {MIN_SAMPLES} queries: {why}")
 
 
 def render_prompt(config: RaftDatasetConfig, question: str, context: Sequence[Chunk]) -> tuple[str, str]:
     """(instruction, input): the task with the question, and the context documents in order."""
-    instruction = config.instruction_template.replace("{question}", question)
+    instruction = fill_template(config.instruction_template, question=question)
     documents = [
-        config.document_template.replace("{index}", str(i + 1)).replace("{title}", c.title).replace("{text}", c.text)
+        fill_template(config.document_template, index=str(i + 1), title=c.title, text=c.text)
         for i, c in enumerate(context)
     ]
     return instruction, "\n\n".join(documents)
+
+
+def fill_template(template: str, **values: str) -> str:
+    """Replace `{name}` placeholders in one pass: braces inside the values (code, templates in the
+    documentation itself) are left alone, unlike chained `str.replace` or `str.format`."""
+    pattern = re.compile("|".join(re.escape("{" + name + "}") for name in values))
+    return pattern.sub(lambda m: values[m.group(0)[1:-1]], template)
 
 
 def user_turn(instruction: str, input_text: str) -> str:
@@ -184,21 +237,25 @@ def build_raft_dataset(
         clock = now
 
     corpus_report = CorpusReport()
+    documents = load_documents(config, corpus_files, corpus_report)  # bad globs fail here, before the encoder loads
     encoder = Encoder(config.encoder, batch_size=config.encode_batch_size)
-    index = build_index(config, load_documents(config, corpus_files, corpus_report), encoder, show_progress)
-    if len(index) == 0:
-        raise BuildError(f"corpus: no text to index ({dict(corpus_report.skipped) or 'no documents'} skipped)")
+    index = build_index(config, documents, encoder, corpus_report, show_progress)
     lap("index")
 
     row_of_chunk = {chunk_id: row for row, chunk_id in enumerate(index.dataset["chunk_id"])}
     llm_client = _open_llm_client(config, show_progress)
     try:
         queries = collect_queries(config, index, row_of_chunk, corpus_files, llm_client)
+        _check_enough_queries(config, queries)
         lap("queries")
         validation = ValidationReport()
         samples, question_embeddings = _draft_samples(config, index, row_of_chunk, queries, validation, show_progress)
+        # Near-duplicate questions are dropped before their answers are paid for.
+        duplicate = near_duplicate_mask(question_embeddings, config.near_duplicate_threshold)
+        validation.rejected["near_duplicate_question"] += int(duplicate.sum())
+        samples = [sample for sample, dup in zip(samples, duplicate) if not dup]
         lap("contexts")
-        answers = make_answer_generator(config, encoder, llm_client).generate([s.pop("_request") for s in samples])
+        answers = generate_answers(config, encoder, llm_client, [s.pop("_request") for s in samples])
         lap("answers")
         llm_usage = llm_client.stats() if llm_client is not None else None
     finally:
@@ -207,8 +264,7 @@ def build_raft_dataset(
 
     counter = TokenCounter(config.token_encoding, config.stats_tokenizer)
     rows = _finish_rows(config, samples, answers, counter, validation)
-    keep = _filter_duplicates(config, rows, question_embeddings, validation)
-    rows = [row for row, kept in zip(rows, keep) if kept]
+    rows = _validate_rows(config, rows, validation)
     validation.kept = len(rows)
     if len(rows) < MIN_SAMPLES:
         reasons = ", ".join(f"{k}: {v}" for k, v in validation.rejected.most_common()) or "none"
@@ -222,7 +278,6 @@ def build_raft_dataset(
     splits: dict[str, list[dict]] = {name: [] for name in config.splits}
     for row, name in zip(rows, split_names):
         row.pop("_oracle_text")
-        row.pop("_draft_index")
         splits[name].append(row)
     return BuildResult(
         splits=splits,
@@ -263,6 +318,7 @@ def _draft_samples(
     encoded = pc.dictionary_encode(index.dataset.data.column("doc_id")).combine_chunks()
     doc_codes = encoded.indices.to_numpy(zero_copy_only=False)
     code_of_doc = {doc: code for code, doc in enumerate(encoded.dictionary.to_pylist())}
+    view = chunk_view(index)
     settings = ContextSettings(
         num_distractors=config.num_distractors,
         hard_negative_ratio=config.hard_negative_ratio,
@@ -279,7 +335,8 @@ def _draft_samples(
             question_embeddings[i], oracle_row, ranked[i].tolist(), doc_codes, embeddings_of, settings,
             sample_rng(config.seed, i),
         )
-        chunks = {row: chunk for row, chunk in zip(context.rows + [oracle_row], iter_chunks(index, context.rows + [oracle_row]))}
+        rows = [*context.rows, oracle_row]
+        chunks = dict(zip(rows, iter_chunks(view, rows)))
         hits = np.flatnonzero(ranked[i] == oracle_row)
         oracle = chunks[oracle_row]
         drafts.append({
@@ -287,7 +344,6 @@ def _draft_samples(
             "_context_chunks": [chunks[r] for r in context.rows],
             "_oracle_text": oracle.text,
             "_oracle_doc_key": oracle.doc_id,
-            "_draft_index": len(drafts),
             "id": _sample_id(query.question, oracle.chunk_id),
             "question": query.question,
             "reference_answer": query.answer,
@@ -349,9 +405,9 @@ def _finish_rows(config, drafts, answers, counter: TokenCounter, validation: Val
     return rows
 
 
-def _filter_duplicates(config, rows: list[dict], question_embeddings: np.ndarray, validation: ValidationReport) -> list[bool]:
-    """Per-sample checks, then exact and near duplicates among the samples that passed."""
-    keep = []
+def _validate_rows(config: RaftDatasetConfig, rows: list[dict], validation: ValidationReport) -> list[dict]:
+    """The rows that pass the per-sample checks and are not exact duplicates of an earlier row."""
+    kept = []
     seen: set[str] = set()
     for row in rows:
         problem = sample_problem(
@@ -363,19 +419,9 @@ def _filter_duplicates(config, rows: list[dict], question_embeddings: np.ndarray
         fingerprint = sample_fingerprint(row)
         if problem is None and fingerprint in seen:
             problem = "exact_duplicate"
+        seen.add(fingerprint)
         if problem:
             validation.reject(problem)
-        seen.add(fingerprint)
-        keep.append(problem is None)
-    embeddings = _row_question_embeddings(rows, question_embeddings)
-    duplicate = near_duplicate_mask(embeddings, config.near_duplicate_threshold, keep)
-    for i in np.flatnonzero(duplicate):
-        validation.reject("near_duplicate_question")
-        keep[i] = False
-    return keep
-
-
-def _row_question_embeddings(rows: list[dict], question_embeddings: np.ndarray) -> np.ndarray:
-    return question_embeddings[[row["_draft_index"] for row in rows]] if rows else question_embeddings[:0]
-
-
+        else:
+            kept.append(row)
+    return kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -10,28 +11,25 @@ import numpy as np
 def assign_splits(group_keys: Sequence[str], ratios: Mapping[str, float], seed: int) -> list[str]:
     """The split name of each sample, keeping every group (oracle document) in one split.
 
-    Groups are shuffled with the seed, then each goes to the split furthest below its target
-    share of samples; splits with a positive ratio get at least one group while groups remain.
+    Groups are placed largest first (the seed orders groups of equal size), each into the split
+    furthest below its target number of samples, so the ratios hold even when a few documents
+    carry most samples. Then every split with a positive ratio that is still empty takes the
+    smallest group of the split with the most groups, when there are groups to spare.
     """
-    sizes: dict[str, int] = {}
-    for key in group_keys:
-        sizes[key] = sizes.get(key, 0) + 1
+    sizes = Counter(group_keys)
     groups = sorted(sizes)
-    order = np.random.default_rng(seed).permutation(len(groups))
+    tiebreak = dict(zip(groups, np.random.default_rng(seed).permutation(len(groups)).tolist()))
     names = [name for name, ratio in ratios.items() if ratio > 0]
     total = len(group_keys)
     filled = dict.fromkeys(names, 0)
-    split_of_group: dict[str, str] = {}
-    # Small splits first: seeding them before the big one keeps them from ending up empty.
-    pending_empty = sorted(names, key=lambda n: ratios[n]) if len(groups) >= len(names) else []
-    for i in order:
-        group = groups[i]
-        if pending_empty:
-            name = pending_empty.pop(0)
-        else:
-            name = max(names, key=lambda n: (ratios[n] * total - filled[n], ratios[n]))
-        split_of_group[group] = name
+    members: dict[str, list[str]] = {name: [] for name in names}
+    for group in sorted(groups, key=lambda g: (-sizes[g], tiebreak[g])):
+        name = max(names, key=lambda n: (ratios[n] * total - filled[n], ratios[n]))
+        members[name].append(group)
         filled[name] += sizes[group]
-        if name in pending_empty:
-            pending_empty.remove(name)
+    for name in names:
+        donor = max(names, key=lambda n: len(members[n]))
+        if not members[name] and len(members[donor]) > 1:
+            members[name].append(members[donor].pop())  # groups went in largest first: this is the smallest
+    split_of_group = {group: name for name, gs in members.items() for group in gs}
     return [split_of_group[key] for key in group_keys]

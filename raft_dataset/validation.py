@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import faiss
@@ -61,22 +60,26 @@ def sample_fingerprint(row: dict) -> str:
     return digest.hexdigest()
 
 
-def near_duplicate_mask(question_embeddings: np.ndarray, threshold: float, candidates: Sequence[bool]) -> np.ndarray:
-    """Which candidate questions repeat an earlier kept one (cosine >= threshold), greedy in order.
+def near_duplicate_mask(question_embeddings: np.ndarray, threshold: float, neighbours: int = 32) -> np.ndarray:
+    """Which questions repeat an earlier kept one (cosine >= threshold), greedy in order.
 
-    Embeddings must be L2-normalised; non-candidates are neither checked nor kept.
+    One batched inner-product search finds each question's nearest `neighbours`; a question is a
+    duplicate when one of them comes earlier, was kept, and is at least `threshold` similar.
+    Embeddings must be L2-normalised.
     """
-    dim = question_embeddings.shape[1] if question_embeddings.ndim == 2 else 0
-    kept = faiss.IndexFlatIP(max(dim, 1))
-    duplicate = np.zeros(len(candidates), dtype=bool)
-    for i, is_candidate in enumerate(candidates):
-        if not is_candidate:
-            continue
-        vector = np.ascontiguousarray(question_embeddings[i : i + 1], dtype=np.float32)
-        if kept.ntotal:
-            scores, _ = kept.search(vector, 1)
-            if scores[0, 0] >= threshold:
+    n = len(question_embeddings)
+    duplicate = np.zeros(n, dtype=bool)
+    if n < 2:
+        return duplicate
+    vectors = np.ascontiguousarray(question_embeddings, dtype=np.float32)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    scores, ids = index.search(vectors, min(neighbours, n))
+    for i in range(n):
+        for score, j in zip(scores[i], ids[i]):
+            if score < threshold:
+                break  # neighbours come best first
+            if 0 <= j < i and not duplicate[j]:
                 duplicate[i] = True
-                continue
-        kept.add(vector)
+                break
     return duplicate

@@ -27,6 +27,7 @@ def test_defaults_are_valid_and_documented():
         ({"queries": "/nonexistent/queries.jsonl"}, "queries"),
         ({"instruction_template": "no placeholder"}, "instruction_template"),
         ({"answer_generator": "llm"}, "llm"),
+        ({"llm": {"model": "m", "modle": "typo"}}, "unknown key llm.modle"),
     ],
 )
 def test_bad_values_name_the_key_in_one_line(overrides, key):

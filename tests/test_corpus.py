@@ -385,7 +385,8 @@ def test_hf_dataset_saved_to_disk_with_splits(local_dataset):
 def test_hf_dataset_bad_columns(local_dataset):
     with pytest.raises(CorpusError, match="no text column 'text'; available columns: body, heading, pid, score"):
         read_hf_dataset(str(local_dataset / "saved"))
-    with pytest.raises(CorpusError, match="no id column 'uid'"):
-        read_hf_dataset(str(local_dataset / "saved"), text_column="body", id_column="uid")
+    # A missing id column is not an error (the config's default "_id" is often absent): row numbers.
+    docs = list(read_hf_dataset(str(local_dataset / "saved"), text_column="body", id_column="uid"))
+    assert docs[0].doc_id == "saved:train:0"
     with pytest.raises(CorpusError, match="'score'.*not a string column"):
         read_hf_dataset(str(local_dataset / "saved"), text_column="score")

@@ -80,3 +80,21 @@ def test_push_uploads_the_folder_and_never_writes_the_token(example_build, tmp_p
             assert secret.encode() not in path.read_bytes()
     with pytest.raises(FileNotFoundError, match="not a built raft-dataset folder"):
         export.push_to_hub(tmp_path, "me/x")
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_previous_output(example_build, tmp_path):
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "todo.txt").write_text("do not delete me")
+    with pytest.raises(FileExistsError, match="not a raft-dataset output folder"):
+        export.write_dataset_folder(example_build, precious)
+    assert (precious / "todo.txt").read_text() == "do not delete me"
+    export.write_dataset_folder(example_build, tmp_path / "out")
+    export.write_dataset_folder(example_build, tmp_path / "out")  # a previous output is replaced
+
+
+def test_card_shows_no_local_paths(example_build, tmp_path):
+    folder = export.write_dataset_folder(example_build, tmp_path / "out")
+    card = (folder / "README.md").read_text()
+    assert str(EXAMPLE_CORPUS.parent.parent) not in card  # no absolute path of this machine
+    assert "examples/corpus" in card

@@ -26,3 +26,10 @@ def test_every_split_gets_a_group_when_there_are_enough():
     keys = ["a"] * 10 + ["b"] + ["c"]
     assert set(assign_splits(keys, RATIOS, 0)) == set(RATIOS)
     assert set(assign_splits(["a", "a"], RATIOS, 0)) == {"train"}  # too few documents: train first
+
+
+def test_ratios_hold_when_one_document_carries_most_samples():
+    keys = ["big"] * 100 + ["a"] * 3 + ["b"] * 2 + ["c"] * 2
+    for seed in range(6):
+        splits = assign_splits(keys, RATIOS, seed)
+        assert Counter(splits)["train"] >= 100 and set(splits) == set(RATIOS)
