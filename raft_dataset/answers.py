@@ -59,8 +59,10 @@ REFUSAL_ANSWER = "The provided documents do not contain the answer to this quest
 _STOPWORDS = frozenset(
     ["a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or", "so", "that", "the", "their", "then", "there", "these", "this", "to", "was", "what", "when", "where", "which", "who", "why", "will", "with", "you", "your", "my", "me", "we", "our", "use", "used", "using", "about", "should", "would", "could"]
 )
-_TOKEN_RE = re.compile(r"[a-z0-9_]+")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[*])")
+_TOKEN_RE = re.compile(r"\w+")
+# A sentence ends at . ! ? before white space and a capital (any script) or an opening mark, and
+# right after the full-width 。！？ of Chinese and Japanese, which take no space.
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[^\W\d_a-z\u00df-\u00ff]|[0-9`\"'(\[*])|(?<=[。！？])\s*")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _MARKDOWN_RE = re.compile(r"\*\*|__|(?<!\w)[*_](?!\s)|(?<!\s)[*_](?!\w)|^\s*(?:[-*+]|\d+\.)\s+|^#+\s*")
 
@@ -124,6 +126,11 @@ def _blocks(text: str) -> list[tuple[str, int, int]]:
     return blocks
 
 
+def _long_enough(sentence: str) -> bool:
+    """Four words, or for scripts written without spaces, eight characters."""
+    return len(sentence.split()) >= 4 or (not sentence.isascii() and len(sentence.strip()) >= 8)
+
+
 def candidate_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of the quotable sentences of a chunk: prose and list items, no code,
     headings or markup lines. A sentence that ends in ":" takes the list or table after it along."""
@@ -138,7 +145,7 @@ def candidate_sentences(text: str) -> list[tuple[int, int]]:
             cursor = piece_end = at + len(piece)
             if piece.rstrip().endswith(":") and piece_end == end:
                 piece_end = _lead_in_end(text, blocks, b, piece_end)
-            if len(piece.split()) >= 4 and BEGIN_QUOTE not in text[at:piece_end] and END_QUOTE not in text[at:piece_end]:
+            if _long_enough(piece) and BEGIN_QUOTE not in text[at:piece_end] and END_QUOTE not in text[at:piece_end]:
                 spans.append((at, piece_end))
     return spans
 

@@ -209,8 +209,10 @@ def heading_to_question(heading: str, context: str = "", keep: frozenset[str] = 
     words = _WORD_RE.findall(heading)
     if not words or heading.lower() in _GENERIC_HEADINGS or len(heading) < 3:
         return None
-    if heading.endswith("?"):
+    if heading.endswith(("?", "？")):
         return heading
+    if not re.search(r"[A-Za-z]", heading):
+        return None  # the templates below are English: a heading in another script is kept only as a question
     first, rest = words[0].lower(), heading[len(words[0]):].strip()
     if first in _INTERROGATIVES:
         return heading.rstrip(".") + "?"

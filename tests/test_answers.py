@@ -69,3 +69,14 @@ def test_absent_oracle_keep_or_refuse():
     refused = ExtractiveAnswerGenerator("refuse").answer(request)
     assert not extract_quotes(refused.output)
     assert final_answer(refused.output) == "The provided documents do not contain the answer to this question."
+
+
+def test_quotes_in_other_languages():
+    german = "## Wiederholungen\n\nÜber die Wartezeit entscheidet die Datei tidepool.toml. Die erste Wiederholung wartet 5 Sekunden.\n"
+    chinese = "## 重试\n\n任务失败时会自动重试三次。每次重试之间等待五秒钟。日志保存在状态目录中。\n"
+    for text, question in ((german, "Wie lange wartet die erste Wiederholung?"), (chinese, "重试之间等待多久？")):
+        oracle = _chunk("x.md#0", text)
+        (answer,) = ExtractiveAnswerGenerator().generate([AnswerRequest(question, oracle, [oracle])])
+        assert answer.output is not None and answer_problem(answer.output, text) is None
+    assert [german[a:b] for a, b in candidate_sentences(german)][0].startswith("Über die Wartezeit")
+    assert len(candidate_sentences(chinese)) == 3
