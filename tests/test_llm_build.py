@@ -73,3 +73,55 @@ def test_llm_build_is_verified_accounted_and_resumable(scripted_proxy, llm_serve
 
 def _documents(row):
     return re.findall(r"<DOCUMENT>\nTitle: [^\n]*\n(.*?)\n</DOCUMENT>", row["input"], flags=re.DOTALL)
+
+
+def test_killed_build_resumes_without_repeating_requests(scripted_proxy, llm_server, tmp_path, embedding_cache):  # noqa: F811
+    """`kill -9` of `raft-dataset build` mid-run: no folder that looks complete, and the rerun pays only
+    for what was missing and writes the same dataset as an uninterrupted build."""
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    import datasets
+    import yaml
+
+    scripted_proxy.delay = lambda body: 0.05  # slow enough to be killed in the middle
+
+    def config_file(name: str, cache: str):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({
+            "corpus": str(EXAMPLE_CORPUS / "guide"), "embedding_cache": embedding_cache,
+            "question_generator": "llm", "answer_generator": "llm", "min_query_similarity": 0.0,
+            "llm": {"model": llm_server.model, "base_url": scripted_proxy.base_url, "max_tokens": 16,
+                    "questions_per_chunk": 2, "max_concurrency": 2, "cache_path": str(tmp_path / cache)},
+        }))
+        return path
+
+    def build(config, output):
+        return [sys.executable, "-m", "raft_dataset.cli", "build", str(config), "--output", str(output), "--quiet"]
+
+    killed_config, out = config_file("resumed", "resumed.sqlite"), tmp_path / "resumed"
+    process = subprocess.Popen(build(killed_config, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while len(scripted_proxy.completed()) < 40 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the build finished before it could be killed"
+    process.kill()
+    process.wait()
+    assert not out.exists()  # nothing that looks like a finished dataset
+    paid_before_kill = len(scripted_proxy.completed())
+
+    subprocess.run(build(killed_config, out), check=True, capture_output=True)
+    sent = Counter(s.key for s in scripted_proxy.completed())
+    repeated = sum(count - 1 for count in sent.values())
+    assert repeated <= 2  # at most the requests in flight at the kill (max_concurrency 2)
+    assert len(scripted_proxy.completed()) > paid_before_kill
+
+    reference = tmp_path / "uninterrupted"
+    subprocess.run(build(config_file("reference", "reference.sqlite"), reference), check=True, capture_output=True)
+    resumed = datasets.load_dataset(str(out))
+    uninterrupted = datasets.load_dataset(str(reference))
+    assert set(resumed) == set(uninterrupted)
+    for split in resumed:
+        assert resumed[split].to_list() == uninterrupted[split].to_list()
