@@ -42,6 +42,7 @@ BACKENDS = ("openai-compatible", "transformers")
 QUESTION_PLACEHOLDERS = ("title", "text", "n", "doc_id", "chunk_id")
 ANSWER_PLACEHOLDERS = ("question", "oracle", "context", "title", "reference_answer")
 DEFAULT_CACHE_PATH = Path.home() / ".cache" / "raft_dataset" / "llm_cache.sqlite"
+_SECRET_KEY_RE = re.compile(r"key|token|secret|password|authorization", re.IGNORECASE)
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CACHE_SCHEMA = 1
 # Retry-After values beyond this are treated as this (a misbehaving server must not park a build).
@@ -200,6 +201,11 @@ def _validate(cfg: LLMConfig, where: str) -> None:
     if cfg.base_url is not None and "@" in cfg.base_url.split("//", 1)[1].split("/", 1)[0]:
         # Not echoed: it holds a password. Keys go through api_key_env, never into cache keys.
         raise ValueError(f"{where}.base_url: must not contain credentials (user:password@); use api_key_env")
+    if cfg.base_url is not None and ("?" in cfg.base_url or "#" in cfg.base_url):
+        # A query string is where some gateways take a key: it would end up in the cache. Not echoed.
+        raise ValueError(f"{where}.base_url: must not contain a query string; use api_key_env for keys")
+    if cfg.extra_body is not None and any(_SECRET_KEY_RE.search(str(k)) for k in cfg.extra_body):
+        raise ValueError(f"{where}.extra_body: must not carry keys or tokens; use api_key_env")
     if cfg.api_key_env is not None and not _ENV_NAME_RE.match(cfg.api_key_env):
         # Never echo the value: a user may have pasted the key itself here.
         raise ValueError(f"{where}.api_key_env: must be the NAME of an environment variable (e.g. OPENAI_API_KEY)")

@@ -53,6 +53,8 @@ def test_config_defaults_and_round_trip():
     ({"model": "m", "temperature": 3}, "llm.temperature: must be between 0 and 2, got 3"),
     ({"model": "m", "base_url": "localhost:8000"}, "llm.base_url: must start with http:// or https://"),
     ({"model": "m", "base_url": "https://me:pw@host/v1"}, "llm.base_url: must not contain credentials"),
+    ({"model": "m", "base_url": "https://host/v1?key=abc"}, "llm.base_url: must not contain a query string"),
+    ({"model": "m", "extra_body": {"api_token": "abc"}}, "llm.extra_body: must not carry keys or tokens"),
     ({"model": "m", "question_prompt": "Ask about {passage}"}, "llm.question_prompt: unknown placeholder {passage}"),
     ({"model": "m", "question_prompt": "Ask {n} questions"}, "llm.question_prompt: must contain {text}"),
     ({"model": "m", "answer_prompt": "{question}"}, "llm.answer_prompt: must contain {oracle} or {context}"),
