@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,10 +17,15 @@ SQUAD = SHARED / "eval" / "squad_v1.1_dev"
 EXAMPLE_CORPUS = REPO / "examples" / "corpus"
 EXAMPLE_QUERIES = REPO / "examples" / "queries.jsonl"
 
-# Tests never reach the network: everything they load is local or built in the test.
+# Tests never reach the network: everything they load is local or built in the test. Caches go to
+# a temporary folder, not the user's home.
+_CACHE = tempfile.mkdtemp(prefix="raft_dataset_tests_")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")
+os.environ["TIKTOKEN_CACHE_DIR"] = os.path.join(_CACHE, "tiktoken")
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 def needs(path: Path):
