@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from .pipeline import BuildResult
 from .stats import statistics_table
+
+if TYPE_CHECKING:
+    from .pipeline import BuildResult
 
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "dataset_card.md"
 

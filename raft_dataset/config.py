@@ -252,7 +252,8 @@ def check_keys(settings: dict, where: str) -> None:
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read settings from a YAML file, resolving relative `corpus`/`queries` paths against its folder."""
+    """Read settings from a YAML file; relative paths (corpus, queries, caches, local models) are
+    resolved against the file's folder."""
     path = Path(path)
     try:
         settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -272,6 +273,11 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         settings["corpus"] = [_resolve(p, base) for p in settings["corpus"]]
     if isinstance(settings.get("queries"), str):
         settings["queries"] = _resolve(settings["queries"], base)
+    if isinstance(settings.get("embedding_cache"), str) and settings["embedding_cache"]:
+        settings["embedding_cache"] = _resolve(settings["embedding_cache"], base)
+    for key in ("encoder", "stats_tokenizer"):  # a local model folder next to the config; else a Hub id
+        if isinstance(settings.get(key), str) and (base / settings[key]).exists():
+            settings[key] = str(base / settings[key])
     llm = settings.get("llm")
     if isinstance(llm, dict) and isinstance(llm.get("cache_path"), str) and llm["cache_path"]:
         llm["cache_path"] = _resolve(llm["cache_path"], base)
