@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 from pathlib import Path
 
 import datasets
@@ -14,6 +15,7 @@ from .export import FEATURES
 from .pipeline import BuildResult, build_raft_dataset
 
 _CONFIG_FILE_SUFFIXES = (".yaml", ".yml")
+_TAKES_CONFIG_ID = "config_id" in inspect.signature(datasets.DatasetBuilder._create_builder_config).parameters
 
 
 class RaftDatasetBuilder(datasets.GeneratorBasedBuilder):
@@ -35,8 +37,10 @@ class RaftDatasetBuilder(datasets.GeneratorBasedBuilder):
         if config_name and str(config_name).endswith(_CONFIG_FILE_SUFFIXES):
             config_kwargs = {**load_config_file(config_name), **config_kwargs, "name": Path(config_name).stem}
             config_name = None
+        # datasets 4+ takes a config_id to skip computing its own; 3.x (scripts) has no such argument.
+        skip_own_id = {"config_id": "unused"} if _TAKES_CONFIG_ID else {}
         config, _ = super()._create_builder_config(
-            config_name=config_name, custom_features=custom_features, config_id="unused", **config_kwargs
+            config_name=config_name, custom_features=custom_features, **skip_own_id, **config_kwargs
         )
         validate_config(config)  # settings applied as overrides skip the dataclass's own check
         return config, config_id or f"{config.name}-{config_fingerprint(config)}"

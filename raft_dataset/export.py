@@ -10,6 +10,7 @@ from pathlib import Path
 import datasets
 
 from .card import render_card
+from .features import list_of
 from .pipeline import BuildResult
 
 _MESSAGE = {"role": datasets.Value("string"), "content": datasets.Value("string")}
@@ -19,7 +20,7 @@ FEATURES = datasets.Features({
     "instruction": datasets.Value("string"),
     "input": datasets.Value("string"),
     "output": datasets.Value("string"),
-    "messages": datasets.List(_MESSAGE),
+    "messages": list_of(_MESSAGE),
     "question": datasets.Value("string"),
     "reference_answer": datasets.Value("string"),
     "query_origin": datasets.Value("string"),
@@ -30,9 +31,9 @@ FEATURES = datasets.Features({
     "oracle_rank": datasets.Value("int32"),
     "oracle_retrieved": datasets.Value("bool"),
     "query_oracle_similarity": datasets.Value("float32"),
-    "context_chunk_ids": datasets.List(datasets.Value("string")),
-    "context_doc_ids": datasets.List(datasets.Value("string")),
-    "context_scores": datasets.List(datasets.Value("float32")),
+    "context_chunk_ids": list_of(datasets.Value("string")),
+    "context_doc_ids": list_of(datasets.Value("string")),
+    "context_scores": list_of(datasets.Value("float32")),
     "hard_negatives": datasets.Value("int32"),
     "input_tokens": datasets.Value("int32"),
     "output_tokens": datasets.Value("int32"),

@@ -46,14 +46,16 @@ def passage_text(title: str, text: str) -> str:
 
 
 def _features(dimension: int | None = None):
-    from datasets import Features, List, Value
+    from datasets import Features, Value
+
+    from .features import list_of
 
     fields = {
         "chunk_id": Value("string"), "doc_id": Value("string"), "title": Value("string"),
         "text": Value("string"), "start": Value("int64"), "end": Value("int64"), "n_tokens": Value("int32"),
     }
     if dimension is not None:
-        fields["embeddings"] = List(Value("float32"), length=dimension)
+        fields["embeddings"] = list_of(Value("float32"), length=dimension)
     return Features(fields)
 
 
@@ -68,6 +70,22 @@ def _datasets_progress(enabled: bool) -> Iterator[None]:
         yield
     finally:
         (ds_logging.enable_progress_bar if was_enabled else ds_logging.disable_progress_bar)()
+
+
+class _ChunkStream:
+    """Chunks to stream once into `Dataset.from_generator`. `datasets` hashes generator arguments
+    for its cache and a generator cannot be pickled: this pickles as a fresh random token instead,
+    so every build gets a new fingerprint on every `datasets` release."""
+
+    def __init__(self, chunks: Iterable[Chunk]) -> None:
+        self.chunks = chunks
+        self.token = uuid.uuid4().hex
+
+    def __reduce__(self):
+        return (str, (self.token,))
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return iter(self.chunks)
 
 
 def _chunk_rows(chunks: Iterable[Chunk]) -> Iterator[dict]:
@@ -137,8 +155,8 @@ class ChunkIndex:
         root = Path(workdir.name)
         with _datasets_progress(show_progress_bar):
             dataset = Dataset.from_generator(_chunk_rows, features=_features(),
-                                             gen_kwargs={"chunks": itertools.chain([first], chunk_iter)},
-                                             cache_dir=str(root / "chunks"), fingerprint=uuid.uuid4().hex)
+                                             gen_kwargs={"chunks": _ChunkStream(itertools.chain([first], chunk_iter))},
+                                             cache_dir=str(root / "chunks"))
 
         # One bar advanced per forward batch (the map's own bar would only move once per window).
         bar = tqdm(total=len(dataset), desc="Embedding chunks", unit="chunk", disable=not show_progress_bar)
