@@ -15,7 +15,6 @@ Each metric is averaged over the queries that have at least one relevant documen
 from __future__ import annotations
 
 import csv
-import json
 import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +25,7 @@ import numpy as np
 from .chunking import Chunk, chunk_document
 from .corpus import Document
 from .encoding import EmbeddingCache, Encoder
+from .jsonl import iter_json_objects
 
 METRIC_KEYS = ("ndcg@10", "recall@1", "recall@5", "recall@10", "recall@100", "mrr@10")
 _DOCS_PER_QUERY = 100  # ranked documents per query: enough for recall@100
@@ -37,35 +37,10 @@ _QUERY_BATCH = 1024  # queries searched together (bounds the k x batch result ma
 # --------------------------------------------------------------------------------------------------
 
 
-def _json_records(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict]]:
-    """(line number, record) of a JSON-lines file; any malformed line raises a one-line ValueError."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as err:
-        raise ValueError(f"{path}: cannot read ({err.strerror or err})") from err
-    with handle:
-        try:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}:{line_no}: invalid JSON ({err.msg})") from None
-                if not isinstance(record, dict):
-                    raise ValueError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
-                for key in required:
-                    if key not in record or record[key] is None:
-                        raise ValueError(f"{path}:{line_no}: missing field {key!r}")
-                yield line_no, record
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{path}: not UTF-8 ({err.reason})") from None
-
-
 def read_beir_corpus(path: str | Path) -> Iterator[Document]:
     """Stream `Document`s from a BEIR corpus.jsonl (`_id`, `text`, optional `title`)."""
     path = Path(path)
-    for line_no, record in _json_records(path, ("_id", "text")):
+    for line_no, record in iter_json_objects(path, ("_id", "text")):
         text, title = record["text"], record.get("title") or ""
         if not isinstance(text, str) or not isinstance(title, str):
             raise ValueError(f"{path}:{line_no}: fields 'text' and 'title' must be strings")
@@ -77,7 +52,7 @@ def read_beir_queries(path: str | Path) -> dict[str, str]:
     """Query id -> text from a BEIR queries.jsonl (`_id`, `text`)."""
     path = Path(path)
     queries: dict[str, str] = {}
-    for line_no, record in _json_records(path, ("_id", "text")):
+    for line_no, record in iter_json_objects(path, ("_id", "text")):
         if not isinstance(record["text"], str):
             raise ValueError(f"{path}:{line_no}: field 'text' must be a string")
         queries[str(record["_id"])] = record["text"]

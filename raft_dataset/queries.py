@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Protocol
 
 from .chunking import Chunk, document_headings
 from .corpus import Document, clean_heading
+from .jsonl import iter_json_objects
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def read_queries(path: str | Path) -> list[Query]:
     except UnicodeDecodeError:
         raise QueryFileError(f"{path}: not valid UTF-8") from None
     if suffix in (".jsonl", ".json", ".ndjson"):
-        rows = _json_rows(path, text)
+        rows = iter_json_objects(path, error=QueryFileError)
     elif suffix in (".csv", ".tsv"):
         rows = _csv_rows(path, text, delimiter="\t" if suffix == ".tsv" else ",")
     else:
@@ -88,19 +88,6 @@ def _optional_str(value) -> str | None:
         value = value[0] if value else None
     value = str(value).strip() if value is not None else ""
     return value or None
-
-
-def _json_rows(path: Path, text: str) -> Iterator[tuple[int, dict]]:
-    for line_no, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise QueryFileError(f"{path}:{line_no}: invalid JSON ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise QueryFileError(f"{path}:{line_no}: expected a JSON object")
-        yield line_no, row
 
 
 def _csv_rows(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, dict]]:
