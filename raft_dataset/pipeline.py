@@ -252,7 +252,8 @@ def build_raft_dataset(
         samples, question_embeddings = _draft_samples(config, index, row_of_chunk, queries, validation, show_progress)
         # Near-duplicate questions are dropped before their answers are paid for.
         duplicate = near_duplicate_mask(question_embeddings, config.near_duplicate_threshold)
-        validation.rejected["near_duplicate_question"] += int(duplicate.sum())
+        if duplicate.any():
+            validation.rejected["near_duplicate_question"] += int(duplicate.sum())
         samples = [sample for sample, dup in zip(samples, duplicate) if not dup]
         lap("contexts")
         answers = generate_answers(config, encoder, llm_client, [s.pop("_request") for s in samples])
