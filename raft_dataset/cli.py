@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 
 import yaml
 
-from .config import SETTING_NAMES, ConfigError, RaftDatasetConfig, make_config
+from .config import SETTING_NAMES, SETTING_TYPES, ConfigError, make_config
 
 
-def _setting_type(annotation) -> str:
-    text = str(annotation)
-    for name in ("bool", "int", "float", "dict", "list"):
-        if name in text.replace("Optional", ""):
-            return name
-    return "str"
+def _setting_type(accepted: tuple[type, ...]) -> str:
+    """The flag's value kind: the first non-null type a setting accepts."""
+    return next(t.__name__ for t in accepted if t is not type(None))
 
 
 def _parse_value(kind: str, name: str):
@@ -48,11 +44,10 @@ _EXPLICIT_FLAGS = ("corpus", "queries", "seed")  # the build command declares th
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per config field (`--chunk-size`, `--oracle-probability`, ...), default: unset."""
     group = parser.add_argument_group("settings (override the config file; see RaftDatasetConfig)")
-    hints = {f.name: f.type for f in dataclasses.fields(RaftDatasetConfig)}
     for name in SETTING_NAMES:
         if name in _EXPLICIT_FLAGS:
             continue
-        kind = _setting_type(hints[name])
+        kind = _setting_type(SETTING_TYPES[name])
         group.add_argument(
             f"--{name.replace('_', '-')}", dest=name, default=None, type=_parse_value(kind, name), metavar=kind.upper()
         )
@@ -60,6 +55,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raft-dataset", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="build a RAFT dataset folder from documents")
@@ -145,7 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return _run_eval(args)
     except (ConfigError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as err:
-        # One line for the user; the traceback helps nobody when the input is wrong.
+        # One line for the user; the traceback helps nobody when the input is wrong (--debug shows it).
+        if args.debug:
+            raise
         print(f"raft-dataset: error: {err}", file=sys.stderr)
         return 2
 

@@ -162,33 +162,37 @@ _POSITIVE_INTS = (
 _PROBABILITIES = ("hard_negative_ratio", "oracle_probability")
 
 
-def _type_ok(value: Any, annotation: Any) -> bool:
-    """A small runtime check for the simple annotations the config uses."""
-    if isinstance(annotation, str):
-        annotation = eval(annotation, vars(typing), {})  # noqa: S307 - our own annotations
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        return any(_type_ok(value, arg) for arg in typing.get_args(annotation))
-    if annotation is type(None):
-        return value is None
-    if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, origin or annotation)
+def _runtime_types(annotation: Any) -> tuple[type, ...]:
+    """`int | None` -> (int, NoneType); `dict` -> (dict,)."""
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return tuple(t for arg in typing.get_args(annotation) for t in _runtime_types(arg))
+    return (typing.get_origin(annotation) or annotation,)
 
 
-def _type_name(annotation: Any) -> str:
-    return str(annotation).replace("typing.", "").replace("Optional", "optional ")
+# Setting name -> the Python types it accepts, resolved once from the dataclass annotations.
+SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    name: _runtime_types(hint) for name, hint in typing.get_type_hints(RaftDatasetConfig).items() if name in SETTING_NAMES
+}
+
+
+def _type_ok(value: Any, accepted: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):  # bool is an int subclass: only a bool setting takes it
+        return bool in accepted
+    if isinstance(value, int) and float in accepted:
+        return True
+    return isinstance(value, accepted)
+
+
+def _type_name(accepted: tuple[type, ...]) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in accepted)
 
 
 def validate_config(config: RaftDatasetConfig) -> None:
     """Raise `ConfigError` naming the first bad key: a wrong type or an impossible value."""
-    hints = {f.name: f.type for f in dataclasses.fields(config) if f.name in SETTING_NAMES}
-    for name, annotation in hints.items():
+    for name, accepted in SETTING_TYPES.items():
         value = getattr(config, name)
-        if not _type_ok(value, annotation):
-            raise ConfigError(f"{name}: expected {_type_name(annotation)}, got {type(value).__name__} {value!r}")
+        if not _type_ok(value, accepted):
+            raise ConfigError(f"{name}: expected {_type_name(accepted)}, got {type(value).__name__} {value!r}")
     for name in _POSITIVE_INTS:
         if getattr(config, name) < 1:
             raise ConfigError(f"{name}: must be >= 1, got {getattr(config, name)}")
