@@ -319,6 +319,14 @@ def _draft_samples(
     encoded = pc.dictionary_encode(index.dataset.data.column("doc_id")).combine_chunks()
     doc_codes = encoded.indices.to_numpy(zero_copy_only=False)
     code_of_doc = {doc: code for code, doc in enumerate(encoded.dictionary.to_pylist())}
+    by_document = np.argsort(doc_codes, kind="stable")
+    bounds = np.searchsorted(doc_codes[by_document], np.arange(len(code_of_doc) + 1))
+
+    def rows_of(doc_id: str) -> np.ndarray | None:
+        """The index rows of one document (sorted once, not scanned per query)."""
+        code = code_of_doc.get(doc_id)
+        return None if code is None else by_document[bounds[code] : bounds[code + 1]]
+
     view = chunk_view(index)
     settings = ContextSettings(
         num_distractors=config.num_distractors,
@@ -328,7 +336,7 @@ def _draft_samples(
     )
     drafts, kept_embeddings = [], []
     for i, query in enumerate(tqdm(queries, desc="contexts", disable=not show_progress)):
-        oracle_row = _oracle_row(query, ranked[i], embeddings_of, question_embeddings[i], doc_codes, code_of_doc, row_of_chunk)
+        oracle_row = _oracle_row(query, ranked[i], embeddings_of, question_embeddings[i], rows_of, row_of_chunk)
         if oracle_row is None:
             validation.reject("unknown_gold_document")
             continue
@@ -365,15 +373,14 @@ def _draft_samples(
     return drafts, np.asarray(kept_embeddings, dtype=np.float32)
 
 
-def _oracle_row(query, ranked_rows, embeddings_of, question_embedding, doc_codes, code_of_doc, row_of_chunk) -> int | None:
+def _oracle_row(query, ranked_rows, embeddings_of, question_embedding, rows_of, row_of_chunk) -> int | None:
     """The gold chunk, else the gold document's best chunk for the question, else the top hit."""
     if query.chunk_id is not None and query.chunk_id in row_of_chunk:
         return row_of_chunk[query.chunk_id]
     if query.doc_id is not None:
-        code = code_of_doc.get(query.doc_id)
-        if code is None:
+        rows = rows_of(query.doc_id.replace("\\", "/").removeprefix("./"))
+        if rows is None:
             return None
-        rows = np.flatnonzero(doc_codes == code)
         return int(rows[np.argmax(embeddings_of(rows.tolist()) @ question_embedding)])
     return int(ranked_rows[0]) if len(ranked_rows) and ranked_rows[0] >= 0 else None
 
