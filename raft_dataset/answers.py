@@ -6,6 +6,7 @@ verbatim; an LLM-backed generator (`raft_dataset.llm_generation`) implements the
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -16,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from .chunking import Chunk
+from .corpus import MARKDOWN_LINK
 from .raft_format import ANSWER_MARKER, BEGIN_QUOTE, END_QUOTE, normalize_whitespace
 
 
@@ -131,7 +133,8 @@ def _long_enough(sentence: str) -> bool:
     return len(sentence.split()) >= 4 or (not sentence.isascii() and len(sentence.strip()) >= 8)
 
 
-def candidate_sentences(text: str) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=4096)  # scoring and quoting both ask for the same oracle's sentences
+def candidate_sentences(text: str) -> tuple[tuple[int, int], ...]:
     """(start, end) offsets of the quotable sentences of a chunk: prose and list items, no code,
     headings or markup lines. A sentence that ends in ":" takes the list or table after it along."""
     blocks = _blocks(text)
@@ -147,7 +150,7 @@ def candidate_sentences(text: str) -> list[tuple[int, int]]:
                 piece_end = _lead_in_end(text, blocks, b, piece_end)
             if _long_enough(piece) and BEGIN_QUOTE not in text[at:piece_end] and END_QUOTE not in text[at:piece_end]:
                 spans.append((at, piece_end))
-    return spans
+    return tuple(spans)
 
 
 def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int) -> int:
@@ -220,12 +223,9 @@ def select_quotes(
     return QuoteChoice([sentences[i] for i in sorted(chosen)], sentences[best])
 
 
-_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-
-
 def plain_answer(quote: str) -> str:
     """A quote as a plain final answer: links become their text, emphasis and list markers go."""
-    return normalize_whitespace(_MARKDOWN_RE.sub("", _LINK_RE.sub(r"\1", quote)))
+    return normalize_whitespace(_MARKDOWN_RE.sub("", MARKDOWN_LINK.sub(r"\1", quote)))
 
 
 class ExtractiveAnswerGenerator:

@@ -29,7 +29,7 @@ def _parse_value(kind: str, name: str):
             return int(raw)
         if kind == "float":
             return float(raw)
-        if kind in ("dict", "list") or name == "corpus":
+        if kind in ("dict", "list"):
             value = yaml.safe_load(raw)
             return value if kind != "dict" or isinstance(value, dict) else raw
         return raw

@@ -82,7 +82,8 @@ def assemble_context(
     hard = hard_pool[:wanted_hard].tolist()
     random_rows = _random_rows(len(doc_codes), wanted - len(hard), set(hard) | {oracle_row}, acceptable, rng)
     if len(hard) + len(random_rows) < wanted:  # small corpus: top up from whichever pool has more
-        extra = [r for r in hard_pool.tolist() if r not in set(hard) | set(random_rows)]
+        used = set(hard) | set(random_rows)
+        extra = [r for r in hard_pool.tolist() if r not in used]
         hard += extra[: wanted - len(hard) - len(random_rows)]
     rows = hard + random_rows + ([oracle_row] if oracle_present else [])
     order = rng.permutation(len(rows))

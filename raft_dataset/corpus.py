@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .raft_format import normalize_whitespace
+
 logger = logging.getLogger(__name__)
 
 
@@ -475,18 +477,14 @@ def html_to_text(html: str) -> tuple[str, str | None]:
     if not html.strip():
         return "", None
     tree = html_text.parse_html(html)
-    title = _squash(tree.findtext(".//title") or "")
+    title = normalize_whitespace(tree.findtext(".//title") or "")
     if not title:
         h1 = tree.find(".//h1")
-        title = _squash(h1.text_content()) if h1 is not None else ""
+        title = normalize_whitespace(h1.text_content()) if h1 is not None else ""
     for element in tree.xpath("//title | //nav"):
         element.drop_tree()
     text = html_text.extract_text(tree, guess_layout=True)
     return text.strip(), title or None
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -649,17 +647,19 @@ _ATX = re.compile(r"^ {0,3}(?P<hashes>#{1,6})(?:[ \t]+(?P<text>.*?))?(?:[ \t]+#+
 _SETEXT = re.compile(r"^ {0,3}(?P<rule>=+|-+)[ \t]*$")
 _NOT_PARAGRAPH = re.compile(r"^(?: {4}|\t| {0,3}(?:[-*+][ \t]|[>|<#]|\d+[.)][ \t]))")
 _ATTR_LIST = re.compile(r"[ \t]*\{[ \t]*[#.:][^{}]*\}[ \t]*$")  # `{ #anchor }`, `{ .class }`
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # [text](url) and ![alt](src)
 
 
 def clean_heading(text: str) -> str:
     """Heading text without markup: attribute lists, links, code ticks, emphasis, HTML tags."""
     text = _ATTR_LIST.sub("", text)
-    text = _LINK.sub(r"\1", text)
+    text = MARKDOWN_LINK.sub(r"\1", text)
     text = re.sub(r"<[^>]+>", "", text)
-    text = text.replace("`", "").replace("**", "")
-    text = re.sub(r"(?<![\w*])\*(?=\S)([^*]+?)\*(?![\w*])", r"\1", text)  # *emphasis*
-    return _squash(text)
+    text = text.replace("`", "")
+    # **strong**, __strong__, *emphasis*, _emphasis_; underscores inside names ("dependency_overrides") stay.
+    text = re.sub(r"(?<!\w)(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1(?!\w)", r"\2", text)
+    text = text.replace("**", "")
+    return normalize_whitespace(text)
 
 
 def _lines_with_offsets(text: str) -> list[tuple[int, str]]:
@@ -770,4 +770,4 @@ def _rst_heading(styles: list[tuple[str, bool]], style: tuple[str, bool], start:
     if style not in styles:
         styles.append(style)
     return Heading(start, last_line[0] + len(last_line[1]), styles.index(style) + 1,
-                   _squash(title_line.replace("`", "").replace("**", "")))
+                   normalize_whitespace(title_line.replace("`", "").replace("**", "")))

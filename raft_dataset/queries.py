@@ -127,8 +127,6 @@ _INTERROGATIVES = {
 
 
 def _clean_heading(heading: str) -> str:
-    # Emphasis markers go, underscores inside names ("dependency_overrides") stay.
-    heading = re.sub(r"(?<!\w)(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1(?!\w)", r"\2", heading)
     return clean_heading(heading).strip(" #:-")
 
 

@@ -16,9 +16,8 @@ from raft_dataset.chunking import (
     split_sections,
 )
 from raft_dataset.corpus import Document, fenced_code_spans, read_corpus
+from tests.conftest import FASTAPI_DOCS as FASTAPI
 
-SHARED = Path(__file__).parents[1].parent / "shared"
-FASTAPI = SHARED / "corpora" / "fastapi_docs"
 CHUNK_SIZE, OVERLAP = 200, 30
 
 

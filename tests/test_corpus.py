@@ -20,9 +20,8 @@ from raft_dataset.corpus import (
     read_hf_dataset,
     rst_headings,
 )
+from tests.conftest import FASTAPI_DOCS as FASTAPI
 
-SHARED = Path(__file__).parents[1].parent / "shared"
-FASTAPI = SHARED / "corpora" / "fastapi_docs"
 INCLUDE_LINE = re.compile(r"^[ \t]*\{\*.*\*\}[ \t]*$", re.M)
 
 

@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 from raft_dataset.encoding import EmbeddingCache, Encoder, default_encoder_path, encode_cached, load_st_config
-
-SHARED = Path(__file__).parents[1].parent / "shared"
-FASTAPI = SHARED / "corpora" / "fastapi_docs"
+from tests.conftest import FASTAPI_DOCS as FASTAPI
 
 EDGE_TEXTS = [
     "",

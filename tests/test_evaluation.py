@@ -23,9 +23,7 @@ from raft_dataset.evaluation import (
     recall_at_k,
     select_queries,
 )
-
-SQUAD = Path(__file__).parents[1].parent / "shared" / "eval" / "squad_v1.1_dev"
-
+from tests.conftest import SQUAD
 
 # ---------------------------------------------------------------------------------------------- metrics
 

@@ -11,9 +11,8 @@ from raft_dataset.chunking import Chunk, chunk_document
 from raft_dataset.corpus import read_corpus
 from raft_dataset.encoding import EmbeddingCache, Encoder
 from raft_dataset.index import ChunkIndex, passage_text
+from tests.conftest import FASTAPI_DOCS as FASTAPI
 
-SHARED = Path(__file__).parents[1].parent / "shared"
-FASTAPI = SHARED / "corpora" / "fastapi_docs"
 CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens")
 
 
