@@ -66,7 +66,7 @@ def render_card(result: BuildResult, dataset_info: dict, repo_id: str = "path/to
     """Fill the card template with the build's settings, counts, statistics and rejections."""
     settings = result.config.settings()
     llm_usage = _public_llm_usage(result.llm_usage)
-    rejections = result.validation.rejected
+    rejections = result.report.rejected
     card_data = DatasetCardData(
         license=result.config.license or "other",
         pretty_name=result.config.pretty_name or "RAFT dataset",
@@ -84,7 +84,7 @@ def render_card(result: BuildResult, dataset_info: dict, repo_id: str = "path/to
             "token_statistics": result.statistics,
             "token_counter": _token_counter_name(result),
             "rejections": dict(sorted(rejections.items())),
-            "skipped_files": dict(sorted(result.corpus_report.skipped.items())),
+            "skipped_files": dict(sorted(result.report.skipped.items())),
             "seconds_per_stage": result.timings,
             "settings": public_settings(settings),
             **({"llm_usage": llm_usage} if llm_usage else {}),
@@ -109,7 +109,7 @@ def render_card(result: BuildResult, dataset_info: dict, repo_id: str = "path/to
         license=result.config.license or "not set (set `license` in the config)",
         statistics_table=statistics_table(result.statistics),
         rejections_table=_counts_table(rejections, "reason"),
-        skipped_files=", ".join(f"{k}: {v}" for k, v in sorted(result.corpus_report.skipped.items())) or "none",
+        skipped_files=", ".join(f"{k}: {v}" for k, v in sorted(result.report.skipped.items())) or "none",
         llm_usage=json.dumps(llm_usage, indent=2, sort_keys=True) if llm_usage else None,
         repo_id=repo_id,
     )

@@ -32,30 +32,8 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from .corpus import Document, Heading, markdown_headings, rst_headings
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A passage of a document, the unit that is embedded, retrieved and quoted.
-
-    Attributes:
-        chunk_id: f"{doc_id}#{index}", index counting from 0 within the document.
-        doc_id: The id of the document it comes from.
-        title: Document title and heading path joined by " > " (e.g. "Tutorial > First Steps > Run it").
-        text: The chunk text, an exact substring of the document text: doc.text[start:end].
-        start: Character offset of the chunk in the document text.
-        end: Character offset one past the chunk's end.
-        n_tokens: Length of `text` in encoder tokens (no special tokens).
-    """
-
-    chunk_id: str
-    doc_id: str
-    title: str
-    text: str
-    start: int
-    end: int
-    n_tokens: int
+from .corpus import markdown_headings, rst_headings
+from .records import Chunk, Document, Heading
 
 
 @dataclass(frozen=True)
@@ -146,7 +124,9 @@ def _splitter(tokenizer: Any, kind: str, chunk_size: int, chunk_overlap: int):
 
 
 def document_headings(doc: Document) -> list[Heading]:
-    """The section headings of a markdown or reST document (none for other formats)."""
+    """The section headings of a document: the reader's, else parsed from markdown or reST text."""
+    if doc.headings:
+        return list(doc.headings)
     if doc.format == "markdown":
         return markdown_headings(doc.text)
     if doc.format == "rst":

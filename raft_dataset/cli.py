@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_build(args: argparse.Namespace) -> int:
     from .export import check_output_dir, push_to_hub, write_dataset_folder
     from .pipeline import build_raft_dataset
+    from .report import SAMPLES
     from .stats import statistics_table
 
     if args.quiet:
@@ -107,8 +108,7 @@ def _run_build(args: argparse.Namespace) -> int:
     folder = write_dataset_folder(result, args.output, repo_id=args.push_to_hub)
     print(f"wrote {result.counts['samples']} samples to {folder}")
     print(statistics_table(result.statistics))
-    rejected = ", ".join(f"{k}: {v}" for k, v in result.validation.rejected.most_common())
-    print(f"rejected: {rejected or 'none'}")
+    print(f"rejected: {result.report.summary(SAMPLES)}")
     print("seconds per stage: " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in result.timings.items()))
     if result.llm_usage:
         print("llm usage: " + json.dumps(result.llm_usage, sort_keys=True))

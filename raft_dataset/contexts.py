@@ -27,7 +27,6 @@ class Context:
         oracle_row: Index row of the oracle chunk (in `rows` only when `oracle_present`).
         oracle_present: Whether the oracle is in the context.
         oracle_position: Position of the oracle in `rows`, or -1 when absent.
-        scores: Query similarity of each context chunk, in context order.
         hard_negatives: How many distractors came from the retrieval ranking (the rest are random).
     """
 
@@ -35,7 +34,6 @@ class Context:
     oracle_row: int
     oracle_present: bool
     oracle_position: int
-    scores: list[float]
     hard_negatives: int
 
 
@@ -45,29 +43,27 @@ def sample_rng(seed: int, sample_index: int) -> np.random.Generator:
 
 
 def assemble_context(
-    query_embedding: np.ndarray,
     oracle_row: int,
     ranked_rows: Sequence[int],
     doc_codes: np.ndarray,
-    embeddings_of: Callable[[Sequence[int]], np.ndarray],
+    near_oracle: Callable[[np.ndarray], np.ndarray],
     settings: ContextSettings,
     rng: np.random.Generator,
 ) -> Context:
     """Draw one sample's context.
 
     Args:
-        query_embedding: The question's embedding (normalised like the chunks').
         oracle_row: Index row of the oracle chunk.
         ranked_rows: Index rows retrieved for the question, best first (-1 entries are ignored).
         doc_codes: Document code of every index row (same code = same document).
-        embeddings_of: Returns the embeddings of the given index rows.
+        near_oracle: Given candidate rows, a boolean mask of those too close to the oracle to be
+            distractors (they likely hold the answer too).
         settings: Distractor count and mix, similarity guard and oracle probability.
         rng: The sample's random generator.
     """
     oracle_present = bool(rng.random() < settings.oracle_probability)
     wanted = settings.num_distractors + (0 if oracle_present else 1)
     wanted_hard = int(round(wanted * settings.hard_negative_ratio))
-    oracle_vec = embeddings_of([oracle_row])[0]
     oracle_doc = doc_codes[oracle_row]
 
     def acceptable(rows: np.ndarray) -> np.ndarray:
@@ -75,8 +71,7 @@ def assemble_context(
         rows = rows[(rows >= 0) & (doc_codes[np.maximum(rows, 0)] != oracle_doc)]
         if len(rows) == 0:
             return rows
-        similar = embeddings_of(rows.tolist()) @ oracle_vec >= settings.max_distractor_similarity
-        return rows[~similar]
+        return rows[~near_oracle(rows)]
 
     hard_pool = acceptable(np.asarray(list(dict.fromkeys(ranked_rows)), dtype=np.int64))
     hard = hard_pool[:wanted_hard].tolist()
@@ -88,13 +83,11 @@ def assemble_context(
     rows = hard + random_rows + ([oracle_row] if oracle_present else [])
     order = rng.permutation(len(rows))
     rows = [int(rows[i]) for i in order]
-    scores = (embeddings_of(rows) @ query_embedding).astype(float).tolist() if rows else []
     return Context(
         rows=rows,
         oracle_row=int(oracle_row),
         oracle_present=oracle_present,
         oracle_position=rows.index(oracle_row) if oracle_present else -1,
-        scores=[round(s, 6) for s in scores],
         hard_negatives=len(hard),
     )
 

@@ -1,13 +1,9 @@
 """Corpus reading: local files by glob, or a Hugging Face dataset, into `Document`s.
 
 Local files are read one at a time (the readers are generators), in sorted path order, and every file
-that cannot be used is skipped and counted in a `CorpusReport` instead of stopping the build, unless
-`strict=True`. Markdown is cleaned of things that are not prose (front matter, MkDocs include
-directives, HTML comments, admonition markers) so that chunks, and the quotes taken from them later,
-only contain text a reader of the page would see.
-
-The small markup helpers at the end (`fenced_code_spans`, `markdown_headings`, `rst_headings`) are
-shared with `chunking`, which splits documents at the same headings used here for titles.
+that cannot be used is skipped and counted in a `BuildReport` instead of stopping the build, unless
+`strict=True`. Which reader reads a file is decided by its suffix, through a registry that other
+packages extend with `register_reader` or the `raft_dataset.readers` entry-point group.
 """
 
 from __future__ import annotations
@@ -17,81 +13,101 @@ import json
 import logging
 import os
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .raft_format import normalize_whitespace
+from .records import Document, Heading
+from .report import CORPUS, BuildReport
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Document:
-    """One source document.
+class Skipped:
+    """A file (or one record of a file) that could not be used, and why.
 
-    Attributes:
-        doc_id: Stable id: the path relative to the corpus root (posix), or the record id.
-        title: Front-matter title, first heading, record title, or the file stem.
-        text: The document text (markup kept for markdown/reST; HTML converted to text).
-        format: One of "markdown", "rst", "text", "html", "jsonl", "hf".
-        source: The file path or dataset name it came from.
+    `reason` is a stable identifier counted in the build report ("empty", "binary", ...); `where`
+    names the file (and line); `detail` is the one-line explanation.
     """
 
-    doc_id: str
-    title: str
-    text: str
-    format: str
-    source: str
-
-
-@dataclass
-class CorpusReport:
-    """What reading the corpus did: documents read and files skipped by reason."""
-
-    documents: int = 0
-    skipped: Counter = field(default_factory=Counter)
+    reason: str
+    where: str
+    detail: str
 
 
 class CorpusError(ValueError):
     """A corpus problem that must stop the build (nothing matched, or strict mode)."""
 
 
-# Compound suffixes first: Sphinx publishes its sources as `_sources/page.rst.txt` (or `.md.txt` for MyST).
-_FORMATS_BY_SUFFIX: tuple[tuple[str, str], ...] = (
-    (".rst.txt", "rst"),
-    (".md.txt", "markdown"),
-    (".md", "markdown"),
-    (".markdown", "markdown"),
-    (".mdx", "markdown"),
-    (".rst", "rst"),
-    (".txt", "text"),
-    (".html", "html"),
-    (".htm", "html"),
-    (".jsonl", "jsonl"),
-    (".json", "jsonl"),
-)
+@dataclass(frozen=True)
+class ReadOptions:
+    """Settings readers may use: the keys of a record's text, title and id (JSON lines, tables)."""
+
+    text_field: str = "text"
+    title_field: str = "title"
+    id_field: str = "_id"
+
+
+class Reader(Protocol):
+    """Reads one file: yields its documents, and a `Skipped` for anything it cannot use.
+
+    `doc_id` is the file's path relative to the corpus root (posix); a reader that yields several
+    documents per file derives their ids from it. Readers must not raise on bad content.
+    """
+
+    def __call__(self, path: str, doc_id: str, options: ReadOptions) -> Iterable[Document | Skipped]: ...
+
+
 SKIP_REASONS = ("empty", "binary", "undecodable", "unsupported_extension", "bad_json_line", "unreadable")
+# Other packages add readers through this entry-point group: name = the suffix (".pdf"), value = a Reader.
+ENTRY_POINT_GROUP = "raft_dataset.readers"
+_READERS: dict[str, tuple[str, Reader]] = {}  # suffix -> (format name, reader)
+_entry_points_loaded = False
+
+
+def register_reader(suffix: str, reader: Reader, *, format: str | None = None) -> None:
+    """Read files ending in `suffix` (".pdf", ".rst.txt"; case-insensitive) with `reader`.
+
+    The longest matching suffix wins, so ".rst.txt" can differ from ".txt". A later registration of
+    the same suffix replaces the earlier one. `format` names the documents' format (default: the
+    suffix without its dot).
+    """
+    suffix = suffix.lower()
+    if not suffix.startswith(".") or len(suffix) < 2:
+        raise ValueError(f"reader suffix must start with a dot, got {suffix!r}")
+    _READERS[suffix] = (format or suffix.rsplit(".", 1)[-1], reader)
+
+
+def _load_entry_points() -> None:
+    """Register the readers other installed packages declare (once per process)."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            register_reader(entry.name, entry.load())
+        except Exception as err:  # noqa: BLE001 - a broken plugin must not stop every build
+            logger.warning("reader plugin %s (%s) could not be loaded: %s", entry.name, entry.value, err)
+
+
+def reader_for(path: str | os.PathLike[str]) -> tuple[str, Reader] | None:
+    """(format, reader) for a file name by its longest registered suffix, or None."""
+    _load_entry_points()
+    name = os.path.basename(path).lower()
+    matches = [suffix for suffix in _READERS if name.endswith(suffix)]
+    return _READERS[max(matches, key=len)] if matches else None
 
 
 def detect_format(path: str | os.PathLike[str]) -> str | None:
-    """The document format for a file name, or None if the extension is not supported."""
-    name = os.path.basename(path).lower()
-    for suffix, fmt in _FORMATS_BY_SUFFIX:
-        if name.endswith(suffix):
-            return fmt
-    return None
-
-
-@dataclass(frozen=True)
-class _Skipped:
-    """A file (or one JSON line) that could not be used."""
-
-    reason: str
-    where: str
-    detail: str
+    """The document format for a file name, or None if no reader takes it."""
+    found = reader_for(path)
+    return found[0] if found else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -106,7 +122,7 @@ def read_corpus(
     title_field: str = "title",
     id_field: str = "_id",
     strict: bool = False,
-    report: CorpusReport | None = None,
+    report: BuildReport | None = None,
 ) -> Iterator[Document]:
     """Yield the documents in the files matched by `patterns`, in sorted path order.
 
@@ -128,32 +144,28 @@ def read_corpus(
         raise CorpusError("no corpus pattern given")
     files, root = _expand_patterns([os.fspath(p) for p in pattern_list], strict=strict)
     # Validation above runs eagerly; the reading below is lazy.
-    return _read_files(files, root, text_field=text_field, title_field=title_field, id_field=id_field,
-                       strict=strict, report=report if report is not None else CorpusReport())
+    options = ReadOptions(text_field=text_field, title_field=title_field, id_field=id_field)
+    return _read_files(files, root, options, strict=strict, report=report if report is not None else BuildReport())
 
 
-def _read_files(files: list[str], root: str, *, text_field: str, title_field: str, id_field: str,
-                strict: bool, report: CorpusReport) -> Iterator[Document]:
+def _read_files(files: list[str], root: str, options: ReadOptions, *, strict: bool,
+                report: BuildReport) -> Iterator[Document]:
     for path in files:
         relpath = Path(os.path.relpath(path, root)).as_posix()
-        fmt = detect_format(path)
-        if fmt is None:
-            items: Iterable[Document | _Skipped] = [
-                _Skipped("unsupported_extension", path, "unsupported file extension")]
-        elif fmt == "jsonl":
-            items = _read_json_records(path, relpath, text_field=text_field, title_field=title_field,
-                                       id_field=id_field)
+        found = reader_for(path)
+        if found is None:
+            items: Iterable[Document | Skipped] = [Skipped("unsupported_extension", path, "unsupported file extension")]
         else:
-            items = [_read_text_file(path, relpath, fmt)]
+            items = found[1](path, relpath, options)
         for item in items:
-            if isinstance(item, _Skipped):
-                report.skipped[item.reason] += 1
+            if isinstance(item, Skipped):
+                report.drop(CORPUS, item.reason)
                 message = f"{item.where}: {item.detail}"
                 if strict and item.reason != "unsupported_extension":
                     raise CorpusError(message)
                 logger.info("skipped (%s) %s", item.reason, message)
                 continue
-            report.documents += 1
+            report.count("documents")
             yield item
 
 
@@ -244,37 +256,56 @@ def humanize_stem(path: str) -> str:
     return words[:1].upper() + words[1:] if words else name
 
 
-def _read_text_file(path: str, relpath: str, fmt: str) -> Document | _Skipped:
-    """Read one markdown / reST / text / HTML file into a Document (or say why not)."""
+def _read_bytes(path: str) -> bytes | Skipped:
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            return fh.read()
     except OSError as exc:  # vanished or unreadable since globbing
-        return _Skipped("unreadable", path, f"cannot read ({exc.strerror or exc})")
-    if b"\x00" in data:
-        return _Skipped("binary", path, "binary file (contains NUL bytes)")
-    raw = _decode(data)
-    if raw is None:
-        return _Skipped("undecodable", path, "not valid UTF-8")
-    title: str | None = None
+        return Skipped("unreadable", path, f"cannot read ({exc.strerror or exc})")
+
+
+def _markup_reader(fmt: str) -> Reader:
+    """A reader for one markup format: the file's clean text, title and headings."""
+
+    def read(path: str, doc_id: str, options: ReadOptions) -> Iterator[Document | Skipped]:
+        data = _read_bytes(path)
+        if isinstance(data, Skipped):
+            yield data
+            return
+        if b"\x00" in data:
+            yield Skipped("binary", path, "binary file (contains NUL bytes)")
+            return
+        raw = _decode(data)
+        if raw is None:
+            yield Skipped("undecodable", path, "not valid UTF-8")
+            return
+        text, title, headings = _parse(raw, fmt)
+        if not text.strip():
+            yield Skipped("empty", path, "no text (empty after cleanup)")
+            return
+        yield Document(doc_id=doc_id, title=title or humanize_stem(doc_id), text=text, format=fmt,
+                       source=path, headings=tuple(headings))
+
+    read.__name__ = read.__qualname__ = f"read_{fmt}"
+    return read
+
+
+def _parse(raw: str, fmt: str) -> tuple[str, str | None, list[Heading]]:
+    """(text, title, headings) of one file's content."""
     if fmt == "markdown":
         text, front_matter = clean_markdown(raw)
+        headings = markdown_headings(text)
         fm_title = front_matter.get("title")
-        if isinstance(fm_title, str) and fm_title.strip():
-            title = fm_title.strip()
-        else:
-            title = _first_heading(markdown_headings(text))
-    elif fmt == "rst":
+        title = fm_title.strip() if isinstance(fm_title, str) and fm_title.strip() else _first_heading(headings)
+        return text, title, headings
+    if fmt == "rst":
         text = raw.strip()
-        title = _first_heading(rst_headings(text))
-    elif fmt == "html":
+        headings = rst_headings(text)
+        return text, _first_heading(headings), headings
+    if fmt == "html":
         text, title = html_to_text(raw)
-    else:
-        text = raw.strip()
-    if not text.strip():
-        return _Skipped("empty", path, "no text (empty after cleanup)")
-    return Document(doc_id=relpath, title=title or humanize_stem(relpath), text=text, format=fmt,
-                    source=path)
+        return text, title, []
+    return raw.strip(), None, []
 
 
 def _first_heading(headings: Sequence[Heading]) -> str | None:
@@ -285,37 +316,36 @@ def _first_heading(headings: Sequence[Heading]) -> str | None:
     return next(h.text for h in headings if h.level == top) or None
 
 
-def _read_json_records(path: str, relpath: str, *, text_field: str, title_field: str,
-                       id_field: str) -> Iterator[Document | _Skipped]:
+def read_json_records(path: str, doc_id: str, options: ReadOptions) -> Iterator[Document | Skipped]:
     """One Document per JSON record: a JSON-lines file, or a `.json` file holding an array/object."""
     is_json_file = path.lower().endswith(".json")
     records: Iterable[tuple[int, Any]] = _json_file_records(path) if is_json_file else _json_lines(path)
     try:
-        yield from _records_to_documents(records, path, relpath, text_field=text_field,
-                                         title_field=title_field, id_field=id_field)
+        yield from _records_to_documents(records, path, doc_id, text_field=options.text_field,
+                                         title_field=options.title_field, id_field=options.id_field)
     except OSError as exc:
-        yield _Skipped("unreadable", path, f"cannot read ({exc.strerror or exc})")
+        yield Skipped("unreadable", path, f"cannot read ({exc.strerror or exc})")
 
 
 def _records_to_documents(records: Iterable[tuple[int, Any]], path: str, relpath: str, *, text_field: str,
-                          title_field: str, id_field: str) -> Iterator[Document | _Skipped]:
+                          title_field: str, id_field: str) -> Iterator[Document | Skipped]:
     for line_no, record in records:
         where = f"{path}:{line_no}"
-        if isinstance(record, _Skipped):
+        if isinstance(record, Skipped):
             yield record
             continue
         if not isinstance(record, dict):
-            yield _Skipped("bad_json_line", where, f"expected a JSON object, got {type(record).__name__}")
+            yield Skipped("bad_json_line", where, f"expected a JSON object, got {type(record).__name__}")
             continue
         text = record.get(text_field)
         if not isinstance(text, str):
             detail = (f"missing field {text_field!r}" if text is None
                       else f"field {text_field!r} is {type(text).__name__}, not a string")
-            yield _Skipped("bad_json_line", where, detail)
+            yield Skipped("bad_json_line", where, detail)
             continue
         text = text.replace("\r\n", "\n").strip()
         if not text:
-            yield _Skipped("empty", where, f"empty field {text_field!r}")
+            yield Skipped("empty", where, f"empty field {text_field!r}")
             continue
         rec_id = record.get(id_field)
         doc_id = str(rec_id) if rec_id not in (None, "") else f"{relpath}:{line_no}"
@@ -325,20 +355,20 @@ def _records_to_documents(records: Iterable[tuple[int, Any]], path: str, relpath
 
 
 def _json_lines(path: str) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object or _Skipped) for each non-blank line, streaming."""
+    """(line number, parsed object or Skipped) for each non-blank line, streaming."""
     with open(path, "rb") as fh:
         for line_no, line in enumerate(fh, start=1):
             where = f"{path}:{line_no}"
             text = _decode(line)
             if text is None:
-                yield line_no, _Skipped("bad_json_line", where, "line is not valid UTF-8")
+                yield line_no, Skipped("bad_json_line", where, "line is not valid UTF-8")
                 continue
             if not text.strip():
                 continue
             try:
                 yield line_no, json.loads(text)
             except json.JSONDecodeError as exc:
-                yield line_no, _Skipped("bad_json_line", where, f"invalid JSON ({exc.msg})")
+                yield line_no, Skipped("bad_json_line", where, f"invalid JSON ({exc.msg})")
 
 
 def _json_file_records(path: str) -> Iterator[tuple[int, Any]]:
@@ -347,7 +377,7 @@ def _json_file_records(path: str) -> Iterator[tuple[int, Any]]:
         data = fh.read()
     text = _decode(data)
     if text is None or b"\x00" in data:
-        yield 1, _Skipped("undecodable" if text is None else "binary", path, "not a UTF-8 JSON file")
+        yield 1, Skipped("undecodable" if text is None else "binary", path, "not a UTF-8 JSON file")
         return
     try:
         value = json.loads(text)
@@ -376,7 +406,7 @@ def read_hf_dataset(
     text_column: str = "text",
     title_column: str | None = "title",
     id_column: str | None = None,
-    report: CorpusReport | None = None,
+    report: BuildReport | None = None,
     cache_dir: str | None = None,
 ) -> Iterator[Document]:
     """Yield one Document per row of a Hugging Face dataset.
@@ -413,7 +443,7 @@ def read_hf_dataset(
         os.path.basename(os.path.normpath(name)) if os.path.exists(name) else name)
     return _iter_hf_rows(ds.select_columns(keep), label=label, split=split, source=name,
                          text_column=text_column, title_column=title_col, id_column=id_column,
-                         report=report if report is not None else CorpusReport())
+                         report=report if report is not None else BuildReport())
 
 
 def _load_hf(name: str, *, split: str, cache_dir: str | None):
@@ -447,17 +477,17 @@ def _load_hf(name: str, *, split: str, cache_dir: str | None):
 
 
 def _iter_hf_rows(ds, *, label: str, split: str, source: str, text_column: str, title_column: str | None,
-                  id_column: str | None, report: CorpusReport) -> Iterator[Document]:
+                  id_column: str | None, report: BuildReport) -> Iterator[Document]:
     for row_no, row in enumerate(ds):
         text = (row[text_column] or "").replace("\r\n", "\n").strip()
         if not text:
-            report.skipped["empty"] += 1
+            report.drop(CORPUS, "empty")
             continue
         raw_id = row[id_column] if id_column else None
         doc_id = str(raw_id) if raw_id not in (None, "") else f"{label}:{split}:{row_no}"
         raw_title = row[title_column] if title_column else None
         title = str(raw_title).strip() if raw_title not in (None, "") else f"{label} {row_no}"
-        report.documents += 1
+        report.count("documents")
         yield Document(doc_id=doc_id, title=title, text=text, format="hf", source=source)
 
 
@@ -633,16 +663,6 @@ def fenced_code_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-@dataclass(frozen=True)
-class Heading:
-    """A section heading: `text[start:end]` is the heading markup (including reST adornment lines)."""
-
-    start: int
-    end: int
-    level: int
-    text: str
-
-
 _ATX = re.compile(r"^ {0,3}(?P<hashes>#{1,6})(?:[ \t]+(?P<text>.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(?P<rule>=+|-+)[ \t]*$")
 _NOT_PARAGRAPH = re.compile(r"^(?: {4}|\t| {0,3}(?:[-*+][ \t]|[>|<#]|\d+[.)][ \t]))")
@@ -771,3 +791,11 @@ def _rst_heading(styles: list[tuple[str, bool]], style: tuple[str, bool], start:
         styles.append(style)
     return Heading(start, last_line[0] + len(last_line[1]), styles.index(style) + 1,
                    normalize_whitespace(title_line.replace("`", "").replace("**", "")))
+
+
+# Compound suffixes are distinct: Sphinx publishes its sources as `_sources/page.rst.txt` (or `.md.txt`).
+for _suffix, _fmt in ((".md", "markdown"), (".markdown", "markdown"), (".mdx", "markdown"), (".md.txt", "markdown"),
+                      (".rst", "rst"), (".rst.txt", "rst"), (".txt", "text"), (".html", "html"), (".htm", "html")):
+    register_reader(_suffix, _markup_reader(_fmt), format=_fmt)
+register_reader(".jsonl", read_json_records, format="jsonl")
+register_reader(".json", read_json_records, format="jsonl")

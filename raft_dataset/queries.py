@@ -5,38 +5,46 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .chunking import Chunk, document_headings
-from .corpus import Document, clean_heading
+from .chunking import document_headings
+from .corpus import clean_heading
+from .index import ChunkIndex
 from .jsonl import iter_json_objects
-
-
-@dataclass(frozen=True)
-class Query:
-    """A question to build one sample from.
-
-    Attributes:
-        question: The question text.
-        answer: A reference answer, if the user gave one.
-        doc_id: The gold document, if known.
-        chunk_id: The gold chunk, if known (a question written from a chunk has it as its oracle).
-        origin: Where it came from: "file", "heading", "sentence" or "llm".
-    """
-
-    question: str
-    answer: str | None = None
-    doc_id: str | None = None
-    chunk_id: str | None = None
-    origin: str = "file"
+from .records import Document, Query
 
 
 class QuestionGenerator(Protocol):
-    """Writes questions from chunks; each returned Query carries the chunk_id it was written from."""
+    """Writes the questions of a build.
 
-    def generate(self, chunks: Sequence[Chunk]) -> list[Query]: ...
+    `documents` streams the corpus again (headings and structure come from documents); `index` holds
+    the chunks, in document order through `index.spans()`. A returned `Query` should name the chunk
+    it was written from (`chunk_id`), or at least its document (`doc_id`); one naming neither gets
+    the top retrieved chunk as its oracle.
+    """
+
+    def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]: ...
+
+
+class QueryFile:
+    """The user's own questions, read from a file (see `read_queries`)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+
+    def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]:
+        return read_queries(self.path)
+
+
+class OfflineQuestionGenerator:
+    """Questions derived from the corpus itself: headings and the questions its text asks."""
+
+    def __init__(self, questions_per_doc: int = 3) -> None:
+        self.questions_per_doc = questions_per_doc
+
+    def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]:
+        return derive_queries(documents, index.spans(), self.questions_per_doc)
 
 
 class QueryFileError(ValueError):

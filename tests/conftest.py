@@ -28,8 +28,30 @@ os.environ["TIKTOKEN_CACHE_DIR"] = os.path.join(_CACHE, "tiktoken")
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
+def require(path: Path) -> None:
+    """Skip when the shared data is missing on a developer's machine; fail in CI, which must check it."""
+    if path.exists():
+        return
+    message = f"{path} is not available (the real data in ../shared beside the repo)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}: CI must run this test", pytrace=False)
+    pytest.skip(message)
+
+
 def needs(path: Path):
-    return pytest.mark.skipif(not path.exists(), reason=f"{path} is not available")
+    """Decorator form of `require`, for tests that read `path`."""
+
+    def mark(test):
+        import functools
+
+        @functools.wraps(test)
+        def wrapper(*args, **kwargs):
+            require(path)
+            return test(*args, **kwargs)
+
+        return wrapper
+
+    return mark
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +63,7 @@ def embedding_cache(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def fastapi_build(embedding_cache):
     """A full offline build over the real FastAPI docs, made once and shared by the integration tests."""
-    if not FASTAPI_DOCS.exists():
-        pytest.skip(f"{FASTAPI_DOCS} is not available")
+    require(FASTAPI_DOCS)
     from raft_dataset.config import RaftDatasetConfig
     from raft_dataset.pipeline import build_raft_dataset
 

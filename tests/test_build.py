@@ -11,7 +11,8 @@ import tiktoken
 import yaml
 
 from raft_dataset.export import write_dataset_folder
-from raft_dataset.pipeline import build_raft_dataset, user_turn
+from raft_dataset.pipeline import build_raft_dataset
+from raft_dataset.prompt import user_turn
 from raft_dataset.raft_format import extract_quotes, normalize_whitespace
 
 pytestmark = pytest.mark.slow

@@ -17,6 +17,7 @@ from raft_dataset.chunking import (
 )
 from raft_dataset.corpus import Document, fenced_code_spans, read_corpus
 from tests.conftest import FASTAPI_DOCS as FASTAPI
+from tests.conftest import require
 
 CHUNK_SIZE, OVERLAP = 200, 30
 
@@ -36,8 +37,7 @@ def n_tokens(tokenizer, text: str) -> int:
 
 @pytest.fixture(scope="module")
 def fastapi_chunks(tokenizer) -> list[tuple[Document, list[Chunk]]]:
-    if not FASTAPI.is_dir():
-        pytest.skip(f"shared corpus not found at {FASTAPI}")
+    require(FASTAPI)
     docs = read_corpus(str(FASTAPI / "**" / "*.md"))
     return [(doc, chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)) for doc in docs]
 

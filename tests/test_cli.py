@@ -10,7 +10,7 @@ import datasets
 import pytest
 
 from raft_dataset.cli import main
-from tests.conftest import EXAMPLE_CORPUS, REPO
+from tests.conftest import EXAMPLE_CORPUS, REPO, require
 
 
 def test_build_command_writes_a_loadable_folder_and_prints_statistics(tmp_path, embedding_cache, capsys):
@@ -70,8 +70,7 @@ def _small_beir(tmp_path, n_docs=40):
 def test_eval_retrieval_prints_one_json_object(tmp_path, capsys):
     from tests.conftest import SQUAD
 
-    if not SQUAD.exists():
-        pytest.skip("SQuAD data not available")
+    require(SQUAD)
     n_queries = _small_beir(tmp_path)
     code = main([
         "eval-retrieval", "--corpus", str(tmp_path / "corpus.jsonl"), "--queries", str(tmp_path / "queries.jsonl"),

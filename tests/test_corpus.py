@@ -11,7 +11,6 @@ import pytest
 
 from raft_dataset.corpus import (
     CorpusError,
-    CorpusReport,
     Document,
     clean_markdown,
     fenced_code_spans,
@@ -20,7 +19,9 @@ from raft_dataset.corpus import (
     read_hf_dataset,
     rst_headings,
 )
+from raft_dataset.report import BuildReport
 from tests.conftest import FASTAPI_DOCS as FASTAPI
+from tests.conftest import require
 
 INCLUDE_LINE = re.compile(r"^[ \t]*\{\*.*\*\}[ \t]*$", re.M)
 
@@ -41,10 +42,9 @@ def _prose(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fastapi_docs() -> tuple[list[Document], CorpusReport]:
-    if not FASTAPI.is_dir():
-        pytest.skip(f"shared corpus not found at {FASTAPI}")
-    report = CorpusReport()
+def fastapi_docs() -> tuple[list[Document], BuildReport]:
+    require(FASTAPI)
+    report = BuildReport()
     docs = list(read_corpus(str(FASTAPI / "**" / "*.md"), report=report))
     return docs, report
 
@@ -103,7 +103,7 @@ def test_fastapi_titles(fastapi_docs):
 
 def test_directory_pattern_reads_supported_files_and_counts_the_rest(fastapi_docs):
     docs, _ = fastapi_docs
-    report = CorpusReport()
+    report = BuildReport()
     from_dir = list(read_corpus(str(FASTAPI), report=report))
     assert [d.doc_id for d in from_dir] == [d.doc_id for d in docs]
     assert report.skipped == {"unsupported_extension": 1}  # the LICENSE file
@@ -265,7 +265,7 @@ def test_jsonl_custom_fields_and_bad_lines(tmp_path):
         json.dumps(["not", "an", "object"]),
     ]
     path = _write(tmp_path / "data" / "records.jsonl", "\n".join(lines) + "\n")
-    report = CorpusReport()
+    report = BuildReport()
     docs = list(read_corpus(str(path), text_field="body", title_field="name", id_field="pid", report=report))
     assert [(d.doc_id, d.title, d.text, d.format) for d in docs] == [
         ("p-1", "First", "Text one.", "jsonl"),
@@ -298,7 +298,7 @@ def bad_files(tmp_path) -> Path:
 
 
 def test_bad_files_are_skipped_and_counted(bad_files):
-    report = CorpusReport()
+    report = BuildReport()
     docs = list(read_corpus(str(bad_files), report=report))
     assert [d.doc_id for d in docs] == ["bom.md", "good.md"]
     assert docs[0].title == "With BOM" and docs[0].text == "# With BOM\n\nWindows lines."
@@ -337,7 +337,7 @@ def test_ids_are_relative_to_the_patterns_common_root(tmp_path):
 def test_reading_is_lazy(tmp_path):
     _write(tmp_path / "1.md", "# One\n\none")
     second = _write(tmp_path / "2.md", "# Two\n\ntwo")
-    report = CorpusReport()
+    report = BuildReport()
     docs = read_corpus(str(tmp_path), report=report)
     assert isinstance(docs, Iterator)
     assert next(docs).doc_id == "1.md" and report.documents == 1
@@ -365,7 +365,7 @@ def local_dataset(tmp_path):
 
 
 def test_hf_dataset_from_a_parquet_file(local_dataset):
-    report = CorpusReport()
+    report = BuildReport()
     docs = list(read_hf_dataset(str(local_dataset / "passages.parquet"), text_column="body",
                                 title_column="heading", id_column="pid", report=report,
                                 cache_dir=str(local_dataset / "cache")))

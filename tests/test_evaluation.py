@@ -23,7 +23,7 @@ from raft_dataset.evaluation import (
     recall_at_k,
     select_queries,
 )
-from tests.conftest import SQUAD
+from tests.conftest import SQUAD, require
 
 # ---------------------------------------------------------------------------------------------- metrics
 
@@ -158,8 +158,7 @@ def test_unknown_query_in_qrels_is_reported(tmp_path: Path, encoder: Encoder) ->
 @pytest.mark.slow
 def test_squad_dev_retrieval_quality(encoder: Encoder) -> None:
     """All 2,067 SQuAD dev paragraphs, a seeded sample of 500 questions (about a minute on 2 cores)."""
-    if not SQUAD.is_dir():
-        pytest.skip(f"{SQUAD} not available")
+    require(SQUAD)
     metrics = evaluate_retrieval(SQUAD / "corpus.jsonl", SQUAD / "queries.jsonl", SQUAD / "qrels" / "test.tsv",
                                  encoder=encoder, max_queries=500, seed=0, show_progress_bar=False)
     assert metrics["documents"] == 2067 and metrics["queries"] == 500

@@ -12,6 +12,7 @@ from raft_dataset.corpus import read_corpus
 from raft_dataset.encoding import EmbeddingCache, Encoder
 from raft_dataset.index import ChunkIndex, passage_text
 from tests.conftest import FASTAPI_DOCS as FASTAPI
+from tests.conftest import require
 
 CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens")
 
@@ -23,8 +24,7 @@ def encoder() -> Encoder:
 
 @pytest.fixture(scope="module")
 def chunks(encoder: Encoder) -> list[Chunk]:
-    if not FASTAPI.is_dir():
-        pytest.skip(f"{FASTAPI} not available")
+    require(FASTAPI)
     docs = [d for d in read_corpus(str(FASTAPI / "tutorial")) if d.doc_id.startswith("path")][:6]
     out = [c for d in docs for c in chunk_document(d, encoder.tokenizer, 200, 30)]
     assert 30 <= len(out) <= 200

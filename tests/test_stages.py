@@ -1,0 +1,155 @@
+"""Stages passed in as objects: a question generator, an answer generator and a retriever written
+here, and a reader registered from outside the package. Runs on the fake encoder (no weights)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from raft_dataset.answers import Answer
+from raft_dataset.config import RaftDatasetConfig
+from raft_dataset.corpus import detect_format, read_corpus, register_reader
+from raft_dataset.pipeline import build_raft_dataset
+from raft_dataset.raft_format import ANSWER_MARKER, BEGIN_QUOTE, END_QUOTE
+from raft_dataset.records import Document, Query
+from raft_dataset.report import BuildReport
+from tests.fake_encoder import HashingEncoder
+
+PAGES = {
+    "alpha.md": "# Alpha\n\nAlpha jobs run every hour on the primary scheduler node.\n",
+    "beta.md": "# Beta\n\nBeta jobs retry three times with exponential backoff before failing.\n",
+    "gamma.md": "# Gamma\n\nGamma logs are written as JSON lines to the audit directory.\n",
+    "delta.md": "# Delta\n\nDelta tokens expire after twelve hours and must be refreshed.\n",
+    "epsilon.md": "# Epsilon\n\nEpsilon queues hold at most one thousand pending runs.\n",
+    "zeta.md": "# Zeta\n\nZeta workers need four gigabytes of memory each.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return HashingEncoder()
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    for name, text in PAGES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+class FirstSentenceQuestions:
+    """One question per document: 'What about <title>?', its oracle the document's first chunk."""
+
+    def generate(self, documents, index):
+        spans = index.spans()
+        return [Query(f"What about {doc.title.lower()} jobs?", doc_id=doc.doc_id, chunk_id=spans[doc.doc_id][0][2],
+                      origin="test") for doc in documents]
+
+
+class QuoteLastParagraph:
+    """Quotes the oracle's last paragraph and answers with it."""
+
+    def __init__(self):
+        self.requests = []
+
+    def generate(self, requests):
+        self.requests.extend(requests)
+        paragraphs = [r.oracle.text.strip().split("\n\n")[-1] for r in requests]
+        return [Answer(f"It says: {BEGIN_QUOTE}{p}{END_QUOTE}\n{ANSWER_MARKER} {p}") for p in paragraphs]
+
+
+class ReverseAlphabeticalRetriever:
+    """Ranks every chunk by chunk id, descending: deterministic and unlike any real retriever."""
+
+    def fit(self, index):
+        self.ids = [c.chunk_id for c in index.chunks()]
+        self.fitted = True
+
+    def search(self, questions, k):
+        order = sorted(range(len(self.ids)), key=lambda r: self.ids[r], reverse=True)[:k]
+        rows = np.array([order] * len(questions), dtype=np.int64)
+        return np.ones(rows.shape, dtype=np.float32), rows
+
+    def similarity(self, question, rows):
+        return np.array([0.5] * len(rows), dtype=np.float32)
+
+
+def test_build_with_stages_passed_in_as_objects(corpus, encoder, tmp_path):
+    config = RaftDatasetConfig(corpus=str(corpus), embedding_cache="", num_distractors=2, hard_negative_ratio=1.0,
+                               oracle_probability=1.0, min_query_similarity=-1.0, splits={"train": 1.0})
+    answers, retriever = QuoteLastParagraph(), ReverseAlphabeticalRetriever()
+    result = build_raft_dataset(config, question_generator=FirstSentenceQuestions(), answer_generator=answers,
+                                retriever=retriever, encoder=encoder, show_progress=False)
+    rows = result.splits["train"]
+    assert retriever.fitted and len(rows) == len(PAGES) == len(answers.requests)
+    assert {r["query_origin"] for r in rows} == {"test"}
+    for row in rows:
+        title = re.match(r"What about (\w+) jobs\?", row["question"]).group(1)
+        assert row["oracle_doc_id"] == f"{title}.md"
+        # The distractors are the top of the test retriever's ranking: the last ids alphabetically,
+        # skipping the oracle's own document.
+        expected = [f"{name}#0" for name in sorted(PAGES, reverse=True) if name != row["oracle_doc_id"]][:2]
+        assert sorted(c for c in row["context_chunk_ids"] if c != row["oracle_chunk_id"]) == sorted(expected)
+        assert row["context_scores"] == [0.5] * 3
+        assert row["output"].endswith(PAGES[row["oracle_doc_id"]].split("\n\n")[1].strip())
+
+
+def test_hashing_encoder_build_is_deterministic_and_fast(corpus, encoder):
+    config = RaftDatasetConfig(corpus=str(corpus), embedding_cache="", splits={"train": 1.0}, min_query_similarity=-1.0,
+                               questions_per_doc=2)
+    first = build_raft_dataset(config, encoder=encoder, show_progress=False)
+    second = build_raft_dataset(config, encoder=encoder, show_progress=False)
+    assert first.splits == second.splits and len(first.splits["train"]) >= 5
+
+
+def _read_org(path, doc_id, options):
+    """A tiny reader for Emacs org files: '* Heading' lines become the title."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    title = next((line[2:].strip() for line in text.splitlines() if line.startswith("* ")), doc_id)
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("* ")).strip()
+    yield Document(doc_id=doc_id, title=title, text=body, format="org", source=path)
+
+
+def test_a_reader_registered_from_outside_the_package(tmp_path):
+    (tmp_path / "notes.org").write_text("* Release checklist\nTag the release and publish the wheel.\n")
+    (tmp_path / "other.xyz").write_text("unknown")
+    assert detect_format("notes.org") is None
+    register_reader(".org", _read_org)
+    report = BuildReport()
+    docs = list(read_corpus(str(tmp_path), report=report))
+    assert [(d.doc_id, d.title, d.text, d.format) for d in docs] == [
+        ("notes.org", "Release checklist", "Tag the release and publish the wheel.", "org")
+    ]
+    assert report.skipped == {"unsupported_extension": 1}
+
+
+def test_a_reader_found_through_an_entry_point(tmp_path, monkeypatch):
+    """A package declaring `[raft_dataset.readers] .note = module:reader` is picked up."""
+    site = tmp_path / "site"
+    (site / "note_reader_pkg").mkdir(parents=True)
+    (site / "note_reader_pkg" / "__init__.py").write_text(textwrap.dedent('''
+        from raft_dataset.records import Document
+
+        def read_note(path, doc_id, options):
+            text = open(path, encoding="utf-8").read().strip()
+            yield Document(doc_id=doc_id, title="Note", text=text.upper(), format="note", source=path)
+    '''))
+    dist = site / "note_reader_pkg-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: note-reader-pkg\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[raft_dataset.readers]\n.note = note_reader_pkg:read_note\n")
+    monkeypatch.syspath_prepend(str(site))
+    import raft_dataset.corpus as corpus
+
+    monkeypatch.setattr(corpus, "_entry_points_loaded", False)
+    monkeypatch.setattr(corpus, "_READERS", dict(corpus._READERS))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.note").write_text("remember the milk\n")
+    docs = list(read_corpus(str(tmp_path / "docs")))
+    assert [(d.title, d.text, d.format) for d in docs] == [("Note", "REMEMBER THE MILK", "note")]
+    sys.modules.pop("note_reader_pkg", None)
