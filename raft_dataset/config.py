@@ -19,10 +19,20 @@ DEFAULT_INSTRUCTION_TEMPLATE = (
     "'<ANSWER>: ' followed by your final answer.\n\nQuestion: {question}"
 )
 DEFAULT_DOCUMENT_TEMPLATE = "<DOCUMENT>\nTitle: {title}\n{text}\n</DOCUMENT>"
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful assistant that answers questions from the documents provided, citing them "
-    "verbatim, and says so when they do not contain the answer."
-)
+# The system turn follows `oracle_absent_answer`: the RAFT paper's "keep" trains the model to answer
+# from what it learnt of the domain when the documents miss the answer, so it must not be told to refuse.
+SYSTEM_PROMPTS = {
+    "keep": (
+        "You are a helpful assistant that answers questions about the documentation. Use the documents "
+        "provided, quote the sentences you rely on verbatim, and answer from your knowledge of the "
+        "documentation when the documents shown do not contain the answer."
+    ),
+    "refuse": (
+        "You are a helpful assistant that answers questions from the documents provided, citing them "
+        "verbatim, and says so when they do not contain the answer."
+    ),
+}
+DEFAULT_SYSTEM_PROMPT = SYSTEM_PROMPTS["keep"]
 DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
 
@@ -53,12 +63,16 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         encode_batch_size: Texts per encoder forward pass.
         index_factory: FAISS index factory string: "Flat" (exact), or e.g. "IVF256,Flat", "HNSW32".
         embedding_cache: SQLite file caching chunk embeddings across builds; None means
-            `~/.cache/raft_dataset/embeddings.sqlite`, "" disables the cache.
+            `embeddings.sqlite` in `$RAFT_DATASET_CACHE`, else `$XDG_CACHE_HOME/raft_dataset`, else
+            `~/.cache/raft_dataset`; "" disables the cache.
 
     Queries:
         queries: Path of a queries file (JSON lines, CSV with a `question` column, or plain text with
             one question a line); rows may carry `answer` and `doc_id`. None derives queries offline.
-        questions_per_doc: Most questions derived offline from one document.
+        questions_per_section: Most questions derived offline from one section of a page (a heading
+            and its text). Question headings, FAQ questions and glossary entries are all kept.
+        questions_per_doc: Most questions derived offline from one document (question headings and
+            glossary entries aside); None for no cap.
         question_generator: "offline" (headings and question sentences) or "llm".
         answer_generator: "extractive" (offline, quotes the oracle) or "llm".
         llm: Settings of the LLM backend (see `raft_dataset.llm.LLMConfig`), when one is used.
@@ -74,6 +88,8 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         retrieval_depth: How many ranked chunks are candidates for hard negatives.
         max_distractor_similarity: A candidate whose embedding similarity to the oracle reaches this
             is skipped: it likely holds the answer too (a false negative).
+        distinct_distractor_documents: Take each distractor from a different document (falls back to
+            repeating documents only when the corpus has too few).
         oracle_probability: Probability p that the oracle stays in the context.
         oracle_absent_answer: With the oracle absent: "keep" the oracle-based answer (the RAFT paper)
             or "refuse" (answer that the documents do not say).
@@ -86,7 +102,8 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     Output:
         splits: Split name -> ratio, grouped by the oracle's document.
         seed: The one seed behind every random choice.
-        system_prompt: System turn of the `messages` column.
+        system_prompt: System turn of the `messages` column; None picks one that matches
+            `oracle_absent_answer` (never telling the model to refuse when answers are kept).
         instruction_template: Task and question; `{question}` is replaced.
         document_template: One context document; `{title}`, `{text}` and `{index}` are replaced.
         token_encoding: tiktoken encoding for the token statistics ("cl100k_base" works offline).
@@ -111,7 +128,8 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     embedding_cache: str | None = None
 
     queries: str | None = None
-    questions_per_doc: int = 3
+    questions_per_section: int = 1
+    questions_per_doc: int | None = None
     question_generator: str = "offline"
     answer_generator: str = "extractive"
     llm: dict | None = None
@@ -122,6 +140,7 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     hard_negative_ratio: float = 0.75
     retrieval_depth: int = 50
     max_distractor_similarity: float = 0.92
+    distinct_distractor_documents: bool = True
     oracle_probability: float = 0.8
     oracle_absent_answer: str = "keep"
 
@@ -131,7 +150,7 @@ class RaftDatasetConfig(datasets.BuilderConfig):
 
     splits: dict = field(default_factory=lambda: dict(DEFAULT_SPLITS))
     seed: int = 42
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    system_prompt: str | None = None
     instruction_template: str = DEFAULT_INSTRUCTION_TEMPLATE
     document_template: str = DEFAULT_DOCUMENT_TEMPLATE
     token_encoding: str = "cl100k_base"
@@ -142,6 +161,10 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     def __post_init__(self):
         super().__post_init__()
         validate_config(self)
+
+    def resolved_system_prompt(self) -> str:
+        """The system turn: the configured one, else the one matching `oracle_absent_answer`."""
+        return self.system_prompt if self.system_prompt is not None else SYSTEM_PROMPTS[self.oracle_absent_answer]
 
     def settings(self) -> dict[str, Any]:
         """The user-facing settings (no `datasets` internals), e.g. for the card and fingerprints."""
@@ -157,7 +180,7 @@ _CHOICES = {
     "oracle_absent_answer": ("keep", "refuse"),
 }
 _POSITIVE_INTS = (
-    "chunk_size", "encode_batch_size", "questions_per_doc", "retrieval_depth", "max_sample_tokens", "retrieval_check_k",
+    "chunk_size", "encode_batch_size", "questions_per_section", "retrieval_depth", "max_sample_tokens", "retrieval_check_k",
 )
 _PROBABILITIES = ("hard_negative_ratio", "oracle_probability")
 
@@ -200,6 +223,8 @@ def validate_config(config: RaftDatasetConfig) -> None:
         raise ConfigError(
             f"chunk_overlap: must be >= 0 and smaller than chunk_size ({config.chunk_size}), got {config.chunk_overlap}"
         )
+    if config.questions_per_doc is not None and config.questions_per_doc < 1:
+        raise ConfigError(f"questions_per_doc: must be >= 1 or null, got {config.questions_per_doc}")
     if config.num_distractors < 0:
         raise ConfigError(f"num_distractors: must be >= 0, got {config.num_distractors}")
     for name in _PROBABILITIES:

@@ -14,8 +14,8 @@ class ContextSettings:
 
     num_distractors: int = 4
     hard_negative_ratio: float = 0.75
-    max_distractor_similarity: float = 0.92
     oracle_probability: float = 0.8
+    distinct_documents: bool = True
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,17 @@ def assemble_context(
             return rows
         return rows[~near_oracle(rows)]
 
-    hard_pool = acceptable(np.asarray(list(dict.fromkeys(ranked_rows)), dtype=np.int64))
-    hard = hard_pool[:wanted_hard].tolist()
-    random_rows = _random_rows(len(doc_codes), wanted - len(hard), set(hard) | {oracle_row}, acceptable, rng)
-    if len(hard) + len(random_rows) < wanted:  # small corpus: top up from whichever pool has more
-        used = set(hard) | set(random_rows)
-        extra = [r for r in hard_pool.tolist() if r not in used]
-        hard += extra[: wanted - len(hard) - len(random_rows)]
+    hard_pool = acceptable(np.asarray(list(dict.fromkeys(ranked_rows)), dtype=np.int64)).tolist()
+    picker = _Picker(doc_codes, settings.distinct_documents)
+    hard = picker.take(hard_pool, wanted_hard)
+    random_rows = picker.take(_random_candidates(len(doc_codes), wanted - len(hard), oracle_row, acceptable, rng),
+                              wanted - len(hard))
+    if len(hard) + len(random_rows) < wanted:  # small corpus: top up from the ranking
+        hard += picker.take(hard_pool, wanted - len(hard) - len(random_rows))
+    if len(hard) + len(random_rows) < wanted and settings.distinct_documents:
+        # Fewer other documents than distractors wanted: repeat documents rather than show fewer.
+        picker.distinct = False
+        hard += picker.take(hard_pool, wanted - len(hard) - len(random_rows))
     rows = hard + random_rows + ([oracle_row] if oracle_present else [])
     order = rng.permutation(len(rows))
     rows = [int(rows[i]) for i in order]
@@ -92,22 +96,37 @@ def assemble_context(
     )
 
 
-def _random_rows(
+class _Picker:
+    """Takes rows in order, skipping rows already taken and, when `distinct`, documents already shown."""
+
+    def __init__(self, doc_codes: np.ndarray, distinct: bool) -> None:
+        self.doc_codes, self.distinct = doc_codes, distinct
+        self.rows: set[int] = set()
+        self.documents: set[int] = set()
+
+    def take(self, candidates: Sequence[int], count: int) -> list[int]:
+        chosen: list[int] = []
+        for row in candidates:
+            if len(chosen) >= count:
+                break
+            doc = int(self.doc_codes[row])
+            if row in self.rows or (self.distinct and doc in self.documents):
+                continue
+            chosen.append(int(row))
+            self.rows.add(int(row))
+            self.documents.add(doc)
+        return chosen
+
+
+def _random_candidates(
     n_rows: int,
     count: int,
-    taken: set[int],
+    oracle_row: int,
     acceptable: Callable[[np.ndarray], np.ndarray],
     rng: np.random.Generator,
 ) -> list[int]:
-    """`count` random acceptable rows not in `taken`, drawn in a few rounds of candidates."""
-    chosen: list[int] = []
-    for _ in range(8):
-        if len(chosen) >= count:
-            break
-        candidates = rng.choice(n_rows, size=min(n_rows, 4 * count + 8), replace=False)
-        for row in acceptable(candidates).tolist():
-            if row not in taken and row not in chosen:
-                chosen.append(row)
-                if len(chosen) == count:
-                    break
-    return chosen
+    """Acceptable random rows, a few times more than `count`, in random order."""
+    if count <= 0:
+        return []
+    candidates = rng.choice(n_rows, size=min(n_rows, 8 * count + 16), replace=False)
+    return [r for r in acceptable(candidates).tolist() if r != oracle_row]

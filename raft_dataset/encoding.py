@@ -5,21 +5,23 @@
 are tokenized once per window in one fast-tokenizer call, batched by *token* length (not characters)
 so batches carry almost no padding, and run under `torch.inference_mode()` with SDPA attention.
 
-`EmbeddingCache` is a SQLite file of float32 vectors keyed by sha256(encoder fingerprint, text);
-`encode_cached` fills it batch by batch so an interrupted build resumes where it stopped.
+`EmbeddingCache` keeps float32 vectors keyed by sha256(encoder fingerprint, text) in a SQLite file
+(a `raft_dataset.cache.KVStore` namespace); `encode_cached` fills it batch by batch so an interrupted
+build resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .cache import KVStore, Namespace, default_cache_dir
 
 # Texts tokenized per fast-tokenizer call: bounds the padded id matrix (window x max_length int64).
 _TOKENIZE_WINDOW = 1024
@@ -394,27 +396,29 @@ class Encoder:
         return [len(x) for x in ids]
 
 
+# The embedding cache's table (the layout every earlier version wrote, so old caches keep hitting).
+EMBEDDINGS = Namespace("embeddings", key_type="BLOB", value_column="vector", value_type="BLOB", without_rowid=True)
+EMBEDDING_CACHE_FILENAME = "embeddings.sqlite"
+
+
+def default_embedding_cache_path() -> Path:
+    """`embeddings.sqlite` in the default cache folder (`raft_dataset.cache.default_cache_dir()`)."""
+    return default_cache_dir() / EMBEDDING_CACHE_FILENAME
+
+
 class EmbeddingCache:
     """On-disk cache of embeddings keyed by (encoder fingerprint, text), written batch by batch.
 
-    A SQLite file (WAL journal) with one row per text: key = sha256(fingerprint NUL text), value =
-    the float32 vector bytes. Every `put_many` commits, so a crash loses at most the batch in flight.
-    Opening the same file again (sequentially or from another process) is safe.
+    A `raft_dataset.cache.KVStore` namespace ("embeddings") with one row per text: key =
+    sha256(fingerprint NUL text), value = the float32 vector bytes. Every `put_many` commits, so a
+    crash loses at most the batch in flight. Opening the same file again (sequentially or from
+    another process) is safe.
     """
 
     def __init__(self, path: str | Path, encoder_fingerprint: str) -> None:
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fingerprint = encoder_fingerprint
-        try:
-            self._db = sqlite3.connect(self.path, timeout=60)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS embeddings (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
-                             " WITHOUT ROWID")
-            self._db.commit()
-        except sqlite3.DatabaseError as err:
-            raise ValueError(f"{self.path}: not a usable embedding cache: {err}") from err
+        self._store = KVStore(self.path, EMBEDDINGS, what="embedding cache")
 
     def key(self, text: str) -> bytes:
         return hashlib.sha256(f"{self.fingerprint}\0{text}".encode("utf-8", "surrogatepass")).digest()
@@ -422,18 +426,14 @@ class EmbeddingCache:
     def get_many(self, texts: Sequence[str]) -> dict[int, np.ndarray]:
         """Cached vectors by position in `texts` (positions without an entry are absent)."""
         keys = [self.key(t) for t in texts]
-        positions: dict[bytes, list[int]] = {}
-        for i, k in enumerate(keys):
-            positions.setdefault(k, []).append(i)
+        stored = self._store.get_many(keys)
         found: dict[int, np.ndarray] = {}
-        unique = list(positions)
-        for start in range(0, len(unique), 500):  # stay under SQLite's bound-parameter limit
-            part = unique[start:start + 500]
-            query = f"SELECT key, vector FROM embeddings WHERE key IN ({','.join('?' * len(part))})"
-            for key, blob in self._db.execute(query, part):
-                vector = np.frombuffer(blob, dtype=np.float32)
-                for i in positions[key]:
-                    found[i] = vector
+        vectors: dict[bytes, np.ndarray] = {}
+        for i, key in enumerate(keys):
+            if key in stored:
+                if key not in vectors:
+                    vectors[key] = np.frombuffer(stored[key], dtype=np.float32)
+                found[i] = vectors[key]
         return found
 
     def put_many(self, texts: Sequence[str], vectors: np.ndarray) -> None:
@@ -441,16 +441,14 @@ class EmbeddingCache:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(texts) != len(vectors):
             raise ValueError(f"put_many: {len(texts)} texts but {len(vectors)} vectors")
-        rows = [(self.key(t), v.tobytes()) for t, v in zip(texts, vectors, strict=True)]
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)", rows)
+        self._store.put_many((self.key(t), v.tobytes()) for t, v in zip(texts, vectors, strict=True))
 
     def __len__(self) -> int:
         """Entries in the file (all fingerprints)."""
-        return self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+        return len(self._store)
 
     def close(self) -> None:
-        self._db.close()
+        self._store.close()
 
     def __enter__(self) -> EmbeddingCache:
         return self

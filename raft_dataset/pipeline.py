@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -24,7 +23,7 @@ from .chunking import chunk_document
 from .config import RaftDatasetConfig
 from .contexts import ContextSettings, assemble_context, sample_rng
 from .corpus import read_corpus, read_hf_dataset
-from .encoding import EmbeddingCache, Encoder
+from .encoding import EmbeddingCache, Encoder, default_embedding_cache_path
 from .index import ChunkIndex
 from .prompt import render_prompt, user_turn
 from .queries import OfflineQuestionGenerator, QueryFile, QuestionGenerator
@@ -137,10 +136,6 @@ def build_raft_dataset(
 # --------------------------------------------------------------------------------------------------
 
 
-def default_embedding_cache_path() -> Path:
-    return Path.home() / ".cache" / "raft_dataset" / "embeddings.sqlite"
-
-
 def load_documents(config: RaftDatasetConfig, corpus_files: Sequence[str] | None, report: BuildReport) -> Iterator[Document]:
     """Documents from the HF dataset, the resolved `data_files`, or the `corpus` globs."""
     if config.hf_dataset:
@@ -221,7 +216,7 @@ def default_question_generator(config: RaftDatasetConfig, llm_client) -> Questio
     if config.queries:
         return QueryFile(config.queries)
     if config.question_generator == "llm":
-        from .llm_generation import LLMQuestionGenerator
+        from .llm.generation import LLMQuestionGenerator
 
         return _ChunkQuestions(LLMQuestionGenerator(llm_client, llm_client.config))
     return OfflineQuestionGenerator(config.questions_per_doc)
@@ -262,6 +257,7 @@ def draft_samples(
         num_distractors=config.num_distractors,
         hard_negative_ratio=config.hard_negative_ratio,
         oracle_probability=config.oracle_probability,
+        distinct_documents=config.distinct_distractor_documents,
     )
     samples = []
     for i, query in enumerate(tqdm(queries, desc="contexts", disable=not show_progress)):
@@ -358,7 +354,7 @@ def default_answer_generator(config: RaftDatasetConfig, encoder: Encoder, llm_cl
     extractive = ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode)
     if config.answer_generator != "llm":
         return extractive
-    from .llm_generation import LLMAnswerGenerator
+    from .llm.generation import LLMAnswerGenerator
 
     return _OfflineRefusals(LLMAnswerGenerator(llm_client, llm_client.config), extractive)
 
@@ -377,7 +373,7 @@ def attach_answers(
         )
         sample.output = answer.output
         sample.messages = [
-            {"role": "system", "content": config.system_prompt},
+            {"role": "system", "content": config.resolved_system_prompt()},
             {"role": "user", "content": user_turn(sample.instruction, sample.input)},
             {"role": "assistant", "content": answer.output},
         ]

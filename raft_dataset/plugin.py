@@ -22,7 +22,7 @@ class PluginError(RuntimeError):
 def code_hash() -> str:
     """A hash of the package's code: it names the cache folder, so a code change rebuilds."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

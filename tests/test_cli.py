@@ -12,6 +12,8 @@ import pytest
 from raft_dataset.cli import main
 from tests.conftest import EXAMPLE_CORPUS, REPO, require
 
+pytestmark = pytest.mark.slow  # builds with the encoder
+
 
 def test_build_command_writes_a_loadable_folder_and_prints_statistics(tmp_path, embedding_cache, capsys):
     out = tmp_path / "out"

@@ -11,6 +11,9 @@ import pytest
 
 from raft_dataset.encoding import EmbeddingCache, Encoder, default_encoder_path, encode_cached, load_st_config
 from tests.conftest import FASTAPI_DOCS as FASTAPI
+from tests.conftest import require
+
+pytestmark = pytest.mark.slow  # loads the encoder
 
 EDGE_TEXTS = [
     "",
@@ -23,8 +26,7 @@ EDGE_TEXTS = [
 
 def real_texts(limit: int = 40) -> list[str]:
     """Paragraphs of the real FastAPI docs (varied lengths), or skip when the shared data is absent."""
-    if not FASTAPI.is_dir():
-        pytest.skip(f"{FASTAPI} not available")
+    require(FASTAPI)
     texts: list[str] = []
     for path in sorted(FASTAPI.rglob("*.md")):
         texts += [p.strip() for p in path.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 20]

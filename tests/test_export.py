@@ -10,6 +10,8 @@ from raft_dataset.config import RaftDatasetConfig
 from raft_dataset.pipeline import build_raft_dataset
 from tests.conftest import EXAMPLE_CORPUS, EXAMPLE_QUERIES
 
+pytestmark = pytest.mark.slow  # builds with the encoder
+
 
 @pytest.fixture(scope="module")
 def example_build(embedding_cache):

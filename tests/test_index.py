@@ -14,6 +14,8 @@ from raft_dataset.index import ChunkIndex, passage_text
 from tests.conftest import FASTAPI_DOCS as FASTAPI
 from tests.conftest import require
 
+pytestmark = pytest.mark.slow  # loads the encoder
+
 CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens")
 
 

@@ -21,7 +21,7 @@ from raft_dataset.llm import (
     parse_retry_after,
     request_key,
 )
-from raft_dataset.llm_generation import (
+from raft_dataset.llm.generation import (
     LLMAnswerGenerator,
     LLMQuestionGenerator,
     explain_problem,

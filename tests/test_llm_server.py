@@ -30,7 +30,7 @@ from llm_fixtures import (  # noqa: F401  (fixtures)
 
 from raft_dataset.answers import AnswerRequest
 from raft_dataset.llm import LLMConfig, count_message_tokens, count_tokens, make_llm_client
-from raft_dataset.llm_generation import LLMAnswerGenerator, LLMQuestionGenerator
+from raft_dataset.llm.generation import LLMAnswerGenerator, LLMQuestionGenerator
 from raft_dataset.raft_format import BEGIN_QUOTE, END_QUOTE, extract_quotes, final_answer
 
 pytestmark = pytest.mark.slow  # starts a server

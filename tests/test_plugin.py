@@ -14,6 +14,8 @@ from raft_dataset.plugin import is_registered
 from raft_dataset.queries import read_queries
 from tests.conftest import EXAMPLE_CORPUS, EXAMPLE_QUERIES
 
+pytestmark = pytest.mark.slow  # builds with the encoder
+
 
 @pytest.fixture
 def corpus_copy(tmp_path):

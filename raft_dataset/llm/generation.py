@@ -15,11 +15,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .answers import Answer, AnswerRequest
-from .chunking import Chunk
-from .llm import Completion, Failure, LLMClient, LLMConfig
-from .queries import Query
-from .raft_format import (
+from ..answers import Answer, AnswerRequest
+from ..chunking import Chunk
+from ..queries import Query
+from ..raft_format import (
     ANSWER_MARKER,
     BEGIN_QUOTE,
     END_QUOTE,
@@ -28,6 +27,9 @@ from .raft_format import (
     final_answer,
     quote_in_source,
 )
+from .backends import Completion, Failure
+from .client import LLMClient
+from .config import LLMConfig
 
 QUESTION_SYSTEM_PROMPT = (
     "You write questions for a reading-comprehension dataset. Every question must be answerable from "

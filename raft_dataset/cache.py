@@ -1,0 +1,168 @@
+"""The one on-disk cache: a small SQLite key-value store, one table per kind of entry.
+
+`KVStore` keeps `key -> value` rows of one namespace (a table) of a SQLite file. Every write commits
+in WAL mode, so what was stored survives the process being killed (`kill -9`) at any moment; the
+same file may hold several namespaces and be opened again, sequentially or from another process.
+A store is safe to share between threads. `path=None` keeps the rows in memory only.
+
+The embedding cache (`encoding.EmbeddingCache`) and the LLM response cache
+(`llm.client.ResponseCache`) are built on it; both live under `default_cache_dir()` by default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Key = str | bytes
+# Keys per SELECT ... IN (...): stays under SQLite's bound-parameter limit.
+_IN_BATCH = 500
+_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_COLUMN_TYPES = ("TEXT", "BLOB", "REAL", "INTEGER", "")
+
+
+def default_cache_dir() -> Path:
+    """Where caches live by default: `$RAFT_DATASET_CACHE`, else `$XDG_CACHE_HOME/raft_dataset`,
+    else `~/.cache/raft_dataset` (an empty or, for XDG, relative variable counts as unset)."""
+    own = os.environ.get("RAFT_DATASET_CACHE")
+    if own:
+        return Path(own).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and Path(xdg).is_absolute():  # the XDG spec: relative values are invalid and ignored
+        return Path(xdg) / "raft_dataset"
+    return Path.home() / ".cache" / "raft_dataset"
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """The table holding one kind of entry, and its columns.
+
+    Attributes:
+        table: Table name (an SQL identifier); different namespaces of one file never collide.
+        key_type: SQL type of the key column ("TEXT" or "BLOB").
+        value_column: Name of the value column.
+        value_type: SQL type of the value column.
+        extra_columns: (name, SQL type) of columns written alongside the value by `put(..., extra=...)`
+            and never read back by the store (e.g. the request behind a response, a timestamp).
+        without_rowid: Create the table WITHOUT ROWID (compact for small rows with blob keys).
+    """
+
+    table: str
+    key_type: str = "BLOB"
+    value_column: str = "value"
+    value_type: str = "BLOB"
+    extra_columns: tuple[tuple[str, str], ...] = ()
+    without_rowid: bool = False
+
+    def __post_init__(self) -> None:
+        names = [self.table, "key", self.value_column, *(name for name, _ in self.extra_columns)]
+        for name in names:
+            if not _IDENTIFIER_RE.match(name):
+                raise ValueError(f"cache namespace: {name!r} is not a valid table or column name")
+        if len(set(names[1:])) != len(names) - 1:
+            raise ValueError(f"cache namespace {self.table}: duplicate column names")
+        for sql_type in (self.key_type, self.value_type, *(t for _, t in self.extra_columns)):
+            if sql_type.upper() not in _COLUMN_TYPES:
+                raise ValueError(f"cache namespace {self.table}: unknown column type {sql_type!r}")
+
+    def create_sql(self) -> str:
+        columns = [f"key {self.key_type} PRIMARY KEY", f"{self.value_column} {self.value_type} NOT NULL"]
+        columns += [f"{name} {sql_type} NOT NULL" for name, sql_type in self.extra_columns]
+        suffix = " WITHOUT ROWID" if self.without_rowid else ""
+        return f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)}){suffix}"
+
+
+class KVStore:
+    """`key -> value` rows of one namespace of a SQLite file, each write committed (WAL journal).
+
+    Args:
+        path: The SQLite file (its folder is created); None keeps the rows in memory only.
+        namespace: A table name, or a `Namespace` describing the table's columns.
+        what: What the file is, for the error raised when it is not a usable SQLite database.
+
+    Values are returned as stored (str or bytes). `put` replaces an existing row of the same key.
+    """
+
+    def __init__(self, path: str | Path | None, namespace: str | Namespace, *, what: str = "cache") -> None:
+        self.namespace = namespace if isinstance(namespace, Namespace) else Namespace(namespace)
+        self.path = None if path is None else Path(path).expanduser()
+        ns = self.namespace
+        self._columns = ("key", ns.value_column, *(name for name, _ in ns.extra_columns))
+        self._get_sql = f"SELECT {ns.value_column} FROM {ns.table} WHERE key = ?"
+        self._put_sql = (f"INSERT OR REPLACE INTO {ns.table} ({', '.join(self._columns)}) "
+                         f"VALUES ({', '.join('?' * len(self._columns))})")
+        # Shared by the caller's thread and worker threads (e.g. the LLM client's event loop).
+        self._lock = threading.Lock()
+        try:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            database = ":memory:" if self.path is None else str(self.path)
+            self._db = sqlite3.connect(database, timeout=60, check_same_thread=False)
+            try:
+                if self.path is not None:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable across process crashes
+                self._db.execute(ns.create_sql())
+                self._db.commit()
+            except BaseException:
+                self._db.close()
+                raise
+        except sqlite3.DatabaseError as err:
+            raise ValueError(f"{self.path}: not a usable {what}: {err}") from err
+
+    def get(self, key: Key) -> Any | None:
+        """The value stored under `key`, or None."""
+        with self._lock:
+            row = self._db.execute(self._get_sql, (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        """Values of the stored keys among `keys` (missing keys are absent from the result)."""
+        unique = list(dict.fromkeys(keys))
+        found: dict[Key, Any] = {}
+        ns = self.namespace
+        with self._lock:
+            for start in range(0, len(unique), _IN_BATCH):
+                part = unique[start:start + _IN_BATCH]
+                query = (f"SELECT key, {ns.value_column} FROM {ns.table} "
+                         f"WHERE key IN ({','.join('?' * len(part))})")
+                found.update(self._db.execute(query, part))
+        return found
+
+    def put(self, key: Key, value: Any, extra: Mapping[str, Any] | None = None) -> None:
+        """Store `value` (and the namespace's extra columns, by name) under `key`, and commit."""
+        self.put_many([(key, value)], [extra] if extra is not None else None)
+
+    def put_many(self, items: Iterable[tuple[Key, Any]], extras: Sequence[Mapping[str, Any]] | None = None) -> None:
+        """Store every (key, value) pair, with `extras[i]` for the i-th pair's extra columns; one commit."""
+        items = list(items)
+        if extras is not None and len(extras) != len(items):
+            raise ValueError(f"put_many: {len(items)} items but {len(extras)} extras")
+        extra_names = self._columns[2:]
+        if extra_names and extras is None:
+            raise ValueError(f"{self.namespace.table}: put needs its extra columns {', '.join(extra_names)}")
+        rows = [(key, value, *(extras[i][name] for name in extra_names)) if extra_names else (key, value)
+                for i, (key, value) in enumerate(items)]
+        with self._lock, self._db:  # the connection as a context manager: commit, or roll back on error
+            self._db.executemany(self._put_sql, rows)
+
+    def __len__(self) -> int:
+        """Rows in this namespace."""
+        with self._lock:
+            return self._db.execute(f"SELECT COUNT(*) FROM {self.namespace.table}").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> KVStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
