@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import datasets
 import yaml
+
+from .typecheck import first_type_error, setting_types
 
 DEFAULT_INSTRUCTION_TEMPLATE = (
     "Answer the question using the documents below. Think step by step, quote the sentences you rely "
@@ -185,37 +185,15 @@ _POSITIVE_INTS = (
 _PROBABILITIES = ("hard_negative_ratio", "oracle_probability")
 
 
-def _runtime_types(annotation: Any) -> tuple[type, ...]:
-    """`int | None` -> (int, NoneType); `dict` -> (dict,)."""
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        return tuple(t for arg in typing.get_args(annotation) for t in _runtime_types(arg))
-    return (typing.get_origin(annotation) or annotation,)
-
-
 # Setting name -> the Python types it accepts, resolved once from the dataclass annotations.
-SETTING_TYPES: dict[str, tuple[type, ...]] = {
-    name: _runtime_types(hint) for name, hint in typing.get_type_hints(RaftDatasetConfig).items() if name in SETTING_NAMES
-}
-
-
-def _type_ok(value: Any, accepted: tuple[type, ...]) -> bool:
-    if isinstance(value, bool):  # bool is an int subclass: only a bool setting takes it
-        return bool in accepted
-    if isinstance(value, int) and float in accepted:
-        return True
-    return isinstance(value, accepted)
-
-
-def _type_name(accepted: tuple[type, ...]) -> str:
-    return " or ".join("null" if t is type(None) else t.__name__ for t in accepted)
+SETTING_TYPES: dict[str, tuple[type, ...]] = setting_types(RaftDatasetConfig, SETTING_NAMES)
 
 
 def validate_config(config: RaftDatasetConfig) -> None:
     """Raise `ConfigError` naming the first bad key: a wrong type or an impossible value."""
-    for name, accepted in SETTING_TYPES.items():
-        value = getattr(config, name)
-        if not _type_ok(value, accepted):
-            raise ConfigError(f"{name}: expected {_type_name(accepted)}, got {type(value).__name__} {value!r}")
+    wrong = first_type_error(config, SETTING_TYPES)
+    if wrong:
+        raise ConfigError(f"{wrong[0]}: {wrong[1]}")
     for name in _POSITIVE_INTS:
         if getattr(config, name) < 1:
             raise ConfigError(f"{name}: must be >= 1, got {getattr(config, name)}")

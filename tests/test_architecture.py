@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "raft_dataset"
 # Lowest first. A module may import modules of lower layers only; the entry points (last layer) and
 # the package's own __init__ (lazy re-exports) may import anything.
 LAYERS = [
-    {"features", "jsonl", "tokens", "cache", "report"},
+    {"features", "jsonl", "tokens", "cache", "report", "typecheck"},
     {"records", "raft_format", "llm.config"},
     {"markup", "prompt", "llm.backends"},
     {"corpus", "llm.client", "llm"},

@@ -7,11 +7,11 @@ import hashlib
 import json
 import re
 import string
-import types
-import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
+
+from ..typecheck import first_type_error, setting_types
 
 BACKENDS = ("openai-compatible", "transformers")
 QUESTION_PLACEHOLDERS = ("title", "text", "n", "doc_id", "chunk_id")
@@ -135,17 +135,8 @@ OPERATIONAL_SETTINGS = frozenset({"max_concurrency", "timeout", "max_retries", "
 # -- validation -------------------------------------------------------------------------------
 
 
-def _runtime_types(annotation: Any) -> tuple[type, ...]:
-    """`int | None` -> (int, NoneType); `dict` -> (dict,)."""
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        return tuple(t for arg in typing.get_args(annotation) for t in _runtime_types(arg))
-    return (typing.get_origin(annotation) or annotation,)
-
-
 # Setting name -> the Python types it accepts, in field order, resolved once from the type hints.
-LLM_SETTING_TYPES: dict[str, tuple[type, ...]] = {
-    name: _runtime_types(hint) for name, hint in typing.get_type_hints(LLMConfig).items()
-}
+LLM_SETTING_TYPES: dict[str, tuple[type, ...]] = setting_types(LLMConfig)
 
 # Setting -> (test of a bad value, the rule the error states), checked in this order (after the types).
 _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -158,31 +149,15 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "top_p": (lambda v: v is not None and not 0.0 < v <= 1.0, "must be in (0, 1]"),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {"backend": BACKENDS}
-_TYPE_LABELS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-                dict: "a mapping", type(None): "null"}
-
-
-def _type_ok(value: Any, accepted: tuple[type, ...]) -> bool:
-    if isinstance(value, bool):  # bool is an int subclass: only a bool setting takes it
-        return bool in accepted
-    if isinstance(value, int) and float in accepted:
-        return True
-    return isinstance(value, accepted)
-
-
-def _type_label(accepted: tuple[type, ...]) -> str:
-    return " or ".join(_TYPE_LABELS.get(t, t.__name__) for t in accepted)
-
 
 def validate_llm_config(cfg: LLMConfig, where: str = "llm") -> None:
     """Raise ValueError with a one-line message naming the first bad key (`<where>.<key>: ...`).
 
     Secrets are never echoed: a bad base_url, extra_body key or api_key_env is named, not shown.
     """
-    for name, accepted in LLM_SETTING_TYPES.items():
-        value = getattr(cfg, name)
-        if not _type_ok(value, accepted):
-            raise ValueError(f"{where}.{name}: expected {_type_label(accepted)}, got {type(value).__name__}")
+    wrong = first_type_error(cfg, LLM_SETTING_TYPES)
+    if wrong:
+        raise ValueError(f"{where}.{wrong[0]}: {wrong[1]}")
     for name, choices in _CHOICES.items():
         if getattr(cfg, name) not in choices:
             raise ValueError(f"{where}.{name}: must be one of {', '.join(choices)}, got {getattr(cfg, name)!r}")
