@@ -1,12 +1,16 @@
 """Answers in the RAFT chain-of-thought format, behind a small interface.
 
-The offline default, `ExtractiveAnswerGenerator`, quotes the oracle's most relevant sentences
-verbatim; an LLM-backed generator (`raft_dataset.llm_generation`) implements the same interface.
+The offline default, `ExtractiveAnswerGenerator`, quotes 1-3 adjacent sentences of the oracle
+verbatim (preferring the evidence span the question came from), states a final answer built from
+them, and explains which document it used in one of several phrasings. An LLM-backed generator
+(`raft_dataset.llm_generation`) implements the same interface.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import itertools
 import math
 import re
@@ -16,9 +20,27 @@ from typing import Protocol
 
 import numpy as np
 
-from .chunking import Chunk
-from .corpus import MARKDOWN_LINK
-from .raft_format import ANSWER_MARKER, BEGIN_QUOTE, END_QUOTE, normalize_whitespace
+from .raft_format import (
+    ANSWER_MARKER,
+    BEGIN_QUOTE,
+    END_QUOTE,
+    REFUSAL_ANSWER,
+    content_problem,
+    content_terms,
+    has_final_punctuation,
+    has_verb,
+    markup_problem,
+    normalize_whitespace,
+    normalized_text,
+    restates_question,
+    sentence_shape_problem,
+)
+from .records import Chunk
+
+__all__ = [
+    "REFUSAL_ANSWER", "Answer", "AnswerGenerator", "AnswerRequest", "ExtractiveAnswerGenerator", "QuoteChoice",
+    "as_statement", "candidate_sentences", "plain_answer", "question_form", "reasoning", "select_quotes", "stable_hash",
+]
 
 
 @dataclass(frozen=True)
@@ -30,12 +52,15 @@ class AnswerRequest:
         oracle: The chunk that holds the answer (quotes must come from it).
         context: The documents shown to the model, in context order (may lack the oracle).
         reference_answer: The user's answer, to be used as the final answer when given.
+        evidence: (start, end) offsets inside `oracle.text` of the text that answers the question
+            (the body of the section the question came from), when known.
     """
 
     question: str
     oracle: Chunk
     context: Sequence[Chunk]
     reference_answer: str | None = None
+    evidence: tuple[int, int] | None = None
 
     @property
     def oracle_position(self) -> int:
@@ -56,35 +81,30 @@ class AnswerGenerator(Protocol):
     def generate(self, requests: Sequence[AnswerRequest]) -> list[Answer]: ...
 
 
-REFUSAL_ANSWER = "The provided documents do not contain the answer to this question."
+# -- sentences -------------------------------------------------------------------------------------
 
-_STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or", "so", "that", "the", "their", "then", "there", "these", "this", "to", "was", "what", "when", "where", "which", "who", "why", "will", "with", "you", "your", "my", "me", "we", "our", "use", "used", "using", "about", "should", "would", "could"]
-)
-_TOKEN_RE = re.compile(r"\w+")
 # A sentence ends at . ! ? before white space and a capital (any script) or an opening mark, and
 # right after the full-width 。！？ of Chinese and Japanese, which take no space.
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[^\W\d_a-z\u00df-\u00ff]|[0-9`\"'(\[*])|(?<=[。！？])\s*")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
-_MARKDOWN_RE = re.compile(r"\*\*|__|(?<!\w)[*_](?!\s)|(?<!\s)[*_](?!\w)|^\s*(?:[-*+]|\d+\.)\s+|^#+\s*")
-
-
-def _terms(text: str) -> set[str]:
-    """Content words, crudely stemmed so that 'retries' meets 'retry' and 'running' meets 'run'."""
-    terms = set()
-    for word in _TOKEN_RE.findall(text.lower()):
-        if word in _STOPWORDS or len(word) < 2:
-            continue
-        for suffix in ("ies", "ing", "es", "ed", "s"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-                word = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-                break
-        terms.add(word)
-    return terms
-
-
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _LEAD_IN_LINES = 12  # most list, table or code lines a sentence ending in ":" takes along
+# [text](url) and ![alt](src); the lead will point this at the markup module.
+_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+
+_FUNCTION_WORDS = frozenset(["the", "a", "an", "of", "to", "with", "and", "or", "in", "for", "on", "by", "from", "as"])
+
+
+def _titleish(line: str) -> bool:
+    """A short line that reads like a heading: a few words, a capital, no punctuation at the end."""
+    stripped = line.strip()
+    words = stripped.split()
+    return (
+        0 < len(words) <= 6 and len(stripped) <= 50 and (stripped[0].isupper() or stripped[0].isdigit())
+        and not stripped.endswith((".", "!", "?", ":", ";", ",", "-", "。", "！", "？"))
+        and words[-1].lower() not in _FUNCTION_WORDS and not has_verb(stripped)
+    )
 
 
 def _line_kind(line: str, in_fence: bool) -> str:
@@ -102,10 +122,15 @@ def _line_kind(line: str, in_fence: bool) -> str:
 
 
 def _blocks(text: str) -> list[tuple[str, int, int]]:
-    """(kind, start, end) of paragraphs, list items and table rows; wrapped lines are joined."""
+    """(kind, start, end) of paragraphs, list items and table rows; wrapped lines are joined.
+
+    A heading-like line of plain text (PDF, text files) that runs straight into a paragraph is a
+    'skip' block of its own, not the paragraph's first words.
+    """
     blocks: list[tuple[str, int, int]] = []
+    lines = text.splitlines(keepends=True)
     offset, in_fence = 0, False
-    for line in text.splitlines(keepends=True):
+    for n, line in enumerate(lines):
         start, offset = offset, offset + len(line)
         kind = _line_kind(line, in_fence)
         if _FENCE_RE.match(line):
@@ -116,11 +141,16 @@ def _blocks(text: str) -> list[tuple[str, int, int]]:
         if kind in ("code", "blank", "skip"):
             blocks.append((kind, start, offset))
             continue
+        following = lines[n + 1].strip() if n + 1 < len(lines) else ""
+        previous = blocks[-1] if blocks else None
+        after_sentence = previous is None or previous[0] != "prose" or text[previous[1] : previous[2]].rstrip()[-1:] in ".!?:"
+        if kind == "prose" and _titleish(line) and after_sentence and following[:1].isupper():
+            blocks.append(("skip", start, offset))
+            continue
         content_start = start + len(line) - len(line.lstrip())
         if kind == "item":
             content_start = start + _LIST_ITEM_RE.match(line).end()
         end = start + len(line.rstrip())
-        previous = blocks[-1] if blocks else None
         if kind == "prose" and previous and previous[0] in ("prose", "item"):
             blocks[-1] = (previous[0], previous[1], end)  # a wrapped line continues its paragraph or item
         else:
@@ -128,29 +158,65 @@ def _blocks(text: str) -> list[tuple[str, int, int]]:
     return blocks
 
 
-def _long_enough(sentence: str) -> bool:
+def _long_enough(sentence: str, words: int = 4) -> bool:
     """Four words, or for scripts written without spaces, eight characters."""
-    return len(sentence.split()) >= 4 or (not sentence.isascii() and len(sentence.strip()) >= 8)
+    return len(sentence.split()) >= words or (not sentence.isascii() and len(sentence.strip()) >= 8)
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    """A quotable unit: `text[start:end]`, where a lead-in's span runs on over the block it takes.
+
+    `body_end` is where the sentence itself ends; `takes` is "item", "row" or "code" for a lead-in
+    that took a list, table or code block along, "dangling" for a lead-in that found none.
+    """
+
+    start: int
+    end: int
+    body_end: int
+    block: int
+    kind: str
+    takes: str | None = None
 
 
 @functools.lru_cache(maxsize=4096)  # scoring and quoting both ask for the same oracle's sentences
-def candidate_sentences(text: str) -> tuple[tuple[int, int], ...]:
-    """(start, end) offsets of the quotable sentences of a chunk: prose and list items, no code,
-    headings or markup lines. A sentence that ends in ":" takes the list or table after it along."""
+def _sentences(text: str) -> tuple[_Sentence, ...]:
     blocks = _blocks(text)
-    spans = []
+    found = []
     for b, (kind, start, end) in enumerate(blocks):
         if kind not in ("prose", "item"):
             continue
-        cursor = start
-        for piece in _SENTENCE_END_RE.split(text[start:end]):
+        cursor, carried = start, None
+        pieces = [p for p in _SENTENCE_END_RE.split(text[start:end]) if p]
+        for n, piece in enumerate(pieces):
             at = text.index(piece, cursor)
-            cursor = piece_end = at + len(piece)
-            if piece.rstrip().endswith(":") and piece_end == end:
-                piece_end = _lead_in_end(text, blocks, b, piece_end)
-            if _long_enough(piece) and BEGIN_QUOTE not in text[at:piece_end] and END_QUOTE not in text[at:piece_end]:
-                spans.append((at, piece_end))
-    return tuple(spans)
+            cursor = body_end = piece_end = at + len(piece)
+            if n + 1 < len(pieces) and not _long_enough(piece) and not piece.rstrip().endswith((":", "：")):
+                carried = at if carried is None else carried  # "No." or "Yes, it is." opens the next sentence
+                continue
+            at, carried = (at if carried is None else carried), None
+            piece = text[at:body_end]
+            takes = None
+            if piece.rstrip().endswith((":", "：")):
+                if piece_end == end:
+                    piece_end = _lead_in_end(text, blocks, b, piece_end)
+                    piece_end = body_end + len(text[body_end:piece_end].rstrip())
+                takes = _taken_kind(blocks, b) if piece_end > body_end else "dangling"
+            quoted = text[at:piece_end]
+            if _long_enough(piece, 2 if takes not in (None, "dangling") else 4) and BEGIN_QUOTE not in quoted \
+                    and END_QUOTE not in quoted:
+                found.append(_Sentence(at, piece_end, body_end, b, kind, takes))
+    return tuple(found)
+
+
+def candidate_sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) offsets of the sentences of a chunk: prose and list items, no code, headings or
+    markup lines. A sentence that ends in ":" takes the list, table or code block after it along."""
+    return tuple((s.start, s.end) for s in _sentences(text))
+
+
+def _taken_kind(blocks: list[tuple[str, int, int]], b: int) -> str | None:
+    return next((block[0] for block in blocks[b + 1 :] if block[0] != "blank"), None)
 
 
 def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int) -> int:
@@ -170,62 +236,481 @@ def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int
     return taken[-1][2] if complete and len(taken) <= _LEAD_IN_LINES else end
 
 
+# -- choosing the quotes ---------------------------------------------------------------------------
+
+# First words that point back at the sentence before ("It", "This ...") or carry on from it.
+_REFERRING = frozenset([
+    "it", "its", "this", "that", "these", "those", "they", "their", "them", "such", "however", "but", "also",
+    "so", "then", "otherwise", "instead", "here", "there", "thus", "therefore", "hence", "and", "or", "now",
+])
+_BLOCK_KINDS = ("item", "row", "code")
+_QUOTE_BUDGET = 420  # most characters of prose quoted (a lead-in's block comes on top)
+
+
 def _lexical_score(question_terms: set[str], sentence: str) -> float:
     """Shared content words, longer (rarer) words weighing more."""
-    return sum(math.log(1 + len(t)) for t in question_terms & _terms(sentence))
+    return sum(math.log(1 + len(t)) for t in question_terms & content_terms(sentence))
+
+
+def _first_word(text: str) -> str:
+    match = re.match(r"\W*(\w+)", text)
+    return match.group(1).lower() if match else ""
+
+
+# The end of a lead-in that only announces what follows ("... like this:", "Here is an example:").
+_ANNOUNCES_RE = re.compile(
+    r"(?:\b(?:like this|like so|like here|as follows|the following(?: \w+)?|below|here|example|examples|e\.g\.)"
+    r"|\b(?:is|are|looks|look|was|were)|\.\.\.)\s*[:：]\s*$",
+    re.IGNORECASE,
+)
+_POINTS_AT_RE = re.compile(r"\b(?:like this|like so|as follows|the following|as shown below)\b", re.IGNORECASE)
+_REASON_RE = re.compile(r"^\W*(?:because|since)\b|\b(?:because|so that|in order to|due to|this is why|the reason)\b", re.I)
+_PRONOUNS = frozenset(["it", "its", "this", "these", "they", "them", "their"])
+
+
+def _refers_back(text: str, s: _Sentence) -> bool:
+    """Whether a sentence leans on the one before: it opens with "It", "This", "However"... or has a
+    pronoun among its first four words ("To start it, run:")."""
+    words = re.findall(r"\w+", text[s.start : s.body_end].lower())[:4]
+    return bool(words) and (words[0] in _REFERRING or any(w in _PRONOUNS for w in words))
+
+
+_OPENERS = frozenset([
+    "a", "an", "the", "this", "these", "that", "when", "if", "to", "you", "in", "for", "by", "it", "each", "every",
+    "all", "some", "most", "as", "on", "with", "there", "we", "our", "your", "once", "after", "before", "while",
+])
+
+
+def _title_prefix_end(text: str, sentence: _Sentence, title: str) -> int:
+    """Where a sentence starts once a heading run into it is cut off ("Retries When a job fails...")."""
+    body = text[sentence.start : sentence.body_end]
+    for part in sorted((p.strip() for p in title.split(" > ")), key=len, reverse=True):
+        if part and len(part.split()) <= 8 and body.startswith(part) and not has_final_punctuation(part):
+            rest = body[len(part) :]
+            stripped = rest.lstrip()
+            opener = _first_word(stripped)
+            # "Install Celery from PyPI" is a sentence: a one-word part is cut only before a sentence opener.
+            if rest[:1].isspace() and stripped[:1].isupper() and len(stripped.split()) >= 4 and (
+                len(part.split()) > 1 or opener in _OPENERS
+            ):
+                return sentence.start + len(body) - len(stripped)
+    return sentence.start
+
+
+def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
+    """Whether a sentence may be quoted as (part of) an answer at all."""
+    body = text[s.start : s.body_end].strip()
+    if body.endswith(("?", "？")):
+        return False  # a question asks, it does not answer
+    if s.takes == "dangling" and (len(body.split()) < 8 or _ANNOUNCES_RE.search(body) or _POINTS_AT_RE.search(body)):
+        return False  # "... as follows:" with its example missing only announces
+    if markup_problem(text[s.start : s.end]) or restates_question(body, question, title):
+        return False
+    statement = as_statement(body) if s.takes else body
+    if sentence_shape_problem(statement) in ("table_row", "menu_path", "heading"):
+        return False
+    if s.kind == "item" and not s.takes and not (body[:1].isupper() or body[:1] in "`\"'" or body[:1].isdigit()):
+        return False  # "with `pip`, inside a virtual environment": a fragment of its lead-in, not a sentence
+    # A line with no full stop is a heading, a caption or a short list item unless it is long.
+    short = len(body.split()) < (6 if s.kind == "item" else 8)
+    return s.takes is not None or has_final_punctuation(body) or not (short or normalized_text(body) in normalized_text(title))
 
 
 @dataclass(frozen=True)
 class QuoteChoice:
-    """The quotes for an answer, in document order, and the one the final answer restates."""
+    """The quotes for an answer, in document order, and what the final answer says.
+
+    Attributes:
+        quotes: Verbatim pieces of the oracle, one per paragraph (or list/code block) quoted.
+        best: The sentence the answer rests on.
+        answer: The final answer: a statement built from the quoted sentence(s), or the reference
+            answer when one was given.
+        takes: What the best sentence, a lead-in, brings along ("item", "row", "code"), or None.
+    """
 
     quotes: list[str]
     best: str
+    answer: str = ""
+    takes: str | None = None
 
 
 def select_quotes(
     question: str,
     oracle_text: str,
     reference_answer: str | None = None,
-    max_quotes: int = 2,
+    max_quotes: int = 3,
     similarities: Sequence[float] | None = None,
+    *,
+    title: str = "",
+    evidence: tuple[int, int] | None = None,
 ) -> QuoteChoice | None:
     """The oracle's sentences that best answer the question, verbatim; None when nothing is quotable.
 
-    A sentence containing the reference answer wins. Otherwise sentences are ranked by embedding
+    A sentence containing the reference answer wins. Otherwise sentences inside `evidence` (offsets
+    into `oracle_text`) come first, earlier ones ahead; then sentences are ranked by embedding
     similarity to the question when `similarities` (aligned with `candidate_sentences`) is given,
-    with shared content words breaking near-ties, else by shared content words alone. A lead-in
-    sentence whose list did not come along ("... as follows:") ranks lower: it announces, not answers.
+    with shared content words breaking near-ties, else by shared content words alone. Headings,
+    table rows, menu paths, markup, questions and sentences restating the question are never
+    quoted. The best sentence takes up to `max_quotes` adjacent sentences along (one it refers back
+    to, ones that carry on from it), and its final answer must read as a statement.
     """
-    spans = candidate_sentences(oracle_text)
-    if not spans:
+    sentences = list(_sentences(oracle_text))
+    if not sentences:
         return None  # code or markup only: nothing worth quoting, the sample is rejected
-    sentences = [oracle_text[a:b] for a, b in spans]
+    sentences = [dataclasses.replace(s, start=_title_prefix_end(oracle_text, s, title)) for s in sentences]
     if reference_answer:
         needle = normalize_whitespace(reference_answer).lower()
-        containing = [s for s in sentences if needle in normalize_whitespace(s).lower()]
+        containing = [s for s in sentences if needle in normalize_whitespace(oracle_text[s.start : s.end]).lower()]
+        containing.sort(key=lambda s: not _quotable(oracle_text, s, question, title))
         if containing:
-            return QuoteChoice([containing[0]], containing[0])
-    terms = _terms(question)
-    lexical = [_lexical_score(terms, s) for s in sentences]
+            quote = _render_quotes(oracle_text, containing[:1], [0])[0]
+            return QuoteChoice([quote], quote, reference_answer.strip(), _block_kind(containing[0]))
+    ok = [i for i, s in enumerate(sentences) if _quotable(oracle_text, s, question, title)]
+    if not ok:
+        return None
+    semantic = similarities is not None and len(similarities) == len(sentences)
+    in_evidence = _in_evidence(sentences, ok, evidence)
+    scores = _scores(question, oracle_text, sentences, ok, similarities if semantic else None, in_evidence)
+    if evidence is not None and not in_evidence:
+        ok = [i for i in ok if scores[i] > 0]  # no answer in the evidence: only a sentence on the topic will do
+    ranked = sorted(ok, key=lambda i: (-scores[i], i))
+    # The question's own markup is the validation's to count; the answer is judged on its words.
+    asked = normalized_text(question)
+    for anchor in ranked[:8]:
+        group = _extend(oracle_text, sentences, set(ok), anchor, scores, in_evidence, max_quotes, semantic)
+        answer = _statement(oracle_text, sentences, group, anchor)
+        quotes = _render_quotes(oracle_text, sentences, group)
+        if answer and content_problem(asked, quotes, answer, title=title) is None:
+            best = oracle_text[sentences[anchor].start : sentences[anchor].end].strip()
+            final = reference_answer.strip() if reference_answer else answer
+            return QuoteChoice(quotes, best, final, _block_kind(sentences[anchor]))
+    return None
+
+
+_SUBJECT_RE = re.compile(r"^what (?:is|are|was|were|does|do) (?:(?:the|a|an) )?(.+?)(?: mean| do)?$")
+
+
+def _subject(question: str) -> str | None:
+    """The X of "What is X?" / "What does X mean?", lower-case words, or None."""
+    match = _SUBJECT_RE.match(normalized_text(question))
+    return match.group(1) if match and len(match.group(1).split()) <= 6 else None
+
+
+def _scores(
+    question: str, text: str, sentences: list[_Sentence], ok: list[int], similarities, in_evidence: list[int]
+) -> dict[int, float]:
+    """How well each quotable sentence answers the question.
+
+    Word overlap normalised to 0..1 (or cosine similarity plus a little overlap), then: a sentence
+    that leans on the one before inherits most of its score; one that starts with the X of "What is
+    X?" gains; for "How do I ...?" a lead-in with its code or list gains; a sentence that leans on one
+    it cannot be quoted with loses; with an evidence span its first sentences gain and sentences
+    outside it drop below any inside. Without any overlap or similarity a score is 0 or less.
+    """
+    terms = content_terms(question)
+    lexical = [_lexical_score(terms, text[s.start : s.body_end]) for s in sentences]
     if similarities is not None:
-        scores = [float(sim) + 0.02 * lex for sim, lex in zip(similarities, lexical)]
-        close_enough = 0.08  # a second quote must be nearly as similar as the best
+        relevance = [float(sim) + 0.02 * lex for sim, lex in zip(similarities, lexical)]
+        boost = 0.3  # cosine similarities spread less than normalised word overlap
     else:
-        scores = list(lexical)
-        close_enough = 0.5 * max(scores)
-    scores = [score - (0.1 if s.rstrip().endswith(":") else 0.0) for score, s in zip(scores, sentences)]
-    ranked = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
-    best = ranked[0]
-    chosen = [best] + [
-        i for i in ranked[1:max_quotes] if lexical[i] > 0 and scores[best] - scores[i] <= close_enough
-    ]
-    return QuoteChoice([sentences[i] for i in sorted(chosen)], sentences[best])
+        top = max(lexical) or 1.0
+        relevance = [lex / top for lex in lexical]
+        boost = 1.0
+    quotable = set(ok)
+    for i in range(1, len(sentences)):  # "To start it, run:" is about what the sentence before names
+        if _refers_back(text, sentences[i]) and _adjacent(text, sentences, i - 1, i):
+            relevance[i] = max(relevance[i], 0.8 * relevance[i - 1])
+    subject = _subject(question)
+    form = question_form(question)
+    scores = {}
+    for i in ok:
+        s = sentences[i]
+        score = relevance[i]
+        if subject and re.match(rf"(?:(?:the|a|an) )?{re.escape(subject)}\b", normalized_text(text[s.start : s.body_end])):
+            score += 0.2 * boost  # "What is X?": "X is ...", "The X holds ..." defines it
+        if form == "why" and _REASON_RE.search(text[s.start : s.body_end]):
+            score += 0.2 * boost  # "Why ...?": the sentence that gives a reason
+        if form == "how" and (score > 0 or i in in_evidence):
+            score += boost * {"code": 0.25, "item": 0.2}.get(s.takes or "", 0.0)
+        if s.takes == "dangling":
+            score -= 0.2 * boost  # its example is missing: it answers only if nothing else does as well
+        leans = _refers_back(text, s)
+        if leans and not (i - 1 in quotable and _adjacent(text, sentences, i - 1, i) and not sentences[i - 1].takes):
+            score -= 0.25 * boost  # "That status code will be used..." after a code block: a dangling "that"
+        if in_evidence:
+            place = in_evidence.index(i) if i in in_evidence else None
+            score += -1.0 if place is None else (0.3, 0.15, 0.05)[place] if place < 3 else 0.0
+        scores[i] = score if relevance[i] > 0 or i in in_evidence else min(score, 0.0)
+    return scores
+
+
+def _in_evidence(sentences: list[_Sentence], ok: list[int], evidence: tuple[int, int] | None) -> list[int]:
+    """The quotable sentences starting inside the evidence span, in order."""
+    if evidence is None:
+        return []
+    start, end = evidence
+    return [i for i in ok if start <= sentences[i].start < end]
+
+
+def _adjacent(text: str, sentences: list[_Sentence], i: int, j: int) -> bool:
+    """Whether sentence j follows sentence i with nothing but white space between (same or next paragraph)."""
+    return j == i + 1 and i >= 0 and j < len(sentences) and not text[sentences[i].end : sentences[j].start].strip()
+
+
+def _extend(
+    text, sentences, ok: set[int], anchor: int, relevance: dict[int, float], in_evidence: list[int],
+    max_quotes: int, semantic: bool,
+) -> list[int]:
+    """The anchor and the adjacent sentences that belong with it: the one it refers back to, then
+    followers that carry on, match the question about as well, or finish a short first sentence."""
+    group = [anchor]
+    allowed = set(in_evidence) if in_evidence else ok
+
+    def words(indices):
+        return sum(len(text[sentences[k].start : sentences[k].body_end].split()) for k in indices)
+
+    def chars(indices):
+        return sum(sentences[k].body_end - sentences[k].start for k in indices)
+
+    before = anchor - 1
+    # The sentence before comes along when the anchor leans on it, or when it opens the evidence span
+    # (a section's first sentences answer its heading together).
+    opens_evidence = in_evidence[:2] == [before, anchor]
+    if (
+        max_quotes > 1 and (_refers_back(text, sentences[anchor]) or opens_evidence) and before in allowed
+        and _adjacent(text, sentences, before, anchor) and not sentences[before].takes
+        and chars([before, anchor]) <= _QUOTE_BUDGET
+    ):
+        group.insert(0, before)
+    while len(group) < max_quotes and not sentences[group[-1]].takes:
+        nxt = group[-1] + 1
+        if nxt not in allowed or not _adjacent(text, sentences, group[-1], nxt):
+            break
+        if chars(group + [nxt]) > _QUOTE_BUDGET:
+            break
+        refers_back = _refers_back(text, sentences[nxt])
+        if in_evidence:
+            carry_on = words(group) < 25
+        elif sentences[nxt].block != sentences[group[-1]].block:
+            carry_on = False  # without evidence, a new paragraph is a new topic unless it refers back
+        else:
+            close = relevance[anchor] - relevance[nxt] <= 0.08 if semantic else relevance[nxt] >= 0.6 * relevance[anchor]
+            carry_on = words(group) < 12 or (relevance[nxt] > 0 and close)
+        if not (refers_back or carry_on):
+            break
+        group.append(nxt)
+    return group
+
+
+def _block_kind(s: _Sentence) -> str | None:
+    return s.takes if s.takes in _BLOCK_KINDS else None
+
+
+def _render_quotes(text: str, sentences: list[_Sentence], group: list[int]) -> list[str]:
+    """One verbatim quote per paragraph of the group; prose on one line, lists and code as written."""
+    quotes = []
+    for _, members in itertools.groupby(group, key=lambda k: sentences[k].block):
+        members = list(members)
+        piece = text[sentences[members[0]].start : sentences[members[-1]].end].strip()
+        quotes.append(piece if sentences[members[-1]].takes in _BLOCK_KINDS else normalize_whitespace(piece))
+    return quotes
+
+
+# -- the final answer ------------------------------------------------------------------------------
+
+_EMPHASIS_RE = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_INLINE_CODE_SPLIT_RE = re.compile(r"(`+[^`]*`+)")
+_ADMONITION_LABEL_RE = re.compile(
+    r"^(?:Note|Tip|Hint|Info|Important|Warning|Caution|Danger|Attention|Check|See also|Technical Details)"
+    r"\s*:\s+(?=\S)", re.IGNORECASE,
+)
+_FOLLOWING_RE = re.compile(r"\b(?:the\s+)?following(?:\s+(\w+))?\s*$", re.IGNORECASE)
+_LIKE_THIS_RE = re.compile(r"\s*,?\s*\b(?:like this|like so|as follows|as shown below|as below|below)\s*$", re.I)
+_OPEN_ENDED_RE = re.compile(
+    r"\b(?:with|in|to|using|by|via|of|as|for|like|is|are|be|run|use|type|execute|call|add|write|enter)\s*$", re.I
+)
+_MAX_LIST_ITEMS = 8
+_MAX_INLINE_CODE = 80
 
 
 def plain_answer(quote: str) -> str:
-    """A quote as a plain final answer: links become their text, emphasis and list markers go."""
-    return normalize_whitespace(_MARKDOWN_RE.sub("", MARKDOWN_LINK.sub(r"\1", quote)))
+    """A quote as plain text: links become their text, **emphasis** and list markers go, an
+    admonition label ("Note: ") is dropped; inline code is left as it is."""
+    text = _LIST_ITEM_RE.sub("", normalize_whitespace(quote), count=1)
+    parts = _INLINE_CODE_SPLIT_RE.split(text)
+    parts = [p if p.startswith("`") else _EMPHASIS_RE.sub(r"\1", _MARKDOWN_LINK.sub(r"\1", p)) for p in parts]
+    text = "".join(parts).strip()
+    label = _ADMONITION_LABEL_RE.match(text)
+    if label:
+        rest = text[label.end() :]
+        text = rest[:1].upper() + rest[1:]
+    return text
+
+
+def as_statement(text: str) -> str:
+    """A sentence ending in final punctuation: a trailing ':' or '::' or ',' becomes a full stop."""
+    text = text.rstrip()
+    if text.endswith("::"):
+        text = text[:-2].rstrip()
+    text = text.rstrip(":;,：").rstrip()
+    if not text:
+        return ""
+    return text if has_final_punctuation(text) else text + "."
+
+
+def _lead_in_statement(lead: str, what: str) -> str:
+    """A lead-in whose block is too long to inline, as a statement that points at the quote:
+    'You can declare it like this:' -> 'You can declare it as shown in the code quoted above.'"""
+    lead = lead.rstrip().rstrip(":：").rstrip()
+    following = _FOLLOWING_RE.search(lead)
+    if following:
+        noun = following.group(1) or what
+        return as_statement(f"{lead[: following.start()].rstrip()} the {noun} quoted above")
+    if _LIKE_THIS_RE.search(lead):
+        return as_statement(f"{_LIKE_THIS_RE.sub('', lead)} as shown in the {what} quoted above")
+    if _OPEN_ENDED_RE.search(lead):
+        return as_statement(f"{lead} the {what} quoted above")
+    if re.match(r"To\b", lead) and "," not in lead:  # a purpose clause alone: "To create a project:"
+        return as_statement(f"{lead}, use the {what} quoted above")
+    return as_statement(lead)
+
+
+def _list_items(text: str, s: _Sentence) -> list[str]:
+    """The top-level items of the list a lead-in took along, as plain text without end punctuation."""
+    items = []
+    lines = [line for line in text[s.body_end : s.end].splitlines() if line.strip()]
+    indents = [len(line) - len(line.lstrip()) for line in lines if _LIST_ITEM_RE.match(line)]
+    top = min(indents, default=0)
+    for line in lines:
+        match = _LIST_ITEM_RE.match(line)
+        if match and len(line) - len(line.lstrip()) == top:
+            items.append(plain_answer(line[match.end() :]).rstrip(".;,"))
+        elif not match and items and len(line) - len(line.lstrip()) > top:
+            items[-1] += " " + plain_answer(line).rstrip(".;,")  # a wrapped item continues
+    return [item for item in items if item]
+
+
+def _code_lines(text: str, s: _Sentence) -> list[str]:
+    return [line.strip() for line in text[s.body_end : s.end].splitlines() if line.strip() and not _FENCE_RE.match(line)]
+
+
+def _sentence_statement(text: str, s: _Sentence) -> str:
+    """One quoted sentence as a statement; a lead-in brings its list or code into it."""
+    lead = plain_answer(text[s.start : s.body_end])
+    if s.takes == "item":
+        items = _list_items(text, s)
+        shown, length = [], 0
+        for item in items[:_MAX_LIST_ITEMS]:
+            if shown and length + len(item) > 300:
+                break
+            shown.append(item)
+            length += len(item) + 2
+        more = len(items) - len(shown)
+        joined = "; ".join(shown) + (f"; and {more} more" if more else "")
+        return as_statement(f"{lead.rstrip().rstrip(':：').rstrip()}: {joined}") if shown else ""
+    if s.takes == "code":
+        code = _code_lines(text, s)
+        line = re.sub(r"^[$%>] ", "", code[0]) if len(code) == 1 else ""  # a shell prompt is not the command
+        if line and len(line) <= _MAX_INLINE_CODE and "`" not in line:
+            lead = lead.rstrip().rstrip(":：").rstrip()
+            joiner = " " if _OPEN_ENDED_RE.search(lead) else ": "
+            return f"{lead}{joiner}`{line}`."
+        return _lead_in_statement(lead, "code")
+    if s.takes == "row":
+        return _lead_in_statement(lead, "table")
+    return as_statement(lead)
+
+
+def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int) -> str:
+    """The final answer: the anchor sentence, with the sentence it refers back to before it, or the
+    next one after it when the anchor alone is short."""
+    parts = [anchor]
+    if group[0] < anchor:
+        parts.insert(0, group[0])
+    elif len(text[sentences[anchor].start : sentences[anchor].body_end].split()) < 10 and anchor + 1 in group:
+        parts.append(anchor + 1)
+    if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
+        parts = parts[:1]
+    return " ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts)))
+
+
+# -- the reasoning ---------------------------------------------------------------------------------
+
+_PRESENT_TEMPLATES = (
+    'The question is: {question}\nDocument {n}, "{title}", is the one that covers this. It says:\n{quotes}\n{bridge}',
+    'To answer "{question}" I need the document about it. That is document {n} ("{title}"), which says:\n'
+    "{quotes}\n{bridge}",
+    'Looking through the documents, document {n} ("{title}") answers the question "{question}":\n{quotes}\n{bridge}',
+    'The question asks: {question}\nOf the documents given, document {n}, titled "{title}", addresses this '
+    "directly:\n{quotes}\n{bridge}",
+    'Document {n} is the relevant one here: it is titled "{title}" and answers "{question}". The key passage '
+    "is:\n{quotes}\n{bridge}",
+)
+_ABSENT_TEMPLATES = (
+    'The question is: {question}\nNone of the documents shown covers this, but the documentation on "{title}" '
+    "says:\n{quotes}\n{bridge}",
+    'The documents provided do not contain the answer to "{question}". From the documentation on "{title}", '
+    "I know that:\n{quotes}\n{bridge}",
+    'The question asks: {question}\nI cannot find this in the documents given, but the documentation on '
+    '"{title}" answers it:\n{quotes}\n{bridge}',
+    'No document here addresses "{question}" directly. What the documentation on "{title}" says is:\n'
+    "{quotes}\n{bridge}",
+)
+_BRIDGES = {
+    "how": ("This describes how to do it.", "That is how the documentation says to do it.",
+            "This gives the steps the question asks for."),
+    "how_it_works": ("This explains how it works.", "That describes how it happens."),
+    "how_much": ("This gives the figure the question asks for.", "That answers it directly."),
+    "why": ("This gives the reason.", "That explains why."),
+    "yes_no": ("This settles the question.", "That answers it directly."),
+    "when": ("This says when.", "That answers when."),
+    "where": ("This says where.", "That answers where."),
+    "other": ("This is what the question asks for.", "That answers it directly.", "This gives the answer."),
+}
+_BRIDGE_EXTRAS = {
+    "item": " The list after it gives the details.",
+    "code": " The code shows it.",
+    "row": " The table gives the details.",
+}
+_HOW_MUCH = frozenset(["long", "many", "much", "often", "big", "large", "small", "far", "old", "fast", "soon"])
+_PEOPLE = frozenset(["i", "you", "we", "one", "users", "people"])
+_YES_NO = frozenset([
+    "can", "could", "should", "would", "will", "is", "are", "was", "were", "do", "does", "did", "may", "must",
+    "shall", "has", "have",
+])
+
+
+def stable_hash(text: str, salt: str = "") -> int:
+    """A hash of the text that is the same in every process (unlike the built-in `hash`)."""
+    return int.from_bytes(hashlib.sha256(f"{salt}\x00{text}".encode()).digest()[:8], "big")
+
+
+def question_form(question: str) -> str:
+    """'how' (how do I ...), 'how_it_works' (how does X ...), 'how_much' (how long/many/often ...),
+    'why', 'when', 'where', 'yes_no' (can/should/is/does ...) or 'other' (what/which/...)."""
+    words = re.findall(r"\w+", question.lower())[:3]
+    word = words[0] if words else ""
+    if word == "how" and words[1:] and words[1] in _HOW_MUCH:
+        return "how_much"
+    if word == "how" and words[1:] and words[1] in _YES_NO and words[2:] and words[2] not in _PEOPLE:
+        return "how_it_works"  # "How does the resolver pick a version?" asks for an explanation, not steps
+    if word in ("how", "why", "when", "where"):
+        return word
+    return "yes_no" if word in _YES_NO else "other"
+
+
+def reasoning(question: str, title: str, position: int, quotes: Sequence[str], takes: str | None = None) -> str:
+    """The chain of thought before the final answer: which document (position counts from 0, -1 when
+    the oracle is absent) and title, the quotes, and how they answer; the phrasing is chosen by a
+    stable hash of the question, so one question always reads the same."""
+    h = stable_hash(question)
+    templates = _PRESENT_TEMPLATES if position >= 0 else _ABSENT_TEMPLATES
+    bridges = _BRIDGES[question_form(question)]
+    bridge = bridges[(h // len(templates)) % len(bridges)] + _BRIDGE_EXTRAS.get(takes or "", "")
+    quoted = "\n".join(f"{BEGIN_QUOTE}{q}{END_QUOTE}" for q in quotes)
+    return templates[h % len(templates)].format(
+        question=question, n=position + 1, title=title, quotes=quoted, bridge=bridge
+    )
 
 
 class ExtractiveAnswerGenerator:
@@ -234,7 +719,7 @@ class ExtractiveAnswerGenerator:
     Args:
         oracle_absent_answer: With the oracle missing from the context, "keep" the oracle-based
             answer (the RAFT paper: the model learns the domain) or "refuse".
-        max_quotes: Most sentences quoted.
+        max_quotes: Most adjacent sentences quoted.
         embed: Optional sentence encoder (texts -> vectors); with it, quotes are chosen by semantic
             similarity to the question instead of shared words alone.
     """
@@ -242,7 +727,7 @@ class ExtractiveAnswerGenerator:
     def __init__(
         self,
         oracle_absent_answer: str = "keep",
-        max_quotes: int = 2,
+        max_quotes: int = 3,
         embed: Callable[[Sequence[str]], np.ndarray] | None = None,
     ) -> None:
         self.oracle_absent_answer = oracle_absent_answer
@@ -258,7 +743,7 @@ class ExtractiveAnswerGenerator:
         texts: dict[str, int] = {}
         layout = []
         for request in requests:
-            sentences = [request.oracle.text[a:b] for a, b in candidate_sentences(request.oracle.text)]
+            sentences = [request.oracle.text[s.start : s.body_end] for s in _sentences(request.oracle.text)]
             ids = [texts.setdefault(t, len(texts)) for t in [request.question, *sentences]]
             layout.append(ids)
         if not texts:
@@ -276,20 +761,15 @@ class ExtractiveAnswerGenerator:
                 f"The documents provided are about {titles}. None of them contains information that "
                 f"answers this question, so I should not guess.\n{ANSWER_MARKER} {REFUSAL_ANSWER}"
             )
+        evidence = None
+        if request.evidence is not None:
+            start, end = (max(0, min(len(request.oracle.text), x)) for x in request.evidence)
+            evidence = (start, end) if end > start else None
         choice = select_quotes(
-            request.question, request.oracle.text, request.reference_answer, self.max_quotes, similarities
+            request.question, request.oracle.text, request.reference_answer, self.max_quotes, similarities,
+            title=request.oracle.title, evidence=evidence,
         )
         if choice is None:
             return Answer(None, rejected="no_quotable_sentence")
-        if position >= 0:
-            lead = f'Document {position + 1} ("{request.oracle.title}") is the one that answers it. It says:'
-        else:
-            lead = (
-                "None of the documents shown covers this directly, but the documentation on "
-                f'"{request.oracle.title}" says:'
-            )
-        lines = [f"The question is: {request.question}", lead]
-        lines += [f"{BEGIN_QUOTE}{q.strip()}{END_QUOTE}" for q in choice.quotes]
-        lines.append("Putting this together gives the answer.")
-        lines.append(f"{ANSWER_MARKER} {request.reference_answer or plain_answer(choice.best)}")
-        return Answer("\n".join(lines))
+        thought = reasoning(request.question, request.oracle.title, position, choice.quotes, choice.takes)
+        return Answer(f"{thought}\n{ANSWER_MARKER} {choice.answer}")

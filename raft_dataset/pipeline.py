@@ -296,6 +296,7 @@ def draft_samples(
             hard_negatives=context.hard_negatives,
             oracle=oracle,
             context=[chunks[r] for r in context.rows],
+            evidence=query.evidence if query.doc_id in (None, oracle.doc_id) else None,
         ))
     return samples
 
@@ -334,7 +335,12 @@ def _sample_id(question: str, oracle_chunk_id: str) -> str:
 
 
 def answer_request(sample: Sample) -> AnswerRequest:
-    return AnswerRequest(sample.question, sample.oracle, sample.context, sample.reference_answer)
+    """What the answer generator sees; the evidence span is moved from document to chunk offsets."""
+    evidence, oracle = sample.evidence, sample.oracle
+    if evidence is not None:
+        start, end = max(evidence[0], oracle.start), min(evidence[1], oracle.end)
+        evidence = (start - oracle.start, end - oracle.start) if start < end else None
+    return AnswerRequest(sample.question, oracle, sample.context, sample.reference_answer, evidence=evidence)
 
 
 class _OfflineRefusals:

@@ -145,7 +145,8 @@ class Sample:
         input_tokens, output_tokens, total_tokens: Token counts (tiktoken) of the user turn, the answer
             and both.
 
-    Not exported: `oracle` and `context` (the chunks themselves), used while the row is built.
+    Not exported, used while the row is built: `oracle` and `context` (the chunks themselves), and
+    `evidence` (the query's evidence span, offsets in the oracle's document).
     """
 
     id: str
@@ -172,6 +173,7 @@ class Sample:
     total_tokens: int = 0
     oracle: Chunk | None = field(default=None, repr=False, metadata=_column(export=False))
     context: list[Chunk] = field(default_factory=list, repr=False, metadata=_column(export=False))
+    evidence: tuple[int, int] | None = field(default=None, repr=False, metadata=_column(export=False))
 
     def to_row(self) -> dict[str, Any]:
         """The exported columns as a dict, in `SAMPLE_FEATURES` order."""

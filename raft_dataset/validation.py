@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
 
 from .raft_format import answer_problem
+from .records import Sample
 
 REQUIRED_FIELDS = ("instruction", "input", "output", "question")
 
@@ -26,36 +28,47 @@ class ValidationReport:
 
 
 def sample_problem(
-    row: dict,
-    oracle_text: str,
+    sample: Sample,
     *,
     min_query_similarity: float,
     max_sample_tokens: int,
 ) -> str | None:
     """Why a single sample is not fit to train on, or None.
 
-    Reasons: "missing_<field>", the `raft_format.answer_problem` reasons for the output,
-    "low_query_oracle_similarity", "over_token_budget".
+    Reads the sample's `question`, `instruction`, `input`, `output`, `reference_answer`,
+    `query_oracle_similarity`, `total_tokens` and its `oracle` chunk (text and title).
+
+    Reasons: "missing_<field>", "missing_oracle", the `raft_format.answer_problem` reasons for the
+    output (format: "empty_output", "missing_answer_marker", "empty_answer",
+    "unbalanced_quote_markers", "quote_not_in_oracle"; content: "markup_in_output",
+    "answer_restates_question", "answer_not_a_sentence"), "low_query_oracle_similarity",
+    "over_token_budget".
     """
     for name in REQUIRED_FIELDS:
-        value = row.get(name)
+        value = getattr(sample, name)
         if not isinstance(value, str) or not value.strip():
             return f"missing_{name}"
-    problem = answer_problem(row["output"], oracle_text)
+    if sample.oracle is None:
+        return "missing_oracle"
+    problem = answer_problem(
+        sample.output, sample.oracle.text,
+        question=sample.question, title=sample.oracle.title, reference_answer=sample.reference_answer,
+    )
     if problem:
         return problem
-    if row["query_oracle_similarity"] < min_query_similarity:
+    if sample.query_oracle_similarity < min_query_similarity:
         return "low_query_oracle_similarity"
-    if row["total_tokens"] > max_sample_tokens:
+    if sample.total_tokens > max_sample_tokens:
         return "over_token_budget"
     return None
 
 
-def sample_fingerprint(row: dict) -> str:
-    """Identity of a sample's text, for exact-duplicate detection."""
+def sample_fingerprint(sample: Sample | Mapping) -> str:
+    """Identity of a sample's text, for exact-duplicate detection (a Sample or an exported row)."""
     digest = hashlib.sha256()
     for name in ("instruction", "input", "output"):
-        digest.update(row[name].encode("utf-8"))
+        value = sample[name] if isinstance(sample, Mapping) else getattr(sample, name)
+        digest.update(value.encode("utf-8"))
         digest.update(b"\x00")
     return digest.hexdigest()
 

@@ -1,14 +1,25 @@
-from raft_dataset.answers import AnswerRequest, ExtractiveAnswerGenerator, candidate_sentences, select_quotes
-from raft_dataset.chunking import Chunk
+import re
+import zlib
+
+import numpy as np
+
+from raft_dataset.answers import (
+    AnswerRequest,
+    ExtractiveAnswerGenerator,
+    candidate_sentences,
+    plain_answer,
+    question_form,
+    reasoning,
+    select_quotes,
+)
 from raft_dataset.raft_format import answer_problem, extract_quotes, final_answer
+from raft_dataset.records import Chunk
 
-ORACLE_TEXT = """## Retries
+ORACLE_TEXT = """When a job fails, Tidepool retries it with exponential backoff. The first retry waits 5 seconds and each later one doubles the delay, up to a cap of 10 minutes.
 
-When a job fails, Tidepool retries it with exponential backoff. The first retry waits 5 seconds and
-each later one doubles the delay, up to a cap of **10 minutes**.
+The retry count is set per job in `tidepool.toml`:
 
 ```toml
-# retries are per job
 retries = 3
 ```
 
@@ -22,61 +33,266 @@ def _chunk(chunk_id, text, title="Guide > Retries"):
 
 ORACLE = _chunk("guide/retries.md#0", ORACLE_TEXT)
 OTHER = _chunk("faq.md#3", "Logs are written to /var/log/tidepool by default.", "FAQ > Logs")
+GENERATOR = ExtractiveAnswerGenerator()
+
+
+def _answer(question, oracle, context, **kwargs):
+    (answer,) = GENERATOR.generate([AnswerRequest(question, oracle, context, **kwargs)])
+    assert answer.output is not None, answer.rejected
+    # Everything the generator writes passes the validation it will meet.
+    assert answer_problem(answer.output, oracle.text, question=question, title=oracle.title,
+                          reference_answer=kwargs.get("reference_answer")) is None
+    return answer.output
 
 
 def test_sentences_are_exact_substrings_without_code_or_headings():
-    spans = candidate_sentences(ORACLE_TEXT)
-    sentences = [ORACLE_TEXT[a:b] for a, b in spans]
-    assert "retries = 3" not in " ".join(sentences) and not any(s.startswith("#") for s in sentences)
-    assert any(s.startswith("The first retry waits 5 seconds") for s in sentences)
+    sentences = [ORACLE_TEXT[a:b] for a, b in candidate_sentences(ORACLE_TEXT)]
+    assert sentences[0] == "When a job fails, Tidepool retries it with exponential backoff."
+    # The lead-in takes its code block along; the code is never a sentence of its own.
+    assert sentences[2] == "The retry count is set per job in `tidepool.toml`:\n\n```toml\nretries = 3\n```"
+    assert len(sentences) == 4 and not any(s.startswith(("retries", "```")) for s in sentences)
 
 
-def test_quotes_pick_the_relevant_sentence_and_reference_answer():
-    choice = select_quotes("How long does the first retry wait?", ORACLE_TEXT)
-    assert choice.best.startswith("The first retry waits 5 seconds") and choice.best in choice.quotes
-    with_reference = select_quotes("How do I turn retries off?", ORACLE_TEXT, reference_answer="retries = 0")
-    assert with_reference.quotes == ["Set `retries = 0` to disable retrying for a job."]
+def test_faq_answer_quotes_the_body_not_the_question():
+    faq = _chunk("faq.md#0", (
+        "Can I delete the system Python?\n\n"
+        "No. The operating system depends on the system Python, and removing it breaks package managers and "
+        "desktop tools. Install another Python with pyenv instead.\n\n"
+        "Where does Tidepool keep its state?\n\n"
+        "In the state directory, `/var/lib/tidepool` by default."
+    ), "FAQ")
+    assert _answer("Can I delete the system Python?", faq, [OTHER, faq]) == (
+        'Document 2 is the relevant one here: it is titled "FAQ" and answers "Can I delete the system Python?". '
+        "The key passage is:\n"
+        "##begin_quote##No. The operating system depends on the system Python, and removing it breaks package "
+        "managers and desktop tools.##end_quote##\n"
+        "That answers it directly.\n"
+        "<ANSWER>: No. The operating system depends on the system Python, and removing it breaks package "
+        "managers and desktop tools."
+    )
+    assert final_answer(_answer("Where does Tidepool keep its state?", faq, [OTHER, faq])) == (
+        "In the state directory, `/var/lib/tidepool` by default."
+    )
+
+
+WORKERS = """Workers and schedulers are configured in `tidepool.toml`, workers under `[workers]`.
+
+Each worker runs one job at a time and reports the result to the scheduler. It restarts itself after 1000 jobs.
+
+Schedulers hand out jobs in order of priority."""
+
+
+def test_evidence_span_is_quoted_first():
+    section = _chunk("guide/architecture.md#1", WORKERS, "Guide > Architecture > Workers")
+    evidence = (WORKERS.index("Each worker"), WORKERS.index("Schedulers hand"))
+    assert _answer("What are workers?", section, [OTHER, section], evidence=evidence) == (
+        'Looking through the documents, document 2 ("Guide > Architecture > Workers") answers the question '
+        '"What are workers?":\n'
+        "##begin_quote##Each worker runs one job at a time and reports the result to the scheduler. "
+        "It restarts itself after 1000 jobs.##end_quote##\n"
+        "This gives the answer.\n"
+        "<ANSWER>: Each worker runs one job at a time and reports the result to the scheduler."
+    )
+    # Without the span, the sentence that starts with the question's subject wins.
+    assert final_answer(_answer("What are workers?", section, [OTHER, section])) == (
+        "Workers and schedulers are configured in `tidepool.toml`, workers under `[workers]`."
+    )
+    # Evidence with nothing quotable in it: only a sentence on the topic will do.
+    assert select_quotes("What are workers?", WORKERS, evidence=(0, 5)).best.startswith("Workers and schedulers")
+    assert select_quotes("What is a scheduler queue?", "Nothing here.\n\nPlants need light to grow well.",
+                         evidence=(0, 13)) is None
+
+
+def test_lead_in_takes_its_list_and_the_answer_flattens_it():
+    text = (
+        "Tidepool needs Python 3.10 or newer.\n\nTidepool can be installed in three ways:\n\n"
+        "- with `pipx install tidepool`, the recommended way\n- with the official installer script\n"
+        "- with `pip`, inside a virtual environment\n\nWhichever you pick, run `tidepool --version` afterwards."
+    )
+    oracle = _chunk("install.md#0", text, "Introduction > Installation")
+    assert _answer("How do I install Tidepool?", oracle, [oracle, OTHER]) == (
+        "The question is: How do I install Tidepool?\n"
+        'Document 1, "Introduction > Installation", is the one that covers this. It says:\n'
+        "##begin_quote##Tidepool can be installed in three ways:\n\n"
+        "- with `pipx install tidepool`, the recommended way\n- with the official installer script\n"
+        "- with `pip`, inside a virtual environment##end_quote##\n"
+        "This gives the steps the question asks for. The list after it gives the details.\n"
+        "<ANSWER>: Tidepool can be installed in three ways: with `pipx install tidepool`, the recommended way; "
+        "with the official installer script; with `pip`, inside a virtual environment."
+    )
+
+
+SERVER = """The development server reloads on code changes.
+
+To start it, run:
+
+```
+tidepool serve --reload
+```
+
+To start it with a config file other than `tidepool.toml`, pass it like this:
+
+```
+tidepool serve \\
+  --config /etc/tidepool/production.toml \\
+  --workers 8
+```
+"""
+
+
+def test_lead_in_with_code_short_inline_long_described():
+    oracle = _chunk("serve.md#0", SERVER, "Guide > Development Server")
+    assert _answer("How do I run the development server?", oracle, [OTHER, oracle]) == (
+        'Looking through the documents, document 2 ("Guide > Development Server") answers the question '
+        '"How do I run the development server?":\n'
+        "##begin_quote##The development server reloads on code changes.##end_quote##\n"
+        "##begin_quote##To start it, run:\n\n```\ntidepool serve --reload\n```##end_quote##\n"
+        "That is how the documentation says to do it. The code shows it.\n"
+        "<ANSWER>: The development server reloads on code changes. To start it, run `tidepool serve --reload`."
+    )
+    long_code = _answer("How do I pass a config file to the development server?", oracle, [OTHER, oracle])
+    assert extract_quotes(long_code) == [
+        "To start it with a config file other than `tidepool.toml`, pass it like this:\n\n```\ntidepool serve \\\n"
+        "  --config /etc/tidepool/production.toml \\\n  --workers 8\n```"
+    ]
+    assert final_answer(long_code) == (
+        "To start it with a config file other than `tidepool.toml`, pass it as shown in the code quoted above."
+    )
+    # A shell prompt is not part of the command; a purpose clause alone gets its main clause.
+    prompt = select_quotes("How do I install Flask?", "Use this command to install Flask:\n\n```\n$ pip install Flask\n```")
+    assert prompt.answer == "Use this command to install Flask: `pip install Flask`."
+    purpose = "To create a project in an existing directory:\n\n```\ncd existing-project\npoetry init\n```"
+    assert select_quotes("How do I create a project?", purpose).answer == (
+        "To create a project in an existing directory, use the code quoted above."
+    )
+
+
+def test_table_only_chunks_have_nothing_to_quote():
+    table = "| Mode | Resolution | Refresh |\n| --- | --- | --- |\n| VGA | 640 x 480 | 60 Hz |\n| Text | 720 x 400 | 70 Hz |"
+    dump = "Resolution (Dots x lines) 720 x 400 70 Hz\nResolution (Dots x lines) 640 x 480 60 Hz"
+    for text in (table, dump):
+        oracle = _chunk("specs.md#0", text, "Specs > Display Modes")
+        (answer,) = GENERATOR.generate([AnswerRequest("What display modes are supported?", oracle, [oracle])])
+        assert answer.output is None and answer.rejected == "no_quotable_sentence"
     assert select_quotes("Anything?", "```\ncode only\n```\n") is None
 
 
-def test_semantic_selection_with_a_real_encoder():
-    from raft_dataset.encoding import Encoder
+def test_menu_paths_and_headings_are_never_quoted():
+    text = (
+        "File > Settings > Project > Python Interpreter\n\nTidepool uses the interpreter chosen for the project. "
+        "Pick it in the settings dialog of the IDE, under the project's interpreter page."
+    )
+    oracle = _chunk("ide.md#0", text, "IDE > Interpreter")
+    assert extract_quotes(_answer("Where do I choose the interpreter?", oracle, [oracle, OTHER])) == [
+        "Tidepool uses the interpreter chosen for the project. Pick it in the settings dialog of the IDE, "
+        "under the project's interpreter page."
+    ]
+    # Plain text (text files, PDFs): a heading line running straight into its paragraph is cut off.
+    plain = _chunk("notes.txt#0", "Retries\nWhen a job fails, Tidepool retries it up to three times. "
+                   "The delay doubles after each attempt.", "notes")
+    assert _answer("How often does a job retry?", plain, [plain]) == (
+        'Document 1 is the relevant one here: it is titled "notes" and answers "How often does a job retry?". '
+        "The key passage is:\n"
+        "##begin_quote##When a job fails, Tidepool retries it up to three times. The delay doubles after each "
+        "attempt.##end_quote##\n"
+        "That answers it directly.\n"
+        "<ANSWER>: When a job fails, Tidepool retries it up to three times."
+    )
+    # A heading run into the first sentence of a record whose title names it (JSON lines, no newlines).
+    record = _chunk("records.jsonl#4", "Module search path The interpreter looks for modules in the directories "
+                    "listed in `sys.path`.", "Modules > Module search path")
+    assert select_quotes("Where does Python look for modules?", record.text, title=record.title).quotes == [
+        "The interpreter looks for modules in the directories listed in `sys.path`."
+    ]
 
-    encoder = Encoder()
-    generator = ExtractiveAnswerGenerator(embed=encoder.encode)
-    request = AnswerRequest("How do I switch off retrying?", ORACLE, [ORACLE])
-    (answer,) = generator.generate([request])
-    # No word of the question but "retry" is shared; the encoder still finds the right sentence.
-    assert "Set `retries = 0` to disable retrying for a job." in extract_quotes(answer.output)
-    assert answer_problem(answer.output, ORACLE_TEXT) is None
+
+def test_markup_and_questions_are_not_quoted():
+    text = (
+        "Use **`retries`** to set the count, see [the guide](guide.md).\n\n"
+        "How many times does a job retry?\n\n"
+        "A failed job is retried three times unless `retries` says otherwise."
+    )
+    choice = select_quotes("How many times does a job retry?", text)
+    assert choice.quotes == ["A failed job is retried three times unless `retries` says otherwise."]
+    assert plain_answer("- Use **bold** and [a link](x.md) with `**kwargs`") == "Use bold and a link with `**kwargs`"
+    assert plain_answer("Note: the cap is 10 minutes.") == "The cap is 10 minutes."
 
 
-def test_extractive_answer_is_valid_raft_format():
-    generator = ExtractiveAnswerGenerator()
-    request = AnswerRequest("How long does the first retry wait?", ORACLE, [OTHER, ORACLE])
-    (answer,) = generator.generate([request])
-    assert answer_problem(answer.output, ORACLE_TEXT) is None
-    assert "Document 2" in answer.output
-    assert all(q in ORACLE_TEXT.replace("\n", " ") or q in ORACLE_TEXT for q in extract_quotes(answer.output))
-    with_reference = generator.answer(AnswerRequest("Cap?", ORACLE, [ORACLE], reference_answer="10 minutes"))
-    assert final_answer(with_reference.output) == "10 minutes"
+def test_reference_answer_wins():
+    with_reference = select_quotes("How do I turn retries off?", ORACLE_TEXT, reference_answer="retries = 0")
+    assert with_reference.quotes == ["Set `retries = 0` to disable retrying for a job."]
+    output = _answer("What is the cap?", ORACLE, [ORACLE], reference_answer="10 minutes")
+    assert final_answer(output) == "10 minutes"  # short, but the user's: kept as it is
+    assert extract_quotes(output) == [
+        "The first retry waits 5 seconds and each later one doubles the delay, up to a cap of 10 minutes."
+    ]
+
+
+def test_reasoning_phrasing_varies_across_questions_but_not_for_one():
+    questions = ["How long does the first retry wait?", "What is the retry cap?", "Why does Tidepool back off?",
+                 "Where is the retry count set?", "Can I disable retrying?", "What happens when a job fails?",
+                 "Which file sets the retry count?", "When does a job retry?", "Does the delay double?"]
+    openings = set()
+    for question in questions:
+        output = _answer(question, ORACLE, [OTHER, ORACLE])
+        assert output == _answer(question, ORACLE, [OTHER, ORACLE])  # stable for one question
+        assert "document 2" in output.lower() and '"Guide > Retries"' in output
+        assert "Putting this together" not in output
+        openings.add(output.split(":")[0][:20])
+    assert len(openings) >= 4
+    forms = ("How do I install it?", "How does the resolver work?", "How long is it?", "Why?", "Can I?", "Which?")
+    assert [question_form(q) for q in forms] == ["how", "how_it_works", "how_much", "why", "yes_no", "other"]
+    assert reasoning("Why?", "T", 0, ["q"]) == reasoning("Why?", "T", 0, ["q"])
+    assert reasoning("Why?", "T", 0, ["q"]) != reasoning("Why not?", "T", 0, ["q"])
+
+
+def _fake_embed(texts):
+    """Bag of words hashed into 256 dimensions, with "switch" and "off" meaning "disable"."""
+    synonyms = {"switch": "disable", "off": "disable"}
+    vectors = np.zeros((len(texts), 256), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in re.findall(r"[a-z]+", text.lower()):
+            vectors[row, zlib.crc32(synonyms.get(word, word).encode()) % 256] += 1
+    return vectors
+
+
+def test_semantic_selection_with_an_encoder():
+    question = "How do I switch off retrying?"
+    (answer,) = ExtractiveAnswerGenerator(embed=_fake_embed).generate([AnswerRequest(question, ORACLE, [ORACLE])])
+    # Word overlap alone cannot tell the sentences apart; the encoder's similarity can.
+    assert extract_quotes(answer.output) == ["Set `retries = 0` to disable retrying for a job."]
+    assert final_answer(answer.output) == "Set `retries = 0` to disable retrying for a job."
+    (lexical,) = GENERATOR.generate([AnswerRequest(question, ORACLE, [ORACLE])])
+    assert extract_quotes(lexical.output) != extract_quotes(answer.output)
 
 
 def test_absent_oracle_keep_or_refuse():
     request = AnswerRequest("How long does the first retry wait?", ORACLE, [OTHER])
     kept = ExtractiveAnswerGenerator("keep").answer(request)
-    assert extract_quotes(kept.output) and answer_problem(kept.output, ORACLE_TEXT) is None
+    assert kept.output == (
+        "The question is: How long does the first retry wait?\n"
+        'None of the documents shown covers this, but the documentation on "Guide > Retries" says:\n'
+        "##begin_quote##The first retry waits 5 seconds and each later one doubles the delay, up to a cap of 10 "
+        "minutes.##end_quote##\n"
+        "This gives the figure the question asks for.\n"
+        "<ANSWER>: The first retry waits 5 seconds and each later one doubles the delay, up to a cap of 10 minutes."
+    )
+    questions = ("What is the retry cap?", "Why does Tidepool back off?", "Can I disable retrying?",
+                 "When does a job retry?", "Does the delay double?", "What happens when a job fails?")
+    kept = [ExtractiveAnswerGenerator("keep").answer(AnswerRequest(q, ORACLE, [OTHER])).output for q in questions]
+    leads = {output.split("##begin_quote##")[0].replace(q, "<q>") for output, q in zip(kept, questions)}
+    assert len(leads) >= 3  # several phrasings of "not in the documents shown, but the documentation says"
+    assert all('the documentation on "Guide > Retries"' in lead for lead in leads)
     refused = ExtractiveAnswerGenerator("refuse").answer(request)
     assert not extract_quotes(refused.output)
     assert final_answer(refused.output) == "The provided documents do not contain the answer to this question."
 
 
 def test_quotes_in_other_languages():
-    german = "## Wiederholungen\n\nÜber die Wartezeit entscheidet die Datei tidepool.toml. Die erste Wiederholung wartet 5 Sekunden.\n"
-    chinese = "## 重试\n\n任务失败时会自动重试三次。每次重试之间等待五秒钟。日志保存在状态目录中。\n"
+    german = "Über die Wartezeit entscheidet die Datei tidepool.toml. Die erste Wiederholung wartet 5 Sekunden.\n"
+    chinese = "任务失败时会自动重试三次。每次重试之间等待五秒钟。日志保存在状态目录中。\n"
     for text, question in ((german, "Wie lange wartet die erste Wiederholung?"), (chinese, "重试之间等待多久？")):
-        oracle = _chunk("x.md#0", text)
-        (answer,) = ExtractiveAnswerGenerator().generate([AnswerRequest(question, oracle, [oracle])])
-        assert answer.output is not None and answer_problem(answer.output, text) is None
+        oracle = _chunk("x.md#0", text, "Wiederholungen")
+        _answer(question, oracle, [oracle])
     assert [german[a:b] for a, b in candidate_sentences(german)][0].startswith("Über die Wartezeit")
     assert len(candidate_sentences(chinese)) == 3

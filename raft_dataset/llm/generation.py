@@ -240,6 +240,10 @@ def explain_problem(reason: str, output: str, oracle_text: str) -> str:
         "missing_answer_marker": f"it has no final line starting with {ANSWER_MARKER}.",
         "empty_answer": f"nothing follows {ANSWER_MARKER}.",
         "unbalanced_quote_markers": f"its {BEGIN_QUOTE} and {END_QUOTE} markers do not pair up.",
+        "answer_restates_question": f"the text after {ANSWER_MARKER} repeats the question instead of answering it.",
+        "answer_not_a_sentence": f"the text after {ANSWER_MARKER} is not a complete sentence.",
+        "markup_in_output": "it contains markup (markdown links, reST roles, HTML or template tags); "
+                            "write plain text and quote sentences without their markup.",
     }.get(reason, f"it failed the check {reason}.")
 
 
@@ -293,7 +297,8 @@ class LLMAnswerGenerator:
         if isinstance(result, Failure):
             return None, f"request_failed:{result.reason}"
         output = with_reference(result.text.strip(), request.reference_answer)
-        problem = answer_problem(output, request.oracle.text)
+        problem = answer_problem(output, request.oracle.text, question=request.question, title=request.oracle.title,
+                                 reference_answer=request.reference_answer)
         return (output, None) if problem is None else (result.text, problem)
 
     def generate(self, requests: Sequence[AnswerRequest]) -> list[Answer]:

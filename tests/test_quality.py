@@ -1,0 +1,131 @@
+import json
+
+from raft_dataset.quality import length_summary, quality_report, question_form
+
+
+def _doc(title: str, text: str) -> str:
+    return f"<DOCUMENT>\nTitle: {title}\n{text}\n</DOCUMENT>"
+
+
+def _output(quote: str, answer: str) -> str:
+    return f"Document 1 says:\n##begin_quote##{quote}##end_quote##\nThis answers it.\n<ANSWER>: {answer}"
+
+
+STATE = "The state directory holds the job journal and the lock file."
+ROWS = [
+    {   # clean
+        "question": "What is the state directory?", "query_origin": "heading", "oracle_present": True,
+        "input": _doc("Guide > State", STATE) + "\n\n" + _doc("Guide > Logs", "Logs go to the log directory."),
+        "output": _output(STATE, STATE), "input_tokens": 100, "output_tokens": 40,
+        "context_doc_ids": ["state.md", "logs.md"], "oracle_doc_id": "state.md", "oracle_position": 0,
+    },
+    {   # exact duplicate question, answer restates it, HTML in a context, two chunks of one document
+        "question": "what is the State Directory", "query_origin": "heading", "oracle_present": True,
+        "input": _doc("Guide > State", STATE) + "\n\n" + _doc("Guide > State", "<div>Layout</div> of the directory."),
+        "output": _output(STATE, "The state directory."), "input_tokens": 200, "output_tokens": 20,
+        "context_doc_ids": ["state.md", "state.md"], "oracle_doc_id": "state.md", "oracle_position": 0,
+    },
+    {   # emphasis in the quote, a markdown heading in a context, oracle absent
+        "question": "How do I install Tidepool?", "query_origin": "file", "oracle_present": False,
+        "input": _doc("Guide > Setup", "## Setup\nSet it up.") + _doc("FAQ", "Answers."),
+        "output": _output("Install it with **pipx**.", "Install it with pipx."), "input_tokens": 300,
+        "output_tokens": 60, "context_doc_ids": ["setup.md", "faq.md", "logs.md"], "oracle_doc_id": "install.md",
+        "oracle_position": -1,
+    },
+    {   # near duplicate of the previous question, a table row as the answer, two chunks of one document
+        "question": "How can I install tidepool", "query_origin": "llm", "oracle_present": True,
+        "input": _doc("Install", "| pipx | 1.0 |"), "output": _output("| pipx | 1.0 |", "| pipx | 1.0 |"),
+        "input_tokens": 400, "output_tokens": 80, "context_doc_ids": ["install.md", "install.md", "faq.md"],
+        "oracle_doc_id": "install.md", "oracle_position": 0,
+    },
+    {   # a markdown link in the final answer
+        "question": "Why does a job retry?", "query_origin": "sentence", "oracle_present": True,
+        "input": _doc("Retries", "Jobs retry because networks fail."),
+        "output": _output("Jobs retry because networks fail.", "Jobs retry because [networks](n.md) fail."),
+        "input_tokens": 500, "output_tokens": 100, "context_doc_ids": ["retries.md"], "oracle_doc_id": "retries.md",
+        "oracle_position": 0,
+    },
+    {   # a reST role in the question; the short reference answer is the user's and stays
+        "question": "Can I call :func:`retry` myself?", "query_origin": "file", "oracle_present": True,
+        "input": _doc("API", "You may call it."), "output": _output("You may call it.", "Yes."),
+        "reference_answer": "Yes.", "input_tokens": 600, "output_tokens": 120,
+        "context_doc_ids": ["api.md", "retries.md"], "oracle_doc_id": "api.md", "oracle_position": 0,
+    },
+]
+
+
+def test_quality_report_exact_figures():
+    report = quality_report(ROWS)
+    assert report.to_dict() == {
+        "rows": 6,
+        "defects": {
+            "answer_restates_question": 0.1667,
+            "answer_not_a_sentence": 0.1667,
+            "markup_in_question": 0.1667,
+            "markup_in_quotes": 0.1667,
+            "markup_in_answer": 0.1667,
+            "markup_in_contexts": 0.3333,
+        },
+        "markup_kinds": {"emphasis": 0.1667, "heading_marker": 0.1667, "html": 0.1667, "markdown_link": 0.1667,
+                         "rst_role": 0.1667},
+        "question_forms": {"how": 0.3333, "what": 0.3333, "can": 0.1667, "why": 0.1667},
+        "query_origins": {"file": 0.3333, "heading": 0.3333, "llm": 0.1667, "sentence": 0.1667},
+        "duplicate_questions": {"exact": 0.1667, "near": 0.1667},
+        "output_tokens": {"mean": 70.0, "median": 70.0, "p95": 115.0},
+        "input_tokens": {"mean": 350.0, "median": 350.0, "p95": 575.0},
+        "same_document_context": 0.3333,
+        "oracle_present": 0.8333,
+    }
+    json.dumps(report.to_dict())  # JSON- (and so YAML-) ready
+    assert report.defects["markup_in_contexts"] == 2 and report.exact_duplicate_questions == 1
+
+
+def test_quality_report_markdown():
+    assert quality_report(ROWS).to_markdown() == "\n".join([
+        "| Check (6 rows) | Share of rows |",
+        "|---|---:|",
+        "| answer restates the question | 16.7% |",
+        "| answer is not a sentence | 16.7% |",
+        "| markup in the question | 16.7% |",
+        "| markup in the quotes | 16.7% |",
+        "| markup in the final answer | 16.7% |",
+        "| markup in the context documents | 33.3% |",
+        "| exact duplicate questions | 16.7% |",
+        "| near duplicate questions | 16.7% |",
+        "| two chunks of one document in the context | 33.3% |",
+        "| oracle in the context | 83.3% |",
+        "",
+        "| Tokens | mean | median | p95 |",
+        "|---|---:|---:|---:|",
+        "| answer (output) | 70 | 70 | 115 |",
+        "| prompt (input) | 350 | 350 | 575 |",
+        "",
+        "Question forms: how 33.3%, what 33.3%, can 16.7%, why 16.7%",
+        "Question origins: file 33.3%, heading 33.3%, llm 16.7%, sentence 16.7%",
+    ])
+
+
+def test_clean_rows_have_no_defects_and_empty_input_is_fine():
+    report = quality_report(ROWS[:1] + ROWS[4:5])
+    assert report.defects["markup_in_answer"] == 1 and sum(report.defects.values()) == 1
+    empty = quality_report([])
+    assert empty.rows == 0 and empty.to_dict()["defects"]["answer_not_a_sentence"] == 0.0
+    assert "0 rows" in empty.to_markdown()
+
+
+def test_helpers():
+    assert length_summary([1, 2, 3, 4, 5]) == {"mean": 3.0, "median": 3.0, "p95": 4.8}
+    assert question_form("  What's new?") == "what" and question_form("Tell me more.") == "other"
+
+
+def test_rows_read_back_from_parquet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "rows.parquet"
+    columns = ["question", "input", "output", "query_origin", "oracle_present", "input_tokens", "output_tokens",
+               "context_doc_ids", "oracle_doc_id", "oracle_position"]
+    pq.write_table(pa.Table.from_pylist([{c: r[c] for c in columns} for r in ROWS]), path)
+    back = quality_report(pq.read_table(path).to_pylist())
+    expected = quality_report([{c: r[c] for c in columns} for r in ROWS])
+    assert back.to_dict() == expected.to_dict()
