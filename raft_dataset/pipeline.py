@@ -219,7 +219,7 @@ def default_question_generator(config: RaftDatasetConfig, llm_client) -> Questio
         from .llm.generation import LLMQuestionGenerator
 
         return _ChunkQuestions(LLMQuestionGenerator(llm_client, llm_client.config))
-    return OfflineQuestionGenerator(config.questions_per_doc)
+    return OfflineQuestionGenerator(config.questions_per_section, config.questions_per_doc)
 
 
 def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query]) -> None:
@@ -230,8 +230,9 @@ def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query]) -
     elif config.question_generator == "llm":
         why = f"the LLM wrote {len(queries)} usable questions"
     else:
-        why = (f"the corpus gave {len(queries)} (questions come from its headings and question sentences; "
-               "add documents, raise questions_per_doc, or give a queries file)")
+        why = (f"the corpus gave {len(queries)} (offline questions come from its headings, FAQ questions and "
+               "glossary entries, phrased in English; give a queries file or use an LLM "
+               "(question_generator: llm) for other corpora)")
     raise BuildError(f"fewer than {MIN_SAMPLES} queries: {why}")
 
 

@@ -20,12 +20,12 @@ from raft_dataset.report import BuildReport
 from tests.fake_encoder import HashingEncoder
 
 PAGES = {
-    "alpha.md": "# Alpha\n\nAlpha jobs run every hour on the primary scheduler node.\n",
-    "beta.md": "# Beta\n\nBeta jobs retry three times with exponential backoff before failing.\n",
-    "gamma.md": "# Gamma\n\nGamma logs are written as JSON lines to the audit directory.\n",
-    "delta.md": "# Delta\n\nDelta tokens expire after twelve hours and must be refreshed.\n",
-    "epsilon.md": "# Epsilon\n\nEpsilon queues hold at most one thousand pending runs.\n",
-    "zeta.md": "# Zeta\n\nZeta workers need four gigabytes of memory each.\n",
+    "alpha.md": "# Alpha jobs\n\nAlpha jobs run every hour on the primary scheduler node.\n",
+    "beta.md": "# Beta jobs\n\nBeta jobs retry three times with exponential backoff before failing.\n",
+    "gamma.md": "# Gamma jobs\n\nGamma logs are written as JSON lines to the audit directory.\n",
+    "delta.md": "# Delta jobs\n\nDelta tokens expire after twelve hours and must be refreshed.\n",
+    "epsilon.md": "# Epsilon jobs\n\nEpsilon queues hold at most one thousand pending runs.\n",
+    "zeta.md": "# Zeta jobs\n\nZeta workers need four gigabytes of memory each.\n",
 }
 
 
@@ -46,7 +46,7 @@ class FirstSentenceQuestions:
 
     def generate(self, documents, index):
         spans = index.spans()
-        return [Query(f"What about {doc.title.lower()} jobs?", doc_id=doc.doc_id, chunk_id=spans[doc.doc_id][0][2],
+        return [Query(f"What about {doc.title.lower()}?", doc_id=doc.doc_id, chunk_id=spans[doc.doc_id][0][2],
                       origin="test") for doc in documents]
 
 

@@ -1,0 +1,1347 @@
+"""Offline questions: what a user would ask about each section, glossary term and FAQ line of a corpus.
+
+No model is involved. A section heading is turned into a question by reading its grammar with the
+`lemminflect` dictionary (which words can be verbs, in which form; which nouns are plural):
+
+- a heading that already is a question is used as written ("Why is the resolver slow?");
+- a heading that opens with an interrogative becomes a question ("How to install X" -> "How do I
+  install X?", "How the Context Works" -> "How does the context work?");
+- a problem statement becomes "What should I do if ...?" ("My computer won't connect");
+- a gerund or an imperative becomes "How do I ...?" ("Configuring logging", "Install the CLI");
+- a noun phrase becomes "What is X?" / "What are X?" ("Path Parameters" -> "What are path parameters?");
+- anything else -- a part of the page ("Next Steps", "Recap"), a prose title ("A Word About Names and
+  Objects"), a version number, a fragment ("Before Using Apps") -- gives None: no question is better
+  than one nobody would ask.
+
+`derive_queries` walks the sections of each document (a section is a unit, not a file) and keeps the
+text that answers each question as its evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import lemminflect
+
+from .records import Document, Heading, Query
+
+__all__ = [
+    "definition_question",
+    "derive_queries",
+    "heading_question",
+    "proper_nouns",
+    "question_sentences",
+]
+
+# --- closed word classes -------------------------------------------------------------------------
+# lemminflect knows open-class words (nouns, verbs, adjectives, adverbs); the grammar words are listed.
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def _phrases(text: str) -> frozenset[str]:
+    return frozenset(" ".join(p.split()) for p in text.split(","))
+
+
+_DETERMINERS = _words("the a an this that these those some any all each every no another both either neither such")
+_POSSESSIVES = _words("my your our their his her its")
+_PRONOUNS = _words("i you we they he she it me us them him")
+_PREPOSITIONS = _words(
+    """in with for of on about from to by at as without via under after before into onto during between behind
+    over through across against within per vs vs. versus like than beyond inside outside around toward towards
+    upon among alongside beside besides throughout"""
+)
+_CONJUNCTIONS = _words("and or but nor & / plus +")
+_SUBORDINATORS = _words("when if while because although though since until unless once whether whenever wherever so")
+_RELATIVES = _words("that which who whom whose where")
+_INTERROGATIVES = _words("how why when what where which who whom whose")
+_NEGATIONS = _words(
+    """not never isn't aren't wasn't weren't don't doesn't didn't can't cannot couldn't shouldn't wouldn't won't
+    hasn't haven't hadn't mustn't"""
+)
+_AUXILIARIES = _words("is are was were be been am do does did can could should would will shall may might must has have had") | (
+    _NEGATIONS - {"not", "never"}
+)
+_PARTICLES = _words("in out up down off on over away back")
+_CLOSED = _DETERMINERS | _POSSESSIVES | _PRONOUNS | _PREPOSITIONS | _CONJUNCTIONS | _SUBORDINATORS | _AUXILIARIES
+# Words the lemminflect dictionary only knows as verbs although documentation uses them as nouns
+# ("Debug Mode", "Template Inheritance", "Log Records").
+_NOUN_GAPS = _words("template debug log config dependency app plugin")
+
+# --- what is not a topic -------------------------------------------------------------------------
+
+# Headings that name a part of a page, or a prose title, rather than something a user asks about.
+_GENERIC_HEADINGS = _phrases(
+    """introduction, intro, overview, summary, recap, notes, note, see also, index, contents, table of contents,
+    toc, faq, faqs, frequently asked questions, appendix, changelog, changes, release notes, history, license,
+    licence, contributing, contributors, credits, acknowledgements, acknowledgments, thanks, about,
+    about this document, getting started, get started, quickstart, quick start, next steps, next, what's next,
+    what next, where to go from here, where to go next, hello world, examples, example, tips, tip, warning,
+    warnings, caveat, caveats, details, technical details, more details, more info, more information,
+    learn more, further reading, references, reference, api reference, api, resources, links, external links,
+    conclusion, conclusions, background, motivation, prerequisites, requirements, setup, installation, install,
+    usage, configuration, options, arguments, features, benefits, alternatives, glossary, tutorial, guide,
+    user guide, user's guide, documentation, docs, welcome, keep developing, check it, check it out, try it,
+    try it out, test it, run it, create it, edit it, other, others, misc, miscellaneous, troubleshooting,
+    discussion, community, help, support, sponsors, team, people, owner, creator, future, design, development,
+    investigation, opinions, results, deprecations, breaking changes, fixes, refactors, translations, internal,
+    upgrades, use case, use cases, purpose, goals, scope, status, authors, final thoughts, wrapping up,
+    what's new, news, latest changes, unreleased, performance, version, versions, the basics, basics, general,
+    summary and next steps, known issues, first steps, read the tutorial first, before you begin, how it works, what it is, in a nutshell,
+    the big picture"""
+)
+_GENERIC_WORDS = frozenset(w for phrase in _GENERIC_HEADINGS for w in phrase.split())
+# A heading whose first word is one of these introduces an aside ("Example upgrade", "Note about X").
+_ASIDE_FIRST = _words(
+    """example examples note notes tip tips warning caveat step part chapter lesson appendix more other further
+    bonus aside exercise welcome one two three four five"""
+)
+# "Tutorial: X", "Step 3: X": the subtitle is the topic.
+_SUBTITLE_PREFIXES = _words("tutorial example step part chapter lesson note tip how-to recipe guide")
+# A heading whose last word is one of these names a part of the page ("Partial updates recap").
+_ASIDE_LAST = _words(
+    "recap summary notes example examples details overview introduction intro reference snippets tips caveats usage"
+    " basics wrap-up sponsor sponsors conclusion"
+)
+# "... this document" and the like point at the page itself.
+_PAGE_NOUNS = _words("document page section chapter tutorial guide docs documentation article post manual book")
+# Single nouns too vague to ask about on their own ("What is performance?", "What is database?").
+_VAGUE_NOUNS = _words(
+    """performance security database blog factory login logout register validation concepts concept advanced
+    basics tests queries data code project files file application app model models server client request
+    response views view forms form"""
+)
+# Nouns without a plural in documentation use: no article before them ("What is JSON support?").
+_MASS_NOUNS = _words(
+    """support access control use behavior behaviour information data content software hardware middleware
+    feedback metadata traffic research help advice progress knowledge input output syntax logic
+    documentation security performance json html memory authentication authorization validation serialization
+    deserialization configuration installation pagination compression encryption localization
+    internationalization concurrency parallelism inheritance persistence management deployment development
+    coverage usage storage escaping routing injection"""
+)
+_MASS_SUFFIXES = ("ing", "ity", "ness", "ism", "ics", "ware", "ship", "ization", "isation")
+
+# --- problems --------------------------------------------------------------------------------------
+
+# Lemmas that make a statement a problem report ("Builds fail on Windows", "Requests are timing out").
+_PROBLEM_LEMMAS = _words(
+    """fail failure error crash hang freeze break broken slow timeout wrong miss missing conflict bust refuse deny
+    stuck lose lost leak corrupt corrupted unable problem reject stall unavailable unreachable"""
+)
+# Head nouns of a noun phrase that names a problem ("Connection timeouts" -> "What should I do about ...").
+_PROBLEM_HEADS = _words("timeout failure crash problem conflict leak hang slowdown")
+_ERROR_PREFIXES = _words("error exception warning problem issue bug traceback symptom")
+
+# --- regular expressions -------------------------------------------------------------------------
+
+_LETTER_RE = re.compile(r"[^\W\d_]")
+_LATIN_RE = re.compile(r"[A-Za-z]")
+_ATTR_LIST_RE = re.compile(r"\s*\{\s*[#.:][^}]*\}\s*$")
+_MD_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_RST_LINK_RE = re.compile(r"`([^`<]+?)\s*<[^>]*>`_{1,2}")
+_RST_ROLE_RE = re.compile(r":[\w:.-]+:`~?([^`]*?)(?:\s*<[^>]*>)?`")
+_HTML_TAG_RE = re.compile(r"</?[A-Za-z][^>]*>")
+_EMPHASIS_RE = re.compile(r"(?<![\w`])(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1(?![\w`])")
+_DATE_RE = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|"
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?:\d{1,2},?\s+)?\d{4}",
+    re.IGNORECASE,
+)
+_VERSION_RE = re.compile(
+    r"(?:version|release|v|rel\.?)?\s*\d+(?:\.\d+)*[a-z0-9.+-]*(?:\s*(?:-|–|—|/)?\s*)?", re.IGNORECASE
+)
+_NUMBERING_RE = re.compile(r"^(?:(?:step|part|chapter|lesson|section)\s+)?(?:\d+(?:\.\d+)*|[ivx]+)[.):]\s+", re.IGNORECASE)
+_TOKEN_RE = re.compile(r"`[^`]+`|[^\s,;`]+|[,;]")
+_CODE_CHARS_RE = re.compile(r"[._=<>()\[\]{}:]|^-|^\$|\(\)$")
+_ACRONYM_RE = re.compile(r"[A-Z][A-Z0-9]*[A-Z0-9](?:s|es)?")
+_CAMEL_RE = re.compile(r"[a-z0-9][A-Z]|^[A-Z]{2,}[a-z]")
+_WORD_RE = re.compile(r"[A-Za-z][\w'’-]*")
+_FENCE_RE = re.compile(r"(?ms)^[ \t]*(```+|~~~+)[^\n]*\n.*?^[ \t]*\1[ \t]*$\n?")
+_UNCLOSED_FENCE_RE = re.compile(r"(?ms)^[ \t]*(```+|~~~+).*\Z")
+_INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
+
+
+# --- tokens ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str  # as written, quotes and all
+    start: int
+    end: int
+    bare: str  # without surrounding quotes/brackets and without a genitive 's
+    kind: str  # "code", "acronym", "name" (CamelCase), "num", "word", "punct"
+    genitive: bool = False
+
+    @property
+    def low(self) -> str:
+        return self.bare.lower()
+
+
+def _token_kind(bare: str, text: str) -> str:
+    if text.startswith("`"):
+        return "code"
+    if not bare:
+        return "punct"
+    if re.fullmatch(r"[\d.,:%+-]+", bare) and re.search(r"\d", bare):
+        return "num"
+    if not _LATIN_RE.search(bare) and not _LETTER_RE.search(bare):
+        return "punct"
+    if _CODE_CHARS_RE.search(bare) and _LATIN_RE.search(bare) and not re.fullmatch(r"[A-Za-z]\.(?:[A-Za-z]\.)+", bare):
+        return "code"
+    if len(bare) > 1 and _ACRONYM_RE.fullmatch(bare):
+        return "acronym"
+    if _CAMEL_RE.search(bare.split("-")[-1]) or _CAMEL_RE.search(bare):
+        return "name"
+    return "word"
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens = []
+    for m in _TOKEN_RE.finditer(text):
+        raw = m.group(0)
+        if raw.startswith("`"):
+            tokens.append(_Token(raw, m.start(), m.end(), raw.strip("`"), "code"))
+            continue
+        bare = raw.strip("\"'“”‘’()[]!.:*")
+        if raw.endswith("()"):
+            bare = raw
+        genitive = False
+        if re.search(r"['’]s$", bare) and len(bare) > 2:
+            bare, genitive = bare[:-2], True
+        tokens.append(_Token(raw, m.start(), m.end(), bare, _token_kind(bare, raw), genitive))
+    return tokens
+
+
+@lru_cache(maxsize=65536)
+def _lemmas(word: str) -> dict:
+    lemmas = dict(lemminflect.getAllLemmas(word))
+    if word in _NOUN_GAPS:
+        lemmas.setdefault("NOUN", (word,))
+    elif word.endswith("s") and not lemmas:
+        singular = lemminflect.getLemma(word, upos="NOUN", lemmatize_oov=True)
+        if singular and singular[0] in _NOUN_GAPS:
+            lemmas["NOUN"] = (singular[0],)  # "dependencies", "apps"
+    return lemmas
+
+
+@lru_cache(maxsize=65536)
+def _verb_forms(word: str) -> frozenset[str]:
+    """Penn tags the word has as a verb: 'installing' -> {'VBG'}, 'works' -> {'VBZ'}."""
+    forms = set()
+    for lemma in _lemmas(word).get("VERB", ()):
+        for tag, inflected in lemminflect.getAllInflections(lemma, upos="VERB").items():
+            if word in inflected:
+                forms.add(tag)
+    return frozenset(forms)
+
+
+def _verb_lemma(word: str) -> str | None:
+    """The verb's base form; of several ('instal', 'install'; 'rout', 'route') the longest."""
+    lemmas = _lemmas(word).get("VERB", ())
+    if not lemmas and word.endswith("ing") and len(word) > 6:  # "subclassing": not in the dictionary
+        lemmas = tuple(lemminflect.getLemma(word, upos="VERB", lemmatize_oov=True))
+        lemmas = tuple(lemma for lemma in lemmas if lemma != word)
+    return max(lemmas, key=lambda lemma: ("-" not in lemma, len(lemma))) if lemmas else None
+
+
+def _is_gerund(token: _Token) -> bool:
+    if token.kind != "word" or not token.low.endswith("ing") or token.genitive:
+        return False
+    return "VBG" in _verb_forms(token.low) or (not _lemmas(token.low) and _verb_lemma(token.low) is not None)
+
+
+def _last_part(token: _Token) -> str:
+    return token.low.rsplit("-", 1)[-1]
+
+
+def _tags(token: _Token) -> frozenset[str]:
+    """Part-of-speech readings of a token: closed classes by list, open classes from lemminflect.
+
+    Unknown words, code, names and acronyms read as nouns ("X"): in documentation they usually are.
+    """
+    if token.kind in ("code", "acronym", "name"):
+        return frozenset({"X"})
+    if token.kind == "num":
+        return frozenset({"NUM"})
+    if token.kind == "punct":
+        return frozenset({"PUNCT"})
+    low = token.low.replace("’", "'")
+    tags = set()
+    for name, words in (
+        ("DET", _DETERMINERS), ("POSS", _POSSESSIVES), ("PRON", _PRONOUNS), ("ADP", _PREPOSITIONS),
+        ("CCONJ", _CONJUNCTIONS), ("SCONJ", _SUBORDINATORS), ("AUX", _AUXILIARIES), ("NEG", _NEGATIONS),
+    ):
+        if low in words:
+            tags.add(name)
+    if tags and low not in ("that", "like", "round", "since", "so", "once"):
+        return frozenset(tags)
+    if "-" in low:
+        part = low.rsplit("-", 1)[-1]
+        return frozenset({"NOUN", "ADJ"} | set(_lemmas(part)))
+    tags |= set(_lemmas(low))
+    if not tags:
+        tags.add("ADV" if low.endswith("ly") and len(low) > 4 else "X")
+    return frozenset(tags)
+
+
+def _is_nounish(token: _Token) -> bool:
+    tags = _tags(token)
+    return bool(tags & {"NOUN", "X", "PROPN"}) or "VBZ" in _verb_forms(token.low) or "VBG" in _verb_forms(token.low)
+
+
+def _is_plural(token: _Token) -> bool:
+    if token.kind in ("code", "name", "num"):
+        return False
+    if token.kind == "acronym":
+        return token.bare.endswith("s") and token.bare[:-1].isupper()
+    word = _last_part(token)
+    nouns = _lemmas(word).get("NOUN")
+    if nouns:
+        return word not in nouns or (word.endswith("s") and word[:-1] in nouns)  # "contents"
+    if "VBZ" in _verb_forms(word):  # "Templates" (lemminflect knows only the verb)
+        return True
+    if not _lemmas(word):
+        lemma = lemminflect.getLemma(word, upos="NOUN", lemmatize_oov=True)
+        return bool(lemma) and lemma[0].lower() != word and word.endswith("s") and not word.endswith(("ss", "us", "is"))
+    return False
+
+
+# --- cleaning ----------------------------------------------------------------------------------------
+
+
+def _clean(heading: str) -> str:
+    """Heading text without markup; inline code keeps its backticks."""
+    text = heading.strip().lstrip("#").strip()
+    text = re.sub(r"\s#+$", "", text)
+    text = _ATTR_LIST_RE.sub("", text)
+    text = _MD_LINK_RE.sub(r"\1", text)
+    text = _RST_LINK_RE.sub(r"\1", text)
+    text = _RST_ROLE_RE.sub(r"`\1`", text)
+    text = re.sub(r"``([^`]+)``", r"`\1`", text)
+    parts = re.split(r"(`[^`]*`)", text)
+    parts = [p if p.startswith("`") else _EMPHASIS_RE.sub(r"\2", _HTML_TAG_RE.sub("", p)) for p in parts]
+    text = "".join(parts).replace("**", "")
+    text = re.sub(r"\s+", " ", text).strip()
+    return text.rstrip(" :-–—.·").strip()
+
+
+def _is_version(text: str) -> bool:
+    rest = _DATE_RE.sub(" ", text)
+    rest = re.sub(r"[\[\]()]", " ", rest).strip(" -–—:/,")
+    if not rest:
+        return True
+    return bool(_VERSION_RE.fullmatch(rest)) and bool(re.search(r"\d", rest))
+
+
+def _written_question(text: str) -> str:
+    text = re.sub(r"\s+([?？])$", r"\1", text)
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
+
+
+def _normal(text: str) -> str:
+    return " ".join(_WORD_RE.findall(text.lower().replace("’", "'")))
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def _is_title_case(tokens: Sequence[_Token]) -> bool:
+    """Most dictionary words after the first are capitalised (unknown words may be lower-case names)."""
+    content = [
+        t for t in tokens[1:]
+        if t.kind == "word" and t.low not in _CLOSED and t.bare[:1].isalpha() and _known_word(t.low)
+    ]
+    if not content:
+        return False
+    return sum(t.bare[:1].isupper() for t in content) * 2 > len(content)
+
+
+_PREFIXES = ("un", "re", "pre", "sub", "auto", "multi", "non", "de", "over", "under", "co", "inter", "super", "self")
+_SUFFIXES = ("able", "ible", "less", "ful", "ize", "ise", "ized", "ised", "er", "ers")
+
+
+@lru_cache(maxsize=65536)
+def _known_word(word: str) -> bool:
+    """An English word: in the dictionary, an -ly adverb, or built from dictionary words ("unhandled",
+    "lifecycle", "installable", "autoescaping"); names like "Gunicorn" or "Werkzeug" are not."""
+    word = word.lower()
+    if _lemmas(word) or word in _CLOSED or (word.endswith("ly") and len(word) > 4):
+        return True
+    if not word.isalpha() or len(word) < 5:
+        return False
+    for prefix in _PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 4 and _lemmas(word[len(prefix):]):
+            return True
+    for suffix in _SUFFIXES:
+        stem = word[: -len(suffix)]
+        if word.endswith(suffix) and len(stem) >= 4 and (_lemmas(stem) or _lemmas(stem + "e")):
+            return True
+    if any(_lemmas(form) for form in (word + "s", word + "es", word[:-1] + "ies")):
+        return True  # "dependency": the dictionary has "dependencies"
+    if word.endswith(("in", "up", "out", "on")) and any(_lemmas(word[:k]) for k in (len(word) - 2, len(word) - 3)):
+        return True  # "plugin", "lookup", "checkout"
+    return any(
+        _lemmas(word[:k]).get("NOUN") and _lemmas(word[k:]).get("NOUN") for k in range(3, len(word) - 2)
+    )
+
+
+def _case(token: _Token, *, first: bool, title_case: bool, keep: frozenset[str]) -> str:
+    """Lower-case a capitalised word unless it is a name.
+
+    A name is a word in `keep`, an acronym, CamelCase, or code; in a sentence-case heading also any
+    capitalised word after the first; and, when `keep` says nothing (empty), a word the dictionary
+    does not know ("Gunicorn").
+    """
+    text = token.text
+    if token.kind != "word" or not token.bare[:1].isupper() or token.bare == "I":
+        return text
+    if token.bare in keep:
+        return text
+    if token.low in _CLOSED and not first:
+        return text.replace(token.bare, token.low, 1)  # "Log In", "Register A User"
+    if "-" in token.bare:
+        parts = token.bare.split("-")
+        if any(len(p) < 2 or p.isupper() for p in parts):
+            return text
+        if not (first or title_case):
+            return text
+        return text.replace(
+            token.bare, "-".join(p.lower() if _known_word(p.lower()) or p.lower() in _PREFIXES else p for p in parts)
+        )
+    if not token.bare[1:].islower() and not re.fullmatch(r"[A-Z][a-z]*['’]?s?", token.bare):
+        return text
+    if (first or title_case) and _known_word(token.low):
+        return text.replace(token.bare, token.bare.lower(), 1)
+    return text
+
+
+def _render(
+    text: str, tokens: Sequence[_Token], i: int, j: int, *, keep: frozenset[str], title_case: bool,
+    first_index: int = 0, person: bool = True,
+) -> str:
+    """tokens[i:j] as written in `text`, ordinary Title Case words lower-cased, 'your' -> 'my'."""
+    if i >= j:
+        return ""
+    out = []
+    pos = tokens[i].start
+    for k in range(i, j):
+        tok = tokens[k]
+        out.append(text[pos:tok.start])
+        word = _case(tok, first=k == first_index, title_case=title_case, keep=keep)
+        if person:
+            word = _first_person(word)
+        out.append(word)
+        pos = tok.end
+    return "".join(out).strip()
+
+
+_PERSON = {"your": "my", "yours": "mine", "you": "I", "yourself": "myself", "you're": "I'm", "you've": "I've"}
+
+
+def _first_person(word: str) -> str:
+    low = word.lower()
+    if low in _PERSON:
+        new = _PERSON[low]
+        return new if word[:1].islower() or new == "I" else new.capitalize()
+    return word
+
+
+# --- the heading analysis ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Result:
+    question: str | None
+    kind: str  # "question", "problem", "howto", "what", "none"
+
+
+_NONE = _Result(None, "none")
+
+
+def heading_question(
+    heading: str, *, page_title: str | None = None, proper_nouns: frozenset[str] = frozenset()
+) -> str | None:
+    """The question a user would ask about a section with this heading, or None if it is not a topic.
+
+    Args:
+        heading: The heading text (markdown or reST inline markup is removed; `code` keeps its ticks).
+        page_title: The title of the page the heading is in. It is never appended to the question; it
+            only gives a one-word gerund its object when the title is a name ("Installing" under
+            "Gunicorn" -> "How do I install Gunicorn?"), and a heading that is the page title itself may
+            be a one-word topic ("Caching" on the page "Caching" -> "What is caching?").
+        proper_nouns: Words whose capitals stay although the heading is in Title Case (see `proper_nouns`).
+
+    Examples:
+        "My computer won't connect" -> "What should I do if my computer won't connect?"
+        "Installing packages" -> "How do I install packages?"
+        "The Module Search Path" -> "What is the module search path?"
+        "`dependency_overrides`" -> "What is `dependency_overrides`?"
+        "Next Steps", "A Word About Names and Objects", "1.2.0" -> None
+    """
+    return _analyse(heading, page_title=page_title, keep=frozenset(proper_nouns)).question
+
+
+def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str]) -> _Result:
+    text = _clean(heading)
+    if not text or not _LETTER_RE.search(text) or _is_version(text):
+        return _NONE
+    if text.endswith(("?", "？")):
+        first_word = (_WORD_RE.findall(text) or [""])[0].lower()
+        if text[:1].isascii() and (
+            first_word in _PREPOSITIONS | _CONJUNCTIONS | _SUBORDINATORS or len(_WORD_RE.findall(text)) < 2
+        ):
+            return _NONE  # "In a hurry?", "Really?": a teaser, not a question
+        return _Result(_written_question(text), "question")
+    if not _LATIN_RE.search(text):
+        return _NONE  # the templates below are English; another script is only used when it asks
+    text = text.rstrip("!").strip()
+    text = _NUMBERING_RE.sub("", text)
+    # "Error: X", "Tutorial: X"; any other "Title: subtitle" or "Title - subtitle" is a page title.
+    prefix, sep, rest = _split_subtitle(text)
+    if sep:
+        rest_words = [t for t in _tokenize(rest) if t.kind != "punct"]
+        if len(rest_words) == 1 and rest_words[0].kind == "code" and sep in ("-", "–", "—"):
+            return _Result(f"What is `{rest_words[0].bare}`?", "what")  # "Static Files - `StaticFiles`"
+        if prefix.lower() in _ERROR_PREFIXES and rest:
+            rest_tokens = _tokenize(rest)
+            phrase = _render(rest, rest_tokens, 0, len(rest_tokens), keep=keep, title_case=False, first_index=-1)
+            return _Result(f"What should I do about {phrase}?", "problem")
+        if (_normal(prefix) in _GENERIC_HEADINGS or _normal(prefix).split(" ")[0] in _SUBTITLE_PREFIXES) and not (
+            _split_subtitle(rest)[1]
+        ):
+            text = rest  # "Tutorial: Install the CLI", "Technical Details: `root_path`"
+        else:
+            return _NONE
+    text = _strip_parenthetical(text)
+    # "Dependencies with `yield` and `except`, Technical Details", "Order the parameters, tricks"
+    parts = re.split(r",\s+(?![^`]*`)", text)
+    if len(parts) == 2 and (len(parts[1].split()) == 1 or _normal(parts[1]) in _GENERIC_HEADINGS) and (
+        parts[1].split()[0].lower() not in ("and", "or", "etc")
+    ):
+        text = parts[0]
+    if not text:
+        return _NONE
+    tokens = _tokenize(text)
+    words = [t for t in tokens if t.kind != "punct"]
+    if not words:
+        return _NONE
+    norm = _normal(text)
+    if any(w.kind != "code" for w in words) and _is_aside(norm, words):
+        return _NONE
+    title_case = _is_title_case(tokens)
+    first = words[0]
+
+    if first.low in _INTERROGATIVES:
+        return _interrogative(text, tokens, keep=keep, title_case=title_case)
+    if first.low in _AUXILIARIES and first.low not in _NEGATIONS and len(words) >= 3 and words[1].low != "not":
+        return _Result(_written_question(text + "?"), "question")
+    problem = _problem(text, tokens, keep=keep, title_case=title_case)
+    if problem is not None:
+        return problem
+    if first.low in _NEGATIONS or (first.low in ("do", "don't") and len(words) > 1):
+        return _NONE  # "Don't use the chat for questions": advice, not a topic
+    if any(t.low in ("my", "your", "our") for t in words):
+        return _NONE  # "Whetting Your Appetite", "My First Blueprint", "Using your virtual environment"
+    if len(words) > 10:
+        return _NONE
+    if first.low in ("about", "on") and len(words) > 1:
+        return _noun_phrase(text, tokens[1:], keep=keep, title_case=title_case, page_title=page_title)
+    if first.kind == "word" and _tags(first) & {"ADP", "CCONJ", "SCONJ"} and "DET" not in _tags(first):
+        return _NONE  # "Before Using Apps", "With pip", "In Production": fragments
+    if _is_gerund(first):
+        result = _gerund(text, tokens, keep=keep, title_case=title_case, page_title=page_title)
+        if result is not None:
+            return result
+    if first.kind == "word" and _is_imperative(tokens, keep=keep, title_case=title_case):
+        return _imperative(text, tokens, keep=keep, title_case=title_case)
+    return _noun_phrase(text, tokens, keep=keep, title_case=title_case, page_title=page_title)
+
+
+def _split_subtitle(text: str) -> tuple[str, str, str]:
+    outside = re.sub(r"`[^`]*`", lambda m: "x" * len(m.group(0)), text)
+    m = re.search(r":\s+| [-–—] ", outside)
+    if not m:
+        return text, "", ""
+    return text[:m.start()].strip(), m.group(0).strip(), text[m.end():].strip()
+
+
+def _strip_parenthetical(text: str) -> str:
+    """Drop a trailing "(optional)" or "(deprecated)"; keep an acronym "(XSS)". Drop asides inside."""
+    text = re.sub(r"\s*\([^()`]*\)(?=\s+\S)", "", text)  # "SQL (Relational) Databases"
+    m = re.search(r"\s*\(([^()]*)\)$", text)
+    inner = m.group(1).strip() if m else ""
+    if m and not (_ACRONYM_RE.fullmatch(inner) or (" " not in inner and _CAMEL_RE.search(inner))):
+        text = text[:m.start()].strip()
+    return text
+
+
+def _is_aside(norm: str, words: Sequence[_Token]) -> bool:
+    if norm in _GENERIC_HEADINGS or re.sub(r"^(the|a|an) ", "", norm) in _GENERIC_HEADINGS:
+        return True
+    lows = [w.low for w in words]
+    if lows[0] in _ASIDE_FIRST and (len(lows) > 1 or lows[0] in _GENERIC_WORDS):
+        return True
+    if len(lows) > 1 and lows[-1] in _ASIDE_LAST:
+        return True
+    return any(a in ("this", "these") and b in _PAGE_NOUNS for a, b in zip(lows, lows[1:]))
+
+
+# --- interrogatives ------------------------------------------------------------------------------
+
+
+def _interrogative(text: str, tokens: list[_Token], *, keep: frozenset[str], title_case: bool) -> _Result:
+    """'How to install X' -> 'How do I install X?'; 'How the Context Works' -> 'How does the context work?'."""
+    # "What Flask is, What Flask is Not": the first clause asks the question.
+    comma = next((k for k, t in enumerate(tokens) if t.kind == "punct" and t.bare in (",", ";")), len(tokens))
+    tokens = tokens[:comma]
+    text = text[:tokens[-1].end]
+    words = [t.low for t in tokens]
+    wh = tokens[0].bare.capitalize()
+    if len(tokens) == 1:
+        return _NONE
+    render = lambda i, j: _render(text, tokens, i, j, keep=keep, title_case=title_case, first_index=-1)  # noqa: E731
+    if words[1] in ("it", "this", "that", "they") or words[-1] in ("it", "this", "that", "they"):
+        return _NONE  # "How it looks", "What it does": about something the page just showed
+    if wh in ("What", "Who", "Which") and tokens[1].kind == "word" and "VBZ" in _verb_forms(words[1]):
+        return _Result(f"{wh} {render(1, len(tokens))}?", "question")  # "What makes a dependency"
+    if words[1] in _AUXILIARIES:  # "What is a Program": already in question order
+        return _Result(f"{wh} {render(1, len(tokens))}?", "question") if len(tokens) > 2 else _NONE
+    # "How to X", "When to use X", "Which database to use"
+    if "to" in words[1:4]:
+        k = words.index("to", 1)
+        if k + 1 < len(tokens) and "VB" in _verb_forms(words[k + 1]):
+            between = render(1, k)
+            rest = render(k + 1, len(tokens))
+            if wh == "How" and not between:
+                return _Result(f"How do I {rest}?", "howto")
+            subject = f" {between}" if between else ""
+            return _Result(f"{wh}{subject} should I {rest}?", "howto")
+    # "How a Request is Handled" -> "How is a request handled?"
+    aux = next((k for k in range(2, len(tokens)) if words[k] in _AUXILIARIES), None)
+    if aux is not None:
+        subject = render(1, aux)
+        rest = render(aux + 1, len(tokens))
+        return _Result(f"{wh} {words[aux]} {subject}{' ' + rest if rest else ''}?", "question")
+    # "How Proxy Forwarded Headers Work" -> "How do proxy forwarded headers work?"
+    for k in range(len(tokens) - 1, 1, -1):
+        forms = _verb_forms(words[k])
+        if tokens[k].kind != "word" or not forms & {"VBZ", "VBP", "VBD"}:
+            continue
+        if k != len(tokens) - 1 and not (_tags(tokens[k + 1]) & {"DET", "POSS", "PRON", "ADP", "ADV"}):
+            continue
+        lemma = _verb_lemma(words[k])
+        do = "does" if "VBZ" in forms else "did" if "VBD" in forms and "VBP" not in forms else "do"
+        subject = render(1, k)
+        rest = render(k + 1, len(tokens))
+        return _Result(f"{wh} {do} {subject} {lemma}{' ' + rest if rest else ''}?", "question")
+    if wh == "Why" and len(tokens) <= 4 and _valid_np(tokens[1:]):  # "Why Poetry"
+        return _Result(f"Why {render(1, len(tokens))}?", "question")
+    return _NONE
+
+
+# --- problems ------------------------------------------------------------------------------------
+
+
+def _problem_cue(tokens: Sequence[_Token]) -> bool:
+    lows = [t.low.replace("’", "'") for t in tokens]
+    for k, t in enumerate(tokens):
+        low = lows[k]
+        if low in _NEGATIONS:
+            return True
+        if t.kind != "word":
+            continue
+        lemmas = {low} | {lemma for forms in _lemmas(low).values() for lemma in forms}
+        if not _lemmas(low):
+            lemmas |= set(lemminflect.getLemma(low, upos="NOUN", lemmatize_oov=True))  # "timeouts"
+        if lemmas & _PROBLEM_LEMMAS:
+            return True
+        if "time" in lemmas and k + 1 < len(lows) and lows[k + 1] == "out":
+            return True
+        if lows[k:k + 3] == ["out", "of", "date"]:
+            return True
+    return False
+
+
+def _problem_word(token: _Token) -> bool:
+    """An adjective or participle that names a problem: 'slow', 'broken', 'missing', 'failed'."""
+    if token.kind != "word":
+        return False
+    lemmas = set(_lemmas(token.low).get("ADJ", ()))
+    if _verb_forms(token.low) & {"VBN", "VBG", "VBD"}:
+        lemmas |= set(_lemmas(token.low).get("VERB", ()))
+    return bool(lemmas & _PROBLEM_LEMMAS)
+
+
+def _finite_verb(tokens: Sequence[_Token], start: int = 1) -> int | None:
+    """Index of the finite verb of a clause 'subject verb ...', or None when the words are no clause."""
+    for k in range(start, len(tokens)):
+        t = tokens[k]
+        if t.kind != "word":
+            continue
+        low = t.low.replace("’", "'")
+        if low in _RELATIVES or low in _SUBORDINATORS or low in _PREPOSITIONS:
+            return None  # "Tests that depend on ...": a noun phrase with a relative clause
+        if low in _AUXILIARIES:
+            return k
+        forms = _verb_forms(low)
+        nxt = tokens[k + 1] if k + 1 < len(tokens) else None
+        after = _tags(nxt) if nxt else frozenset()
+        verb_context = nxt is None or bool(after & {"DET", "POSS", "PRON", "NEG", "ADP"}) or (
+            nxt.low in _PARTICLES or ("ADV" in after and "NOUN" not in after)
+        )
+        if "VBZ" in forms and ("NOUN" not in _tags(t) or (nxt is not None and verb_context)):
+            return k
+        if "VBD" in forms and nxt is not None and verb_context and "NOUN" not in _tags(t):
+            return k
+        if "VBP" in forms and k > 0 and (
+            tokens[k - 1].low in ("i", "we", "they", "you") or (_is_plural(tokens[k - 1]) and verb_context)
+        ):
+            return k  # "Tests fail on Windows", "I get an error"
+    return None
+
+
+def _has_clause(tokens: Sequence[_Token]) -> bool:
+    """Whether the words hold a finite verb outside a relative clause ("... that depend on X" is fine)."""
+    for k, t in enumerate(tokens):
+        if t.kind != "word":
+            continue
+        if t.low in _RELATIVES:
+            return False
+        if t.low in _AUXILIARIES:
+            return True
+        nxt = tokens[k + 1] if k + 1 < len(tokens) else None
+        if "VBZ" in _verb_forms(t.low) and nxt is not None and _tags(nxt) & {"DET", "POSS", "PRON"}:
+            return True
+    return False
+
+
+def _valid_subject(tokens: Sequence[_Token]) -> bool:
+    if not tokens:
+        return False
+    if len(tokens) == 1 and tokens[0].low in ("i", "we", "they", "you", "it"):
+        return True
+    for k, t in enumerate(tokens):
+        tags = _tags(t)
+        if t.kind in ("code", "acronym", "name", "num"):
+            continue
+        if k == 0 and tags & {"DET", "POSS"}:
+            continue
+        if k == 0 and len(tokens) > 1 and "VERB" in tags and "VB" in _verb_forms(t.low) and not tags & {"NOUN", "X", "ADJ"}:
+            return False  # "Tell Flask it is ...": an imperative, not a subject
+        if tags & {"NOUN", "ADJ", "X"} or t.genitive or _verb_forms(t.low) & {"VBN", "VB"}:
+            continue  # a bare verb form is a noun lemminflect lacks ("pip", "hot reload")
+        return False
+    return True
+
+
+def _problem(text: str, tokens: list[_Token], *, keep: frozenset[str], title_case: bool) -> _Result | None:
+    words = [t for t in tokens if t.kind != "punct"]
+    render = lambda i, j: _render(text, tokens, i, j, keep=keep, title_case=title_case)  # noqa: E731
+    # "ImportError when running tests"
+    if (
+        words[0].kind in ("code", "name") and re.search(r"(Error|Exception|Warning)$", words[0].bare)
+        and len(tokens) > 1 and tokens[1].low in (_SUBORDINATORS | {"after", "during", "on", "in", "with"})
+    ):
+        return _Result(f"What should I do if I get {render(0, len(tokens))}?", "problem")
+    if not _problem_cue(tokens):
+        return None
+    if tokens[0].low in _NEGATIONS or tokens[0].low in ("do", "never"):
+        return None  # a negated imperative is advice
+    verb = _finite_verb(tokens)
+    if verb is not None and _valid_subject(tokens[:verb]):
+        return _Result(f"What should I do if {render(0, len(tokens))}?", "problem")
+    # "Hot reload not working", "Lock file out of date", "Permission denied when installing":
+    # a subject and a predicate without its copula -> "What should I do if the lock file is out of date?"
+    pred = next(
+        (
+            k for k, t in enumerate(tokens)
+            if k > 0 and (t.low == "not" or _problem_word(t) or [w.low for w in tokens[k:k + 3]] == ["out", "of", "date"])
+        ),
+        None,
+    )
+    if pred and _valid_subject(tokens[:pred]) and _np_core(tokens[:pred]) == pred:
+        be = "are" if _is_plural(tokens[pred - 1]) else "is"
+        article = _article(tokens[:pred], [], keep=keep) if pred > 1 else ""
+        subject = f"{article} {render(0, pred)}" if article else render(0, pred)
+        return _Result(f"What should I do if {subject} {be} {render(pred, len(tokens))}?", "problem")
+    # "Slow dependency resolution", "Connection timeouts" (but "Migrate outdated configs" is a how-to)
+    core = _np_core(tokens)
+    if (
+        core and _valid_np(tokens[:core]) and not _is_imperative(tokens, keep=keep, title_case=title_case)
+        and not (_is_gerund(tokens[0]) and not _problem_word(tokens[0]))  # "Troubleshooting X" is a how-to
+    ):
+        head = tokens[core - 1]
+        modifiers = tokens[:core - 1]
+        head_lemma = (
+            _lemmas(_last_part(head)).get("NOUN") or lemminflect.getLemma(_last_part(head), upos="NOUN", lemmatize_oov=True)
+            or (_last_part(head),)
+        )[0]
+        if head_lemma in _PROBLEM_HEADS or any(_problem_word(m) for m in modifiers):
+            return _Result(f"What should I do about {render(0, len(tokens))}?", "problem")
+    return None
+
+
+# --- how-to ----------------------------------------------------------------------------------------
+
+
+def _is_name_title(page_title: str | None, heading_words: Sequence[_Token], keep: frozenset[str]) -> str | None:
+    """The page title when it is a name (product, tool) that can be the object of a verb."""
+    if not page_title:
+        return None
+    title = _clean(page_title)
+    tokens = [t for t in _tokenize(title) if t.kind != "punct"]
+    if not tokens or len(tokens) > 3 or _normal(title) == _normal(" ".join(t.bare for t in heading_words)):
+        return None
+    if _normal(title) in _GENERIC_HEADINGS:
+        return None
+    for t in tokens:
+        if t.kind in ("code", "acronym", "name") or t.bare in keep:
+            continue
+        if t.kind == "word" and not _known_word(t.low) and t.low not in _GENERIC_WORDS:
+            continue  # "gevent", "Gunicorn"
+        return None
+    return title
+
+
+def _gerund(
+    text: str, tokens: list[_Token], *, keep: frozenset[str], title_case: bool, page_title: str | None
+) -> _Result | None:
+    first = tokens[0]
+    verb = _verb_lemma(first.low)
+    if verb is None:
+        return None
+    rest = tokens[1:]
+    words = [t for t in rest if t.kind != "punct"]
+    render = lambda i, j: _render(text, tokens, i, j, keep=keep, title_case=title_case, first_index=-1)  # noqa: E731
+    if not words or all("ADV" in _tags(t) and not _tags(t) & {"NOUN", "X"} for t in words):
+        if words and all(t.low in _PARTICLES for t in words):
+            return _Result(f"How do I {verb} {render(1, len(tokens))}?", "howto")  # "Logging In"
+        name = _is_name_title(page_title, [first], keep)
+        if name:  # "Installing" on the page "Gunicorn"
+            adverb = f" {render(1, len(tokens))}" if words else ""
+            return _Result(f"How do I {verb} {name}{adverb}?", "howto")
+        if not words and page_title and _normal(_clean(page_title)) == first.low:
+            return _Result(f"What is {first.low}?", "what")  # the page "Caching"
+        return _NONE
+    if len(words) == 1 and words[0].low in ("it", "them", "this", "that", "things", "stuff"):
+        return _NONE
+    if tokens[1].low == "of":  # "Handling of pre-releases": the gerund is a noun
+        return _Result(f"What is the {first.low} {render(1, len(tokens))}?", "what")
+    # "Caching Decorator": a bare singular count noun cannot be the object; the gerund is a modifier.
+    if len(rest) == 1 and _valid_np(rest) and _article(rest, [], keep=keep):
+        return None
+    # "Accessing and Modifying the Session" -> "How do I access and modify the session?"
+    if len(tokens) > 3 and tokens[1].low in ("and", "or") and _is_gerund(tokens[2]):
+        second = _verb_lemma(tokens[2].low)
+        return _Result(f"How do I {verb} {tokens[1].low} {second} {render(3, len(tokens))}?", "howto")
+    return _Result(f"How do I {verb} {render(1, len(tokens))}?", "howto")
+
+
+def _is_imperative(tokens: Sequence[_Token], *, keep: frozenset[str], title_case: bool) -> bool:
+    first = tokens[0]
+    forms = _verb_forms(first.low)
+    if "VB" not in forms or first.genitive:
+        return False
+    if len(tokens) == 1:
+        return False
+    second = tokens[1]
+    tags = _tags(first)
+    second_tags = _tags(second)
+    if second.kind == "punct":
+        return False
+    if second.low in _PARTICLES and (len(tokens) == 2 or _tags(tokens[2]) & {"DET", "POSS", "ADP", "PRON"}):
+        return True  # "Log In", "Set up the project"
+    if (second_tags & {"DET", "POSS", "PRON"} and second.low not in ("that",)) or second.low == "one":
+        return True  # "Install the CLI", "Test it", "Read One Hero"
+    if second.low in ("and", "or") and len(tokens) > 2 and "VB" in _verb_forms(tokens[2].low):
+        return True  # "Build and Install", "Define and Access the Database"
+    noun_too = bool(tags & {"NOUN", "ADJ"})
+    if not noun_too:
+        return True  # "Deploying" aside, a word that is only a verb: "Configure logging", "Disable dotenv"
+    third = tokens[2] if len(tokens) > 2 else None
+    if (
+        "ADP" in second_tags and second.low not in ("of", "for", "per", "to") and "ADJ" not in tags and third is not None
+        and (third.kind in ("code", "name", "acronym") or _tags(third) & {"DET", "POSS"})
+    ):
+        return True  # "Register with the Application", "Document in OpenAPI" (but "Model for Input")
+    if second.kind in ("code", "name"):
+        return True  # "Use SecurityScopes", "Import APIRouter"
+    if second.kind == "acronym" and (len(tokens) == 2 or "ADP" in _tags(tokens[2])):
+        return True  # "Return JSON from Views" (but "Test CLI Runner" is a noun phrase)
+    if "ADJ" in tags:
+        return False  # "Base Docker Image", "Parallel Burgers"
+    if second.kind == "word" and not title_case and not _known_word(second.low):
+        return True  # "Call uvicorn": a lower-case name the dictionary does not know
+    # "Mix Path, Query and body parameters": in a sentence-case heading a capital marks a name.
+    if second.kind == "word" and second.bare[:1].isupper() and (
+        not title_case or (second.bare in keep and not _known_word(second.low))
+    ):
+        return True
+    # "Change Default Swagger UI Parameters": a long object rather than a compound noun.
+    return _np_core(tokens[1:]) >= 4 and _valid_np(tokens[1:1 + _np_core(tokens[1:])])
+
+
+def _imperative(text: str, tokens: list[_Token], *, keep: frozenset[str], title_case: bool) -> _Result:
+    words = [t for t in tokens[1:] if t.kind != "punct"]
+    if words and words[0].low in ("it", "them", "this", "that", "these", "those"):
+        return _NONE  # "Test it", "Fix it with X": the object is in the previous section
+    lows = [t.low for t in words]
+    if lows and lows[0] in ("the",) and len(lows) >= 2 and lows[1] in _PAGE_NOUNS | {"docs", "ui"}:
+        return _NONE  # "Check the docs"
+    if lows and lows[0] in ("and", "or") and all(w in ("and", "or") or "VB" in _verb_forms(w) for w in lows):
+        return _NONE  # "Build and Install": no object
+    verb = tokens[0].low
+    rest = _render(text, tokens, 1, len(tokens), keep=keep, title_case=title_case, first_index=-1)
+    return _Result(f"How do I {verb} {rest}?", "howto")
+
+
+# --- noun phrases -------------------------------------------------------------------------------
+
+
+def _np_core(tokens: Sequence[_Token]) -> int:
+    """Length of the noun phrase before its first preposition, conjunction, relative or comma."""
+    for k, t in enumerate(tokens):
+        if k == 0:
+            continue
+        low = t.low
+        if t.kind == "punct" or low in _PREPOSITIONS or low in _CONJUNCTIONS or low in _RELATIVES or low in _SUBORDINATORS:
+            return k
+        if t.text.startswith("("):
+            return k  # "Python Package Index (PyPI)"
+    return len(tokens)
+
+
+def _valid_np(core: Sequence[_Token]) -> bool:
+    if not core:
+        return False
+    head = core[-1]
+    if not _is_nounish(head) or (head.kind == "word" and _tags(head) & (_CLOSED_TAGS - {"DET"})):
+        return False
+    for k, t in enumerate(core[:-1]):
+        tags = _tags(t)
+        if t.kind in ("code", "acronym", "name", "num") or t.genitive:
+            continue
+        if k == 0 and "DET" in tags:
+            continue
+        if tags & {"NOUN", "ADJ", "X", "VERB"}:
+            continue
+        return False
+    return True
+
+
+_CLOSED_TAGS = frozenset({"DET", "POSS", "PRON", "ADP", "CCONJ", "SCONJ", "AUX", "NEG"})
+
+
+def _noun_phrase(
+    text: str, tokens: Sequence[_Token], *, keep: frozenset[str], title_case: bool, page_title: str | None
+) -> _Result:
+    tokens = list(tokens)
+    words = [t for t in tokens if t.kind != "punct"]
+    if not words:
+        return _NONE
+    first = words[0]
+    # A heading that is only a code identifier: "`dependency_overrides`", "flask.Flask", "poetry-check".
+    if len(words) == 1 and (first.kind == "code" or (first.bare.islower() and "-" in first.bare)):
+        if ".." in first.bare:
+            return _NONE  # "repositories..url": a placeholder was lost in rendering
+        return _Result(f"What is `{first.bare}`?", "what")
+    if first.low in ("a", "an", "no"):
+        return _NONE  # "A Minimal Application", "A Word About Names and Objects": prose titles
+    if any(t.low in _PRONOUNS for t in words):
+        return _NONE
+    core = _np_core(tokens)
+    if core < len(tokens) and (tokens[core].low in _CONJUNCTIONS | {"vs", "vs.", "versus"} or tokens[core].kind == "punct"):
+        return _NONE  # "Errors and Exceptions", "Base64 vs Files": two topics, not one
+    if _has_clause(tokens[1:]):
+        return _NONE  # "The time to answer helps the attackers": a statement
+    np = tokens[:core]
+    if not _valid_np(np):
+        return _NONE
+    if len(np) == 1 and np[0].kind == "word" and _tags(np[0]) & {"ADJ", "ADV"} and "-" not in np[0].bare:
+        return _NONE  # "Better with `Annotated`", "Lazily Loaded"
+    if len(np) == 2 and first.low == "the" and len(tokens) == 2:
+        return _NONE  # "The Blueprint", "The Forms": the page's own example
+    rest = tokens[core:]
+    if rest and rest[0].low in _SUBORDINATORS:
+        return _NONE
+    if any(t.low in _CONJUNCTIONS for t in rest) and len(rest) > 6:
+        return _NONE
+    if len(words) > 1 and all(t.kind == "word" and t.bare.islower() for t in words) and (
+        "VB" in _verb_forms(words[-1].low)
+    ):
+        return _NONE  # "cache clear", "env use": a command written without markup
+    if len(words) == 1:
+        t = first
+        if t.kind == "word" and t.bare in keep and t.bare[:1].isupper():
+            return _Result(f"What is {t.bare}?", "what")  # "Flask", "Requests": a name the page uses
+        if t.kind == "word":
+            if t.bare.islower() and _known_word(t.low):
+                return _NONE  # "name", "version": a key or command written without markup
+            if "VB" in _verb_forms(t.low) or t.low in _VAGUE_NOUNS or t.low in _GENERIC_WORDS:
+                return _NONE  # "Update", "Design", "Performance"
+            if "VBG" in _verb_forms(t.low) and t.low.endswith("ing"):
+                return _NONE  # one-word gerunds are handled (or refused) by the gerund rule
+            if "ADJ" in _tags(t) and "-" not in t.bare:
+                return _NONE  # "Declarative", "Short"
+            if "-" in t.bare and not (_lemmas(_last_part(t)).get("NOUN") or not _lemmas(_last_part(t))):
+                return _NONE  # "Auto-loaded"
+    if any("/" in t.bare for t in np if t.kind == "word"):
+        return _NONE  # "Copy/Paste to Terminal", "Async/await and ASGI": two things
+    head = np[-1]
+    if head.kind == "word" and "VBG" in _verb_forms(head.low) and len(np) == 1:
+        return _NONE
+    phrase = _render(text, tokens, 0, len(tokens), keep=keep, title_case=title_case, person=False)
+    if first.kind == "word" and first.low == "the":
+        phrase = "the" + phrase[3:]
+    article = _article(np, rest, keep=keep)
+    be = "are" if _is_plural(head) else "is"
+    return _Result(f"What {be} {article + ' ' if article else ''}{phrase}?", "what")
+
+
+def _an(word: str) -> bool:
+    w = word.lower()
+    if w.startswith("u"):
+        return not re.match(r"u[b-df-hj-np-tv-z][aeiouy]", w)  # "a user", "a unique", "an update"
+    return w[:1] in ("a", "e", "i", "o") and not w.startswith(("eu", "one", "once"))
+
+
+def _article(np: Sequence[_Token], rest: Sequence[_Token], *, keep: frozenset[str], definite: bool = True) -> str:
+    """The article a singular count noun phrase needs in "What is ...?": "the"/"a"/"an", or "".
+
+    For a heading (`definite`), a multi-word phrase ("the application object") or one followed by a
+    phrase ("the model for input") takes "the", a single count noun "a"/"an" ("a blueprint"); a glossary
+    term always takes "a"/"an" ("a lock file"). Plurals, mass nouns ("JSON support", "authentication"),
+    names and unknown words take none.
+    """
+    first, head = np[0], np[-1]
+    if first.genitive or (first.kind == "word" and _tags(first) & {"DET", "POSS"}):
+        return ""
+    if head.kind != "word" or head.bare in keep or _is_plural(head):
+        return ""
+    if rest and rest[0].low == "of":
+        return "the"
+    low = _last_part(head)
+    if not _lemmas(low) or low in _MASS_NOUNS or low.endswith(_MASS_SUFFIXES) or "VBG" in _verb_forms(low):
+        return ""
+    if definite and (len(np) > 1 or rest):
+        return "the"  # "the application object", "the model for input"
+    return "an" if _an(first.low) else "a"
+
+
+# --- definitions ---------------------------------------------------------------------------------
+
+
+def definition_question(term: str) -> str | None:
+    """'What is X?' / 'What are X?' for a glossary or definition-list term (code terms kept as written)."""
+    text = _clean(term).rstrip(":")
+    if not text or not _LETTER_RE.search(text) or text.startswith(("(", "[")):
+        return None
+    if text.endswith(("?", "？")):
+        return _written_question(text)
+    tokens = _tokenize(text)
+    words = [t for t in tokens if t.kind != "punct"]
+    if not words or len(words) > 8:
+        return None
+    if len(words) == 1 and words[0].kind == "code":
+        return f"What is {words[0].text}?" if words[0].text.startswith("`") else f"What is `{words[0].bare}`?"
+    if len(words) == 1 and words[0].kind in ("name", "acronym"):
+        return f"What is {words[0].text}?"
+    core = _np_core(tokens) or len(tokens)
+    np, head = tokens[:core], tokens[core - 1]
+    phrase = _render(text, tokens, 0, len(tokens), keep=frozenset(), title_case=_is_title_case(tokens), person=False)
+    article = _article(np, tokens[core:], keep=frozenset(), definite=False) if _valid_np(np) else ""
+    be = "are" if _is_plural(head) else "is"
+    return f"What {be} {article + ' ' if article else ''}{phrase}?"
+
+
+# --- question sentences --------------------------------------------------------------------------
+
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?？])\s+(?=[\"'“*_`(]*[A-Z0-9])")
+_LIST_MARKER_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_QA_PREFIX_RE = re.compile(r"^(?:\*\*|__)?(?:Q|Question)\s*[:.]\s*", re.IGNORECASE)
+
+
+def _without_code(text: str) -> str:
+    """`text` with fenced code blocks blanked out (same length, so offsets stay valid)."""
+    blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
+    text = _FENCE_RE.sub(blank, text)
+    return _UNCLOSED_FENCE_RE.sub(blank, text)
+
+
+def _question_spans(text: str) -> list[tuple[str, int, int, bool]]:
+    """(question, start, end, standalone) for each question the text asks outside code fences.
+
+    `standalone` is true when the question is a paragraph (or list item) of its own: an FAQ entry.
+    """
+    prose = _without_code(text)
+    found = []
+    for block in re.finditer(r"[^\n]+(?:\n(?![ \t]*(?:[-*+]|\d+[.)])\s)[^\n]+)*", prose):
+        para = block.group(0)
+        if para.lstrip().startswith(("|", ">", "    ")) and not para.lstrip().startswith("> "):
+            continue
+        offset = block.start()
+        marker = _LIST_MARKER_RE.match(para)
+        body_start = marker.end() if marker else 0
+        sentences = []
+        pos = body_start
+        for piece in _SENTENCE_SPLIT_RE.split(para[body_start:]):
+            start = para.index(piece, pos)
+            sentences.append((piece, start))
+            pos = start + len(piece)
+        for piece, start in sentences:
+            sentence = _QA_PREFIX_RE.sub("", re.sub(r"\s+", " ", piece).strip())
+            sentence = _EMPHASIS_RE.sub(r"\2", sentence).strip("*_ ")
+            if not sentence.endswith(("?", "？")):
+                continue
+            words = sentence.split()
+            if not 4 <= len(words) <= 30:
+                continue
+            first = words[0].strip("\"'“*_(").lower().replace("’", "'")
+            if first not in _INTERROGATIVES and first not in _AUXILIARIES:
+                continue
+            standalone = len(sentences) == 1
+            found.append((sentence, offset + start, offset + start + len(piece), standalone))
+    return found
+
+
+def _reader_question(question: str) -> str | None:
+    """A question the text asks its reader, in the reader's voice; None for a rhetorical one.
+
+    "Are you unable to reproduce the issue?" and "Would you like to help?" ask the reader about
+    themselves: no one asks them of the documentation. "Why would you want to build URLs?" does
+    become "Why would I want to build URLs?".
+    """
+    words = question.split()
+    if words[0].lower() in _AUXILIARIES and re.search(r"\byou", question, re.IGNORECASE):
+        return None  # "Would you like to help?", "Is there anything unusual about your environment?"
+    if not re.search(r"\byou", question, re.IGNORECASE):
+        return question
+    out = re.sub(r"\b(you|your|yours|yourself)\b", lambda m: _first_person(m.group(1)), question)
+    return re.sub(r"\b(are|were) I\b", lambda m: "am I" if m.group(1) == "are" else "was I", out)
+
+
+def question_sentences(text: str) -> list[str]:
+    """Questions the text itself asks (FAQ style), outside ``` fences.
+
+    Only real questions: the sentence opens with an interrogative or an auxiliary ("How ...?",
+    "Can I ...?") and has 4 to 30 words; "Remember that ...?" and "But what if ...?" are lead-ins.
+    """
+    return [q for q, _, _, _ in _question_spans(text)]
+
+
+# --- proper nouns --------------------------------------------------------------------------------
+
+# A capitalised word after a lower-case word (or a comma) on the same line: not a sentence start, not a
+# Title Case heading or table header.
+_MIDSENTENCE_CAPITAL_RE = re.compile(
+    r"(?:(?<=\s)|^)[a-z][\w'’-]*[,;:)]?[ \t]+((?:[A-Z][\w'’-]*)(?:[ \t]+[A-Z][\w'’-]*)*)", re.M
+)
+
+
+def proper_nouns(text: str) -> frozenset[str]:
+    """Capitalised words a text uses mid-sentence and (almost) never in lower case ('Pydantic', 'Flask').
+
+    Code (fences and `inline`) is left out, so `from flask import Flask` does not count against Flask;
+    a word written in lower case at most once for every five capitalised uses still counts.
+    """
+    prose = _INLINE_CODE_RE.sub(" ", _without_code(text))
+    capitalised: dict[str, int] = {}
+    for m in _MIDSENTENCE_CAPITAL_RE.finditer(prose):
+        run = [re.sub(r"['’]s$", "", w).rstrip("'’.,;:") for w in m.group(1).split()]
+        # "to FastAPI Cloud": a name may run over several words; but "see Caching Decorator" is the
+        # Title Case title of another page, so a run of dictionary words counts for nothing.
+        if len(run) > 1 and _known_word(run[0].lower()):
+            continue
+        for word in run:
+            if re.fullmatch(r"[A-Z][a-z]+", word):
+                capitalised[word] = capitalised.get(word, 0) + 1
+    lower: dict[str, int] = {}
+    for word in re.findall(r"(?<![\w./-])[a-z]+(?![\w/-]|\.\w)", prose):
+        lower[word] = lower.get(word, 0) + 1
+    return frozenset(w for w, n in capitalised.items() if lower.get(w.lower(), 0) * 5 <= n - 1 or w.lower() not in lower)
+
+
+# --- deriving queries -----------------------------------------------------------------------------
+
+_INDEX_TITLES = frozenset(["index", "contents", "table of contents", "toc", "site map", "sitemap"])
+_MIN_PROSE_WORDS = 8
+
+
+def _prose_words(text: str) -> int:
+    """Words of prose: outside code fences and table rows."""
+    prose = _without_code(text)
+    lines = [ln for ln in prose.splitlines() if ln.strip() and not ln.lstrip().startswith("|")]
+    return len(_WORD_RE.findall(" ".join(lines)))
+
+
+def _is_index_page(doc: Document) -> bool:
+    title = _normal(doc.title)
+    if title in _INDEX_TITLES:
+        return True
+    prose = _without_code(doc.text)
+    lines = [ln.strip() for ln in prose.splitlines() if ln.strip()]
+    if len(lines) < 5:
+        return False
+    items = [ln for ln in lines if _LIST_MARKER_RE.match(ln)]
+    short_items = [ln for ln in items if len(_WORD_RE.findall(ln)) <= 8 or _MD_LINK_RE.search(ln)]
+    other_words = sum(len(_WORD_RE.findall(ln)) for ln in lines if not _LIST_MARKER_RE.match(ln))
+    return len(items) >= 5 and len(short_items) >= 0.8 * len(items) and len(items) >= 0.6 * len(lines) and (
+        other_words < 40
+    )
+
+
+@dataclass(frozen=True)
+class _Section:
+    heading: Heading
+    body_start: int
+    body_end: int  # the next heading of any level
+    tree_end: int  # the next heading of the same or a higher level
+
+
+def _sections(doc: Document) -> list[_Section]:
+    headings = sorted(doc.headings, key=lambda h: (h.start, h.end))
+    n = len(doc.text)
+    sections = []
+    if not headings or headings[0].start > 0:
+        end = headings[0].start if headings else n
+        if doc.text[:end].strip():
+            pseudo = Heading(0, 0, 1, doc.title)
+            sections.append(_Section(pseudo, 0, end, end if headings else n))
+    for i, h in enumerate(headings):
+        body_end = headings[i + 1].start if i + 1 < len(headings) else n
+        tree_end = next((g.start for g in headings[i + 1:] if g.level <= h.level), n)
+        sections.append(_Section(h, max(h.end, h.start), max(body_end, h.end), max(tree_end, h.end)))
+    return sections
+
+
+def _chunk_at(spans: Sequence[tuple[int, int, str]], start: int, end: int) -> str | None:
+    for s, e, cid in spans:
+        if s <= start < e:
+            return cid
+    return next((cid for s, e, cid in spans if e > start and s < end), None)
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+@dataclass
+class _Collector:
+    """Collects one document's candidate queries as (position, order, capped, query)."""
+
+    doc: Document
+    spans: Sequence[tuple[int, int, str]]
+    candidates: list[tuple[int, int, bool, Query]]
+
+    def __call__(self, question: str, origin: str, evidence: tuple[int, int], capped: bool) -> bool:
+        start, end = _trimmed(self.doc.text, *evidence)
+        if start >= end:
+            return False
+        chunk_id = _chunk_at(self.spans, start, end)
+        if chunk_id is None:
+            return False
+        query = Query(question, doc_id=self.doc.doc_id, chunk_id=chunk_id, origin=origin, evidence=(start, end))
+        self.candidates.append((start, len(self.candidates), capped, query))
+        return True
+
+
+_DEICTIC_RE = re.compile(r"\b(?:it|this|that|these|those|they|here|above|below)\b", re.IGNORECASE)
+
+
+def derive_queries(
+    documents: Iterable[Document],
+    chunk_spans: Mapping[str, Sequence[tuple[int, int, str]]],
+    *,
+    questions_per_section: int = 1,
+    max_questions_per_doc: int | None = None,
+) -> list[Query]:
+    """Questions from the corpus itself: one per section, definition and FAQ entry, deduplicated.
+
+    - A heading that is a question (or a problem statement) always gives a query, never capped.
+    - Any other section gives up to `questions_per_section` queries (its heading's question, then
+      questions its text asks) when it has prose of its own (8 words or more outside code and tables).
+    - A question that stands as a paragraph of its own (an FAQ entry in the body) gives a query whose
+      evidence is the text up to the next such question or the end of the section; never capped.
+    - Every `Definition` gives "What is X?" with the definition as evidence.
+    - Pages that are indexes or tables of contents give none.
+
+    A query's `evidence` is the (start, end) of the text that answers it, its `chunk_id` the chunk that
+    holds the start of that text. Queries keep document order; a question already asked (ignoring case
+    and spacing) earlier in the corpus is dropped.
+
+    Args:
+        documents: The corpus documents (streamed).
+        chunk_spans: doc_id -> (start, end, chunk_id) of its chunks, in document order.
+        questions_per_section: Most questions from one section besides question headings and FAQ entries.
+        max_questions_per_doc: Most capped questions per document (question headings and FAQ entries are
+            not capped); None for no limit.
+    """
+    queries: list[Query] = []
+    seen: set[str] = set()
+    for doc in documents:
+        spans = chunk_spans.get(doc.doc_id)
+        if not spans or _is_index_page(doc):
+            continue
+        keep = proper_nouns(doc.text)
+        candidates: list[tuple[int, int, bool, Query]] = []  # (position, order, capped, query)
+
+        add = _Collector(doc, spans, candidates)
+        for section in _sections(doc):
+            heading = section.heading
+            body = doc.text[section.body_start:section.body_end]
+            own_prose = _prose_words(body) >= _MIN_PROSE_WORDS
+            result = _analyse(heading.text, page_title=doc.title, keep=keep)
+            taken = 0
+            heading_key = _normal(result.question or "")
+            if result.question and result.kind in ("question", "problem"):
+                evidence = (section.body_start, section.body_end if own_prose else section.tree_end)
+                add(result.question, "heading", evidence, capped=False)
+            elif result.question and own_prose and questions_per_section > 0:
+                taken += add(result.question, "heading", (section.body_start, section.body_end), capped=True)
+            if not own_prose:
+                continue
+            faq = _question_spans(body)
+            standalone = [(q, s, e) for q, s, e, alone in faq if alone]
+            for k, (question, _, answer_start) in enumerate(standalone):
+                answer_end = standalone[k + 1][1] if k + 1 < len(standalone) else len(body)
+                question = _reader_question(question)
+                if not question or _normal(question) == heading_key or _DEICTIC_RE.search(question):
+                    continue
+                if _prose_words(body[answer_start:answer_end]) < _MIN_PROSE_WORDS:
+                    continue  # a checklist of questions to the reader, not an FAQ entry and its answer
+                evidence = (section.body_start + answer_start, section.body_start + answer_end)
+                add(question, "sentence", evidence, capped=False)  # an FAQ entry: its answer follows it
+            for question, _, _, alone in faq:
+                if alone or taken >= questions_per_section or _normal(question) == heading_key:
+                    continue
+                if _DEICTIC_RE.search(question):
+                    continue  # "How does it work?": the question needs the text around it
+                question = _reader_question(question)
+                if question and _normal(question) != heading_key:
+                    taken += add(question, "sentence", (section.body_start, section.body_end), capped=True)
+        for definition in doc.definitions:
+            question = definition_question(definition.term)
+            if question:
+                add(question, "definition", (definition.start, definition.end), capped=True)
+
+        capped_taken = 0
+        for _, _, capped, query in sorted(candidates, key=lambda c: (c[0], c[1])):
+            key = _normal(query.question)
+            if not key or key in seen:
+                continue
+            if capped and max_questions_per_doc is not None and capped_taken >= max_questions_per_doc:
+                continue
+            seen.add(key)
+            queries.append(query)
+            capped_taken += capped
+    return queries

@@ -1,0 +1,496 @@
+"""Offline questions: headings, glossary terms and FAQ sentences -> questions a user would ask."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from raft_dataset.offline_questions import (
+    definition_question,
+    derive_queries,
+    heading_question,
+    proper_nouns,
+    question_sentences,
+)
+from raft_dataset.records import Definition, Document, Heading
+
+NAMES = frozenset({"Poetry", "Flask", "Python", "Windows", "Gunicorn", "Quart", "Docker"})
+
+# (heading, page title, expected question or None)
+HEADINGS = [
+    # Already questions: used as written, in any script.
+    ("Why is the dependency resolution process slow?", "FAQ", "Why is the dependency resolution process slow?"),
+    ("Is tox supported?", "FAQ", "Is tox supported?"),
+    ("Why Blueprints?", None, "Why Blueprints?"),
+    ("I don't want Poetry to manage my virtual environments. Can I disable it?", "FAQ",
+     "I don't want Poetry to manage my virtual environments. Can I disable it?"),
+    ("什么是依赖注入？", None, "什么是依赖注入？"),
+    ("In a hurry?", None, None),  # a teaser, not a question
+    # Interrogatives without a question mark.
+    ("How to install Poetry", None, "How do I install Poetry?"),
+    ("Why Poetry", None, "Why Poetry?"),
+    ("When to use Quart instead", None, "When should I use Quart instead?"),
+    ("How the Context Works", None, "How does the context work?"),
+    ("How a Request is Handled", None, "How is a request handled?"),
+    ("What is a Program", None, "What is a program?"),
+    ("What it does", None, None),
+    ("Where to go from here", None, None),
+    # Problem statements.
+    ("My computer won't connect", None, "What should I do if my computer won't connect?"),
+    ("Requests are timing out", None, "What should I do if requests are timing out?"),
+    ("My requests are timing out!", "FAQ", "What should I do if my requests are timing out?"),
+    ("Error: ModuleNotFoundError", None, "What should I do about ModuleNotFoundError?"),
+    ("ImportError when running tests", None, "What should I do if I get ImportError when running tests?"),
+    ("Tests fail on Windows", None, "What should I do if tests fail on Windows?"),
+    ("The build is slow", None, "What should I do if the build is slow?"),
+    ("pip doesn't find the package", None, "What should I do if pip doesn't find the package?"),
+    ("Lock file out of date", None, "What should I do if the lock file is out of date?"),
+    ("Slow dependency resolution", None, "What should I do about slow dependency resolution?"),
+    ("Connection timeouts", None, "What should I do about connection timeouts?"),
+    ("Troubleshooting installation problems", None, "How do I troubleshoot installation problems?"),
+    ("Troubleshooting", None, None),
+    # Gerunds and imperatives.
+    ("Installing packages", None, "How do I install packages?"),
+    ("Install the CLI", None, "How do I install the CLI?"),
+    ("Configuring logging", None, "How do I configure logging?"),
+    ("Using Poetry with pre-commit", None, "How do I use Poetry with pre-commit?"),
+    ("Deploying to Production", None, "How do I deploy to production?"),
+    ("Executing modules as scripts", None, "How do I execute modules as scripts?"),
+    ("Accessing and Modifying the Session", None, "How do I access and modify the session?"),
+    ("Overriding dependencies during testing", None, "How do I override dependencies during testing?"),
+    ("Define and Access the Database", None, "How do I define and access the database?"),
+    ("Tell Flask it is Behind a Proxy", None, "How do I tell Flask it is behind a proxy?"),
+    ("Log In", None, "How do I log in?"),
+    ("Use `SecurityScopes`", None, "How do I use `SecurityScopes`?"),
+    ("Install Flask", None, "How do I install Flask?"),
+    ("Call uvicorn", None, "How do I call uvicorn?"),
+    ("Installing", "Gunicorn", "How do I install Gunicorn?"),
+    ("Binding Externally", "Gunicorn", "How do I bind Gunicorn externally?"),
+    ("Running", None, None),
+    ("Running", "Quickstart", None),
+    ("Registering", "Handling Application Errors", None),
+    ("Build and Install", None, None),  # no object
+    ("Test it", None, None),  # the object is in the previous section
+    ("Fix it with `secrets.compare_digest()`", None, None),
+    ("Handling of pre-releases", None, "What is the handling of pre-releases?"),
+    ("Caching Decorator", None, "What is the caching decorator?"),  # a gerund as a modifier
+    ("Read One Hero", None, "How do I read one hero?"),
+    # Noun phrases.
+    ("Path Parameters", None, "What are path parameters?"),
+    ("The Module Search Path", None, "What is the module search path?"),
+    ("Dependency groups", None, "What are dependency groups?"),
+    ("Caching", "Caching", "What is caching?"),
+    ("Application Object", None, "What is the application object?"),
+    ("Template Inheritance", None, "What is template inheritance?"),
+    ("Purpose of the Context", None, "What is the purpose of the context?"),
+    ("Cross-Site Scripting (XSS)", None, "What is cross-site scripting (XSS)?"),
+    ("X-Frame-Options", None, "What are X-Frame-Options?"),
+    ("Middleware", None, "What is middleware?"),
+    ("Sessions", None, "What are sessions?"),
+    ("Flask Extensions", None, "What are Flask extensions?"),
+    ("The `pyproject.toml` file", None, "What is the `pyproject.toml` file?"),
+    ("`dependency_overrides`", None, "What is `dependency_overrides`?"),
+    ("flask.Flask", None, "What is `flask.Flask`?"),
+    ("requires-python", None, "What is `requires-python`?"),
+    ("Static Files - `StaticFiles`", None, "What is `StaticFiles`?"),
+    ("About `root_path`", None, "What is `root_path`?"),
+    ("SQL (Relational) Databases", None, "What are SQL databases?"),
+    ("repositories..url", None, None),  # a placeholder lost in rendering
+    ("Exceptions", "Errors and Exceptions", "What are exceptions?"),  # the page title is never appended
+    # Not topics.
+    ("A Word About Names and Objects", "The Python Tutorial", None),
+    ("Whetting Your Appetite", "The Python Tutorial", None),
+    ("Errors and Exceptions", "Errors and Exceptions", None),
+    ("Before Using Apps", None, None),
+    ("My First Blueprint", None, None),
+    ("Using your virtual environment", None, None),
+    ("Getting Started", None, None),
+    ("Next Steps", None, None),
+    ("What's next", None, None),
+    ("Hello World", None, None),
+    ("Table of contents", None, None),
+    ("Index", None, None),
+    ("Introduction", None, None),
+    ("Overview", None, None),
+    ("Notes", None, None),
+    ("See also", None, None),
+    ("Summary", None, None),
+    ("Recap", None, None),
+    ("Partial updates recap", None, None),
+    ("Examples", None, None),
+    ("Changelog", None, None),
+    ("License", None, None),
+    ("FAQ", None, None),
+    ("Appendix", None, None),
+    ("Contributing", None, None),
+    ("Technical Details", None, None),
+    ("Other event loops", None, None),
+    ("Working with this Document", None, None),
+    ("Redirects and Errors", None, None),
+    ("A Minimal Application", None, None),
+    ("In Production", None, None),
+    ("Don't use the Chat for Questions", None, None),
+    ("Do not Separate Schemas", None, None),
+    ("Body - Multiple Parameters", None, None),
+    ("The Blueprint", None, None),
+    ("cache clear", None, None),  # a command written without markup
+    ("name", None, None),  # a key written without markup
+    ("An Informal Introduction to Python", None, None),
+    ("This is a very long heading that reads like a sentence and names no single topic at all", None, None),
+    # Versions, dates, no letters.
+    ("1.2.0", None, None),
+    ("Version 2.0 (2021-05-11)", None, None),
+    ("v0.3", None, None),
+    ("0.141.1 (2026-07-29)", None, None),
+    ("2021-05-11", None, None),
+    ("---", None, None),
+    ("", None, None),
+]
+
+
+@pytest.mark.parametrize(("heading", "page_title", "expected"), HEADINGS)
+def test_heading_question(heading, page_title, expected):
+    assert heading_question(heading, page_title=page_title, proper_nouns=NAMES) == expected
+
+
+def test_heading_table_covers_enough_cases():
+    assert len(HEADINGS) >= 50
+    assert sum(q is None for _, _, q in HEADINGS) >= 20
+
+
+def test_bad_questions_of_the_old_derivation_are_gone():
+    bad = {
+        "A Word About Names and Objects": "What are a word about names and objects?",
+        "Whetting Your Appetite": "What is whetting your Appetite?",
+        "Executing modules as scripts": "What are executing modules as scripts?",
+        "My computer won't connect": "What is my computer won't connect?",
+        "Before Using Apps": "How do I read Before Using Apps?",
+    }
+    for heading, old in bad.items():
+        assert heading_question(heading, page_title="Tutorial") != old
+    assert heading_question("Exceptions", page_title="Errors and Exceptions") == "What are exceptions?"
+
+
+def test_heading_markup_is_removed_and_code_kept():
+    assert heading_question("## Use `Annotated` { #use-annotated }") == "How do I use `Annotated`?"
+    assert heading_question("Using ``async`` and ``await``") == "How do I use `async` and `await`?"
+    assert heading_question("[Pydantic](https://pydantic.dev) models") == "What are Pydantic models?"
+    assert heading_question("**Deploying** to production") == "How do I deploy to production?"
+
+
+def test_title_case_words_are_lower_cased_but_names_kept():
+    assert heading_question("Setting a Python Version", proper_nouns=NAMES) == "How do I set a Python version?"
+    assert heading_question("Setting a Python Version") == "How do I set a python version?"
+    assert heading_question("Configuring the Werkzeug Reloader") == "How do I configure the Werkzeug reloader?"
+
+
+# --- definitions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("Wheel", "What is a wheel?"),
+        ("Virtual environments", "What are virtual environments?"),
+        ("Lock file", "What is a lock file?"),
+        ("`pyproject.toml`", "What is `pyproject.toml`?"),
+        ("pyproject.toml", "What is `pyproject.toml`?"),
+        ("PEP 517", "What is PEP 517?"),
+        ("API", "What is API?"),
+        ("Middleware", "What is middleware?"),
+        ("Dependency groups", "What are dependency groups?"),
+        ("---", None),
+    ],
+)
+def test_definition_question(term, expected):
+    assert definition_question(term) == expected
+
+
+# --- question sentences ----------------------------------------------------------------------
+
+
+def test_question_sentences_keep_real_questions_outside_code():
+    text = (
+        "How do I pin a dependency? Use the lock file.\n\n"
+        "Remember that, right? But what if it fails?\n\n"
+        "```\nHow do I ignore code in fences?\n```\n\n"
+        "- Can I use Poetry with tox?\n"
+        "Why?\n"
+        "Is the `poetry.lock` file portable across platforms?\n"
+    )
+    assert question_sentences(text) == [
+        "How do I pin a dependency?",
+        "Can I use Poetry with tox?",
+        "Is the `poetry.lock` file portable across platforms?",
+    ]
+
+
+def test_proper_nouns_are_capitalised_mid_sentence():
+    text = (
+        "You declare them with Pydantic models. Then Pydantic validates them. The Model is a model.\n"
+        "Run it behind FastAPI Cloud or with Gunicorn.\n"
+        "```\nfrom pydantic import BaseModel\n```\n"
+    )
+    assert proper_nouns(text) == frozenset({"Pydantic", "Cloud", "Gunicorn"})
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+
+def _document(doc_id: str, title: str, sections: list[tuple[int, str, str]], definitions=()) -> Document:
+    """A clean-text Document: headings are not in the text, each starts where its body starts."""
+    text, headings = "", []
+    for level, heading, body in sections:
+        headings.append(Heading(len(text), len(text), level, heading))
+        text += body.strip() + "\n\n"
+    defs = []
+    for term, definition in definitions:
+        start = text.index(definition)
+        defs.append(Definition(term, start, start + len(definition)))
+    return Document(doc_id, title, text, "markdown", doc_id, tuple(headings), tuple(defs))
+
+
+def _spans(doc: Document, size: int = 200) -> list[tuple[int, int, str]]:
+    starts = range(0, len(doc.text), size)
+    return [(s, min(s + size, len(doc.text)), f"{doc.doc_id}#{k}") for k, s in enumerate(starts)]
+
+
+def _chunk_of(spans, offset):
+    return next(cid for s, e, cid in spans if s <= offset < e)
+
+
+PROSE = "This section explains the idea in a few plain sentences so that a reader can follow it. "
+
+
+def test_troubleshooting_page_gives_problem_questions_with_section_evidence():
+    doc = _document(
+        "troubleshooting.md",
+        "Troubleshooting",
+        [
+            (1, "Troubleshooting", "When something goes wrong, look for your symptom below and follow the steps."),
+            (2, "My computer won't connect", "Check the network cable and the proxy settings, then try again later."),
+            (2, "Requests are timing out", "Raise the timeout with the environment variable and retry the request."),
+            (2, "Error: ModuleNotFoundError", "The package is not installed in the active environment; install it."),
+            (2, "Installation fails behind a proxy", "Set the proxy variables before you run the installer again."),
+            (2, "Hot reload not working", "The reloader only watches files inside the project folder by default."),
+        ],
+    )
+    spans = _spans(doc)
+    queries = derive_queries([doc], {doc.doc_id: spans})
+    assert [q.question for q in queries] == [
+        "What should I do if my computer won't connect?",
+        "What should I do if requests are timing out?",
+        "What should I do about ModuleNotFoundError?",
+        "What should I do if installation fails behind a proxy?",
+        "What should I do if the hot reload is not working?",
+    ]
+    for query, heading in zip(queries, doc.headings[1:]):
+        start, end = query.evidence
+        assert (start, end) == (heading.end, doc.text.index("\n\n", heading.end))
+        assert query.origin == "heading" and query.doc_id == doc.doc_id
+        assert query.chunk_id == _chunk_of(spans, start)
+
+
+def test_glossary_definitions_become_questions_with_the_definition_as_evidence():
+    text = (
+        "Lock file: A file that records the exact version of every dependency that was resolved.\n\n"
+        "Wheel: A built distribution format that installs without running a build step.\n\n"
+        "Virtual environments: Isolated Python installations, one for each project you work on.\n\n"
+        "`pyproject.toml`: The file that describes the project and its build system.\n"
+    )
+    definitions = []
+    for line in text.splitlines():
+        if ": " in line:
+            term, definition = line.split(": ", 1)
+            start = text.index(definition)
+            definitions.append(Definition(term, start, start + len(definition)))
+    doc = Document("glossary.md", "Glossary", text, "markdown", "glossary.md",
+                   (Heading(0, 0, 1, "Glossary"),), tuple(definitions))
+    spans = _spans(doc, 120)
+    queries = derive_queries([doc], {doc.doc_id: spans})
+    assert [(q.question, q.origin) for q in queries] == [
+        ("What is a lock file?", "definition"),
+        ("What is a wheel?", "definition"),
+        ("What are virtual environments?", "definition"),
+        ("What is `pyproject.toml`?", "definition"),
+    ]
+    for query, definition in zip(queries, definitions):
+        assert query.evidence == (definition.start, definition.end)
+        assert query.chunk_id == _chunk_of(spans, definition.start)
+
+
+def test_faq_page_keeps_every_question_heading_whatever_the_caps():
+    questions = [
+        "Why is the resolver slow?",
+        "Is tox supported?",
+        "Can I disable virtual environments?",
+        "How do I migrate to the project section?",
+        "What kind of versioning scheme does the tool use?",
+        "Does it support private indexes?",
+    ]
+    doc = _document(
+        "faq.md", "FAQ",
+        [(1, "FAQ", "Answers to common questions.")] + [(3, q, "Yes, see the documentation.") for q in questions],
+    )
+    queries = derive_queries([doc], {doc.doc_id: _spans(doc)}, max_questions_per_doc=1, questions_per_section=0)
+    assert [q.question for q in queries] == questions
+    assert all(doc.text[slice(*q.evidence)] == "Yes, see the documentation." for q in queries)
+
+
+def test_question_heading_without_text_of_its_own_takes_its_subsections_as_evidence():
+    doc = _document(
+        "faq.md", "FAQ",
+        [(2, "Is tox supported?", ""), (3, "Use case #1", "Run tox with the plugin and it works."), (2, "Other", PROSE)],
+    )
+    [query] = derive_queries([doc], {doc.doc_id: _spans(doc)})
+    assert query.question == "Is tox supported?"
+    assert doc.text[slice(*query.evidence)] == "Run tox with the plugin and it works."
+
+
+def test_long_page_gives_one_question_per_section():
+    doc = _document(
+        "guide.md",
+        "Application Guide",
+        [
+            (2, "Installing packages", PROSE),
+            (2, "Path Parameters", PROSE),
+            (3, "Configuring logging", PROSE),
+            (2, "Dependency groups", PROSE),
+            (2, "Deploying to Production", PROSE),
+            (3, "The Module Search Path", PROSE),
+        ],
+    )
+    spans = _spans(doc, 150)
+    queries = derive_queries([doc], {doc.doc_id: spans})
+    assert [q.question for q in queries] == [
+        "How do I install packages?",
+        "What are path parameters?",
+        "How do I configure logging?",
+        "What are dependency groups?",
+        "How do I deploy to production?",
+        "What is the module search path?",
+    ]
+    assert [q.chunk_id for q in queries] == [_chunk_of(spans, h.end) for h in doc.headings]
+    assert all(q.evidence == (h.end, h.end + len(PROSE.strip())) for q, h in zip(queries, doc.headings))
+    capped = derive_queries([doc], {doc.doc_id: spans}, max_questions_per_doc=2)
+    assert [q.question for q in capped] == ["How do I install packages?", "What are path parameters?"]
+
+
+def test_toc_and_index_pages_give_no_questions():
+    toc = _document(
+        "contents.md", "User Guide",
+        [(1, "User Guide", "\n".join(f"- [Chapter {i}](chapter{i}.md)" for i in range(1, 9)))],
+    )
+    index = _document("genindex.md", "Index", [(1, "Index", PROSE), (2, "Path Parameters", PROSE)])
+    assert derive_queries([toc, index], {d.doc_id: _spans(d) for d in (toc, index)}) == []
+
+
+def test_sections_of_only_code_or_tables_or_asides_give_no_questions():
+    doc = _document(
+        "ref.md", "Reference",
+        [
+            (2, "Path Parameters", "```python\n@app.get('/items/{item_id}')\ndef read(item_id: int): ...\n```"),
+            (2, "Status Codes", "| code | meaning |\n| --- | --- |\n| 200 | OK |\n| 404 | Not Found |"),
+            (2, "Recap", PROSE),
+            (2, "Sessions", "Example:\n\n```python\nsession['user'] = 'x'\n```"),
+            (2, "Blueprints", "Tiny."),
+        ],
+    )
+    assert derive_queries([doc], {doc.doc_id: _spans(doc)}) == []
+
+
+def test_faq_style_body_questions_and_inline_questions():
+    body = (
+        "How do I pin a dependency?\n\nAdd it with an exact version and commit the lock file.\n\n"
+        "Can I use a private index?\n\nYes: declare it as a source in the project file and set credentials.\n"
+    )
+    doc = _document("faq.md", "Questions", [(2, "Frequently asked questions", body)])
+    queries = derive_queries([doc], {doc.doc_id: _spans(doc, 80)})
+    assert [(q.question, q.origin) for q in queries] == [
+        ("How do I pin a dependency?", "sentence"),
+        ("Can I use a private index?", "sentence"),
+    ]
+    assert doc.text[slice(*queries[0].evidence)] == "Add it with an exact version and commit the lock file."
+    assert doc.text[slice(*queries[1].evidence)].startswith("Yes: declare it as a source")
+
+    inline = _document(
+        "guide.md", "Guide",
+        [(2, "Path Parameters", "Why does the order of path operations matter for routing? " + PROSE)],
+    )
+    found = derive_queries([inline], {inline.doc_id: _spans(inline)}, questions_per_section=2)
+    assert [(q.question, q.origin) for q in found] == [
+        ("What are path parameters?", "heading"),
+        ("Why does the order of path operations matter for routing?", "sentence"),
+    ]
+    assert len(derive_queries([inline], {inline.doc_id: _spans(inline)}, questions_per_section=1)) == 1
+
+
+def test_questions_the_text_asks_its_reader_are_rephrased_or_dropped():
+    body = (
+        "Why would you want to build URLs with a function instead of hard-coding them into your templates? "
+        + PROSE + "Would you like to help the project? Contributions are welcome in many forms and sizes."
+    )
+    doc = _document("urls.md", "URLs", [(2, "Intro", body)])
+    found = derive_queries([doc], {doc.doc_id: _spans(doc)}, questions_per_section=3)
+    assert [q.question for q in found] == [
+        "Why would I want to build URLs with a function instead of hard-coding them into my templates?"
+    ]
+
+
+def test_questions_are_deduplicated_across_the_corpus_in_document_order():
+    a = _document("a.md", "A", [(2, "Path Parameters", PROSE), (2, "Sessions", PROSE)])
+    b = _document("b.md", "B", [(2, "path  parameters", PROSE), (2, "Middleware", PROSE)])
+    queries = derive_queries([a, b], {d.doc_id: _spans(d) for d in (a, b)})
+    assert [(q.doc_id, q.question) for q in queries] == [
+        ("a.md", "What are path parameters?"),
+        ("a.md", "What are sessions?"),
+        ("b.md", "What is middleware?"),
+    ]
+
+
+def test_old_style_documents_with_heading_markup_in_the_text():
+    text = "# Guide\n\nIntro text for the guide that is long enough to count.\n\n## Installing packages\n\n" + PROSE
+    start = text.index("## Installing")
+    headings = (Heading(0, 8, 1, "Guide"), Heading(start, start + len("## Installing packages\n"), 2, "Installing packages"))
+    doc = Document("old.md", "Guide", text, "markdown", "old.md", headings)
+    [query] = derive_queries([doc], {doc.doc_id: _spans(doc)})
+    assert query.question == "How do I install packages?"
+    assert doc.text[slice(*query.evidence)] == PROSE.strip()
+
+
+# --- a real FAQ -----------------------------------------------------------------------------------
+
+POETRY_FAQ = Path("/work/shared/corpora/poetry_docs/faq.md")
+
+
+def _markdown_document(path: Path) -> Document:
+    """A minimal clean-text Document: `#` heading lines (outside fences) removed, start == end."""
+    lines, headings, fence, offset = [], [], None, 0
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        marker = re.match(r"\s*(```+|~~~+)", line)
+        if marker:
+            fence = None if fence and line.strip().startswith(fence) else (fence or marker.group(1))
+        elif fence is None and (m := re.match(r"(#{1,6})\s+(.*?)\s*$", line)):
+            headings.append(Heading(offset, offset, len(m.group(1)), m.group(2)))
+            continue
+        lines.append(line + "\n")
+        offset += len(line) + 1
+    title = next((h.text for h in headings if h.level == 1), path.stem)
+    return Document(path.name, title, "".join(lines), "markdown", str(path), tuple(headings))
+
+
+@pytest.mark.skipif(not POETRY_FAQ.exists(), reason="the Poetry docs corpus is not on this machine")
+def test_every_question_heading_of_poetry_faq_becomes_a_query():
+    doc = _markdown_document(POETRY_FAQ)
+    question_headings = [
+        h.text for h in doc.headings if h.text.endswith("?") or h.text.startswith(("My requests", "Poetry busts"))
+    ]
+    assert len(question_headings) == 12
+    queries = derive_queries([doc], {doc.doc_id: _spans(doc, 1000)}, max_questions_per_doc=3)
+    asked = [q.question for q in queries if q.origin == "heading"]
+    assert len(asked) >= len(question_headings)
+    assert "What should I do if my requests are timing out?" in asked
+    assert "Is tox supported?" in asked
+    assert all(q.evidence and q.evidence[0] < q.evidence[1] for q in queries)
