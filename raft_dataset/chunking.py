@@ -2,13 +2,14 @@
 
 How a document is cut:
 
-1. Markdown and reST documents are split into sections at their headings (headings inside fenced code
-   are ignored); other formats are one section.
+1. Documents are split into sections at the headings their reader found (`Document.headings`;
+   markup readers render headings away, so the text holds only section bodies); a document without
+   headings is one section.
 2. Adjacent sections are packed greedily while the packed span fits `chunk_size` tokens, so short
    sections do not become tiny chunks. A section that is only a heading is always packed with the next.
 3. A packed span that is still too long is split by `semantic_text_splitter` (MarkdownSplitter for
-   markdown, which keeps code blocks whole unless one block alone is over the limit; TextSplitter
-   otherwise), counting tokens with the encoder's own tokenizer and overlapping neighbours by up to
+   the clean text of markup formats, which keeps code blocks whole unless one block alone is over the
+   limit; TextSplitter otherwise), counting tokens with the encoder's own tokenizer and overlapping neighbours by up to
    `chunk_overlap` tokens. Overlap is only ever between pieces of one packed span.
 4. A piece that is only heading lines (the splitter emits one when the heading's first block does not
    fit beside it) is merged into the next piece when both fit, else dropped: its words are not lost
@@ -32,7 +33,6 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from .corpus import markdown_headings, rst_headings
 from .records import Chunk, Document, Heading
 
 
@@ -55,6 +55,8 @@ class Section:
 # --------------------------------------------------------------------------------------------------
 
 _HTML_TAG = re.compile(r"<[^>]*>")
+# Formats whose reader renders clean markdown-like text (fenced code, "- " lists).
+MARKUP_FORMATS = frozenset({"markdown", "rst", "html"})
 _CACHE_SIZE = 16
 # Values keep a reference to the key's tokenizer so its id() cannot be reused while cached.
 _counters: OrderedDict[int, tuple[Any, Tokenizer]] = OrderedDict()
@@ -121,17 +123,6 @@ def _splitter(tokenizer: Any, kind: str, chunk_size: int, chunk_overlap: int):
 # --------------------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------------------
-
-
-def document_headings(doc: Document) -> list[Heading]:
-    """The section headings of a document: the reader's, else parsed from markdown or reST text."""
-    if doc.headings:
-        return list(doc.headings)
-    if doc.format == "markdown":
-        return markdown_headings(doc.text)
-    if doc.format == "rst":
-        return rst_headings(doc.text)
-    return []
 
 
 def split_sections(text: str, headings: Sequence[Heading]) -> list[Section]:
@@ -319,13 +310,13 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
     """
     _validate(chunk_size, chunk_overlap)
     text = doc.text
-    sections = [s for s in split_sections(text, document_headings(doc)) if text[s.start:s.end].strip()]
+    sections = [s for s in split_sections(text, doc.headings) if text[s.start:s.end].strip()]
     if not sections:
         return []
     heading_only = [_is_heading_only(text, s) for s in sections]
     counts = count_tokens([text[s.start:s.end] for s in sections], tokenizer)
     headings = _heading_spans(sections)
-    splitter = _splitter(tokenizer, "markdown" if doc.format == "markdown" else "text", chunk_size,
+    splitter = _splitter(tokenizer, "markdown" if doc.format in MARKUP_FORMATS else "text", chunk_size,
                          chunk_overlap)
 
     spans: list[tuple[int, int]] = []

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .raft_format import normalize_whitespace
-from .records import Document, Heading
+from .markup import parse as parse_markup
+from .records import Document
 from .report import CORPUS, BuildReport
 
 logger = logging.getLogger(__name__)
@@ -265,7 +265,8 @@ def _read_bytes(path: str) -> bytes | Skipped:
 
 
 def _markup_reader(fmt: str) -> Reader:
-    """A reader for one markup format: the file's clean text, title and headings."""
+    """A reader for one markup format: the file's clean text, title, headings and definitions
+    (`markup.parse`: markup rendered as a reader sees it, headings kept as structure)."""
 
     def read(path: str, doc_id: str, options: ReadOptions) -> Iterator[Document | Skipped]:
         data = _read_bytes(path)
@@ -279,41 +280,15 @@ def _markup_reader(fmt: str) -> Reader:
         if raw is None:
             yield Skipped("undecodable", path, "not valid UTF-8")
             return
-        text, title, headings = _parse(raw, fmt)
-        if not text.strip():
+        parsed = parse_markup(raw, fmt)
+        if not parsed.text.strip():
             yield Skipped("empty", path, "no text (empty after cleanup)")
             return
-        yield Document(doc_id=doc_id, title=title or humanize_stem(doc_id), text=text, format=fmt,
-                       source=path, headings=tuple(headings))
+        yield Document(doc_id=doc_id, title=parsed.title or humanize_stem(doc_id), text=parsed.text, format=fmt,
+                       source=path, headings=parsed.headings, definitions=parsed.definitions)
 
     read.__name__ = read.__qualname__ = f"read_{fmt}"
     return read
-
-
-def _parse(raw: str, fmt: str) -> tuple[str, str | None, list[Heading]]:
-    """(text, title, headings) of one file's content."""
-    if fmt == "markdown":
-        text, front_matter = clean_markdown(raw)
-        headings = markdown_headings(text)
-        fm_title = front_matter.get("title")
-        title = fm_title.strip() if isinstance(fm_title, str) and fm_title.strip() else _first_heading(headings)
-        return text, title, headings
-    if fmt == "rst":
-        text = raw.strip()
-        headings = rst_headings(text)
-        return text, _first_heading(headings), headings
-    if fmt == "html":
-        text, title = html_to_text(raw)
-        return text, title, []
-    return raw.strip(), None, []
-
-
-def _first_heading(headings: Sequence[Heading]) -> str | None:
-    """The first top-level heading's text, else the first heading's, else None."""
-    if not headings:
-        return None
-    top = min(h.level for h in headings)
-    return next(h.text for h in headings if h.level == top) or None
 
 
 def read_json_records(path: str, doc_id: str, options: ReadOptions) -> Iterator[Document | Skipped]:
@@ -489,308 +464,6 @@ def _iter_hf_rows(ds, *, label: str, split: str, source: str, text_column: str, 
         title = str(raw_title).strip() if raw_title not in (None, "") else f"{label} {row_no}"
         report.count("documents")
         yield Document(doc_id=doc_id, title=title, text=text, format="hf", source=source)
-
-
-# --------------------------------------------------------------------------------------------------
-# HTML
-# --------------------------------------------------------------------------------------------------
-
-
-def html_to_text(html: str) -> tuple[str, str | None]:
-    """Visible text of an HTML page (headings and blocks on their own lines) and its title.
-
-    The title is the <title> element, else the first <h1>. Navigation (<nav>) and the <title> itself are
-    left out of the text; scripts and styles are dropped by `html_text`'s cleaner.
-    """
-    import html_text
-
-    if not html.strip():
-        return "", None
-    tree = html_text.parse_html(html)
-    title = normalize_whitespace(tree.findtext(".//title") or "")
-    if not title:
-        h1 = tree.find(".//h1")
-        title = normalize_whitespace(h1.text_content()) if h1 is not None else ""
-    for element in tree.xpath("//title | //nav"):
-        element.drop_tree()
-    text = html_text.extract_text(tree, guess_layout=True)
-    return text.strip(), title or None
-
-
-# --------------------------------------------------------------------------------------------------
-# Markdown cleanup
-# --------------------------------------------------------------------------------------------------
-
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
-_INCLUDE = re.compile(r"^[ \t]*\{\*.*\*\}[ \t]*$")  # MkDocs/FastAPI `{* ../../docs_src/x.py hl[3] *}`
-_TEMPLATE_TAG = re.compile(r"^[ \t]*\{%-?.*-?%\}[ \t]*$")  # Jinja/Liquid `{% for ... %}` lines (MkDocs macros)
-# PyMdown blocks: `/// note | Title`, `///`, `//// tab | Python 3.10+`.
-_BLOCK_MARKER = re.compile(r"^[ \t]*/{3,}(?:[ \t]+[\w-]+(?:[ \t]*\|[ \t]*(?P<title>.*?))?)?[ \t]*$")
-# Python-Markdown admonitions: `!!! note "Title"`, collapsible `??? tip` / `???+ tip`; body indented 4.
-_ADMONITION = re.compile(r'^(?P<indent>[ \t]*)(?:!!!|\?\?\?\+?)[ \t]+[\w-]+(?:[ \t]+(?P<q>["\'])(?P<title>.*)(?P=q))?[ \t]*$')
-_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_STYLE_SCRIPT = re.compile(r"<(style|script)\b[^>]*>.*?</\1\s*>", re.S | re.I)
-
-
-def clean_markdown(text: str) -> tuple[str, dict[str, Any]]:
-    """Markdown as a reader sees it, and its YAML front matter.
-
-    Removes: YAML front matter, `{* ... *}` include directives (their targets are not in the corpus),
-    lines holding only a template tag (`{% ... %}`), HTML comments, <style>/<script> blocks, and admonition marker lines (a marker's title, if any, is
-    kept as a line of its own; `!!!` bodies are de-indented so they are not mistaken for code). Code
-    fences are kept verbatim. Runs of blank lines outside code are collapsed to one blank line.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    front_matter: dict[str, Any] = {}
-    match = _FRONT_MATTER.match(text)
-    if match:
-        try:
-            parsed = _yaml_load(match.group(1) or "")
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) or parsed is None:
-            front_matter = parsed or {}
-            text = text[match.end():]
-    text = _map_prose(text, lambda s: _STYLE_SCRIPT.sub("", _HTML_COMMENT.sub("", s)))
-    text = _clean_markdown_lines(text)
-    text = _map_prose(text, lambda s: re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", s))
-    return text.strip(), front_matter
-
-
-def _yaml_load(source: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(source)
-    except yaml.YAMLError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def _map_prose(text: str, func) -> str:
-    """Apply `func` to the parts of `text` outside fenced code blocks."""
-    out: list[str] = []
-    pos = 0
-    for start, end in fenced_code_spans(text):
-        out.append(func(text[pos:start]))
-        out.append(text[start:end])
-        pos = end
-    out.append(func(text[pos:]))
-    return "".join(out)
-
-
-def _clean_markdown_lines(text: str) -> str:
-    """Line pass: drop include directives and block markers outside code; de-indent `!!!` bodies."""
-    out: list[str] = []
-    fence: tuple[str, int] | None = None
-    admonition_indent: int | None = None
-    for line in text.split("\n"):
-        if admonition_indent is not None:
-            body_indent = admonition_indent + 4
-            if not line.strip():
-                line = ""
-            elif len(line) - len(line.lstrip(" ")) >= body_indent:
-                line = line[:admonition_indent] + line[body_indent:]
-            elif fence is None:
-                admonition_indent = None
-        if fence is not None:
-            if _closes_fence(line, fence):
-                fence = None
-            out.append(line)
-            continue
-        opened = _opens_fence(line)
-        if opened:
-            fence = opened
-            out.append(line)
-            continue
-        if _INCLUDE.match(line) or _TEMPLATE_TAG.match(line):
-            continue
-        marker = _BLOCK_MARKER.match(line) or _ADMONITION.match(line)
-        if marker:
-            if marker.re is _ADMONITION:
-                admonition_indent = len(marker.group("indent").expandtabs(4))
-            title = (marker.group("title") or "").strip()
-            if title:
-                out.append(title)
-            continue
-        out.append(line)
-    return "\n".join(out)
-
-
-# --------------------------------------------------------------------------------------------------
-# Markup structure: code fences and headings (shared with chunking)
-# --------------------------------------------------------------------------------------------------
-
-_FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-
-
-def _opens_fence(line: str) -> tuple[str, int] | None:
-    match = _FENCE_OPEN.match(line)
-    if not match:
-        return None
-    fence = match.group("fence")
-    if fence[0] == "`" and "`" in match.group("info"):  # CommonMark: not a fence, inline code
-        return None
-    return fence[0], len(fence)
-
-
-def _closes_fence(line: str, fence: tuple[str, int]) -> bool:
-    stripped = line.strip()
-    char, length = fence
-    return len(stripped) >= length and set(stripped) == {char}
-
-
-def fenced_code_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each fenced code block (``` or ~~~), opening to closing fence line inclusive.
-
-    `end` is the end of the closing fence line (before its newline); an unclosed fence runs to the end
-    of the text, as in CommonMark. Fences may be indented (they often are inside list items).
-    """
-    spans: list[tuple[int, int]] = []
-    fence: tuple[str, int] | None = None
-    start = pos = 0
-    for line in text.split("\n"):
-        line_end = pos + len(line)
-        if fence is None:
-            opened = _opens_fence(line)
-            if opened:
-                fence, start = opened, pos
-        elif _closes_fence(line, fence):
-            spans.append((start, line_end))
-            fence = None
-        pos = line_end + 1
-    if fence is not None:
-        spans.append((start, len(text)))
-    return spans
-
-
-_ATX = re.compile(r"^ {0,3}(?P<hashes>#{1,6})(?:[ \t]+(?P<text>.*?))?(?:[ \t]+#+)?[ \t]*$")
-_SETEXT = re.compile(r"^ {0,3}(?P<rule>=+|-+)[ \t]*$")
-_NOT_PARAGRAPH = re.compile(r"^(?: {4}|\t| {0,3}(?:[-*+][ \t]|[>|<#]|\d+[.)][ \t]))")
-_ATTR_LIST = re.compile(r"[ \t]*\{[ \t]*[#.:][^{}]*\}[ \t]*$")  # `{ #anchor }`, `{ .class }`
-MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # [text](url) and ![alt](src)
-
-
-def clean_heading(text: str) -> str:
-    """Heading text without markup: attribute lists, links, code ticks, emphasis, HTML tags."""
-    text = _ATTR_LIST.sub("", text)
-    text = MARKDOWN_LINK.sub(r"\1", text)
-    text = re.sub(r"<[^>]+>", "", text)
-    text = text.replace("`", "")
-    # **strong**, __strong__, *emphasis*, _emphasis_; underscores inside names ("dependency_overrides") stay.
-    text = re.sub(r"(?<!\w)(\*\*|__|\*|_)(?=\S)(.+?)(?<=\S)\1(?!\w)", r"\2", text)
-    text = text.replace("**", "")
-    return normalize_whitespace(text)
-
-
-def _lines_with_offsets(text: str) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = []
-    pos = 0
-    for line in text.split("\n"):
-        out.append((pos, line))
-        pos += len(line) + 1
-    return out
-
-
-def markdown_headings(text: str) -> list[Heading]:
-    """ATX (`# Title`) and setext (`Title` over `===`/`---`) headings outside fenced code blocks.
-
-    Setext headings are recognised for single-line paragraphs only (the line above the title is blank).
-    """
-    lines = _lines_with_offsets(text)
-    in_code = _line_in_code_mask(text, lines)
-    headings: list[Heading] = []
-    for i, (pos, line) in enumerate(lines):
-        if in_code[i]:
-            continue
-        atx = _ATX.match(line)
-        if atx:
-            headings.append(Heading(pos, pos + len(line), len(atx.group("hashes")),
-                                    clean_heading(atx.group("text") or "")))
-            continue
-        if (i + 1 < len(lines) and not in_code[i + 1] and line.strip()
-                and not _NOT_PARAGRAPH.match(line) and (i == 0 or not lines[i - 1][1].strip())):
-            setext = _SETEXT.match(lines[i + 1][1])
-            if setext:
-                under_pos, under = lines[i + 1]
-                level = 1 if setext.group("rule")[0] == "=" else 2
-                headings.append(Heading(pos, under_pos + len(under), level, clean_heading(line)))
-    # A setext underline line can't also start a heading; ATX lines are never setext titles.
-    return _drop_overlaps(headings)
-
-
-def _line_in_code_mask(text: str, lines: list[tuple[int, str]]) -> list[bool]:
-    spans = fenced_code_spans(text)
-    mask: list[bool] = []
-    k = 0
-    for pos, _line in lines:
-        while k < len(spans) and spans[k][1] < pos:
-            k += 1
-        mask.append(k < len(spans) and spans[k][0] <= pos <= spans[k][1])
-    return mask
-
-
-def _drop_overlaps(headings: list[Heading]) -> list[Heading]:
-    kept: list[Heading] = []
-    for heading in sorted(headings, key=lambda h: h.start):
-        if kept and heading.start < kept[-1].end:
-            continue
-        kept.append(heading)
-    return kept
-
-
-_RST_ADORNMENT_CHARS = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
-
-
-def _rst_adornment(line: str) -> str | None:
-    """The adornment character if `line` is a reST section adornment (one punctuation char repeated)."""
-    stripped = line.rstrip()
-    if len(stripped) >= 2 and stripped[0] in _RST_ADORNMENT_CHARS and set(stripped) == {stripped[0]}:
-        return stripped[0]
-    return None
-
-
-def rst_headings(text: str) -> list[Heading]:
-    """reST section titles: a title line underlined (optionally also overlined) by a punctuation line.
-
-    Levels follow docutils: each new adornment style (character, with or without overline) met in the
-    document gets the next level. An underline must be at least as long as the title, or at least 4
-    characters (docutils accepts shorter ones with a warning); titles are not indented, except inside
-    an overline.
-    """
-    lines = _lines_with_offsets(text)
-    styles: list[tuple[str, bool]] = []
-    headings: list[Heading] = []
-    i = 0
-    while i < len(lines) - 1:
-        pos, line = lines[i]
-        over = _rst_adornment(line)
-        # Overline + title + underline of the same char and length.
-        if over and i + 2 < len(lines):
-            title_line, under_line = lines[i + 1][1], lines[i + 2][1]
-            if (title_line.strip() and _rst_adornment(under_line) == over
-                    and len(under_line.rstrip()) == len(line.rstrip())
-                    and len(line.rstrip()) >= len(title_line.rstrip())):
-                headings.append(_rst_heading(styles, (over, True), pos, lines[i + 2], title_line))
-                i += 3
-                continue
-        under = _rst_adornment(lines[i + 1][1])
-        if (under and line.strip() and not line[0].isspace() and _rst_adornment(line) is None
-                and (i == 0 or not lines[i - 1][1].strip())):
-            width = len(lines[i + 1][1].rstrip())
-            if width >= len(line.rstrip()) or width >= 4:
-                headings.append(_rst_heading(styles, (under, False), pos, lines[i + 1], line))
-                i += 2
-                continue
-        i += 1
-    return headings
-
-
-def _rst_heading(styles: list[tuple[str, bool]], style: tuple[str, bool], start: int,
-                 last_line: tuple[int, str], title_line: str) -> Heading:
-    if style not in styles:
-        styles.append(style)
-    return Heading(start, last_line[0] + len(last_line[1]), styles.index(style) + 1,
-                   normalize_whitespace(title_line.replace("`", "").replace("**", "")))
 
 
 # Compound suffixes are distinct: Sphinx publishes its sources as `_sources/page.rst.txt` (or `.md.txt`).

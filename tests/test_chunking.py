@@ -12,10 +12,11 @@ from raft_dataset.chunking import (
     _splitter,
     chunk_document,
     count_tokens,
-    document_headings,
     split_sections,
 )
-from raft_dataset.corpus import Document, fenced_code_spans, read_corpus
+from raft_dataset.corpus import read_corpus
+from raft_dataset.markup import fenced_code_spans, parse
+from raft_dataset.records import Document
 from tests.conftest import FASTAPI_DOCS as FASTAPI
 from tests.conftest import require
 
@@ -43,7 +44,9 @@ def fastapi_chunks(tokenizer) -> list[tuple[Document, list[Chunk]]]:
 
 
 def _md(text: str, title: str = "Doc", doc_id: str = "doc.md", fmt: str = "markdown") -> Document:
-    return Document(doc_id=doc_id, title=title, text=text, format=fmt, source=doc_id)
+    """A document as its reader makes it: clean text, headings as structure."""
+    parsed = parse(text, fmt)
+    return Document(doc_id=doc_id, title=title, text=parsed.text, format=fmt, source=doc_id, headings=parsed.headings)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -91,7 +94,7 @@ def test_fastapi_chunks_cover_all_content(fastapi_chunks):
         covered = bytearray(len(doc.text))
         for chunk in chunks:
             covered[chunk.start:chunk.end] = b"\x01" * (chunk.end - chunk.start)
-        for heading in document_headings(doc):
+        for heading in doc.headings:
             covered[heading.start:heading.end] = b"\x01" * (heading.end - heading.start)
         left = "".join(ch if not covered[i] else "\n" for i, ch in enumerate(doc.text))
         assert not re.search(r"\w", re.sub(r"<[^>]*>", "", left)), (doc.doc_id, left.split()[:20])
@@ -107,23 +110,28 @@ def test_fastapi_titles_carry_the_heading_path(fastapi_chunks):
             assert "{ #" not in chunk.title and "`" not in chunk.title
 
     doc, chunks = by_id["tutorial/first-steps.md"]
-    paths = {s.path[-1]: s.path for s in split_sections(doc.text, document_headings(doc)) if s.path}
-    assert paths["Path"] == ("First Steps", "Recap, step by step", "Step 3: create a path operation", "Path")
-    assert paths["Check the openapi.json"] == ("First Steps", "OpenAPI", "Check the openapi.json")
-    assert paths["Interactive API docs"] == ("First Steps", "Interactive API docs")
-    title_at = {c.text.split("\n", 1)[0]: c.title for c in chunks}
-    assert title_at["#### Path { #path }"] == (
-        "First Steps > Recap, step by step > Step 3: create a path operation > Path")
-    assert title_at["#### Check the `openapi.json` { #check-the-openapi-json }"] == (
-        "First Steps > OpenAPI > Check the openapi.json")
-    assert chunks[0].title == "First Steps" and chunks[0].text.startswith("# First Steps")
+    sections = {s.path[-1]: s for s in split_sections(doc.text, doc.headings) if s.path}
+    assert sections["Path"].path == ("First Steps", "Recap, step by step", "Step 3: create a path operation", "Path")
+    assert sections["Check the openapi.json"].path == ("First Steps", "OpenAPI", "Check the openapi.json")
+    assert sections["Interactive API docs"].path == ("First Steps", "Interactive API docs")
+
+    def title_at(name: str) -> str:
+        """The title of the chunk holding the start of section `name`'s body."""
+        return next(c.title for c in chunks if c.start <= sections[name].start < c.end)
+
+    # A chunk of several sections is titled by their common path; one section's chunk by its own.
+    assert title_at("Path") == "First Steps > Recap, step by step"
+    assert title_at("Check the openapi.json") == "First Steps > OpenAPI > Check the openapi.json"
+    # Headings are structure, not text: the first chunk opens with the page's first sentence.
+    assert chunks[0].title == "First Steps" and chunks[0].text.startswith("The simplest FastAPI file")
 
 
 def test_fastapi_chunk_sizes_are_useful(fastapi_chunks):
     """Small sections are packed together, so few chunks are tiny and most are well filled."""
     counts = [c.n_tokens for _, chunks in fastapi_chunks for c in chunks]
     assert sum(counts) / len(counts) > 0.6 * CHUNK_SIZE
-    assert sum(n < 25 for n in counts) < 0.01 * len(counts)
+    # The tiny ones are one-sentence pages and sections ("About FastAPI, its design, ...").
+    assert sum(n < 25 for n in counts) < 0.02 * len(counts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -145,14 +153,14 @@ def test_validation(tokenizer):
 
 def test_short_document_is_one_chunk_and_blank_is_none(tokenizer):
     (chunk,) = chunk_document(_md("\n\n# Doc\n\nShort body.\n\n"), tokenizer, 50, 10)
-    assert (chunk.text, chunk.start, chunk.title, chunk.chunk_id) == ("# Doc\n\nShort body.", 2, "Doc", "doc.md#0")
+    assert (chunk.text, chunk.start, chunk.title, chunk.chunk_id) == ("Short body.", 0, "Doc", "doc.md#0")
     assert chunk_document(_md("  \n\n "), tokenizer, 50, 10) == []
     assert chunk_document(_md("# Only\n\n## Headings"), tokenizer, 50, 10) == []
 
 
 def test_hash_lines_in_fences_are_not_headings(tokenizer):
     text = "# Guide\n\nIntro.\n\n```python\n# a comment\nx = 1\n```\n\n~~~\n## also code\n~~~\n\n## Real\n\nBody."
-    sections = split_sections(text, document_headings(_md(text)))
+    sections = split_sections(text, _md(text).headings)
     assert [s.path for s in sections] == [("Guide",), ("Guide", "Real")]
     chunks = chunk_document(_md(text, title="Guide"), tokenizer, 12, 0)
     assert all("a comment" not in c.title and "also code" not in c.title for c in chunks)
@@ -161,10 +169,10 @@ def test_hash_lines_in_fences_are_not_headings(tokenizer):
 def test_sections_are_packed_and_titled_by_their_common_path(tokenizer):
     text = "# Doc\n\nIntro.\n\n## Setup\n\n### Linux\n\nApt.\n\n### Mac\n\nBrew.\n\n## Use\n\n" + "word " * 80
     chunks = chunk_document(_md(text), tokenizer, 40, 5)
-    assert chunks[0].text.startswith("# Doc") and "Brew." in chunks[0].text
+    assert chunks[0].text == "Intro.\n\nApt.\n\nBrew."  # headings are the title path, not text
     assert chunks[0].title == "Doc"  # covers Doc, Setup > Linux and Setup > Mac: the common path is the doc
-    setup_only = chunk_document(_md(text[text.index("## Setup"):text.index("## Use")]), tokenizer, 40, 5)
-    assert [c.title for c in setup_only] == ["Doc > Setup"]
+    setup_only = chunk_document(_md("# Doc\n\n" + text[text.index("## Setup"):text.index("## Use")]), tokenizer, 40, 5)
+    assert [(c.title, c.text) for c in setup_only] == [("Doc > Setup", "Apt.\n\nBrew.")]
     rest = [c for c in chunks if "word" in c.text]
     assert len(rest) > 1 and all(c.title == "Doc > Use" and c.n_tokens <= 40 for c in rest)
 
@@ -182,10 +190,11 @@ def test_heading_only_pieces_are_merged_or_dropped(tokenizer):
 def test_oversize_fence_is_split_within_budget(tokenizer):
     code = "\n".join(f"value_{i} = compute({i}, scale={i * 3})" for i in range(60))
     text = f"# Code\n\nBefore.\n\n```python\n{code}\n```\n\nAfter."
-    chunks = chunk_document(_md(text), tokenizer, 50, 10)
+    doc = _md(text)
+    chunks = chunk_document(doc, tokenizer, 50, 10)
     assert len(chunks) > 5 and all(0 < c.n_tokens <= 50 for c in chunks)
-    assert all(text[c.start:c.end] == c.text for c in chunks)
-    assert chunks[0].text.startswith("# Code\n\nBefore.") and chunks[-1].text.endswith("After.")
+    assert all(doc.text[c.start:c.end] == c.text for c in chunks)
+    assert chunks[0].text.startswith("Before.") and chunks[-1].text.endswith("After.")
 
 
 def test_rst_sections_and_text_splitter(tokenizer):
