@@ -23,6 +23,12 @@ from tests.conftest import require
 INCLUDE_LINE = re.compile(r"^[ \t]*\{\*.*\*\}[ \t]*$", re.M)
 
 
+def _code_body(fence: str) -> str:
+    """A fenced block's code lines without the fence lines and surrounding blank lines."""
+    lines = fence.split("\n")[1:-1]
+    return "\n".join(line.rstrip() for line in lines).strip("\n")
+
+
 def _prose(text: str) -> str:
     """The text outside fenced code blocks."""
     out, pos = [], 0
@@ -81,9 +87,10 @@ def test_fastapi_code_fences_survive_cleanup_verbatim(fastapi_docs):
     total = 0
     for doc in docs:
         raw = (FASTAPI / doc.doc_id).read_text(encoding="utf-8")
-        # The code lines are kept verbatim; the info string keeps only the language ("JSON hl_lines=...").
-        raw_fences = [raw[s:e].split("\n", 1)[1:] for s, e in fenced_code_spans(raw)]
-        doc_fences = [doc.text[s:e].split("\n", 1)[1:] for s, e in fenced_code_spans(doc.text)]
+        # The code lines are kept verbatim (blank lines around them aside); the info string keeps only
+        # the language ("JSON hl_lines=...").
+        raw_fences = [_code_body(raw[s:e]) for s, e in fenced_code_spans(raw)]
+        doc_fences = [_code_body(doc.text[s:e]) for s, e in fenced_code_spans(doc.text)]
         assert doc_fences == raw_fences, doc.doc_id
         total += len(doc_fences)
     assert total > 350
