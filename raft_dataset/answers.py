@@ -439,7 +439,9 @@ def _scores(
             score -= 0.25 * boost  # "That status code will be used..." after a code block: a dangling "that"
         if in_evidence:
             place = in_evidence.index(i) if i in in_evidence else None
-            score += -1.0 if place is None else (0.3, 0.15, 0.05)[place] if place < 3 else 0.0
+            # The first sentences of a section usually answer its heading, but an intro sentence must
+            # not beat one that is clearly closer to the question.
+            score += -1.0 if place is None else boost * (0.3, 0.15, 0.05)[place] if place < 3 else 0.0
         scores[i] = score if relevance[i] > 0 or i in in_evidence else min(score, 0.0)
     return scores
 

@@ -109,6 +109,7 @@ def _run_build(args: argparse.Namespace) -> int:
     print(f"wrote {result.counts['samples']} samples to {folder}")
     print(statistics_table(result.statistics))
     print(f"rejected: {result.report.summary(SAMPLES)}")
+    print(result.quality.to_markdown())
     print("seconds per stage: " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in result.timings.items()))
     if result.llm_usage:
         print("llm usage: " + json.dumps(result.llm_usage, sort_keys=True))

