@@ -378,7 +378,7 @@ def select_quotes(
     asked = normalized_text(question)
     for anchor in ranked[:8]:
         group = _extend(oracle_text, sentences, set(ok), anchor, scores, in_evidence, max_quotes, semantic)
-        answer = _statement(oracle_text, sentences, group, anchor)
+        answer = _as_definition(question, _statement(oracle_text, sentences, group, anchor))
         quotes = _render_quotes(oracle_text, sentences, group)
         if answer and content_problem(asked, quotes, answer, title=title) is None:
             best = oracle_text[sentences[anchor].start : sentences[anchor].end].strip()
@@ -634,6 +634,25 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
         parts = parts[:1]
     return " ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts)))
+
+
+_WHAT_IS_RE = re.compile(r"^what (is|are) (.+?)\?$", re.IGNORECASE)
+_DEFINITION_RE = re.compile(r"^(?P<term>[^:\n]{1,80}): (?P<body>\S.*)$", re.DOTALL)
+_DETERMINERS = frozenset(["the", "a", "an", "one", "any", "each", "every", "some", "all", "two"])
+
+
+def _as_definition(question: str, answer: str) -> str:
+    """A glossary line as a sentence: 'run: One execution of a job.' answering "What is a run?"
+    becomes 'A run is one execution of a job.' Other answers are returned unchanged."""
+    asked, defined = _WHAT_IS_RE.match(question.strip()), _DEFINITION_RE.match(answer)
+    if not asked or not defined:
+        return answer
+    subject, body = asked.group(2).strip(), defined.group("body").strip()
+    bare = re.sub(r"^(?:the|a|an) ", "", subject, flags=re.IGNORECASE).strip("`")
+    first = body.split(" ", 1)[0]
+    if bare.lower() != defined.group("term").strip().strip("`").lower() or first.lower() not in _DETERMINERS:
+        return answer  # lower-casing any other first word could break a name ("Python ...")
+    return f"{subject[:1].upper()}{subject[1:]} {asked.group(1).lower()} {first.lower()}{body[len(first):]}"
 
 
 # -- the reasoning ---------------------------------------------------------------------------------
