@@ -366,7 +366,7 @@ def default_answer_generator(config: RaftDatasetConfig, encoder: Encoder, llm_cl
         return extractive
     from .llm.generation import LLMAnswerGenerator
 
-    return _OfflineRefusals(LLMAnswerGenerator(llm_client, llm_client.config), extractive)
+    return _OfflineRefusals(LLMAnswerGenerator(llm_client, llm_client.config, config.document_template), extractive)
 
 
 def attach_answers(

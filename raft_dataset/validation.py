@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
@@ -14,17 +12,6 @@ from .raft_format import answer_problem
 from .records import Sample
 
 REQUIRED_FIELDS = ("instruction", "input", "output", "question")
-
-
-@dataclass
-class ValidationReport:
-    """Samples kept and rejected, with rejections by reason."""
-
-    kept: int = 0
-    rejected: Counter = field(default_factory=Counter)
-
-    def reject(self, reason: str) -> None:
-        self.rejected[reason] += 1
 
 
 def sample_problem(

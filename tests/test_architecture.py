@@ -17,6 +17,7 @@ LAYERS = [
     {"chunking", "encoding"},
     {"index"},
     {"retrieval", "offline_questions"},
+    {"rerank"},
     {"queries", "contexts", "answers"},
     {"validation", "quality", "stats", "llm.generation"},
     {"config"},

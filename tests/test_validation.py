@@ -5,7 +5,7 @@ import pytest
 
 from raft_dataset.answers import AnswerRequest, ExtractiveAnswerGenerator
 from raft_dataset.records import Chunk, Sample
-from raft_dataset.validation import ValidationReport, near_duplicate_mask, sample_fingerprint, sample_problem
+from raft_dataset.validation import near_duplicate_mask, sample_fingerprint, sample_problem
 
 TEXT = (
     "Can I delete the system Python?\n\n"
@@ -68,10 +68,6 @@ def test_fingerprint_reads_samples_and_rows_alike():
     row = {"instruction": sample.instruction, "input": sample.input, "output": sample.output}
     assert sample_fingerprint(sample) == sample_fingerprint(row)
     assert sample_fingerprint(sample) != sample_fingerprint(dataclasses.replace(sample, output="other"))
-    report = ValidationReport()
-    report.reject("answer_restates_question")
-    report.reject("answer_restates_question")
-    assert report.rejected == {"answer_restates_question": 2}
 
 
 def test_near_duplicate_questions_are_dropped_greedily_in_order():

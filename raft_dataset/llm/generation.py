@@ -17,6 +17,7 @@ from typing import Any
 
 from ..answers import Answer, AnswerRequest
 from ..chunking import Chunk
+from ..prompt import fill_template
 from ..queries import Query
 from ..raft_format import (
     ANSWER_MARKER,
@@ -225,8 +226,11 @@ class LLMQuestionGenerator:
 # -- answers ----------------------------------------------------------------------------------
 
 
-def render_documents(chunks: Iterable[Chunk]) -> str:
-    return "\n\n".join(DOCUMENT_TEMPLATE.format(title=c.title, text=c.text) for c in chunks)
+def render_documents(chunks: Iterable[Chunk], template: str = DOCUMENT_TEMPLATE) -> str:
+    """The documents as the answer prompt shows them: the build's `document_template`, in order."""
+    return "\n\n".join(
+        fill_template(template, index=str(i + 1), title=c.title, text=c.text) for i, c in enumerate(chunks)
+    )
 
 
 def explain_problem(reason: str, output: str, oracle_text: str) -> str:
@@ -265,9 +269,10 @@ class LLMAnswerGenerator:
 
     stage = "answers"
 
-    def __init__(self, client: LLMClient, cfg: LLMConfig | None = None):
+    def __init__(self, client: LLMClient, cfg: LLMConfig | None = None, document_template: str = DOCUMENT_TEMPLATE):
         self.client = client
         self.cfg = cfg = cfg or client.config
+        self.document_template = document_template
         self.custom_template = cfg.answer_prompt is not None
         self.template = cfg.answer_prompt or DEFAULT_ANSWER_PROMPT
         self.counts: Counter = Counter()
@@ -284,7 +289,7 @@ class LLMAnswerGenerator:
     def messages(self, request: AnswerRequest) -> list[dict[str, str]]:
         prompt = self.template.format(
             question=request.question, oracle=request.oracle.text, title=request.oracle.title,
-            context=render_documents(self.shown_documents(request)),
+            context=render_documents(self.shown_documents(request), self.document_template),
             reference_answer=request.reference_answer or "",
         )
         if request.reference_answer and not self.custom_template:
