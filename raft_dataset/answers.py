@@ -20,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .markup import clean_inline
 from .raft_format import (
     ANSWER_MARKER,
     BEGIN_QUOTE,
@@ -78,6 +79,8 @@ class Answer:
 
 
 class AnswerGenerator(Protocol):
+    """Writes one `Answer` per request, in request order (`Answer.output` None when it could not)."""
+
     def generate(self, requests: Sequence[AnswerRequest]) -> list[Answer]: ...
 
 
@@ -89,8 +92,6 @@ _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[^\W\d_a-z\u00df-\u00ff]|[0-9`\"
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _LEAD_IN_LINES = 12  # most list, table or code lines a sentence ending in ":" takes along
-# [text](url) and ![alt](src); the lead will point this at the markup module.
-_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
 
 _FUNCTION_WORDS = frozenset(["the", "a", "an", "of", "to", "with", "and", "or", "in", "for", "on", "by", "from", "as"])
@@ -539,9 +540,7 @@ def plain_answer(quote: str) -> str:
     """A quote as plain text: links become their text, **emphasis** and list markers go, an
     admonition label ("Note: ") is dropped; inline code is left as it is."""
     text = _LIST_ITEM_RE.sub("", normalize_whitespace(quote), count=1)
-    parts = _INLINE_CODE_SPLIT_RE.split(text)
-    parts = [p if p.startswith("`") else _EMPHASIS_RE.sub(r"\1", _MARKDOWN_LINK.sub(r"\1", p)) for p in parts]
-    text = "".join(parts).strip()
+    text = clean_inline(text).strip()  # plain text and JSON-lines corpora still carry inline markdown
     label = _ADMONITION_LABEL_RE.match(text)
     if label:
         rest = text[label.end() :]

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import __version__
-from .answers import Answer, AnswerRequest, ExtractiveAnswerGenerator
+from .answers import Answer, AnswerGenerator, AnswerRequest, ExtractiveAnswerGenerator
 from .chunking import chunk_document
 from .config import RaftDatasetConfig
 from .contexts import ContextSettings, assemble_context, sample_rng
@@ -60,12 +60,6 @@ class BuildResult:
     def counts(self) -> dict[str, int]:
         """Documents, chunks, queries and samples of the build."""
         return {name: self.report.counts[name] for name in ("documents", "chunks", "queries", "samples")}
-
-
-class AnswerGenerator:  # the protocol, spelled out for readers; see `answers.AnswerRequest`
-    """Writes one `Answer` per request, in request order (`Answer.output` None when it could not)."""
-
-    def generate(self, requests: Sequence[AnswerRequest]) -> list[Answer]: ...
 
 
 def build_raft_dataset(
