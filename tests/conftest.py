@@ -25,6 +25,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")
 os.environ["TIKTOKEN_CACHE_DIR"] = os.path.join(_CACHE, "tiktoken")
+os.environ["RAFT_DATASET_CACHE"] = os.path.join(_CACHE, "raft_dataset")  # BM25, LLM and embedding caches
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
