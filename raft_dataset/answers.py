@@ -26,6 +26,7 @@ from .raft_format import (
     BEGIN_QUOTE,
     END_QUOTE,
     REFUSAL_ANSWER,
+    answer_coverage,
     content_problem,
     content_terms,
     has_final_punctuation,
@@ -372,6 +373,9 @@ def select_quotes(
     semantic = similarities is not None and len(similarities) == len(sentences)
     in_evidence = _in_evidence(sentences, ok, evidence)
     scores = _scores(question, oracle_text, sentences, ok, similarities if semantic else None, in_evidence)
+    if reference_answer:  # not verbatim in the oracle: the sentences that cover its words answer it
+        for i in ok:
+            scores[i] += 2.0 * answer_coverage(reference_answer, oracle_text[sentences[i].start : sentences[i].end])
     if evidence is not None and not in_evidence:
         ok = [i for i in ok if scores[i] > 0]  # no answer in the evidence: only a sentence on the topic will do
     ranked = sorted(ok, key=lambda i: (-scores[i], i))
@@ -521,8 +525,6 @@ def _render_quotes(text: str, sentences: list[_Sentence], group: list[int]) -> l
 
 # -- the final answer ------------------------------------------------------------------------------
 
-_EMPHASIS_RE = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
-_INLINE_CODE_SPLIT_RE = re.compile(r"(`+[^`]*`+)")
 _ADMONITION_LABEL_RE = re.compile(
     r"^(?:Note|Tip|Hint|Info|Important|Warning|Caution|Danger|Attention|Check|See also|Technical Details)"
     r"\s*:\s+(?=\S)", re.IGNORECASE,

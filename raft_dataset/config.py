@@ -104,6 +104,9 @@ class RaftDatasetConfig(datasets.BuilderConfig):
 
     Validation:
         min_query_similarity: Reject samples whose query-to-oracle cosine similarity is lower.
+        min_reference_coverage: With a reference answer: reject samples whose quotes hold a smaller
+            share of the answer's content words ("unsupported_reference"); a candidate distractor
+            that holds this share of them is never used as a distractor.
         near_duplicate_threshold: Reject questions whose embedding cosine to a kept one reaches this.
         max_sample_tokens: Reject samples longer than this many tokens (prompt plus answer).
 
@@ -157,6 +160,7 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     oracle_absent_answer: str = "keep"
 
     min_query_similarity: float = 0.2
+    min_reference_coverage: float = 0.5
     near_duplicate_threshold: float = 0.95
     max_sample_tokens: int = 4096
 
@@ -195,7 +199,7 @@ _CHOICES = {
 _POSITIVE_INTS = (
     "chunk_size", "encode_batch_size", "questions_per_section", "retrieval_depth", "max_sample_tokens", "retrieval_check_k",
 )
-_PROBABILITIES = ("hard_negative_ratio", "oracle_probability")
+_PROBABILITIES = ("hard_negative_ratio", "oracle_probability", "min_reference_coverage")
 
 
 # Setting name -> the Python types it accepts, resolved once from the dataclass annotations.

@@ -28,6 +28,7 @@ from .index import ChunkIndex
 from .prompt import render_prompt, user_turn
 from .quality import QualityReport, quality_report
 from .queries import OfflineQuestionGenerator, QueryFile, QuestionGenerator
+from .raft_format import answer_coverage, extract_quotes
 from .records import Chunk, Document, Query, Sample
 from .report import CORPUS, SAMPLES, BuildReport
 from .retrieval import Retriever, make_retriever
@@ -275,9 +276,18 @@ def draft_samples(
             report.drop(SAMPLES, "unknown_gold_document")
             continue
         oracle_vector = index.embeddings([oracle_row])[0]
+        # With a reference answer, the oracle may not be the top hit: chunks the retrieval ranks above
+        # it, and chunks that hold the answer too, may answer the question and are no distractors.
+        ranked_above = set(ranked[i][: int(np.flatnonzero(ranked[i] == oracle_row)[0])].tolist()) if (
+            query.answer and oracle_row in ranked[i]) else set()
 
-        def near_oracle(rows: np.ndarray, oracle_vector=oracle_vector) -> np.ndarray:
-            return index.embeddings(rows) @ oracle_vector >= config.max_distractor_similarity
+        def near_oracle(rows: np.ndarray, oracle_vector=oracle_vector, query=query, above=ranked_above) -> np.ndarray:
+            near = index.embeddings(rows) @ oracle_vector >= config.max_distractor_similarity
+            if query.answer:
+                holds = [r in above or answer_coverage(query.answer, c.text) >= config.min_reference_coverage
+                         for r, c in zip(rows.tolist(), index.chunks(rows.tolist()))]
+                near |= np.asarray(holds, dtype=bool)
+            return near
 
         context = assemble_context(
             oracle_row, ranked[i].tolist(), index.doc_codes, near_oracle, settings, sample_rng(config.seed, i)
@@ -311,15 +321,38 @@ def draft_samples(
 
 
 def find_oracle(query: Query, ranked_rows: np.ndarray, index: ChunkIndex, retriever: Retriever) -> int | None:
-    """The gold chunk, else the gold document's best chunk for the question, else the top hit."""
+    """The gold chunk; else, for a question with a reference answer, the candidate that best supports
+    the answer; else the gold document's best chunk for the question, else the top hit.
+
+    Candidates are the gold document's chunks when it is named, else the retrieval's top
+    `_ANSWER_CANDIDATES`.
+    """
     if query.chunk_id is not None and index.row_of(query.chunk_id) is not None:
         return index.row_of(query.chunk_id)
     if query.doc_id is not None:
         rows = index.rows_of(query.doc_id.replace("\\", "/").removeprefix("./"))
         if rows is None:
             return None
+        if query.answer:
+            return best_supporting_row(query, rows.tolist(), index)
         return int(rows[np.argmax(retriever.similarity(query.question, rows.tolist()))])
-    return int(ranked_rows[0]) if len(ranked_rows) and ranked_rows[0] >= 0 else None
+    candidates = [int(r) for r in ranked_rows[:_ANSWER_CANDIDATES] if r >= 0]
+    if query.answer and candidates:
+        return best_supporting_row(query, candidates, index)
+    return candidates[0] if candidates else None
+
+
+_ANSWER_CANDIDATES = 20  # retrieved chunks among which a reference answer's support is looked for
+
+
+def best_supporting_row(query: Query, rows: Sequence[int], index: ChunkIndex) -> int:
+    """The row that best supports the question's reference answer: the share of the answer's words it
+    holds, plus the embedding similarity of question-and-answer to it (ties: retrieval order)."""
+    chunks = list(index.chunks(rows))
+    asked = index.embed_queries([f"{query.question} {query.answer}"])[0]
+    similarity = index.embeddings(rows) @ asked
+    support = [answer_coverage(query.answer, f"{c.title}\n{c.text}") + 0.5 * float(s) for c, s in zip(chunks, similarity)]
+    return int(rows[int(np.argmax(support))])
 
 
 def drop_near_duplicate_questions(
@@ -414,6 +447,10 @@ def validate_samples(config: RaftDatasetConfig, samples: list[Sample], report: B
         problem = sample_problem(
             sample, min_query_similarity=config.min_query_similarity, max_sample_tokens=config.max_sample_tokens
         )
+        if problem is None and sample.reference_answer and answer_coverage(
+            sample.reference_answer, " ".join(extract_quotes(sample.output))
+        ) < config.min_reference_coverage:
+            problem = "unsupported_reference"  # the quotes do not carry the user's answer
         if problem is None and config.drop_unretrieved and not sample.oracle_retrieved:
             problem = "oracle_not_retrieved"
         fingerprint = sample_fingerprint(sample)

@@ -65,6 +65,13 @@ def content_terms(text: str) -> set[str]:
     return terms
 
 
+def answer_coverage(answer: str, text: str) -> float:
+    """The share of the answer's content words (`content_terms`) that the text contains; 1.0 for an
+    answer without content words."""
+    wanted = content_terms(answer)
+    return len(wanted & content_terms(text)) / len(wanted) if wanted else 1.0
+
+
 def normalized_text(text: str) -> str:
     """Lower-case words only: what two spellings of the same question have in common."""
     return " ".join(_TOKEN_RE.findall(text.lower()))

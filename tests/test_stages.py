@@ -13,8 +13,8 @@ import pytest
 from raft_dataset.answers import Answer
 from raft_dataset.config import RaftDatasetConfig
 from raft_dataset.corpus import detect_format, read_corpus, register_reader
-from raft_dataset.pipeline import build_raft_dataset
-from raft_dataset.raft_format import ANSWER_MARKER, BEGIN_QUOTE, END_QUOTE
+from raft_dataset.pipeline import BuildError, build_raft_dataset
+from raft_dataset.raft_format import ANSWER_MARKER, BEGIN_QUOTE, END_QUOTE, extract_quotes, final_answer
 from raft_dataset.records import Document, Query
 from raft_dataset.report import BuildReport
 from tests.fake_encoder import HashingEncoder
@@ -153,3 +153,56 @@ def test_a_reader_found_through_an_entry_point(tmp_path, monkeypatch):
     docs = list(read_corpus(str(tmp_path / "docs")))
     assert [(d.title, d.text, d.format) for d in docs] == [("Note", "REMEMBER THE MILK", "note")]
     sys.modules.pop("note_reader_pkg", None)
+
+
+class FixedRanking:
+    """Ranks chunks in a fixed order of documents, for every question."""
+
+    def __init__(self, order):
+        self.order = order
+
+    def fit(self, index):
+        self.rows = [int(index.rows_of(doc)[0]) for doc in self.order]
+
+    def search(self, questions, k):
+        rows = np.array([self.rows[:k]] * len(questions), dtype=np.int64)
+        return np.ones(rows.shape, dtype=np.float32), rows
+
+    def similarity(self, question, rows):
+        return np.array([1.0 / (1 + self.rows.index(r)) for r in rows], dtype=np.float32)
+
+
+class ReferenceQuestions:
+    def generate(self, documents, index):
+        return [Query("How long do tokens stay valid?", answer="They expire after twelve hours.", origin="file"), *[
+            Query(f"What about {name.split('.')[0]} jobs?", origin="file") for name in ("alpha.md", "beta.md",
+                                                                                         "gamma.md", "zeta.md")
+        ]]
+
+
+def test_the_oracle_is_the_chunk_that_supports_the_reference_answer(corpus, encoder):
+    """The answer lives in the second-ranked chunk (delta.md): that chunk is the oracle, its sentence is
+    quoted, and the top-ranked chunk (epsilon.md) is never shown as a distractor."""
+    order = ["epsilon.md", "delta.md", "alpha.md", "beta.md", "gamma.md", "zeta.md"]
+    config = RaftDatasetConfig(corpus=str(corpus), embedding_cache="", num_distractors=3, hard_negative_ratio=1.0,
+                               oracle_probability=1.0, min_query_similarity=-1.0, splits={"train": 1.0})
+    result = build_raft_dataset(config, question_generator=ReferenceQuestions(), retriever=FixedRanking(order),
+                                encoder=encoder, show_progress=False)
+    (row,) = [r for r in result.splits["train"] if r["reference_answer"]]
+    assert row["oracle_doc_id"] == "delta.md" and row["oracle_rank"] == 1
+    assert extract_quotes(row["output"]) == ["Delta tokens expire after twelve hours and must be refreshed."]
+    assert final_answer(row["output"]) == "They expire after twelve hours."
+    assert "epsilon.md" not in row["context_doc_ids"]
+    assert sorted(row["context_doc_ids"]) == ["alpha.md", "beta.md", "delta.md", "gamma.md"]
+
+
+def test_a_reference_answer_the_corpus_does_not_support_is_rejected(corpus, encoder):
+    class Unsupported:
+        def generate(self, documents, index):
+            return [Query(f"What about {d}?", answer="Purple elephants dance on Tuesdays.", doc_id=f"{d}.md")
+                    for d in ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")]
+
+    config = RaftDatasetConfig(corpus=str(corpus), embedding_cache="", min_query_similarity=-1.0,
+                               splits={"train": 1.0})
+    with pytest.raises(BuildError, match="unsupported_reference: 6"):
+        build_raft_dataset(config, question_generator=Unsupported(), encoder=encoder, show_progress=False)
