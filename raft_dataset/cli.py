@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--chunk-size", type=int, default=200)
     evaluate.add_argument("--chunk-overlap", type=int, default=30)
     evaluate.add_argument("--index-factory", default="Flat")
+    evaluate.add_argument("--retriever", choices=("dense", "bm25", "hybrid"), default="hybrid",
+                          help="ranking to evaluate: dense embeddings, bm25, or hybrid (rank fusion of both)")
+    evaluate.add_argument("--bm25-language", default="english", help="BM25 stemmer/stopword language ('none': off)")
     evaluate.add_argument("--max-queries", type=int, help="evaluate a deterministic subset of the queries")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
@@ -124,6 +127,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     metrics = evaluate_retrieval(
         args.corpus, args.queries, args.qrels, encoder=args.encoder, chunk_size=args.chunk_size,
         chunk_overlap=args.chunk_overlap, index_factory=args.index_factory, max_queries=args.max_queries,
+        retriever=args.retriever, bm25_language=args.bm25_language,
         show_progress_bar=not args.json,
     )
     print(json.dumps(metrics, sort_keys=True) if args.json else format_metrics(metrics))

@@ -232,10 +232,15 @@ def validate_config(config: RaftDatasetConfig) -> None:
         if getattr(config, name) not in choices:
             raise ConfigError(f"{name}: must be one of {', '.join(choices)}, got {getattr(config, name)!r}")
     _validate_splits(config.splits)
-    if len(config.hybrid_weights) != 2 or not all(
+    if len(config.hybrid_weights) != 2 or not any(config.hybrid_weights) or not all(
         isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in config.hybrid_weights
     ):
         raise ConfigError(f"hybrid_weights: expected two numbers >= 0 ([dense, bm25]), got {config.hybrid_weights!r}")
+    if config.retriever != "dense":
+        from .retrieval import bm25_languages
+
+        if config.bm25_language.lower() not in bm25_languages():
+            raise ConfigError(f"bm25_language: must be one of {', '.join(bm25_languages())}, got {config.bm25_language!r}")
     if config.corpus is not None and isinstance(config.corpus, list) and not all(isinstance(p, str) for p in config.corpus):
         raise ConfigError("corpus: expected a glob or a list of globs")
     if config.queries is not None and not Path(config.queries).is_file():
@@ -303,7 +308,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         settings["queries"] = _resolve(settings["queries"], base)
     if isinstance(settings.get("embedding_cache"), str) and settings["embedding_cache"]:
         settings["embedding_cache"] = _resolve(settings["embedding_cache"], base)
-    for key in ("encoder", "stats_tokenizer"):  # a local model folder next to the config; else a Hub id
+    for key in ("encoder", "stats_tokenizer", "reranker"):  # a local model folder next to the config; else a Hub id
         if isinstance(settings.get(key), str) and (base / settings[key]).exists():
             settings[key] = str(base / settings[key])
     llm = settings.get("llm")

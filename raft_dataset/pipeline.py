@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -81,8 +82,8 @@ def build_raft_dataset(
         question_generator: Writes the questions; default from the config (a queries file, the offline
             derivation, or an LLM).
         answer_generator: Writes the answers; default from the config (extractive or an LLM).
-        retriever: Ranks chunks for questions; default the dense FAISS retriever. `fit` is called with
-            the built index.
+        retriever: Ranks chunks for questions; default the configured one (`retriever`: hybrid, dense
+            or bm25, with the optional `reranker`). `fit` is called with the built index.
         encoder: Embeds chunks and questions; default the config's `encoder` (an `Encoder`).
         show_progress: Progress bars.
     """
@@ -194,13 +195,20 @@ def build_index(
 
 def default_retriever(config: RaftDatasetConfig, show_progress: bool) -> Retriever:
     """The configured retriever, with the cross-encoder reranker on top when one is set."""
+    # The BM25 index and reranker scores are cached beside the embeddings (nowhere when those are not).
+    if config.embedding_cache == "":
+        bm25_cache = ""
+    else:
+        bm25_cache = None if config.embedding_cache is None else Path(config.embedding_cache).expanduser().parent / "bm25"
     retriever = make_retriever(config.retriever, bm25_language=config.bm25_language,
-                               hybrid_weights=tuple(config.hybrid_weights), show_progress_bar=show_progress)
+                               hybrid_weights=tuple(config.hybrid_weights), cache_dir=bm25_cache,
+                               show_progress_bar=show_progress)
     if not config.reranker:
         return retriever
     from .rerank import CrossEncoderReranker, RerankedRetriever
 
-    return RerankedRetriever(retriever, CrossEncoderReranker(config.reranker))
+    return RerankedRetriever(retriever, CrossEncoderReranker(
+        config.reranker, cache="" if config.embedding_cache == "" else None, show_progress_bar=show_progress))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -11,46 +12,75 @@ import pytest
 from raft_dataset.encoding import Encoder
 from raft_dataset.evaluation import (
     METRIC_KEYS,
+    build_benchmark_index,
     evaluate_retrieval,
+    evaluate_retriever,
     format_metrics,
-    mrr_at_k,
-    ndcg_at_k,
+    load_benchmark,
     query_metrics,
     rank_documents,
     read_beir_corpus,
     read_beir_queries,
     read_qrels,
-    recall_at_k,
+    score_rankings,
     select_queries,
 )
+from raft_dataset.retrieval import make_retriever
 from tests.conftest import SQUAD, require
 
 # ---------------------------------------------------------------------------------------------- metrics
+
+
+def reference_ndcg(ranked, qrels, k: int) -> float:
+    """The hand-written nDCG@k these metrics replaced (graded qrels, linear gain), kept as a reference."""
+    gains = [max(qrels.get(doc, 0), 0) for doc in ranked[:k]]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted((g for g in qrels.values() if g > 0), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
 
 
 def test_ndcg_hand_computed() -> None:
     qrels = {"b": 1, "c": 2, "d": 1}
     # DCG = 0 + 1/log2(3) + 2/log2(4); ideal gains (2, 1, 1) -> 2 + 1/log2(3) + 1/2
     expected = (1 / math.log2(3) + 1.0) / (2 + 1 / math.log2(3) + 0.5)
-    assert ndcg_at_k(["a", "b", "c"], qrels, 3) == pytest.approx(expected)
-    assert ndcg_at_k(["c", "b", "d"], qrels, 3) == pytest.approx(1.0)
-    assert ndcg_at_k(["a", "b", "c"], qrels, 1) == 0.0
-    # k larger than the ranking: the ideal still counts every judged document (up to k)
-    assert ndcg_at_k(["c"], qrels, 10) == pytest.approx(2 / (2 + 1 / math.log2(3) + 0.5))
-    assert ndcg_at_k(["a"], {"a": 0}, 10) == 0.0
+    assert query_metrics(["a", "b", "c"], qrels)["ndcg@10"] == pytest.approx(expected, abs=1e-12)
+    assert reference_ndcg(["a", "b", "c"], qrels, 10) == pytest.approx(expected, abs=1e-12)
+    assert query_metrics(["c", "b", "d"], qrels)["ndcg@10"] == pytest.approx(1.0)
+    # the ideal counts every judged document, whatever the ranking's length
+    assert query_metrics(["c"], qrels)["ndcg@10"] == pytest.approx(2 / (2 + 1 / math.log2(3) + 0.5))
+    # only the top 10 count
+    assert query_metrics([f"x{i}" for i in range(10)] + ["c"], qrels)["ndcg@10"] == 0.0
+    assert query_metrics(["a"], {"a": 0})["ndcg@10"] == 0.0
+    assert query_metrics([], qrels) == dict.fromkeys(METRIC_KEYS, 0.0)
+
+
+def test_ndcg_equals_the_replaced_function() -> None:
+    rng = random.Random(0)
+    docs = [f"d{i}" for i in range(30)]
+    rankings, qrels = {}, {}
+    for q in range(300):  # graded, zero and negative judgements; rankings of 0 to 25 documents
+        qrels[f"q{q}"] = {d: rng.choice([-1, 0, 1, 1, 2, 3]) for d in rng.sample(docs, rng.randint(1, 6))}
+        rankings[f"q{q}"] = rng.sample(docs, rng.randint(0, 25))
+    scored = score_rankings(rankings, qrels)
+    for q, ranked in rankings.items():
+        assert scored[q]["ndcg@10"] == pytest.approx(reference_ndcg(ranked, qrels[q], 10), abs=1e-12)
 
 
 def test_recall_and_mrr_hand_computed() -> None:
     qrels = {"b": 1, "c": 2, "d": 1, "z": 0}  # "z" is judged non-relevant
-    ranked = ["a", "b", "z", "c"]
-    assert recall_at_k(ranked, qrels, 1) == 0.0
-    assert recall_at_k(ranked, qrels, 2) == pytest.approx(1 / 3)
-    assert recall_at_k(ranked, qrels, 4) == pytest.approx(2 / 3)
-    assert recall_at_k(ranked, qrels, 100) == pytest.approx(2 / 3)
-    assert mrr_at_k(ranked, qrels, 10) == 0.5
-    assert mrr_at_k(ranked, qrels, 1) == 0.0
-    assert mrr_at_k(["z", "a"], qrels, 10) == 0.0
-    assert set(query_metrics(ranked, qrels)) == set(METRIC_KEYS)
+    metrics = query_metrics(["a", "b", "z", "x", "y", "c"], qrels)
+    assert metrics["recall@1"] == 0.0
+    assert metrics["recall@5"] == pytest.approx(1 / 3)  # b (c is 6th)
+    assert metrics["recall@10"] == pytest.approx(2 / 3) and metrics["recall@100"] == pytest.approx(2 / 3)
+    assert metrics["mrr@10"] == 0.5
+    assert query_metrics(["b", "a"], qrels)["mrr@10"] == 1.0 and query_metrics(["b"], qrels)["recall@1"] == 1 / 3
+    assert query_metrics(["z", "a"], qrels)["mrr@10"] == 0.0
+    late = query_metrics([f"x{i}" for i in range(10)] + ["b"], qrels)  # first relevant at rank 11
+    assert late["mrr@10"] == 0.0 and late["recall@100"] == pytest.approx(1 / 3)
+    assert set(metrics) == set(METRIC_KEYS)
+    with pytest.raises(ValueError, match="no qrels"):
+        score_rankings({"q9": ["a"]}, {"q1": {"a": 1}})
 
 
 def test_documents_ranked_by_best_chunk() -> None:
@@ -128,7 +158,9 @@ def encoder() -> Encoder:
     return Encoder()
 
 
-def test_end_to_end_on_a_small_benchmark(tmp_path: Path, encoder: Encoder) -> None:
+@pytest.mark.parametrize("retriever", ["dense", "bm25", "hybrid"])
+def test_end_to_end_on_a_small_benchmark(tmp_path: Path, encoder: Encoder, retriever: str, monkeypatch) -> None:
+    monkeypatch.setenv("RAFT_DATASET_CACHE", str(tmp_path / "cache"))
     corpus = [{"_id": k, "title": k.title(), "text": v} for k, v in TOPICS.items()]
     # A long document split into several chunks must still count once in the ranking.
     corpus.append({"_id": "long", "title": "Gardening", "text": " ".join(
@@ -140,12 +172,22 @@ def test_end_to_end_on_a_small_benchmark(tmp_path: Path, encoder: Encoder) -> No
     queries = [{"_id": q, "text": t} for q, t in questions.items()] + [{"_id": "q9", "text": "king move"}]
     root = write_beir(tmp_path, corpus, queries, qrels)
     metrics = evaluate_retrieval(root / "corpus.jsonl", root / "queries.jsonl", root / "qrels.tsv",
-                                 encoder=encoder, chunk_size=60, chunk_overlap=10, show_progress_bar=False)
-    assert metrics["documents"] == 6 and metrics["queries"] == 7
+                                 encoder=encoder, chunk_size=60, chunk_overlap=10, show_progress_bar=False,
+                                 retriever=retriever)
+    assert metrics["documents"] == 6 and metrics["queries"] == 7 and metrics["retriever"] == retriever
     assert metrics["chunks"] > 6  # the long document became several chunks
-    assert metrics["recall@100"] == 1.0  # every document is ranked once, 6 < 100
     assert metrics["recall@1"] >= 6 / 7 and metrics["mrr@10"] >= 6 / 7
     assert 0.0 < metrics["ndcg@10"] <= 1.0
+    # Every question shares a (stemmed) word with its document, and dense ranks all 6 documents.
+    assert metrics["recall@100"] == 1.0
+    assert not (tmp_path / "cache").exists()  # evaluation caches no BM25 index unless asked
+
+
+def test_unknown_retriever_fails_before_the_encoder_loads(tmp_path: Path) -> None:
+    root = write_beir(tmp_path, [{"_id": "a", "text": "x"}], [{"_id": "q1", "text": "x?"}], [("q1", "a", 1)])
+    with pytest.raises(ValueError, match="retriever 'splade'"):
+        evaluate_retrieval(root / "corpus.jsonl", root / "queries.jsonl", root / "qrels.tsv",
+                           encoder="/nonexistent", retriever="splade")
 
 
 def test_unknown_query_in_qrels_is_reported(tmp_path: Path, encoder: Encoder) -> None:
@@ -155,15 +197,30 @@ def test_unknown_query_in_qrels_is_reported(tmp_path: Path, encoder: Encoder) ->
                            show_progress_bar=False)
 
 
-@pytest.mark.slow
-def test_squad_dev_retrieval_quality(encoder: Encoder) -> None:
-    """All 2,067 SQuAD dev paragraphs, a seeded sample of 500 questions (about a minute on 2 cores)."""
+@pytest.fixture(scope="module")
+def squad_index(encoder: Encoder):
     require(SQUAD)
-    metrics = evaluate_retrieval(SQUAD / "corpus.jsonl", SQUAD / "queries.jsonl", SQUAD / "qrels" / "test.tsv",
-                                 encoder=encoder, max_queries=500, seed=0, show_progress_bar=False)
-    assert metrics["documents"] == 2067 and metrics["queries"] == 500
+    return build_benchmark_index(SQUAD / "corpus.jsonl", encoder, show_progress_bar=False)
+
+
+@pytest.mark.slow
+def test_squad_dev_retrieval_quality(squad_index) -> None:
+    """All 2,067 SQuAD dev paragraphs indexed once, a seeded sample of 500 questions ranked by each
+    retriever (about a minute on 2 cores, nearly all of it embedding the paragraphs)."""
+    index, counts = squad_index
+    queries, qrels, selected = load_benchmark(SQUAD / "queries.jsonl", SQUAD / "qrels" / "test.tsv",
+                                              max_queries=500, seed=0)
+    assert counts["documents"] == 2067 and len(selected) == 500
+    results = {name: evaluate_retriever(index, make_retriever(name, cache_dir=""), queries, qrels, selected,
+                                        show_progress_bar=False) for name in ("dense", "bm25", "hybrid")}
     # Measured with all-MiniLM-L6-v2, chunk_size 200 / overlap 30, Flat index: recall@5 0.872,
     # nDCG@10 0.777, recall@100 0.992 (all 10,570 questions: recall@5 0.869, nDCG@10 0.777).
-    assert metrics["recall@5"] >= 0.85
-    assert metrics["ndcg@10"] >= 0.75
-    assert metrics["recall@100"] >= 0.98
+    dense = results["dense"]
+    assert dense["recall@5"] >= 0.85 and dense["ndcg@10"] >= 0.75 and dense["recall@100"] >= 0.98
+    # BM25 (k1 0.9, b 0.4, English stems): nDCG@10 0.870 on all questions (SQuAD questions reuse the
+    # paragraph's words, which favours lexical matching).
+    assert results["bm25"]["ndcg@10"] >= 0.84
+    # The fusion is at least as good as the better of the two, within noise.
+    best = max(dense["ndcg@10"], results["bm25"]["ndcg@10"])
+    assert results["hybrid"]["ndcg@10"] >= best - 0.01
+    assert results["hybrid"]["recall@100"] >= max(dense["recall@100"], results["bm25"]["recall@100"]) - 0.01
