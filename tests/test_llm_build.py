@@ -30,7 +30,10 @@ def scripted_reply(body: dict) -> str:
         words = re.findall(r"[A-Za-z]{5,}", text)[:2] or ["it"]
         return json.dumps([f"What does {title} say about {word.lower()}?" for word in words] + ["Not a question."])
     document = re.search(r"<DOCUMENT>\nTitle: [^\n]*\n(.*?)\n</DOCUMENT>", prompt, re.S).group(1)
-    sentence = next(line.strip() for line in document.splitlines() if len(line.split()) >= 5)
+    prose = re.sub(r"```.*?```", "", document, flags=re.S)  # a capable model quotes prose, not code
+    sentence = next((line.strip() for line in prose.splitlines()
+                     if len(line.split()) >= 5 and line.rstrip().endswith(".")), None)
+    sentence = sentence or next(line.strip() for line in document.splitlines() if len(line.split()) >= 5)
     return f"The document says {BEGIN_QUOTE}{sentence}{END_QUOTE}\n<ANSWER>: {sentence}"
 
 
