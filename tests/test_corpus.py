@@ -16,6 +16,7 @@ from raft_dataset.corpus import (
     read_hf_dataset,
 )
 from raft_dataset.markup import fenced_code_spans, parse
+from raft_dataset.raft_format import without_fenced_code
 from raft_dataset.report import BuildReport
 from tests.conftest import FASTAPI_DOCS as FASTAPI
 from tests.conftest import require
@@ -31,12 +32,7 @@ def _code_body(fence: str) -> str:
 
 def _prose(text: str) -> str:
     """The text outside fenced code blocks."""
-    out, pos = [], 0
-    for start, end in fenced_code_spans(text):
-        out.append(text[pos:start])
-        pos = end
-    out.append(text[pos:])
-    return "\n".join(out)
+    return without_fenced_code(text)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_llm_build_is_verified_accounted_and_resumable(scripted_proxy, llm_serve
     assert scripted_proxy.base_url.split("//")[1] not in card  # the server's address stays private
 
     again = build_raft_dataset(config, show_progress=False)  # everything is in the cache now
-    assert len(scripted_proxy.seen) == requests_sent
+    assert len(scripted_proxy.seen) == requests_sent, (result.llm_usage, again.llm_usage)
     assert again.splits == result.splits
 
 

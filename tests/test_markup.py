@@ -1045,12 +1045,7 @@ RESIDUE = {
 
 def _prose(text: str) -> str:
     """The text outside fenced code blocks, inline code replaced (code is content, not markup)."""
-    out, pos = [], 0
-    for start, end in fenced_code_spans(text):
-        out.append(text[pos:start])
-        pos = end
-    out.append(text[pos:])
-    return re.sub(r"`+[^`\n]*`+", " CODE ", "\n".join(out))
+    return re.sub(r"`+[^`\n]*`+", " CODE ", _outside_code(text))
 
 
 @pytest.mark.parametrize(("corpus", "pattern", "parser", "at_least"), [
