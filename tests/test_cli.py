@@ -95,5 +95,5 @@ def test_too_few_samples_stops_with_the_reason(tmp_path, embedding_cache, capsys
     code = main(["build", "--corpus", str(corpus), "--output", str(tmp_path / "out"), "--quiet",
                  "--embedding-cache", embedding_cache])
     error = capsys.readouterr().err
-    assert code == 2 and "fewer than 5 queries: the corpus gave 1" in error and "queries file" in error
+    assert code == 2 and "fewer than 5 queries: the corpus gave 2" in error and "queries file" in error
     assert not (tmp_path / "out").exists()

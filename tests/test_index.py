@@ -29,7 +29,7 @@ def chunks(encoder: Encoder) -> list[Chunk]:
     require(FASTAPI)
     docs = [d for d in read_corpus(str(FASTAPI / "tutorial")) if d.doc_id.startswith("path")][:6]
     out = [c for d in docs for c in chunk_document(d, encoder.tokenizer, 200, 30)]
-    assert 30 <= len(out) <= 200
+    assert 20 <= len(out) <= 200
     return out
 
 

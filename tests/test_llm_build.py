@@ -29,11 +29,13 @@ def scripted_reply(body: dict) -> str:
         title, text = passage.groups()
         words = re.findall(r"[A-Za-z]{5,}", text)[:2] or ["it"]
         return json.dumps([f"What does {title} say about {word.lower()}?" for word in words] + ["Not a question."])
-    document = re.search(r"<DOCUMENT>\nTitle: [^\n]*\n(.*?)\n</DOCUMENT>", prompt, re.S).group(1)
+    # A follow-up ("Your answer cannot be used: ...") is answered from the first turn's documents.
+    first_turn = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    document = re.search(r"<DOCUMENT>\nTitle: [^\n]*\n(.*?)\n</DOCUMENT>", first_turn, re.S).group(1)
     prose = re.sub(r"```.*?```", "", document, flags=re.S)  # a capable model quotes prose, not code
     sentence = next((line.strip() for line in prose.splitlines()
                      if len(line.split()) >= 5 and line.rstrip().endswith(".")), None)
-    sentence = sentence or next(line.strip() for line in document.splitlines() if len(line.split()) >= 5)
+    sentence = sentence or next((line.strip() for line in document.splitlines() if line.strip()), "Nothing.")
     return f"The document says {BEGIN_QUOTE}{sentence}{END_QUOTE}\n<ANSWER>: {sentence}"
 
 
