@@ -33,6 +33,7 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
+from .markup import fenced_code_spans
 from .records import Chunk, Document, Heading
 
 
@@ -299,7 +300,8 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
     """Cut a document into chunks of at most `chunk_size` tokens (no special tokens).
 
     Args:
-        doc: The document; chunks are exact substrings of `doc.text`.
+        doc: The document; a chunk's text is `doc.text[start:end]` (plus a fence line on a side where
+            it cuts a code block that is too long for one chunk).
         tokenizer: A transformers fast tokenizer or a `tokenizers.Tokenizer` (the encoder's).
         chunk_size: Token budget per chunk, >= 1.
         chunk_overlap: Tokens neighbouring pieces of one long section may share, < chunk_size.
@@ -333,11 +335,45 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
             pieces = _merge_heading_pieces(text, pieces, headings, tokenizer, chunk_size)
             spans.extend(_merge_small_pieces(text, pieces, tokenizer, chunk_size))
 
+    code_blocks = fenced_code_spans(text)
+    spans = [_without_dangling_fence(text, s, e, code_blocks) for s, e in spans]
     spans = [(s, e) for s, e in spans if _has_content(text[s:e])]
-    n_tokens = count_tokens([text[s:e] for s, e in spans], tokenizer)
+    texts = [_with_whole_fences(text, s, e, code_blocks) for s, e in spans]
+    n_tokens = count_tokens(texts, tokenizer)
     return [
         Chunk(chunk_id=f"{doc.doc_id}#{i}", doc_id=doc.doc_id,
-              title=_title_for(doc, s, e, sections, heading_only), text=text[s:e], start=s, end=e,
+              title=_title_for(doc, s, e, sections, heading_only), text=chunk_text, start=s, end=e,
               n_tokens=n)
-        for i, ((s, e), n) in enumerate(zip(spans, n_tokens, strict=True))
+        for i, ((s, e), chunk_text, n) in enumerate(zip(spans, texts, n_tokens, strict=True))
     ]
+
+
+def _with_whole_fences(text: str, start: int, end: int, code_blocks: Sequence[tuple[int, int]]) -> str:
+    """text[start:end], with the fence line reopened before it when it starts inside a code block that
+    was cut (one too long for a chunk) and closed after it when it ends inside one: a context
+    document never shows code as prose or prose as code."""
+    piece = text[start:end]
+    for block_start, block_end in code_blocks:
+        if block_start >= end:
+            break
+        if block_end <= start:
+            continue
+        newline = text.find("\n", block_start, block_end)
+        opening = text[block_start : newline if newline >= 0 else block_end]
+        if block_start < start:
+            piece = f"{opening.strip()}\n{piece}"
+        if end < block_end:
+            piece = f"{piece}\n{_FENCE_MARK.match(opening).group(1)}"
+    return piece
+
+
+def _without_dangling_fence(text: str, start: int, end: int, code_blocks: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """(start, end) ending before a code block's opening fence line when that line is all the span
+    holds of the block (the splitter cut right after it)."""
+    for block_start, block_end in code_blocks:
+        if start <= block_start < end < block_end and "\n" not in text[block_start:end].strip():
+            return _trim(text, start, block_start)
+    return start, end
+
+
+_FENCE_MARK = re.compile(r"\s*(`{3,}|~{3,})")

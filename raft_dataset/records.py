@@ -78,7 +78,8 @@ class Chunk:
         chunk_id: f"{doc_id}#{index}", index counting from 0 within the document.
         doc_id: The id of the document it comes from.
         title: Document title and heading path joined by " > " (e.g. "Tutorial > First Steps > Run it").
-        text: The chunk text, an exact substring of the document text: doc.text[start:end].
+        text: The chunk text: doc.text[start:end], with a code fence line added on a side where the
+            chunk cuts a code block too long for one chunk (so code never reads as prose).
         start: Character offset of the chunk in the document text.
         end: Character offset one past the chunk's end.
         n_tokens: Length of `text` in encoder tokens (no special tokens).

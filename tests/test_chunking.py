@@ -61,12 +61,13 @@ def test_fastapi_chunks_are_exact_substrings_within_the_token_budget(fastapi_chu
         assert [c.chunk_id for c in chunks] == [f"{doc.doc_id}#{i}" for i in range(len(chunks))]
         for chunk in chunks:
             assert chunk.doc_id == doc.doc_id
-            assert doc.text[chunk.start:chunk.end] == chunk.text
+            inner = doc.text[chunk.start:chunk.end]  # plus a fence line where a too-long code block is cut
+            assert inner in chunk.text and len(chunk.text) - len(inner) <= 2 * 16, chunk.chunk_id
             # Trimmed, except that the indentation of a code line starting a chunk is kept.
             assert chunk.text == chunk.text.strip("\n") == chunk.text.rstrip() and re.search(r"\w", chunk.text)
             count = n_tokens(tokenizer, chunk.text)
             assert count == chunk.n_tokens, chunk.chunk_id
-            assert 0 < count <= CHUNK_SIZE, chunk.chunk_id
+            assert 0 < count <= CHUNK_SIZE + 12, chunk.chunk_id  # the budget, plus fence lines of a cut block
         starts = [c.start for c in chunks]
         assert starts == sorted(starts), doc.doc_id
         total += len(chunks)
@@ -89,7 +90,7 @@ def test_fastapi_chunks_do_not_cut_code_fences(fastapi_chunks, tokenizer):
 
 
 def test_fastapi_chunks_cover_all_content(fastapi_chunks):
-    """Nothing is lost: text outside every chunk is only whitespace, headings or bare HTML tags."""
+    """Nothing is lost: text outside every chunk is only whitespace, bare HTML tags or a fence line."""
     for doc, chunks in fastapi_chunks:
         covered = bytearray(len(doc.text))
         for chunk in chunks:
@@ -97,6 +98,7 @@ def test_fastapi_chunks_cover_all_content(fastapi_chunks):
         for heading in doc.headings:
             covered[heading.start:heading.end] = b"\x01" * (heading.end - heading.start)
         left = "".join(ch if not covered[i] else "\n" for i, ch in enumerate(doc.text))
+        left = re.sub(r"^[ \t]*(?:```|~~~)\S*[ \t]*$", "", left, flags=re.M)  # a fence line left out is not content
         assert not re.search(r"\w", re.sub(r"<[^>]*>", "", left)), (doc.doc_id, left.split()[:20])
 
 
@@ -192,8 +194,12 @@ def test_oversize_fence_is_split_within_budget(tokenizer):
     text = f"# Code\n\nBefore.\n\n```python\n{code}\n```\n\nAfter."
     doc = _md(text)
     chunks = chunk_document(doc, tokenizer, 50, 10)
-    assert len(chunks) > 5 and all(0 < c.n_tokens <= 50 for c in chunks)
-    assert all(doc.text[c.start:c.end] == c.text for c in chunks)
+    # Each piece of the cut block is a whole fence of its own: reopened and closed around the slice.
+    assert len(chunks) > 5 and all(0 < c.n_tokens <= 50 + 6 for c in chunks)
+    for chunk in chunks:
+        inner = doc.text[chunk.start:chunk.end]
+        assert chunk.text in (inner, f"```python\n{inner}", f"{inner}\n```", f"```python\n{inner}\n```")
+        assert len(re.findall(r"^```", chunk.text, flags=re.M)) % 2 == 0, chunk.text
     assert chunks[0].text.startswith("Before.") and chunks[-1].text.endswith("After.")
 
 
