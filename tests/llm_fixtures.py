@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -326,13 +325,14 @@ _FALLBACK_PARAGRAPHS = [
 
 def sample_chunks(n: int, max_chars: int = 600) -> list:
     """`n` prose paragraphs of the shared FastAPI docs as Chunks (a few built-in ones without it)."""
-    from raft_dataset.chunking import Chunk
+    from raft_dataset.markup import parse as parse_markup
+    from raft_dataset.records import Chunk
 
     paragraphs: list[tuple[str, str, str, int]] = []
     if FASTAPI_DOCS.is_dir():
         for path in sorted(FASTAPI_DOCS.rglob("*.md")):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            title = re.sub(r"\s*\{.*\}\s*$", "", text.splitlines()[0].lstrip("# ")) if text else path.stem
+            parsed = parse_markup(path.read_text(encoding="utf-8", errors="replace"), "markdown")
+            text, title = parsed.text, parsed.title or path.stem  # clean text, as the corpus reader gives it
             start = 0
             for para in text.split("\n\n"):
                 pos = text.find(para, start)
