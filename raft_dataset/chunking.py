@@ -146,7 +146,7 @@ def _is_heading_only(text: str, section: Section) -> bool:
     return not text[section.heading_end:section.end].strip()
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink [start, end) to exclude surrounding whitespace."""
     while start < end and text[start].isspace():
         start += 1
@@ -323,7 +323,7 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
 
     spans: list[tuple[int, int]] = []
     for first, last in _pack_sections(text, sections, counts, heading_only, tokenizer, chunk_size):
-        start, end = _trim(text, sections[first].start, sections[last - 1].end)
+        start, end = trim_span(text, sections[first].start, sections[last - 1].end)
         if start == end:
             continue
         if all(heading_only[first:last]):
@@ -372,7 +372,7 @@ def _without_dangling_fence(text: str, start: int, end: int, code_blocks: Sequen
     holds of the block (the splitter cut right after it)."""
     for block_start, block_end in code_blocks:
         if start <= block_start < end < block_end and "\n" not in text[block_start:end].strip():
-            return _trim(text, start, block_start)
+            return trim_span(text, start, block_start)
     return start, end
 
 

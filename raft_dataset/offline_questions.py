@@ -26,6 +26,8 @@ from functools import lru_cache
 
 import lemminflect
 
+from .chunking import trim_span
+from .markup import fenced_code_spans
 from .records import Document, Heading, Query
 
 __all__ = [
@@ -161,8 +163,6 @@ _CODE_CHARS_RE = re.compile(r"[._=<>()\[\]{}:]|^-|^\$|\(\)$")
 _ACRONYM_RE = re.compile(r"[A-Z][A-Z0-9]*[A-Z0-9](?:s|es)?")
 _CAMEL_RE = re.compile(r"[a-z0-9][A-Z]|^[A-Z]{2,}[a-z]")
 _WORD_RE = re.compile(r"[A-Za-z][\w'’-]*")
-_FENCE_RE = re.compile(r"(?ms)^[ \t]*(```+|~~~+)[^\n]*\n.*?^[ \t]*\1[ \t]*$\n?")
-_UNCLOSED_FENCE_RE = re.compile(r"(?ms)^[ \t]*(```+|~~~+).*\Z")
 _INLINE_CODE_RE = re.compile(r"`[^`\n]+`")
 
 
@@ -1069,9 +1069,9 @@ _QA_PREFIX_RE = re.compile(r"^(?:\*\*|__)?(?:Q|Question)\s*[:.]\s*", re.IGNORECA
 
 def _without_code(text: str) -> str:
     """`text` with fenced code blocks blanked out (same length, so offsets stay valid)."""
-    blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
-    text = _FENCE_RE.sub(blank, text)
-    return _UNCLOSED_FENCE_RE.sub(blank, text)
+    for start, end in fenced_code_spans(text):
+        text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+    return text
 
 
 def _question_spans(text: str) -> list[tuple[str, int, int, bool]]:
@@ -1227,14 +1227,6 @@ def _chunk_at(spans: Sequence[tuple[int, int, str]], start: int, end: int) -> st
     return next((cid for s, e, cid in spans if e > start and s < end), None)
 
 
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 @dataclass
 class _Collector:
     """Collects one document's candidate queries as (position, order, capped, query)."""
@@ -1244,7 +1236,7 @@ class _Collector:
     candidates: list[tuple[int, int, bool, Query]]
 
     def __call__(self, question: str, origin: str, evidence: tuple[int, int], capped: bool) -> bool:
-        start, end = _trimmed(self.doc.text, *evidence)
+        start, end = trim_span(self.doc.text, *evidence)
         if start >= end:
             return False
         chunk_id = _chunk_at(self.spans, start, end)

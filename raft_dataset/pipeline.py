@@ -335,8 +335,9 @@ def find_oracle(query: Query, ranked_rows: np.ndarray, index: ChunkIndex, retrie
     Candidates are the gold document's chunks when it is named, else the retrieval's top
     `_ANSWER_CANDIDATES`.
     """
-    if query.chunk_id is not None and index.row_of(query.chunk_id) is not None:
-        return index.row_of(query.chunk_id)
+    gold_row = index.row_of(query.chunk_id) if query.chunk_id is not None else None
+    if gold_row is not None:
+        return gold_row
     if query.doc_id is not None:
         rows = index.rows_of(query.doc_id.replace("\\", "/").removeprefix("./"))
         if rows is None:
