@@ -54,6 +54,13 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         title_field: Title column (optional in the data).
         id_field: Record id column (optional; the line or row number is used when missing).
         strict: Raise on the first unreadable file instead of skipping and counting it.
+        max_file_bytes: Files larger than this are skipped and counted as "too_large".
+        max_line_chars: A line (or JSON record) longer than this makes its file (or record) be
+            skipped as "too_large"; keeps one pathological line from stalling a build.
+        max_nesting_depth: JSON and markup (lists, blockquotes, HTML elements) nested deeper than this
+            are skipped as "too_deep".
+        follow_external_symlinks: Follow symlinks that leave the corpus folder; by default they are
+            skipped and counted as "outside_corpus", so no file the user did not name ends up in rows.
 
     Chunking and retrieval:
         chunk_size: Chunk length in encoder tokens; at most the encoder's max length.
@@ -109,6 +116,8 @@ class RaftDatasetConfig(datasets.BuilderConfig):
             that holds this share of them is never used as a distractor.
         near_duplicate_threshold: Reject questions whose embedding cosine to a kept one reaches this.
         max_sample_tokens: Reject samples longer than this many tokens (prompt plus answer).
+        min_oracle_confidence: Reject samples whose `oracle_confidence` is lower ("low_oracle_confidence");
+            0 keeps every sample.
 
     Output:
         splits: Split name -> ratio, grouped by the oracle's document.
@@ -130,6 +139,10 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     title_field: str = "title"
     id_field: str = "_id"
     strict: bool = False
+    max_file_bytes: int = 64 * 2**20
+    max_line_chars: int = 2_000_000
+    max_nesting_depth: int = 100
+    follow_external_symlinks: bool = False
 
     chunk_size: int = 200
     chunk_overlap: int = 30
@@ -163,6 +176,7 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     min_reference_coverage: float = 0.5
     near_duplicate_threshold: float = 0.95
     max_sample_tokens: int = 4096
+    min_oracle_confidence: float = 0.0
 
     splits: dict = field(default_factory=lambda: dict(DEFAULT_SPLITS))
     seed: int = 42
@@ -198,8 +212,9 @@ _CHOICES = {
 }
 _POSITIVE_INTS = (
     "chunk_size", "encode_batch_size", "questions_per_section", "retrieval_depth", "max_sample_tokens", "retrieval_check_k",
+    "max_file_bytes", "max_line_chars", "max_nesting_depth",
 )
-_PROBABILITIES = ("hard_negative_ratio", "oracle_probability", "min_reference_coverage")
+_PROBABILITIES = ("hard_negative_ratio", "oracle_probability", "min_reference_coverage", "min_oracle_confidence")
 
 
 # Setting name -> the Python types it accepts, resolved once from the dataclass annotations.

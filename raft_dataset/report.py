@@ -17,16 +17,22 @@ class BuildReport:
     Attributes:
         counts: Items produced per stage: "documents", "chunks", "queries", "samples".
         dropped: Stage -> reason -> how many items that stage dropped for that reason.
+        dropped_items: (stage, reason, where) of every drop that names its item (a file, a file
+            line), in order, so skipped files can be listed by name and not only counted.
     """
 
     counts: Counter = field(default_factory=Counter)
     dropped: dict[str, Counter] = field(default_factory=dict)
+    dropped_items: list[tuple[str, str, str]] = field(default_factory=list)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] += n
 
-    def drop(self, stage: str, reason: str, n: int = 1) -> None:
+    def drop(self, stage: str, reason: str, n: int = 1, where: str | None = None) -> None:
+        """Count `n` items dropped by `stage` for `reason`; `where` names the item (file or file:line)."""
         self.dropped.setdefault(stage, Counter())[reason] += n
+        if where is not None:
+            self.dropped_items.append((stage, reason, where))
 
     def dropped_in(self, stage: str) -> Counter:
         """The drop counts of one stage (empty when it dropped nothing)."""
