@@ -10,6 +10,7 @@ import warnings as _warnings
 
 from .config import ConfigError, RaftDatasetConfig, make_config
 from .plugin import PluginError as _PluginError
+from .plugin import load_dataset
 from .plugin import register as _register
 
 try:
@@ -24,6 +25,10 @@ def __getattr__(name):
         from .builder import RaftDatasetBuilder
 
         return RaftDatasetBuilder
+    if name == "evaluate":
+        from .model_eval import evaluate
+
+        return evaluate
     if name in ("build_raft_dataset", "BuildResult", "BuildError"):
         from . import pipeline
 
@@ -31,4 +36,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'raft_dataset' has no attribute {name!r}")
 
 
-__all__ = ["ConfigError", "RaftDatasetConfig", "RaftDatasetBuilder", "build_raft_dataset", "make_config"]
+__all__ = ["ConfigError", "RaftDatasetConfig", "RaftDatasetBuilder", "build_raft_dataset", "evaluate", "load_dataset",
+           "make_config"]

@@ -9,7 +9,14 @@ from pathlib import Path
 import datasets
 
 from . import __version__
-from .config import RaftDatasetConfig, check_keys, load_config_file, validate_config
+from .config import (
+    ConfigError,
+    RaftDatasetConfig,
+    check_keys,
+    check_models,
+    load_config_file,
+    validate_config,
+)
 from .corpus import resolve_corpus_files
 from .export import FEATURES
 from .pipeline import BuildResult, build_raft_dataset
@@ -43,6 +50,7 @@ class RaftDatasetBuilder(datasets.GeneratorBasedBuilder):
             config_name=config_name, custom_features=custom_features, **skip_own_id, **config_kwargs
         )
         validate_config(config)  # settings applied as overrides skip the dataclass's own check
+        _refuse_inferred_data_files(config)  # before the fingerprint reads every file it lists
         return config, config_id or f"{config.name}-{config_fingerprint(config)}"
 
     def _info(self) -> datasets.DatasetInfo:
@@ -52,6 +60,7 @@ class RaftDatasetBuilder(datasets.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
+        check_models(self.config)  # tokenizers and model files load before the index is built
         self.build_result = build_raft_dataset(self.config, corpus_files=_data_files(self.config) or None)
         return [
             datasets.SplitGenerator(name=name, gen_kwargs={"split": name})
@@ -63,9 +72,27 @@ class RaftDatasetBuilder(datasets.GeneratorBasedBuilder):
         yield from enumerate(self.build_result.splits[split])
 
 
+def _refuse_inferred_data_files(config: RaftDatasetConfig) -> None:
+    """Refuse a build whose only documents are the files `datasets` found by scanning the working folder.
+
+    Given no `data_files` and no `data_dir`, `load_dataset` lists every data-like file under the
+    working folder (old outputs, test files, notes) as for its `json`/`text` builders; that is never
+    a corpus the user meant. Inferred lists are keyed by `datasets.Split` objects, while the user's
+    `data_files` (a string, list or dict) are keyed by plain strings after `sanitize_patterns`.
+    """
+    if config.corpus or config.hf_dataset or config.data_dir is not None or not config.data_files:
+        return
+    if all(isinstance(split, datasets.NamedSplit) for split in config.data_files):
+        raise ConfigError(
+            "corpus: no documents given; pass data_files=..., corpus=... or hf_dataset=... (without them "
+            "datasets would read every data file in the working folder as the corpus)"
+        )
+
+
 def _data_files(config: RaftDatasetConfig) -> list[str]:
     """The corpus files `datasets` resolved; an explicit `corpus` or `hf_dataset` takes precedence
-    (with neither, `datasets` infers data files from the working directory, as for `json`/`text`)."""
+    (with neither, `datasets` infers data files from the working directory, which
+    `_refuse_inferred_data_files` refuses)."""
     if not config.data_files or config.corpus or config.hf_dataset:
         return []
     return sorted({str(f) for files in config.data_files.values() for f in files})

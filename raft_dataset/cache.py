@@ -7,15 +7,23 @@ A store is safe to share between threads. `path=None` keeps the rows in memory o
 
 The embedding cache (`encoding.EmbeddingCache`) and the LLM response cache
 (`llm.client.ResponseCache`) are built on it; both live under `default_cache_dir()` by default.
+
+`ScratchDir` is the other kind of on-disk working state: a temporary folder (the chunk index's Arrow
+files, an output folder's staging area) that its process locks for as long as it lives, so that the
+next run can tell the folders a killed build left behind (`remove_stale_scratch`) from live ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,3 +174,114 @@ class KVStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# -- scratch folders ---------------------------------------------------------------------------
+
+try:  # POSIX advisory locks: released by the kernel when the process dies, even by `kill -9`
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: fall back to the owner's pid
+    fcntl = None
+
+# Written into a scratch folder once its owner holds the lock; a folder without it is never swept
+# (it may be one being created this very moment).
+_OWNER_FILE = ".owner"
+
+
+def _open_locked(path: Path, *, blocking: bool) -> int | None:
+    """An fd on `path` holding an exclusive lock, or None when another live process holds it."""
+    fd = os.open(path, os.O_RDONLY)
+    if fcntl is None:
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextlib.contextmanager
+def lock_dir(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on a folder for the block (waits for other holders; no lock file made)."""
+    fd = _open_locked(Path(path), blocking=True)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_scratch(path: Path, fd: int | None) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    if fd is not None:
+        os.close(fd)
+
+
+class ScratchDir:
+    """A temporary folder `parent/prefix*` owned and locked by this process until `cleanup()`.
+
+    Removed by `cleanup()`, when garbage-collected or at interpreter exit; after a crash or `kill -9`
+    the lock is gone with the process and `remove_stale_scratch` of the next run removes the folder.
+    """
+
+    def __init__(self, parent: str | Path, prefix: str) -> None:
+        parent = Path(parent)
+        parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        self._fd = _open_locked(self.path, blocking=False)
+        (self.path / _OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
+        self._finalizer = weakref.finalize(self, _remove_scratch, self.path, self._fd)
+
+    def cleanup(self) -> None:
+        """Delete the folder and release its lock (idempotent)."""
+        self._finalizer()
+
+    def abandon(self) -> None:
+        """Release the lock but keep the folder: from now on it is stale, for the next run to handle."""
+        if self._finalizer.detach() is not None and self._fd is not None:
+            os.close(self._fd)
+
+    def __enter__(self) -> ScratchDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+
+def _owner_gone(path: Path) -> bool:
+    if not (path / _OWNER_FILE).is_file():
+        return False
+    if fcntl is None:  # pragma: no cover
+        try:
+            os.kill(int((path / _OWNER_FILE).read_text(encoding="utf-8")), 0)
+        except (ValueError, ProcessLookupError):
+            return True
+        except OSError:
+            return False
+        return False
+    try:
+        fd = _open_locked(path, blocking=False)
+    except OSError:  # vanished meanwhile, or not ours to open
+        return False
+    if fd is None:
+        return False
+    os.close(fd)  # the owner is dead: nobody else takes a lock on a scratch folder it did not create
+    return True
+
+
+def stale_scratch(parent: str | Path, prefix: str) -> list[Path]:
+    """Scratch folders `parent/prefix*` whose owning process is gone (sorted)."""
+    parent = Path(parent)
+    try:
+        candidates = sorted(p for p in parent.iterdir() if p.name.startswith(prefix))
+    except OSError:
+        return []
+    return [p for p in candidates if p.is_dir() and not p.is_symlink() and _owner_gone(p)]
+
+
+def remove_stale_scratch(parent: str | Path, prefix: str) -> list[Path]:
+    """Delete the scratch folders of dead processes under `parent`; returns those removed."""
+    removed = stale_scratch(parent, prefix)
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed

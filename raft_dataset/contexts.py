@@ -28,6 +28,7 @@ class Context:
         oracle_present: Whether the oracle is in the context.
         oracle_position: Position of the oracle in `rows`, or -1 when absent.
         hard_negatives: How many distractors came from the retrieval ranking (the rest are random).
+        excluded: (row, reason) of every candidate the guard kept out, in the order examined.
     """
 
     rows: list[int]
@@ -35,6 +36,7 @@ class Context:
     oracle_present: bool
     oracle_position: int
     hard_negatives: int
+    excluded: list[tuple[int, str]]
 
 
 def sample_rng(seed: int, sample_index: int) -> np.random.Generator:
@@ -46,7 +48,7 @@ def assemble_context(
     oracle_row: int,
     ranked_rows: Sequence[int],
     doc_codes: np.ndarray,
-    near_oracle: Callable[[np.ndarray], np.ndarray],
+    exclusion: Callable[[np.ndarray], Sequence[str | None]],
     settings: ContextSettings,
     rng: np.random.Generator,
 ) -> Context:
@@ -56,8 +58,8 @@ def assemble_context(
         oracle_row: Index row of the oracle chunk.
         ranked_rows: Index rows retrieved for the question, best first (-1 entries are ignored).
         doc_codes: Document code of every index row (same code = same document).
-        near_oracle: Given candidate rows, a boolean mask of those too close to the oracle to be
-            distractors (they likely hold the answer too).
+        exclusion: Given candidate rows, the reason each one may not be a distractor (it likely
+            holds the answer too), or None for those that may.
         settings: Distractor count and mix, similarity guard and oracle probability.
         rng: The sample's random generator.
     """
@@ -65,13 +67,18 @@ def assemble_context(
     wanted = settings.num_distractors + (0 if oracle_present else 1)
     wanted_hard = int(round(wanted * settings.hard_negative_ratio))
     oracle_doc = doc_codes[oracle_row]
+    excluded: dict[int, str] = {}
 
     def acceptable(rows: np.ndarray) -> np.ndarray:
-        # Chunks of the oracle's own document and near-copies of the oracle may hold the answer.
+        # Chunks of the oracle's own document, and those the guard names, may hold the answer.
         rows = rows[(rows >= 0) & (doc_codes[np.maximum(rows, 0)] != oracle_doc)]
         if len(rows) == 0:
             return rows
-        return rows[~near_oracle(rows)]
+        reasons = exclusion(rows)
+        for row, reason in zip(rows.tolist(), reasons):
+            if reason is not None:
+                excluded.setdefault(row, reason)
+        return rows[np.asarray([reason is None for reason in reasons], dtype=bool)]
 
     hard_pool = acceptable(np.asarray(list(dict.fromkeys(ranked_rows)), dtype=np.int64)).tolist()
     picker = _Picker(doc_codes, settings.distinct_documents)
@@ -93,6 +100,7 @@ def assemble_context(
         oracle_present=oracle_present,
         oracle_position=rows.index(oracle_row) if oracle_present else -1,
         hard_negatives=len(hard),
+        excluded=list(excluded.items()),
     )
 
 

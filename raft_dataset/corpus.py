@@ -4,20 +4,30 @@ Local files are read one at a time (the readers are generators), in sorted path 
 that cannot be used is skipped and counted in a `BuildReport` instead of stopping the build, unless
 `strict=True`. Which reader reads a file is decided by its suffix, through a registry that other
 packages extend with `register_reader` or the `raft_dataset.readers` entry-point group.
+
+Hostile input is bounded before any reader runs: only regular files inside the corpus folders are
+opened (FIFOs, devices, symlinks leaving the corpus and raft-dataset output folders are counted and
+left alone), files over `max_file_bytes` are never read whole, and the markup and JSON readers skip
+lines, records and nesting past `max_line_chars` and `max_nesting_depth`. Encoded blobs and space-free
+runs are removed from the text and counted (`markup.strip_junk`), the document kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import io
 import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .markup import MarkupTooDeep, ParsedMarkup, strip_junk
 from .markup import parse as parse_markup
 from .records import Document
 from .report import CORPUS, BuildReport
@@ -36,6 +46,7 @@ class Skipped:
     reason: str
     where: str
     detail: str
+    n: int = 1  # items this stands for (e.g. three blobs removed from one file)
 
 
 class CorpusError(ValueError):
@@ -44,11 +55,15 @@ class CorpusError(ValueError):
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """Settings readers may use: the keys of a record's text, title and id (JSON lines, tables)."""
+    """Settings readers may use: the keys of a record's text, title and id (JSON lines, tables), and
+    the limits that keep one hostile file from stalling a build (see `RaftDatasetConfig`)."""
 
     text_field: str = "text"
     title_field: str = "title"
     id_field: str = "_id"
+    max_file_bytes: int = 64 * 2**20
+    max_line_chars: int = 2_000_000
+    max_nesting_depth: int = 100
 
 
 class Reader(Protocol):
@@ -61,7 +76,20 @@ class Reader(Protocol):
     def __call__(self, path: str, doc_id: str, options: ReadOptions) -> Iterable[Document | Skipped]: ...
 
 
-SKIP_REASONS = ("empty", "binary", "undecodable", "unsupported_extension", "bad_json_line", "unreadable")
+SKIP_REASONS = (
+    "empty", "binary", "undecodable", "unsupported_extension", "bad_json_line", "unreadable",
+    "not_a_regular_file",  # FIFO, device, socket (also through a symlink): never opened
+    "too_large",  # file over max_file_bytes, markup line or JSON record over max_line_chars
+    "too_deep",  # JSON or markup nested deeper than max_nesting_depth
+    "outside_corpus",  # a symlink leaving the corpus folder (unless follow_external_symlinks)
+    "build_output",  # a file of a raft-dataset output folder inside the corpus
+    "encoded_blob",  # base64 / data: URI removed from a document's text (the document is kept)
+    "unbroken_run",  # a run of MAX_RUN_CHARS+ characters without a space removed (document kept)
+)
+# Reasons that are not a broken file: counted, but never fatal with `strict`.
+EXCLUSIONS = frozenset({"unsupported_extension", "outside_corpus", "build_output", "encoded_blob", "unbroken_run"})
+# A folder holding this file is a raft-dataset output (written by `export`), not corpus.
+OUTPUT_MANIFEST = ".raft-dataset-manifest.json"
 # Other packages add readers through this entry-point group: name = the suffix (".pdf"), value = a Reader.
 ENTRY_POINT_GROUP = "raft_dataset.readers"
 _READERS: dict[str, tuple[str, Reader]] = {}  # suffix -> (format name, reader)
@@ -89,7 +117,15 @@ def _load_entry_points() -> None:
     _entry_points_loaded = True
     from importlib.metadata import entry_points
 
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    # This package's own plugin readers (PDF, DOCX) first, so another package's reader for the same
+    # suffix replaces them; a reader registered in code before the first read is never replaced.
+    entries = sorted(entry_points(group=ENTRY_POINT_GROUP),
+                     key=lambda e: getattr(e.dist, "name", "").replace("_", "-") != "raft-dataset")
+    for entry in entries:
+        suffix = entry.name.lower()
+        if suffix in _READERS and suffix not in _BUILTIN_SUFFIXES and suffix not in _plugin_suffixes:
+            continue
+        _plugin_suffixes.add(suffix)
         try:
             register_reader(entry.name, entry.load())
         except Exception as err:  # noqa: BLE001 - a broken plugin must not stop every build
@@ -123,17 +159,34 @@ def read_corpus(
     id_field: str = "_id",
     strict: bool = False,
     report: BuildReport | None = None,
+    max_file_bytes: int = 64 * 2**20,
+    max_line_chars: int = 2_000_000,
+    max_nesting_depth: int = 100,
+    follow_external_symlinks: bool = False,
 ) -> Iterator[Document]:
     """Yield the documents in the files matched by `patterns`, in sorted path order.
+
+    Only regular files are opened, and at most `max_file_bytes + 1` bytes of each are read, so a FIFO,
+    a device (`x.txt -> /dev/zero`) or a file growing while it is read cannot stall the build. A
+    folder inside the corpus that is a raft-dataset output (it holds `OUTPUT_MANIFEST`, or a README
+    whose front matter has `raft_dataset:` beside a `data/` folder) is left out as one "build_output".
 
     Args:
         patterns: One or more globs (`**` is recursive), directories (all supported files under them,
             hidden files and folders excluded) or single files.
         text_field, title_field, id_field: Keys of a JSON-lines record holding its text, title and id.
         strict: Raise `CorpusError` on the first file (or JSON line) that would otherwise be skipped.
-            Files with an unsupported extension are only counted, never raised on.
-        report: Filled in while iterating: documents yielded, and skipped files by reason
-            ("empty", "binary", "undecodable", "unsupported_extension", "bad_json_line", "unreadable").
+            Exclusions (`EXCLUSIONS`: unsupported extension, outside the corpus, build output, removed
+            blobs and runs) are only counted, never raised on.
+        report: Filled in while iterating: documents yielded, and skipped items by reason
+            (`SKIP_REASONS`), each with the file (or file:line) it names.
+        max_file_bytes: Larger files are skipped as "too_large".
+        max_line_chars: A markup or text file with a longer line is skipped as "too_large"; so is a
+            JSON-lines record (or a JSON record's text) that long, alone.
+        max_nesting_depth: JSON, Markdown lists/blockquotes and HTML elements nested deeper are
+            skipped as "too_deep".
+        follow_external_symlinks: Read files whose real path is outside the corpus folders; by default
+            they are skipped as "outside_corpus".
 
     Raises:
         CorpusError: At call time when the patterns match no file at all (or, with `strict`, when any
@@ -142,28 +195,78 @@ def read_corpus(
     pattern_list = [patterns] if isinstance(patterns, (str, os.PathLike)) else list(patterns)
     if not pattern_list:
         raise CorpusError("no corpus pattern given")
-    files, root = _expand_patterns([os.fspath(p) for p in pattern_list], strict=strict)
+    if not all(isinstance(p, (str, os.PathLike)) for p in pattern_list):
+        bad = next(p for p in pattern_list if not isinstance(p, (str, os.PathLike)))
+        raise CorpusError(f"corpus: each pattern must be a path or glob string, got {type(bad).__name__} {bad!r}")
+    expanded = _expand_patterns([os.fspath(p) for p in pattern_list], strict=strict)
     # Validation above runs eagerly; the reading below is lazy.
-    options = ReadOptions(text_field=text_field, title_field=title_field, id_field=id_field)
-    return _read_files(files, root, options, strict=strict, report=report if report is not None else BuildReport())
+    options = ReadOptions(text_field=text_field, title_field=title_field, id_field=id_field,
+                          max_file_bytes=max_file_bytes, max_line_chars=max_line_chars,
+                          max_nesting_depth=max_nesting_depth)
+    return _read_files(expanded, options, strict=strict, follow_external_symlinks=follow_external_symlinks,
+                       report=report if report is not None else BuildReport())
 
 
-def _read_files(files: list[str], root: str, options: ReadOptions, *, strict: bool,
+def printable_path(path: str) -> str:
+    """A path that can always be printed and written as UTF-8 (undecodable bytes as \\xNN)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _has_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone surrogate (an undecodable file name byte, a JSON "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _is_inside(real: str, roots: Sequence[str]) -> bool:
+    return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _check_file(path: str, roots: Sequence[str], options: ReadOptions, follow_external_symlinks: bool) -> Skipped | None:
+    """Why a matched file must not be opened (odd name, outside the corpus, not a regular file, too
+    large), or None. `os.stat` follows symlinks, so `x.txt -> /dev/zero` is seen as the device."""
+    if _has_surrogate(path):
+        return Skipped("undecodable", printable_path(path), "file name is not valid UTF-8")
+    try:
+        info = os.stat(path)
+    except OSError as exc:  # dangling link, symlink loop, vanished since globbing
+        return Skipped("unreadable", path, f"cannot read ({exc.strerror or exc})")
+    if not stat.S_ISREG(info.st_mode):
+        return Skipped("not_a_regular_file", path, "not a regular file (a FIFO, device or socket)")
+    if not follow_external_symlinks and not _is_inside(os.path.realpath(path), roots):
+        return Skipped("outside_corpus", path, f"symlink to {os.path.realpath(path)}, outside the corpus folder "
+                                               "(set follow_external_symlinks: true to read it)")
+    if info.st_size > options.max_file_bytes:
+        return Skipped("too_large", path, f"{info.st_size} bytes, over max_file_bytes ({options.max_file_bytes})")
+    return None
+
+
+def _read_files(expanded: _Expanded, options: ReadOptions, *, strict: bool, follow_external_symlinks: bool,
                 report: BuildReport) -> Iterator[Document]:
-    for path in files:
-        relpath = Path(os.path.relpath(path, root)).as_posix()
+    def skip(item: Skipped) -> None:
+        report.drop(CORPUS, item.reason, n=item.n, where=item.where)
+        message = f"{item.where}: {item.detail}"
+        if strict and item.reason not in EXCLUSIONS:
+            raise CorpusError(message)
+        logger.info("skipped (%s) %s", item.reason, message)
+
+    for item in expanded.excluded:
+        skip(item)
+    roots = [os.path.realpath(base) for base in expanded.bases]
+    for path in expanded.files:
         found = reader_for(path)
-        if found is None:
-            items: Iterable[Document | Skipped] = [Skipped("unsupported_extension", path, "unsupported file extension")]
-        else:
-            items = found[1](path, relpath, options)
-        for item in items:
+        problem = (Skipped("unsupported_extension", printable_path(path), "unsupported file extension")
+                   if found is None else _check_file(path, roots, options, follow_external_symlinks))
+        if problem is not None:
+            skip(problem)
+            continue
+        relpath = Path(os.path.relpath(path, expanded.root)).as_posix()
+        for item in found[1](path, relpath, options):
             if isinstance(item, Skipped):
-                report.drop(CORPUS, item.reason)
-                message = f"{item.where}: {item.detail}"
-                if strict and item.reason != "unsupported_extension":
-                    raise CorpusError(message)
-                logger.info("skipped (%s) %s", item.reason, message)
+                skip(item)
                 continue
             report.count("documents")
             yield item
@@ -186,36 +289,95 @@ def _pattern_base(pattern: str) -> str:
     return os.path.join(*fixed) if fixed else "."
 
 
-def _walk(directory: str) -> Iterator[str]:
-    """All non-hidden files under a directory."""
+_FRONT_MATTER_END = re.compile(r"^---[ \t]*$", re.M)
+
+
+def is_build_output(directory: str) -> bool:
+    """Whether a folder is a raft-dataset output: it holds `OUTPUT_MANIFEST`, or (an older build) a
+    `data/` folder and a README.md whose YAML front matter has a top-level `raft_dataset:` key."""
+    if os.path.isfile(os.path.join(directory, OUTPUT_MANIFEST)):
+        return True
+    readme = os.path.join(directory, "README.md")
+    if not (os.path.isdir(os.path.join(directory, "data")) and os.path.isfile(readme)):
+        return False
+    try:
+        with open(readme, "rb") as fh:
+            head = fh.read(256 * 1024).decode("utf-8", "replace")
+    except OSError:
+        return False
+    if not head.startswith("---"):
+        return False
+    end = _FRONT_MATTER_END.search(head, 3)
+    front = head[3:end.start()] if end else head
+    return re.search(r"^raft_dataset:", front, re.M) is not None
+
+
+def _walk(directory: str, outputs: dict[str, bool]) -> Iterator[str]:
+    """All non-hidden files under a directory, raft-dataset output folders left out (and noted)."""
     for dirpath, dirnames, filenames in os.walk(directory):
+        if _in_output(dirpath, directory, outputs):
+            dirnames[:] = []
+            continue
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             if not name.startswith("."):
                 yield os.path.join(dirpath, name)
 
 
-def _expand_patterns(patterns: list[str], *, strict: bool) -> tuple[list[str], str]:
-    """Matched files (absolute, deduplicated, sorted) and the common root of the patterns."""
+def _in_output(path: str, base: str, outputs: dict[str, bool]) -> str | None:
+    """The raft-dataset output folder between `base` (inclusive) and `path` holding it, or None.
+    `outputs` caches the answer per folder."""
+    base = os.path.abspath(base)
+    current = os.path.abspath(path)
+    chain: list[str] = []
+    while True:
+        if current not in outputs:
+            outputs[current] = os.path.isdir(current) and is_build_output(current)
+        chain.append(current)
+        if current == base or os.path.dirname(current) == current or not current.startswith(base):
+            break
+        current = os.path.dirname(current)
+    return next((folder for folder in reversed(chain) if outputs[folder]), None)
+
+
+@dataclass
+class _Expanded:
+    files: list[str]  # absolute, deduplicated, sorted by path relative to root
+    root: str  # common folder of the patterns; document ids are relative to it
+    bases: list[str]  # each pattern's folder: files whose real path is outside all are outside the corpus
+    excluded: list[Skipped]  # raft-dataset output folders found inside the corpus
+
+
+def _expand_patterns(patterns: list[str], *, strict: bool) -> _Expanded:
+    """Matched files (absolute, deduplicated, sorted), the root and base folders of the patterns."""
     found: set[str] = set()
     unmatched: list[str] = []
     bases: list[str] = []
+    outputs: dict[str, bool] = {}
     for raw in patterns:
         pattern = os.path.expanduser(raw)
-        bases.append(os.path.abspath(_pattern_base(pattern)))
+        base = os.path.abspath(_pattern_base(pattern))
+        bases.append(base)
         # An existing path is taken literally, even with glob characters in its name ("notes[1].md").
-        hits = glob.glob(pattern, recursive=True) if _has_magic(pattern) and not os.path.exists(pattern) else (
-            [pattern] if os.path.exists(pattern) else [])
+        hits = glob.glob(pattern, recursive=True) if _has_magic(pattern) and not os.path.lexists(pattern) else (
+            [pattern] if os.path.lexists(pattern) else [])
         matched: set[str] = set()
         for hit in hits:
             if os.path.isdir(hit):
-                matched.update(os.path.abspath(p) for p in _walk(hit))
-            elif os.path.isfile(hit):
+                matched.update(os.path.abspath(p) for p in _walk(hit, outputs))
+            else:  # files, and FIFOs, devices or dangling links, to be counted when read
                 matched.add(os.path.abspath(hit))
+        matched = {f for f in matched if not _in_output(os.path.dirname(f), base, outputs)}
         if not matched:
             unmatched.append(raw)
         found |= matched
+    excluded = [Skipped("build_output", printable_path(folder), "a raft-dataset output folder inside the corpus")
+                for folder, is_output in sorted(outputs.items()) if is_output
+                and not any(outputs.get(parent) for parent in _parents(folder))]
     if not found:
+        if excluded:
+            raise CorpusError(f"no corpus file outside raft-dataset output folders "
+                              f"({', '.join(s.where for s in excluded)}) matches {', '.join(map(repr, unmatched))}")
         raise CorpusError(f"no file matches corpus pattern(s): {', '.join(map(repr, unmatched))}")
     if unmatched:
         message = f"no file matches corpus pattern(s): {', '.join(map(repr, unmatched))}"
@@ -228,13 +390,21 @@ def _expand_patterns(patterns: list[str], *, strict: bool) -> tuple[list[str], s
         root = os.path.commonpath(sorted(found))
     if os.path.isfile(root):
         root = os.path.dirname(root)
-    return sorted(found, key=lambda p: Path(os.path.relpath(p, root)).as_posix()), root
+    files = sorted(found, key=lambda p: Path(os.path.relpath(p, root)).as_posix())
+    return _Expanded(files, root, bases, excluded)
+
+
+def _parents(path: str) -> Iterator[str]:
+    parent = os.path.dirname(path)
+    while parent != path:
+        yield parent
+        path, parent = parent, os.path.dirname(parent)
 
 
 def resolve_corpus_files(patterns: str | Sequence[str]) -> list[Path]:
     """The files `read_corpus` would read for these patterns, sorted (for fingerprints and listings)."""
-    files, _ = _expand_patterns([patterns] if isinstance(patterns, str) else list(patterns), strict=False)
-    return [Path(f) for f in files]
+    expanded = _expand_patterns([patterns] if isinstance(patterns, str) else list(patterns), strict=False)
+    return [Path(f) for f in expanded.files]
 
 
 def _decode(data: bytes) -> str | None:
@@ -256,12 +426,45 @@ def humanize_stem(path: str) -> str:
     return words[:1].upper() + words[1:] if words else name
 
 
-def _read_bytes(path: str) -> bytes | Skipped:
+def read_limited(path: str, max_bytes: int) -> bytes | Skipped:
+    """The bytes of a regular file, at most `max_bytes` (a "too_large" Skipped past that).
+
+    Opened non-blocking and checked again on the open descriptor, so a file swapped for a FIFO since
+    it was listed cannot block, and at most `max_bytes + 1` bytes are read from a file still growing.
+    """
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:  # vanished or unreadable since globbing
         return Skipped("unreadable", path, f"cannot read ({exc.strerror or exc})")
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return Skipped("not_a_regular_file", path, "not a regular file (a FIFO, device or socket)")
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            return Skipped("unreadable", path, f"cannot read ({exc.strerror or exc})")
+    if len(data) > max_bytes:
+        return Skipped("too_large", path, f"over max_file_bytes ({max_bytes})")
+    return data
+
+
+_LONG_LINES: dict[int, re.Pattern] = {}
+
+
+def longest_line_over(text: str, limit: int) -> bool:
+    """Whether a line of `text` is longer than `limit` characters (linear: tried at line starts only)."""
+    if len(text) <= limit:
+        return False
+    if limit not in _LONG_LINES:
+        _LONG_LINES[limit] = re.compile(rf"^[^\n]{{{limit + 1}}}", re.M)
+    return _LONG_LINES[limit].search(text) is not None
+
+
+def _junk_skips(path: str, blobs: int, runs: int) -> Iterator[Skipped]:
+    if blobs:
+        yield Skipped("encoded_blob", path, f"removed {blobs} base64 blob(s) / data: URI(s) from the text", n=blobs)
+    if runs:
+        yield Skipped("unbroken_run", path, f"removed {runs} run(s) of text without spaces", n=runs)
 
 
 def _markup_reader(fmt: str) -> Reader:
@@ -269,7 +472,7 @@ def _markup_reader(fmt: str) -> Reader:
     (`markup.parse`: markup rendered as a reader sees it, headings kept as structure)."""
 
     def read(path: str, doc_id: str, options: ReadOptions) -> Iterator[Document | Skipped]:
-        data = _read_bytes(path)
+        data = read_limited(path, options.max_file_bytes)
         if isinstance(data, Skipped):
             yield data
             return
@@ -280,7 +483,16 @@ def _markup_reader(fmt: str) -> Reader:
         if raw is None:
             yield Skipped("undecodable", path, "not valid UTF-8")
             return
-        parsed = parse_markup(raw, fmt)
+        if longest_line_over(raw, options.max_line_chars):
+            yield Skipped("too_large", path, f"a line is longer than max_line_chars ({options.max_line_chars})")
+            return
+        try:
+            parsed = parse_markup(raw, fmt, max_depth=options.max_nesting_depth)
+        except MarkupTooDeep as exc:
+            yield Skipped("too_deep", path, f"{exc} (max_nesting_depth {options.max_nesting_depth})")
+            return
+        parsed, blobs, runs = strip_junk(parsed)
+        yield from _junk_skips(path, blobs, runs)
         if not parsed.text.strip():
             yield Skipped("empty", path, "no text (empty after cleanup)")
             return
@@ -294,16 +506,17 @@ def _markup_reader(fmt: str) -> Reader:
 def read_json_records(path: str, doc_id: str, options: ReadOptions) -> Iterator[Document | Skipped]:
     """One Document per JSON record: a JSON-lines file, or a `.json` file holding an array/object."""
     is_json_file = path.lower().endswith(".json")
-    records: Iterable[tuple[int, Any]] = _json_file_records(path) if is_json_file else _json_lines(path)
+    records: Iterable[tuple[int, Any]] = (_json_file_records(path, options) if is_json_file
+                                          else _json_lines(path, options))
     try:
-        yield from _records_to_documents(records, path, doc_id, text_field=options.text_field,
-                                         title_field=options.title_field, id_field=options.id_field)
+        yield from _records_to_documents(records, path, doc_id, options)
     except OSError as exc:
         yield Skipped("unreadable", path, f"cannot read ({exc.strerror or exc})")
 
 
-def _records_to_documents(records: Iterable[tuple[int, Any]], path: str, relpath: str, *, text_field: str,
-                          title_field: str, id_field: str) -> Iterator[Document | Skipped]:
+def _records_to_documents(records: Iterable[tuple[int, Any]], path: str, relpath: str,
+                          options: ReadOptions) -> Iterator[Document | Skipped]:
+    text_field, title_field, id_field = options.text_field, options.title_field, options.id_field
     for line_no, record in records:
         where = f"{path}:{line_no}"
         if isinstance(record, Skipped):
@@ -318,52 +531,108 @@ def _records_to_documents(records: Iterable[tuple[int, Any]], path: str, relpath
                       else f"field {text_field!r} is {type(text).__name__}, not a string")
             yield Skipped("bad_json_line", where, detail)
             continue
-        text = text.replace("\r\n", "\n").strip()
-        if not text:
-            yield Skipped("empty", where, f"empty field {text_field!r}")
+        if len(text) > options.max_line_chars:
+            yield Skipped("too_large", where, f"field {text_field!r} is longer than max_line_chars "
+                                              f"({options.max_line_chars})")
             continue
+        text = text.replace("\r\n", "\n").strip()
         rec_id = record.get(id_field)
         doc_id = str(rec_id) if rec_id not in (None, "") else f"{relpath}:{line_no}"
         rec_title = record.get(title_field)
         title = str(rec_title).strip() if rec_title not in (None, "") else humanize_stem(relpath)
+        if _has_surrogate(text) or _has_surrogate(doc_id) or _has_surrogate(title):
+            yield Skipped("undecodable", where, "a lone surrogate escape (\\ud800-\\udfff) is not text")
+            continue
+        parsed, blobs, runs = strip_junk(ParsedMarkup(text, None, (), ()))
+        yield from _junk_skips(where, blobs, runs)
+        text = parsed.text.strip()
+        if not text:
+            yield Skipped("empty", where, f"empty field {text_field!r}")
+            continue
         yield Document(doc_id=doc_id, title=title, text=text, format="jsonl", source=path)
 
 
-def _json_lines(path: str) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object or Skipped) for each non-blank line, streaming."""
-    with open(path, "rb") as fh:
-        for line_no, line in enumerate(fh, start=1):
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether JSON text nests arrays/objects deeper than `limit`, found by a linear scan of the
+    brackets outside strings (before parsing: the parser would recurse and raise RecursionError)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def _parse_json(text: str, where: str, options: ReadOptions) -> Any:
+    """A parsed JSON value, or a Skipped (too deep, or invalid)."""
+    if json_too_deep(text, options.max_nesting_depth):
+        return Skipped("too_deep", where, f"JSON nested deeper than max_nesting_depth ({options.max_nesting_depth})")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Skipped("bad_json_line", where, f"invalid JSON ({exc.msg})")
+    except RecursionError:
+        return Skipped("too_deep", where, "JSON nested too deep to parse")
+
+
+def _json_lines(path: str, options: ReadOptions, data: bytes | None = None) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object or Skipped) for each non-blank line, streaming (or of `data`)."""
+    with open(path, "rb") if data is None else contextlib.nullcontext(io.BytesIO(data)) as fh:
+        line_no = 0
+        while True:
+            # Read at most one byte past the limit of a line (4 bytes per character): a 20 MB line
+            # is not held in memory just to be skipped.
+            line = fh.readline(4 * options.max_line_chars + 2)
+            if not line:
+                return
+            line_no += 1
             where = f"{path}:{line_no}"
+            if not line.endswith(b"\n") and len(line) >= 4 * options.max_line_chars + 2:
+                while line and not line.endswith(b"\n"):  # skip the rest of the line
+                    line = fh.readline(2**20)
+                yield line_no, Skipped("too_large", where, f"record longer than max_line_chars ({options.max_line_chars})")
+                continue
             text = _decode(line)
             if text is None:
                 yield line_no, Skipped("bad_json_line", where, "line is not valid UTF-8")
                 continue
             if not text.strip():
                 continue
-            try:
-                yield line_no, json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield line_no, Skipped("bad_json_line", where, f"invalid JSON ({exc.msg})")
+            if len(text.rstrip("\n")) > options.max_line_chars:
+                yield line_no, Skipped("too_large", where, f"record longer than max_line_chars ({options.max_line_chars})")
+                continue
+            yield line_no, _parse_json(text, where, options)
 
 
-def _json_file_records(path: str) -> Iterator[tuple[int, Any]]:
+def _json_file_records(path: str, options: ReadOptions) -> Iterator[tuple[int, Any]]:
     """Records of a `.json` file: an array of objects, one object, or (fallback) JSON lines."""
-    with open(path, "rb") as fh:
-        data = fh.read()
+    data = read_limited(path, options.max_file_bytes)
+    if isinstance(data, Skipped):
+        yield 1, data
+        return
     text = _decode(data)
     if text is None or b"\x00" in data:
         yield 1, Skipped("undecodable" if text is None else "binary", path, "not a UTF-8 JSON file")
         return
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        yield from _json_lines(path)
+    value = _parse_json(text, path, options)
+    if isinstance(value, Skipped):
+        if value.reason == "bad_json_line":
+            yield from _json_lines(path, options, data)
+        else:
+            yield 1, value
         return
     if isinstance(value, list):
         # Records of an array are numbered from 1 like lines, so ids fall back to "file:index".
         yield from enumerate(value, start=1)
     else:
         yield 1, value
+
 
 
 # --------------------------------------------------------------------------------------------------
@@ -454,9 +723,13 @@ def _load_hf(name: str, *, split: str, cache_dir: str | None):
 def _iter_hf_rows(ds, *, label: str, split: str, source: str, text_column: str, title_column: str | None,
                   id_column: str | None, report: BuildReport) -> Iterator[Document]:
     for row_no, row in enumerate(ds):
-        text = (row[text_column] or "").replace("\r\n", "\n").strip()
+        where = f"{source}:{split}:{row_no}"
+        parsed, blobs, runs = strip_junk(ParsedMarkup((row[text_column] or "").replace("\r\n", "\n"), None, (), ()))
+        for skipped in _junk_skips(where, blobs, runs):
+            report.drop(CORPUS, skipped.reason, n=skipped.n, where=where)
+        text = parsed.text.strip()
         if not text:
-            report.drop(CORPUS, "empty")
+            report.drop(CORPUS, "empty", where=where)
             continue
         raw_id = row[id_column] if id_column else None
         doc_id = str(raw_id) if raw_id not in (None, "") else f"{label}:{split}:{row_no}"
@@ -472,3 +745,5 @@ for _suffix, _fmt in ((".md", "markdown"), (".markdown", "markdown"), (".mdx", "
     register_reader(_suffix, _markup_reader(_fmt), format=_fmt)
 register_reader(".jsonl", read_json_records, format="jsonl")
 register_reader(".json", read_json_records, format="jsonl")
+_BUILTIN_SUFFIXES = frozenset(_READERS)
+_plugin_suffixes: set[str] = set()  # suffixes taken by entry-point readers (a later plugin may replace one)

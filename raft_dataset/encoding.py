@@ -5,6 +5,12 @@
 are tokenized once per window in one fast-tokenizer call, batched by *token* length (not characters)
 so batches carry almost no padding, and run under `torch.inference_mode()` with SDPA attention.
 
+Precision (`dtype`): "float32" (exact); "bfloat16" runs the model under torch autocast where the
+device computes bf16 natively (CPU: oneDNN's AVX-512/AMX bf16 path; elsewhere it falls back to
+float32 with a warning, since emulated bf16 is several times slower than float32); "int8" runs the
+transformer exported to ONNX and dynamically quantized (int8 per-channel weights, int8 activations
+computed per batch) in ONNX Runtime, the optional `onnx` extra. The dtype is part of the fingerprint.
+
 `EmbeddingCache` keeps float32 vectors keyed by sha256(encoder fingerprint, text) in a SQLite file
 (a `raft_dataset.cache.KVStore` namespace); `encode_cached` fills it batch by batch so an interrupted
 build resumes where it stopped.
@@ -14,6 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -45,6 +55,29 @@ _LEGACY_POOLING_KEYS = {
 _PROMPT_ALIASES = {"query": ("query",), "document": ("document", "passage", "corpus")}
 # sentence-transformers modules that do not change the embedding of a plain text input.
 _TRANSPARENT_MODULES = ("Transformer", "Dropout")
+ENCODER_DTYPES = ("float32", "bfloat16", "int8")
+# ONNX opset of the int8 export: ONNX Runtime's dynamic quantizer and kernels cover it fully.
+_ONNX_OPSET = 17
+
+
+def check_encoder_dtype(dtype: object) -> str:
+    """`dtype` if it is one of `ENCODER_DTYPES`, else a one-line ValueError naming the setting."""
+    if dtype not in ENCODER_DTYPES:
+        raise ValueError(f"encoder_dtype: {dtype!r} is not one of {', '.join(ENCODER_DTYPES)}")
+    return str(dtype)
+
+
+def native_bfloat16(device) -> bool:
+    """Whether `device` runs bf16 matmuls natively: CUDA with bf16 support, or a CPU where oneDNN has
+    a bf16 path (AVX-512 BW/VL/DQ, AVX-512 BF16, AMX; torch's own check). AVX2-only CPUs emulate bf16
+    several times slower than float32 (measured: 6x on a 2-core AVX2 EPYC), so they do not count."""
+    import torch
+
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
 
 
 def default_encoder_path() -> str:
@@ -79,12 +112,28 @@ class StConfig:
     found: bool = False
 
 
+def is_hub_id(name: str) -> bool:
+    """Whether `name` can be a Hugging Face Hub repo id ("org/name" or "name"); paths such as
+    "./model", "/abs/model", "~/model" or "a/b/c" cannot, so they are only ever local folders."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if name.startswith((".", "~", "/")) or name.count("/") > 1 or "\\" in name:
+        return False
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
 def _model_file(model: str, filename: str) -> Path | None:
     """A file of a local model dir or a Hub id (through HF's normal cache resolution), or None if absent."""
     local = Path(model)
     if local.is_dir():
         path = local / filename
         return path if path.is_file() else None
+    if not is_hub_id(model):
+        return None
     from transformers.utils import cached_file
 
     resolved = cached_file(model, filename, _raise_exceptions_for_missing_entries=False,
@@ -226,18 +275,27 @@ class Encoder:
         max_length: Token limit; None means the model's own (sentence-transformers `max_seq_length`).
         device: torch device string.
         num_threads: torch intra-op threads; None keeps torch's default (one per core).
+        dtype: "float32", "bfloat16" (autocast; float32 with a warning where the device has no native
+            bf16) or "int8" (ONNX Runtime, CPU only; needs `pip install raft-dataset[onnx]`).
+        onnx_cache_dir: Folder keeping the int8 ONNX export between runs; None means
+            `<default_cache_dir()>/encoders`.
 
-    Attributes: tokenizer (HF fast tokenizer), max_length, dimension, pooling, normalize,
-    fingerprint (a string that changes whenever weights, pooling or max_length change), prompts,
-    default_prompt_name, model_path (resolved local directory).
+    Attributes: tokenizer (HF fast tokenizer), max_length, dimension, pooling, normalize, dtype (the
+    precision in effect), fingerprint (a string that changes whenever weights, pooling, max_length or
+    dtype change), prompts, default_prompt_name, model_path (resolved local directory).
     """
 
     def __init__(self, model_name_or_path: str | None = None, *, batch_size: int = 64,
                  max_length: int | None = None, device: str = "cpu", num_threads: int | None = None,
-                 max_batch_tokens: int = _MAX_BATCH_TOKENS) -> None:
+                 max_batch_tokens: int = _MAX_BATCH_TOKENS, dtype: str = "float32",
+                 onnx_cache_dir: str | Path | None = None) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
+        dtype = check_encoder_dtype(dtype)
+        if dtype == "int8" and torch.device(device).type != "cpu":
+            raise ValueError(f"encoder_dtype: int8 runs on the CPU only (ONNX Runtime), not {device}; "
+                             "use bfloat16 or float32 there")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if num_threads is not None:
@@ -247,14 +305,19 @@ class Encoder:
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.device = torch.device(device)
-        st = load_st_config(name)
-        self.tokenizer = AutoTokenizer.from_pretrained(name)
+        # Located first: a missing folder or an unreachable Hub id is one clear line, not a loader traceback.
+        model_path = self._resolve_model_dir(name)
+        try:
+            st = load_st_config(name)
+            self.tokenizer = AutoTokenizer.from_pretrained(name)
+            try:  # SDPA is the fastest exact attention on CPU; older architectures only have "eager".
+                self.model = AutoModel.from_pretrained(name, attn_implementation="sdpa")
+            except (ValueError, ImportError):
+                self.model = AutoModel.from_pretrained(name)
+        except OSError as err:  # transformers reports missing files (weights, tokenizer) as OSError
+            raise ValueError(f"encoder: cannot load {name}: {' '.join(str(err).split())}") from None
         if not getattr(self.tokenizer, "is_fast", False):
             raise ValueError(f"{name}: a fast (Rust) tokenizer is required (tokenizer.json missing?)")
-        try:  # SDPA is the fastest exact attention on CPU; older architectures only have "eager".
-            self.model = AutoModel.from_pretrained(name, attn_implementation="sdpa")
-        except (ValueError, ImportError):
-            self.model = AutoModel.from_pretrained(name)
         self.model.to(self.device).eval()
         config = self.model.config
         limits = [x for x in (self.tokenizer.model_max_length, getattr(config, "max_position_embeddings", None))
@@ -272,25 +335,83 @@ class Encoder:
         self.dimension = int(config.hidden_size) * len(self.pooling)
         if self.tokenizer.pad_token is None and self.tokenizer.eos_token is not None:
             self.tokenizer.pad_token = self.tokenizer.eos_token  # decoder models: any id works, it is masked
-        self.model_path = self._resolve_model_dir(name)
-        self.fingerprint = model_fingerprint(self.model_path, {
-            "pooling": list(self.pooling), "normalize": self.normalize, "max_length": self.max_length,
-            "include_prompt": self.include_prompt, "do_lower_case": self.do_lower_case,
-        })
+        self.model_path = model_path
+        settings = {"pooling": list(self.pooling), "normalize": self.normalize, "max_length": self.max_length,
+                    "include_prompt": self.include_prompt, "do_lower_case": self.do_lower_case}
+        float32_fingerprint = model_fingerprint(self.model_path, settings)
+        self.dtype, self._autocast_dtype, self._onnx = self._set_up_precision(dtype, float32_fingerprint,
+                                                                              onnx_cache_dir)
+        # float32 keeps the fingerprint earlier versions wrote, so existing caches still hit.
+        self.fingerprint = float32_fingerprint if self.dtype == "float32" else hashlib.sha256(
+            f"{float32_fingerprint}\0{self.dtype}".encode()).hexdigest()[:32]
+
+    def _set_up_precision(self, dtype: str, float32_fingerprint: str, onnx_cache_dir: str | Path | None):
+        """(dtype in effect, autocast dtype or None, `OnnxInt8Model` or None) for the requested `dtype`."""
+        import torch
+
+        if dtype == "bfloat16":
+            if native_bfloat16(self.device):
+                return dtype, torch.bfloat16, None
+            warnings.warn(f"encoder_dtype: bfloat16 is not native on {self.device.type} here (CPU capability "
+                          f"{torch.backends.cpu.get_cpu_capability()}); encoding in float32, which is faster "
+                          "than emulated bf16 and exact", RuntimeWarning, stacklevel=3)
+            return "float32", None, None
+        if dtype == "int8":
+            folder = Path(onnx_cache_dir).expanduser() if onnx_cache_dir else default_cache_dir() / "encoders"
+            path = folder / f"{float32_fingerprint}-int8.onnx"
+            return dtype, None, OnnxInt8Model.from_model(self.model, path)
+        return dtype, None, None
 
     @staticmethod
-    def _resolve_model_dir(name: str) -> Path:
-        """The local directory the weights were loaded from (a Hub cache snapshot for Hub ids)."""
-        if Path(name).is_dir():
-            return Path(name)
-        config = _model_file(name, "config.json")
-        if config is None:
-            raise ValueError(f"{name}: cannot locate config.json")
-        return config.parent
+    def _resolve_model_dir(name: str, what: str = "encoder") -> Path:
+        """The local directory the weights load from (a Hub cache snapshot for Hub ids; its
+        config.json is fetched when not cached and the Hub is reachable).
+
+        Raises, in one line naming `what` (the setting) and `name`:
+            FileNotFoundError: no such local folder, or a Hub id that is neither cached nor fetchable
+                (offline, no connection, no such repo).
+            ValueError: a file or a folder that is not a `transformers` model (no config.json).
+        """
+        local = Path(name)
+        if local.is_dir():
+            if not (local / "config.json").is_file():
+                raise ValueError(f"{what}: {name} is not a transformers model folder (no config.json)")
+            return local
+        if local.exists():
+            raise ValueError(f"{what}: {name} is a file; give a model folder or a Hub id")
+        if not is_hub_id(name):
+            raise FileNotFoundError(f"{what}: no such model folder: {name}")
+        from huggingface_hub import constants, hf_hub_download
+        from huggingface_hub.errors import (
+            EntryNotFoundError,
+            GatedRepoError,
+            HfHubHTTPError,
+            LocalEntryNotFoundError,
+            RepositoryNotFoundError,
+        )
+
+        try:
+            return Path(hf_hub_download(name, "config.json")).parent
+        except LocalEntryNotFoundError:  # not cached, and offline or no connection
+            why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "no connection to the Hub"
+            raise FileNotFoundError(
+                f"{what}: {name!r} is not a local folder and could not be fetched offline ({why}; it is not in "
+                f"the Hugging Face cache): run `hf download {name}` once while online, or give a local model folder"
+            ) from None
+        except GatedRepoError:
+            raise FileNotFoundError(f"{what}: {name!r} is gated on the Hub: accept its terms there and log in "
+                                    "(`hf auth login` or HF_TOKEN)") from None
+        except RepositoryNotFoundError:
+            raise FileNotFoundError(f"{what}: {name!r} is not a local folder and not a model on the Hub (private "
+                                    "repos need `hf auth login` or HF_TOKEN)") from None
+        except EntryNotFoundError:
+            raise ValueError(f"{what}: {name!r} on the Hub has no config.json: not a transformers model") from None
+        except (HfHubHTTPError, OSError) as err:
+            raise FileNotFoundError(f"{what}: cannot fetch {name!r} from the Hub: {' '.join(str(err).split())}") from None
 
     def __repr__(self) -> str:
         return (f"Encoder({self.name!r}, dimension={self.dimension}, pooling={'+'.join(self.pooling)}, "
-                f"normalize={self.normalize}, max_length={self.max_length})")
+                f"normalize={self.normalize}, max_length={self.max_length}, dtype={self.dtype})")
 
     def resolve_prompt(self, prompt_name: str | None = None, prompt: str | None = None) -> str:
         """The prompt text prepended to inputs.
@@ -364,7 +485,14 @@ class Encoder:
     def _forward(self, input_ids, attention_mask, prompt_len: int = 0) -> np.ndarray:
         import torch
 
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if self._onnx is not None:
+            hidden = self._onnx(input_ids, attention_mask)
+        elif self._autocast_dtype is not None:
+            with torch.autocast(self.device.type, dtype=self._autocast_dtype):
+                hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            hidden = hidden.float()  # pooling and normalising in float32, like sentence-transformers' output
+        else:
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         pool_mask = attention_mask
         if prompt_len:
             pool_mask = attention_mask.clone()
@@ -394,6 +522,122 @@ class Encoder:
         ids = self.tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False,
                              return_token_type_ids=False, verbose=False)["input_ids"]
         return [len(x) for x in ids]
+
+
+def _last_hidden_state_module(model):
+    """`model` as a module (input_ids, attention_mask) -> last hidden state: the graph ONNX export traces."""
+    import torch
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    return LastHiddenState().eval()
+
+
+class OnnxInt8Model:
+    """A transformer exported to ONNX and dynamically quantized to int8, run by ONNX Runtime on the CPU.
+
+    Weights are int8 per output channel (per-tensor scales lose too much on MiniLM: cosine 0.93 to
+    float32 against 0.99); activations are quantized per batch at run time. Called like the model's
+    forward, it returns the last hidden state as a float32 tensor. Pickles as its ONNX bytes, so Ray
+    actors get a working copy.
+    """
+
+    def __init__(self, onnx_bytes: bytes, num_threads: int | None = None) -> None:
+        self.onnx_bytes = onnx_bytes
+        self.num_threads = num_threads
+        self._session = None
+
+    @classmethod
+    def from_model(cls, model, path: Path) -> OnnxInt8Model:
+        """Export and quantize `model` into `path` (atomically), or reuse the file already there."""
+        import torch
+
+        _require_onnxruntime()
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as tmp:
+                exported = Path(tmp) / "model.onnx"
+                export_onnx(model, exported)
+                quantized = Path(tmp) / "model-int8.onnx"
+                quantize_onnx_int8(exported, quantized)
+                os.replace(quantized, path)
+        return cls(path.read_bytes(), torch.get_num_threads())
+
+    def _get_session(self):
+        if self._session is None:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            if self.num_threads:
+                options.intra_op_num_threads = self.num_threads
+            self._session = onnxruntime.InferenceSession(self.onnx_bytes, options,
+                                                         providers=["CPUExecutionProvider"])
+        return self._session
+
+    def __call__(self, input_ids, attention_mask):
+        import torch
+
+        hidden = self._get_session().run(None, {"input_ids": input_ids.cpu().numpy(),
+                                                "attention_mask": attention_mask.cpu().numpy()})[0]
+        return torch.from_numpy(hidden)
+
+    def __getstate__(self) -> dict:
+        return {"onnx_bytes": self.onnx_bytes, "num_threads": self.num_threads}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["onnx_bytes"], state["num_threads"])
+
+
+def _require_onnxruntime() -> None:
+    try:
+        import onnx  # noqa: F401  (the quantizer reads and writes ONNX protos)
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise ValueError("encoder_dtype: int8 needs ONNX Runtime: pip install 'raft-dataset[onnx]'") from None
+
+
+def export_onnx(model, path: Path) -> None:
+    """Export a `transformers` encoder's (input_ids, attention_mask) -> last_hidden_state to ONNX with
+    dynamic batch and sequence axes.
+
+    The TorchScript exporter (`dynamo=False`) needs no onnxscript; it traces, so the example batch has a
+    padded row: a trace of an all-ones mask could fold the masking away.
+    """
+    import torch
+
+    ids = torch.tensor([[1, 2, 3, 4], [1, 2, 3, 0]])  # any ids: the trace records operations, not values
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    axes = {0: "batch", 1: "tokens"}
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes are not the user's concern
+        torch.onnx.export(_last_hidden_state_module(model), (ids, mask), str(path), input_names=["input_ids", "attention_mask"],
+                          output_names=["last_hidden_state"], opset_version=_ONNX_OPSET, dynamo=False,
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes})
+
+
+def quantize_onnx_int8(source: Path, target: Path) -> None:
+    """ONNX Runtime dynamic quantization: int8 weights per channel, activations quantized per batch."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The quantizer logs a pre-processing hint on the root logger (which would also install a stderr
+    # handler there); shape-inference pre-processing changed nothing on MiniLM, so keep it quiet.
+    def not_the_hint(record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+    root, placeholder = logging.getLogger(), logging.NullHandler()
+    root.addHandler(placeholder)  # a handler present: logging.warning() does not run basicConfig()
+    root.addFilter(not_the_hint)
+    try:
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.removeFilter(not_the_hint)
+        root.removeHandler(placeholder)
 
 
 # The embedding cache's table (the layout every earlier version wrote, so old caches keep hitting).

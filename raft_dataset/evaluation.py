@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .chunking import Chunk, chunk_document
 from .corpus import Document
-from .encoding import EmbeddingCache, Encoder
+from .encoding import EmbeddingCache, Encoder, check_encoder_dtype
 from .jsonl import iter_json_objects
 from .retrieval import Retriever, make_retriever
 
@@ -231,16 +231,20 @@ def evaluate_retriever(index, retriever: Retriever, queries: Mapping[str, str],
 
 
 def evaluate_retrieval(corpus_path: str | Path, queries_path: str | Path, qrels_path: str | Path, *,
-                       encoder: str | Encoder | None = None, chunk_size: int = 200, chunk_overlap: int = 30,
+                       encoder: str | Encoder | None = None, encoder_dtype: str = "float32",
+                       chunk_size: int = 200, chunk_overlap: int = 30,
                        index_factory: str = "Flat", max_queries: int | None = None, seed: int = 0,
                        show_progress_bar: bool = True, cache: EmbeddingCache | None = None,
                        retriever: str | Retriever = "hybrid", bm25_language: str = "english",
-                       hybrid_weights: Sequence[float] = (1.0, 1.0), bm25_cache_dir: str | Path | None = "") -> dict:
+                       hybrid_weights: Sequence[float] = (1.0, 1.0), hybrid_fusion: str = "convex",
+                       bm25_cache_dir: str | Path | None = "") -> dict:
     """Chunk, embed and index a BEIR corpus, run its queries and score document rankings.
 
     Args:
         corpus_path, queries_path, qrels_path: BEIR corpus.jsonl, queries.jsonl and qrels TSV.
         encoder: An `Encoder`, a model id / path, or None for the default encoder.
+        encoder_dtype: Precision of an encoder given by name or None ("float32", "bfloat16", "int8");
+            an `Encoder` object keeps its own.
         chunk_size, chunk_overlap: Passed to `chunking.chunk_document`.
         index_factory: FAISS factory string ("Flat" = exact search).
         max_queries: Evaluate a seeded uniform sample of this many judged queries (None: all).
@@ -248,7 +252,8 @@ def evaluate_retrieval(corpus_path: str | Path, queries_path: str | Path, qrels_
         show_progress_bar: Progress bars while chunking, embedding and searching.
         cache: Optional embedding cache for the corpus chunks.
         retriever: "dense", "bm25", "hybrid" (`retrieval.make_retriever`) or any `Retriever`.
-        bm25_language, hybrid_weights: Passed to `make_retriever` for a retriever given by name.
+        bm25_language, hybrid_weights, hybrid_fusion: Passed to `make_retriever` for a retriever given
+            by name.
         bm25_cache_dir: Folder of cached BM25 indexes; "" (the default, like `cache`) caches nothing,
             None is the default cache folder.
 
@@ -257,15 +262,17 @@ def evaluate_retrieval(corpus_path: str | Path, queries_path: str | Path, qrels_
         evaluated queries, plus "queries" (evaluated), "documents" and "chunks" (indexed) and
         "retriever" (its name, or its class name).
     """
+    check_encoder_dtype(encoder_dtype)
     queries, qrels, selected = load_benchmark(queries_path, qrels_path, max_queries=max_queries, seed=seed)
     if isinstance(retriever, str):
         name = retriever
         retriever = make_retriever(retriever, bm25_language=bm25_language, hybrid_weights=hybrid_weights,
+                                   hybrid_fusion=hybrid_fusion,
                                    cache_dir=bm25_cache_dir)  # bad names fail here, before the encoder loads
     else:
         name = type(retriever).__name__
     if not isinstance(encoder, Encoder):
-        encoder = Encoder(encoder)
+        encoder = Encoder(encoder, dtype=encoder_dtype)
     index, counts = build_benchmark_index(corpus_path, encoder, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
                                           index_factory=index_factory, cache=cache,
                                           show_progress_bar=show_progress_bar)

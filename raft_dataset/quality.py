@@ -93,6 +93,13 @@ class QualityReport:
         output_tokens, input_tokens: mean / median / p95 of the answer and the prompt lengths.
         same_document_context: Rows whose context shows two chunks of one document.
         oracle_present: Rows whose context holds the oracle.
+        oracle_choices: Rows by how the oracle was chosen (`oracle_choice`).
+        oracle_confidence: mean / median / p5 of `oracle_confidence`.
+        oracle_outscored: Rows whose oracle another document's chunk scores at least as high
+            (`oracle_confidence` <= 0): the oracle is doubtful.
+        retrievers_agree: Rows where dense and BM25 both rank the oracle's document first.
+        excluded_distractors: Candidates kept out of contexts, by guard, over all rows.
+        hard_negatives: Distractors taken from the retrieval ranking, over all rows.
     """
 
     rows: int = 0
@@ -106,6 +113,12 @@ class QualityReport:
     input_tokens: dict[str, float] = field(default_factory=dict)
     same_document_context: int = 0
     oracle_present: int = 0
+    oracle_choices: Counter = field(default_factory=Counter)
+    oracle_confidence: dict[str, float] = field(default_factory=dict)
+    oracle_outscored: int = 0
+    retrievers_agree: int = 0
+    excluded_distractors: Counter = field(default_factory=Counter)
+    hard_negatives: int = 0
 
     def share(self, count: int) -> float:
         return _share(count, self.rows)
@@ -126,7 +139,18 @@ class QualityReport:
             "input_tokens": dict(self.input_tokens),
             "same_document_context": self.share(self.same_document_context),
             "oracle_present": self.share(self.oracle_present),
+            "oracle": {
+                "choices": {k: self.share(v) for k, v in _by_count(self.oracle_choices)},
+                "confidence": dict(self.oracle_confidence),
+                "outscored": self.share(self.oracle_outscored),
+                "retrievers_agree": self.share(self.retrievers_agree),
+                "excluded_distractors_per_row": {k: self.per_row(v) for k, v in _by_count(self.excluded_distractors)},
+                "hard_negatives_per_row": self.per_row(self.hard_negatives),
+            },
         }
+
+    def per_row(self, count: int) -> float:
+        return round(count / self.rows, 2) if self.rows else 0.0
 
     def to_markdown(self) -> str:
         """Two small tables (checks, lengths) and two lines (question forms, origins)."""
@@ -141,6 +165,8 @@ class QualityReport:
             f"| near duplicate questions | {pct(self.near_duplicate_questions)} |",
             f"| two chunks of one document in the context | {pct(self.same_document_context)} |",
             f"| oracle in the context | {pct(self.oracle_present)} |",
+            f"| oracle outscored by another document (confidence <= 0) | {pct(self.oracle_outscored)} |",
+            f"| dense and BM25 both rank the oracle's document first | {pct(self.retrievers_agree)} |",
             "",
             "| Tokens | mean | median | p95 |",
             "|---|---:|---:|---:|",
@@ -151,6 +177,11 @@ class QualityReport:
             "",
             "Question forms: " + (", ".join(f"{k} {pct(v)}" for k, v in _by_count(self.question_forms)) or "none"),
             "Question origins: " + (", ".join(f"{k} {pct(v)}" for k, v in _by_count(self.query_origins)) or "none"),
+            "Oracles: " + (", ".join(f"{k} {pct(v)}" for k, v in _by_count(self.oracle_choices)) or "none")
+            + (f"; confidence median {self.oracle_confidence['median']:g}" if self.oracle_confidence else ""),
+            f"Distractors per row: {self.per_row(self.hard_negatives):g} from the ranking; candidates kept out "
+            "per row: " + (", ".join(f"{k} {self.per_row(v):g}" for k, v in _by_count(self.excluded_distractors))
+                           or "none"),
         ]
         return "\n".join(lines)
 
@@ -193,7 +224,7 @@ def quality_report(samples: Iterable[Mapping[str, Any]]) -> QualityReport:
     report = QualityReport()
     seen_exact: set[str] = set()
     seen_near: set[frozenset[str]] = set()
-    output_tokens, input_tokens = [], []
+    output_tokens, input_tokens, confidences = [], [], []
     for raw in samples:
         row = _as_row(raw)
         report.rows += 1
@@ -228,8 +259,20 @@ def quality_report(samples: Iterable[Mapping[str, Any]]) -> QualityReport:
         doc_ids = list(row.get("context_doc_ids") or [])
         report.same_document_context += len(set(doc_ids)) < len(doc_ids)
         report.oracle_present += bool(row.get("oracle_present"))
+        if row.get("oracle_choice"):
+            report.oracle_choices[row["oracle_choice"]] += 1
+        if row.get("oracle_confidence") is not None:
+            confidences.append(row["oracle_confidence"])
+            report.oracle_outscored += row["oracle_confidence"] <= 0
+        report.retrievers_agree += bool(row.get("retrievers_agree"))
+        report.excluded_distractors.update(e["guard"] for e in row.get("excluded_distractors") or ())
+        report.hard_negatives += row.get("hard_negatives") or 0
         output_tokens.append(row.get("output_tokens") or 0)
         input_tokens.append(row.get("input_tokens") or 0)
     report.output_tokens = length_summary(output_tokens)
     report.input_tokens = length_summary(input_tokens)
+    if confidences:
+        report.oracle_confidence = {"mean": round(statistics.fmean(confidences), 3),
+                                    "median": round(statistics.median(confidences), 3),
+                                    "p5": round(_percentile(confidences, 0.05), 3)}
     return report

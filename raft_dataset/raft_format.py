@@ -268,7 +268,8 @@ def answer_problem(
     """Why an answer is not in valid RAFT form, or None when it is.
 
     Reasons are stable identifiers used in rejection counts: "empty_output", "missing_answer_marker",
-    "empty_answer", "unbalanced_quote_markers", "quote_not_in_oracle"; with the `question` given,
+    "empty_answer", "unbalanced_quote_markers", "no_quote" (nothing quoted: the answer is not grounded;
+    the `REFUSAL_ANSWER` alone needs no quote), "quote_not_in_oracle"; with the `question` given,
     also the `content_problem` reasons ("markup_in_output", "answer_restates_question",
     "answer_not_a_sentence"), `title` being the oracle's title and `reference_answer` the user's.
     """
@@ -282,6 +283,8 @@ def answer_problem(
     if output.count(BEGIN_QUOTE) != output.count(END_QUOTE):
         return "unbalanced_quote_markers"
     quotes = extract_quotes(output)
+    if not any(quotes) and answer != REFUSAL_ANSWER:
+        return "no_quote"
     if any(not quote_in_source(q, oracle_text) for q in quotes):
         return "quote_not_in_oracle"
     if question is None:

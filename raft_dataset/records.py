@@ -83,6 +83,8 @@ class Chunk:
         start: Character offset of the chunk in the document text.
         end: Character offset one past the chunk's end.
         n_tokens: Length of `text` in encoder tokens (no special tokens).
+        first_page, last_page: The pages (1-based) the chunk spans in a paged document (PDF); None
+            for documents without pages.
     """
 
     chunk_id: str
@@ -92,6 +94,8 @@ class Chunk:
     start: int
     end: int
     n_tokens: int
+    first_page: int | None = None
+    last_page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ def _column(feature: Any = None, export: bool = True) -> dict:
 
 
 _MESSAGE = {"role": datasets.Value("string"), "content": datasets.Value("string")}
+_EXCLUDED = {"chunk_id": datasets.Value("string"), "guard": datasets.Value("string")}
 
 
 @dataclass
@@ -131,20 +136,38 @@ class Sample:
         id: Stable id of the sample (question and oracle chunk).
         instruction, input, output: The alpaca triple: task and question, context documents, answer.
         messages: The same sample as system / user / assistant chat turns.
+        prompt, completion: The same turns split for prompt-completion training (TRL's conversational
+            prompt-completion type): the system and user turns, and the assistant turn.
         question: The question.
         reference_answer: The user's reference answer, if any.
         query_origin: Where the question came from (see `Query.origin`).
         oracle_chunk_id, oracle_doc_id: The chunk that answers the question, and its document.
+        oracle_title, oracle_text: The oracle chunk's title and text, also when the context leaves it
+            out (to evaluate a model with the oracle put back, or to judge the row).
         oracle_present: Whether the oracle is in the context.
         oracle_position: Its position in the context, or -1.
+        oracle_choice: How the oracle was chosen: "gold_chunk" (the question names it),
+            "reference_answer" (the chunk that best supports the user's answer), "gold_document" (the
+            named document's best chunk) or "top_hit" (the retrieval's first chunk).
         oracle_rank: Its rank in the retrieval for the question, or -1 when not retrieved.
-        oracle_retrieved: Whether retrieval ranks it in the top `retrieval_check_k`.
+        oracle_retrieved: Whether retrieval ranks it in the top `retrieval_check_k`; null for a
+            "top_hit" oracle, where the retrieval itself made the choice and the check would say nothing.
+        oracle_confidence: The oracle's fused dense + BM25 score (each divided by its best score for
+            the question) minus that of the best chunk of any other document: -1 to 1, > 0 when the
+            oracle's document wins.
+        retrievers_agree: Whether the dense and the BM25 ranking both put the oracle's document first.
         query_oracle_similarity: Cosine similarity of the question and the oracle.
         context_chunk_ids, context_doc_ids, context_scores: The context documents, in order, and
             their similarity to the question.
         hard_negatives: How many distractors came from the retrieval ranking.
+        excluded_distractors: Candidates kept out of the context because they likely answer the
+            question too, each with the guard that excluded it ("similar_to_oracle",
+            "holds_reference_answer", "ranked_above_oracle", "scored_near_oracle").
         input_tokens, output_tokens, total_tokens: Token counts (tiktoken) of the user turn, the answer
             and both.
+        sequence_tokens: Length of the whole conversation as a trainer tokenizes it: `messages` through
+            the `stats_tokenizer`'s chat template when it has one, else the turns' tokens plus 3 a turn
+            for the chat markup (tiktoken, counted the way OpenAI counts chat messages).
 
     Not exported, used while the row is built: `oracle` and `context` (the chunks themselves), and
     `evidence` (the query's evidence span, offsets in the oracle's document).
@@ -156,22 +179,31 @@ class Sample:
     query_origin: str
     oracle_chunk_id: str
     oracle_doc_id: str
+    oracle_title: str
+    oracle_text: str
     oracle_present: bool
     oracle_position: int
+    oracle_choice: str
     oracle_rank: int
-    oracle_retrieved: bool
+    oracle_retrieved: bool | None
+    oracle_confidence: float = field(metadata=_column(datasets.Value("float32")))
+    retrievers_agree: bool
     query_oracle_similarity: float = field(metadata=_column(datasets.Value("float32")))
     context_chunk_ids: list[str] = field(default_factory=list)
     context_doc_ids: list[str] = field(default_factory=list)
     context_scores: list[float] = field(default_factory=list, metadata=_column(list_of(datasets.Value("float32"))))
     hard_negatives: int = 0
+    excluded_distractors: list[dict] = field(default_factory=list, metadata=_column(list_of(_EXCLUDED)))
     instruction: str = ""
     input: str = ""
     output: str = ""
     messages: list[dict] = field(default_factory=list, metadata=_column(list_of(_MESSAGE)))
+    prompt: list[dict] = field(default_factory=list, metadata=_column(list_of(_MESSAGE)))
+    completion: list[dict] = field(default_factory=list, metadata=_column(list_of(_MESSAGE)))
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+    sequence_tokens: int = 0
     oracle: Chunk | None = field(default=None, repr=False, metadata=_column(export=False))
     context: list[Chunk] = field(default_factory=list, repr=False, metadata=_column(export=False))
     evidence: tuple[int, int] | None = field(default=None, repr=False, metadata=_column(export=False))
@@ -183,10 +215,11 @@ class Sample:
 
 # The column order of the output files: the training columns first, then the provenance.
 _COLUMN_ORDER = (
-    "id", "instruction", "input", "output", "messages", "question", "reference_answer", "query_origin",
-    "oracle_chunk_id", "oracle_doc_id", "oracle_present", "oracle_position", "oracle_rank",
-    "oracle_retrieved", "query_oracle_similarity", "context_chunk_ids", "context_doc_ids",
-    "context_scores", "hard_negatives", "input_tokens", "output_tokens", "total_tokens",
+    "id", "instruction", "input", "output", "messages", "prompt", "completion", "question", "reference_answer",
+    "query_origin", "oracle_chunk_id", "oracle_doc_id", "oracle_title", "oracle_text", "oracle_present", "oracle_position", "oracle_choice", "oracle_rank",
+    "oracle_retrieved", "oracle_confidence", "retrievers_agree", "query_oracle_similarity", "context_chunk_ids",
+    "context_doc_ids", "context_scores", "hard_negatives", "excluded_distractors", "input_tokens",
+    "output_tokens", "total_tokens", "sequence_tokens",
 )
 _DEFAULT_FEATURES = {
     str: datasets.Value("string"),

@@ -77,7 +77,7 @@ class CrossEncoderReranker:
         limits = [int(max_length)] + [x for x in (positions, self.tokenizer.model_max_length)
                                       if isinstance(x, int) and 0 < x < 1_000_000]
         self.max_length = min(limits)
-        self.fingerprint = model_fingerprint(Encoder._resolve_model_dir(self.name),
+        self.fingerprint = model_fingerprint(Encoder._resolve_model_dir(self.name, what="reranker"),
                                              {"kind": "cross-encoder", "max_length": self.max_length})
         if isinstance(cache, KVStore):
             self.cache: KVStore | None = cache

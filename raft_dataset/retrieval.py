@@ -8,7 +8,8 @@ come with the package (`make_retriever(name)` builds them by name):
 * "dense" (`DenseRetriever`): inner product of the encoder embeddings, the index's FAISS search.
 * "bm25" (`BM25Retriever`): Okapi BM25 (bm25s, Lucene variant) over Snowball-stemmed words without
   stopwords, of the same `passage_text(title, text)` that is embedded. Its index is cached on disk.
-* "hybrid" (`HybridRetriever`, the default): reciprocal-rank fusion of the two.
+* "hybrid" (`HybridRetriever`, the default): a convex combination of the two retrievers' scores,
+  each divided by its best score for the question (or reciprocal-rank fusion).
 
 Every ranking is deterministic: equal scores are ordered by index row.
 """
@@ -325,31 +326,56 @@ class BM25Retriever:
 # Fusion
 # --------------------------------------------------------------------------------------------------
 
+FUSIONS = ("convex", "rrf")
+
+
+def max_normalised(scores: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Scores of each row (one question per row) divided by that row's best score, negatives as 0:
+    in [0, 1], 1 for the best. A question whose best score is <= 0 gets all 0. `valid` masks padding."""
+    scores = np.asarray(scores, dtype=np.float64)
+    valid = np.isfinite(scores) if valid is None else valid & np.isfinite(scores)
+    clipped = np.where(valid, np.maximum(scores, 0.0), 0.0)
+    best = clipped.max(axis=-1, keepdims=True, initial=0.0)
+    return np.divide(clipped, best, out=np.zeros_like(clipped), where=best > 0)
+
 
 class HybridRetriever:
-    """Reciprocal-rank fusion (RRF) of a dense and a lexical ranking.
+    """Fusion of a dense and a lexical ranking: a convex combination of their scores, or reciprocal ranks.
 
-    A row's fused score is `w_dense / (rrf_k + rank_dense) + w_lexical / (rrf_k + rank_lexical)`,
-    ranks counted from 1 within each retriever's top `max(k, depth)` for `search`; a row outside a
-    list gets nothing from it. `similarity` uses the top-`depth` lists, so for k <= depth it returns
+    "convex" (the default): a row's fused score is `(w_dense * s_dense / max_dense + w_lexical *
+    s_lexical / max_lexical) / (w_dense + w_lexical)`, each retriever's score divided by its best score
+    for the question (negative scores count as 0), so fused scores lie in [0, 1] and 1 means both
+    retrievers rank the row first. Dividing by the maximum (the theoretical minimum of both scores is
+    0) keeps a score independent of how deep the lists are read; Bruch et al. 2023 ("An Analysis of
+    Fusion Functions for Hybrid Retrieval") find this convex combination better than RRF, and on
+    SQuAD dev it is (see README: 0.90 against 0.87 for either RRF or BM25 alone).
+
+    "rrf": `w_dense / (rrf_k + rank_dense) + w_lexical / (rrf_k + rank_lexical)`, ranks from 1
+    (Cormack et al. 2009).
+
+    Either way, rows are the union of each retriever's top `max(k, depth)` for `search`; a row outside
+    a list gets nothing from it. `similarity` uses the top-`depth` lists, so for k <= depth it returns
     exactly the scores `search` ranks by (rows in neither list score 0). Ties go to the lower row.
 
     Args:
         dense, lexical: The two retrievers (any `Retriever`; fitted by `fit`).
         weights: (dense weight, lexical weight).
+        fusion: "convex" or "rrf".
         rrf_k: The RRF constant (60 in Cormack et al. 2009).
         depth: How deep each ranking is read.
     """
 
     def __init__(self, dense: Retriever, lexical: Retriever, weights: Sequence[float] = (1.0, 1.0),
-                 rrf_k: float = 60, depth: int = 100) -> None:
+                 fusion: str = "convex", rrf_k: float = 60, depth: int = 100) -> None:
         weights = tuple(float(w) for w in weights)
         if len(weights) != 2 or min(weights) < 0 or max(weights) <= 0:
             raise ValueError(f"hybrid weights: expected two numbers >= 0, not both 0; got {weights}")
         if rrf_k < 0 or depth < 1:
             raise ValueError(f"HybridRetriever: need rrf_k >= 0 and depth >= 1, got {rrf_k} and {depth}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"hybrid fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
         self.dense, self.lexical = dense, lexical
-        self.weights, self.rrf_k, self.depth = weights, float(rrf_k), int(depth)
+        self.weights, self.fusion, self.rrf_k, self.depth = weights, fusion, float(rrf_k), int(depth)
         self.n_rows = 0
 
     def fit(self, index: ChunkIndex) -> None:
@@ -364,12 +390,16 @@ class HybridRetriever:
         for retriever, weight in ((self.dense, self.weights[0]), (self.lexical, self.weights[1])):
             if weight == 0:
                 continue
-            _, ranked = retriever.search(questions, depth)
+            scores, ranked = retriever.search(questions, depth)
             ranked = np.asarray(ranked, dtype=np.int64).reshape(len(questions), -1)
-            ranks = np.broadcast_to(np.arange(1, ranked.shape[1] + 1), ranked.shape)
             question = np.broadcast_to(np.arange(len(questions))[:, None], ranked.shape)
             hit = ranked >= 0
-            parts.append((question[hit], ranked[hit], weight / (self.rrf_k + ranks[hit])))
+            if self.fusion == "rrf":
+                ranks = np.broadcast_to(np.arange(1, ranked.shape[1] + 1), ranked.shape)
+                contribution = weight / (self.rrf_k + ranks)
+            else:
+                contribution = weight / sum(self.weights) * max_normalised(scores, hit)
+            parts.append((question[hit], ranked[hit], contribution[hit]))
         question, row, contribution = (np.concatenate(columns) for columns in zip(*parts, strict=True))
         width = int(row.max(initial=0)) + 1
         keys, slot = np.unique(question * width + row, return_inverse=True)
@@ -406,14 +436,15 @@ class HybridRetriever:
 
 
 def make_retriever(name: str = DEFAULT_RETRIEVER, *, bm25_language: str = "english",
-                   hybrid_weights: Sequence[float] = (1.0, 1.0), cache_dir: str | Path | None = None,
-                   show_progress_bar: bool = False) -> Retriever:
-    """A retriever by name: "dense", "bm25" or "hybrid" (dense + BM25, reciprocal-rank fusion).
+                   hybrid_weights: Sequence[float] = (1.0, 1.0), hybrid_fusion: str = "convex",
+                   cache_dir: str | Path | None = None, show_progress_bar: bool = False) -> Retriever:
+    """A retriever by name: "dense", "bm25" or "hybrid" (dense + BM25, fused).
 
     Args:
         name: Which retriever.
         bm25_language: Snowball language of the BM25 analyzer ("none": no stemming, no stopwords).
         hybrid_weights: (dense, bm25) weights of the fusion.
+        hybrid_fusion: "convex" (max-normalised scores, weighted) or "rrf" (reciprocal ranks).
         cache_dir: Folder of cached BM25 indexes; None is `bm25_cache_dir()`, "" disables it.
         show_progress_bar: A progress bar while indexing.
 
@@ -425,4 +456,5 @@ def make_retriever(name: str = DEFAULT_RETRIEVER, *, bm25_language: str = "engli
     if key not in RETRIEVERS:
         raise ValueError(f"retriever {name!r}: choose one of {', '.join(RETRIEVERS)}")
     bm25 = BM25Retriever(language=bm25_language, cache_dir=cache_dir, show_progress_bar=show_progress_bar)
-    return bm25 if key == "bm25" else HybridRetriever(DenseRetriever(), bm25, weights=hybrid_weights)
+    return bm25 if key == "bm25" else HybridRetriever(DenseRetriever(), bm25, weights=hybrid_weights,
+                                                      fusion=hybrid_fusion)

@@ -27,7 +27,7 @@ def sample_problem(
 
     Reasons: "missing_<field>", "missing_oracle", the `raft_format.answer_problem` reasons for the
     output (format: "empty_output", "missing_answer_marker", "empty_answer",
-    "unbalanced_quote_markers", "quote_not_in_oracle"; content: "markup_in_output",
+    "unbalanced_quote_markers", "no_quote", "quote_not_in_oracle"; content: "markup_in_output",
     "answer_restates_question", "answer_not_a_sentence"), "low_query_oracle_similarity",
     "over_token_budget".
     """

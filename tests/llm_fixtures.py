@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -174,6 +175,8 @@ class Seen:
     authorization: str | None
     outcome: str
     at: float  # time.monotonic() on arrival
+    path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def messages_key(messages: list) -> str:
@@ -189,9 +192,13 @@ class FaultProxy:
     `responder(body)` may return a text to put in place of the server's completion (the request
     still goes to the server, so the wire path and usage stay real); `delay(body)` slows a
     forwarded request by that many seconds.
+
+    With `upstream=None` it is itself a fake OpenAI-compatible server: a forwarded request is
+    answered with `responder(body)` (or "OK") and usage counted in words, without any model. Any path
+    ending in /chat/completions is served (a base URL may have extra segments, as gateways' do).
     """
 
-    upstream: str  # e.g. http://127.0.0.1:8000 (no /v1)
+    upstream: str | None  # e.g. http://127.0.0.1:8000 (no /v1); None answers locally
     plan: Callable[[dict, int], Action] | None = None
     responder: Callable[[dict], str | None] | None = None
     delay: Callable[[dict], float] | None = None
@@ -246,7 +253,7 @@ class FaultProxy:
                            "stall" if isinstance(action, Stall) else f"reply_{action.status}")
                 with proxy._lock:
                     proxy.seen.append(Seen(key, attempt, body, self.headers.get("Authorization"), outcome,
-                                           time.monotonic()))
+                                           time.monotonic(), self.path, dict(self.headers.items())))
                 if isinstance(action, Stall):
                     time.sleep(action.seconds)
                     self.close_connection = True
@@ -290,6 +297,8 @@ class FaultProxy:
         return self
 
     def _forward(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        if self.upstream is None:
+            return 200, {}, _local_reply(method, body)
         host, port = self.upstream.split("//", 1)[1].split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
@@ -305,8 +314,43 @@ class FaultProxy:
             self._server.server_close()
 
 
+def _local_reply(method: str, body: bytes | None) -> bytes:
+    """What a fake server answers: a model list, or a chat completion saying "OK" (the responder
+    replaces the text), with usage counted in words."""
+    if method == "GET" or body is None:
+        return json.dumps({"object": "list", "data": [{"id": "fake-model", "object": "model"}]}).encode()
+    request = json.loads(body)
+    prompt_words = sum(len(m["content"].split()) for m in request["messages"])
+    return json.dumps({
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": request["model"],
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "OK"}}],
+        "usage": {"prompt_tokens": prompt_words, "completion_tokens": 1, "total_tokens": prompt_words + 1},
+    }).encode()
+
+
 def upstream_of(server: ServeProcess) -> str:
     return server.base_url.removesuffix("/v1")
+
+
+# -- what a capable model would write ---------------------------------------------------------
+
+
+def scripted_reply(body: dict) -> str:
+    """What a capable model would write: two questions per passage, answers quoting the oracle."""
+    prompt = body["messages"][-1]["content"]
+    passage = re.search(r'Passage from "(.*?)":\n"""\n(.*?)\n"""', prompt, re.S)
+    if passage:
+        title, text = passage.groups()
+        words = re.findall(r"[A-Za-z]{5,}", text)[:2] or ["it"]
+        return json.dumps([f"What does {title} say about {word.lower()}?" for word in words] + ["Not a question."])
+    # A follow-up ("Your answer cannot be used: ...") is answered from the first turn's documents.
+    first_turn = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    document = re.search(r"<DOCUMENT>\nTitle: [^\n]*\n(.*?)\n</DOCUMENT>", first_turn, re.S).group(1)
+    prose = re.sub(r"```.*?```", "", document, flags=re.S)  # a capable model quotes prose, not code
+    sentence = next((line.strip() for line in prose.splitlines()
+                     if len(line.split()) >= 5 and line.rstrip().endswith(".")), None)
+    sentence = sentence or next((line.strip() for line in document.splitlines() if line.strip()), "Nothing.")
+    return f"The document says ##begin_quote##{sentence}##end_quote##\n<ANSWER>: {sentence}"
 
 
 # -- real chunks ------------------------------------------------------------------------------

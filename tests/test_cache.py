@@ -180,3 +180,40 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 
     assert default_embedding_cache_path() == tmp_path / "own" / "embeddings.sqlite"
     assert default_llm_cache_path() == tmp_path / "own" / "llm_cache.sqlite"
+
+
+# -- scratch folders ----------------------------------------------------------------------------
+
+_SCRATCH_OWNER = textwrap.dedent("""
+    import sys, time
+    from raft_dataset.cache import ScratchDir
+
+    scratch = ScratchDir(sys.argv[1], "raft_index_")
+    (scratch.path / "embedded.arrow").write_bytes(b"x" * 1000)
+    print(scratch.path, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_scratch_folders_of_killed_processes_are_swept_and_live_ones_kept(tmp_path):
+    from raft_dataset.cache import ScratchDir, remove_stale_scratch, stale_scratch
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    owner = subprocess.Popen([sys.executable, "-c", _SCRATCH_OWNER, str(tmp_path)], stdout=subprocess.PIPE,
+                             text=True, env=env, cwd=REPO)
+    try:
+        theirs = Path(owner.stdout.readline().strip())
+        mine = ScratchDir(tmp_path, "raft_index_")
+        unrelated = tmp_path / "raft_index_without_owner"  # e.g. one being created right now
+        unrelated.mkdir()
+        assert stale_scratch(tmp_path, "raft_index_") == []  # both owners are alive
+    finally:
+        _kill(owner)
+    assert remove_stale_scratch(tmp_path, "raft_index_") == [theirs]
+    assert not theirs.exists() and mine.path.is_dir() and unrelated.is_dir()
+    mine.cleanup()
+    assert not mine.path.exists()
+
+    kept = ScratchDir(tmp_path, "raft_index_")
+    kept.abandon()  # released, not deleted: the next sweep takes it
+    assert kept.path.is_dir() and stale_scratch(tmp_path, "raft_index_") == [kept.path]

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 
 import datasets
 import pytest
+from huggingface_hub import constants
 
-from raft_dataset.cli import main
+import raft_dataset
+from raft_dataset.cli import _dropped_lines, build_parser, main, setting_help
+from raft_dataset.config import SETTING_NAMES
+from raft_dataset.report import CORPUS, BuildReport
 from tests.conftest import EXAMPLE_CORPUS, REPO, require
 
-pytestmark = pytest.mark.slow  # builds with the encoder
+
+def _one_error_line(capsys) -> str:
+    """The command's stderr, asserted to be exactly one `raft-dataset: error:` line."""
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("raft-dataset: error: ")
+    return lines[0]
 
 
-def test_build_command_writes_a_loadable_folder_and_prints_statistics(tmp_path, embedding_cache, capsys):
+@pytest.mark.slow  # builds with the encoder
+def test_build_command_writes_a_loadable_folder_and_prints_statistics(tmp_path, embedding_cache, capsys, monkeypatch):
     out = tmp_path / "out"
     code = main([
         "build", str(REPO / "examples" / "raft.yaml"), "--output", str(out), "--quiet",
@@ -24,10 +36,134 @@ def test_build_command_writes_a_loadable_folder_and_prints_statistics(tmp_path, 
     printed = capsys.readouterr().out
     assert code == 0
     assert f"to {out}" in printed and "| train |" in printed
+    assert "skipped files: " in printed and "rejected: " in printed
     train = datasets.load_dataset(str(out), split="train")
     assert all(len(ids) == 4 for ids in train["context_chunk_ids"])
     card = (out / "README.md").read_text()
     assert "seed: 9" in card and "num_distractors: 3" in card
+    # Publishing with the Hub switched off fails in one line, and so would any network failure.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert main(["push", str(out), "someone/raft-test", "--revision", "b1", "--commit-message", "m"]) == 2
+    assert "Hub" in _one_error_line(capsys)
+
+
+# A Hub id no one will ever publish, so it is in no developer's HF cache either.
+_UNCACHED_HUB_ID = "raft-dataset-tests/no-such-model"
+
+
+@pytest.mark.parametrize(
+    ("flags", "names"),
+    [
+        (["--encoder", "{tmp}/missing-model"], ["encoder: no such model folder", "/missing-model"]),
+        (["--encoder", _UNCACHED_HUB_ID], ["encoder: ", _UNCACHED_HUB_ID, "not a local folder", "offline",
+                                           f"hf download {_UNCACHED_HUB_ID}"]),
+        (["--stats-tokenizer", _UNCACHED_HUB_ID], ["stats_tokenizer: ", "not a local folder", "offline"]),
+        (["--stats-tokenizer", "./no-such-tokenizer"], ["stats_tokenizer: no such model folder: ./no-such-tokenizer"]),
+        (["--reranker", "{tmp}/missing-reranker"], ["reranker: no such model folder", "missing-reranker"]),
+        (["--token-encoding", "cl100k_bas"], ["token_encoding: unknown tiktoken encoding 'cl100k_bas'", "cl100k_base"]),
+        (["--seed", "-1"], ["seed: must be >= 0, got -1"]),
+        (["--hybrid-weights", "[a, 1]"], ["hybrid_weights: "]),
+        (["--seed", "many"], ["--seed", "invalid int value: 'many'"]),
+        (["--num-distractor", "3"], ["unrecognized arguments: --num-distractor", "did you mean --num-distractors?"]),
+        (["--output", ""], ["empty path"]),
+    ],
+)
+def test_every_bad_setting_is_one_line_before_any_work(tmp_path, capsys, monkeypatch, flags, names):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    flags = [flag.replace("{tmp}", str(tmp_path)) for flag in flags]
+    argv = ["build", "--corpus", str(EXAMPLE_CORPUS), "--output", str(tmp_path / "out"), "--quiet"]
+    if "--output" in flags:
+        argv = argv[:3] + argv[5:]
+    assert main([*argv, *flags]) == 2
+    line = _one_error_line(capsys)
+    for name in names:
+        assert name in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_tokenizer_that_does_not_load_stops_the_build_before_the_index(tmp_path, capsys):
+    not_a_tokenizer = tmp_path / "tokenizer"
+    not_a_tokenizer.mkdir()
+    (not_a_tokenizer / "notes.txt").write_text("not a tokenizer")
+    cache = tmp_path / "embeddings.sqlite"
+    assert main(["build", "--corpus", str(EXAMPLE_CORPUS), "--output", str(tmp_path / "out"), "--quiet",
+                 "--stats-tokenizer", str(not_a_tokenizer), "--embedding-cache", str(cache)]) == 2
+    assert _one_error_line(capsys).startswith(f"raft-dataset: error: stats_tokenizer: cannot load the tokenizer '{not_a_tokenizer}'")
+    assert not cache.exists()  # nothing was encoded
+
+
+def test_yaml_errors_name_the_file_line_and_key(tmp_path, capsys):
+    config = tmp_path / "raft.yaml"
+    config.write_text("seed: 3\ncorpus: [1, 2]\n")
+    assert main(["build", str(config), "--output", str(tmp_path / "out")]) == 2
+    assert _one_error_line(capsys) == (
+        f"raft-dataset: error: {config}:2: corpus[0]: expected a string (a glob, folder or file), got int"
+    )
+    config.write_text(f"corpus: {EXAMPLE_CORPUS}\nencoder: models/minilm\n")
+    assert main(["build", str(config), "--output", str(tmp_path / "out")]) == 2
+    line = _one_error_line(capsys)  # a relative model path that is not there is taken for a Hub id
+    assert line.startswith(f"raft-dataset: error: {config}:2: encoder: 'models/minilm' is not a local folder")
+    # A value given as a flag is named as the key alone: it did not come from the file.
+    assert main(["build", str(config), "--output", str(tmp_path / "out"), "--encoder", str(tmp_path / "nope")]) == 2
+    assert _one_error_line(capsys) == f"raft-dataset: error: encoder: no such model folder: {tmp_path / 'nope'}"
+
+
+@pytest.mark.slow  # reads the corpus, which needs the encoder loaded first
+def test_strict_failure_names_the_file(tmp_path, capsys, embedding_cache):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "good.md").write_text("# Retries\n\nJobs are retried three times.\n")
+    (corpus / "broken.md").write_bytes(b"# Title\n\x00\x01binary")
+    argv = ["build", "--corpus", str(corpus), "--output", str(tmp_path / "out"), "--quiet", "--strict", "true",
+            "--embedding-cache", embedding_cache]
+    assert main(argv) == 2
+    assert _one_error_line(capsys).startswith(f"raft-dataset: error: {corpus / 'broken.md'}: ")
+    with pytest.raises(ValueError, match="broken.md"):  # --debug keeps the traceback
+        main(["--debug", *argv])
+
+
+def test_push_errors_are_one_line_and_its_options_exist(tmp_path, capsys):
+    assert main(["push", str(tmp_path), "someone/raft-test"]) == 2
+    assert str(tmp_path) in _one_error_line(capsys)
+    args = build_parser().parse_args(["push", "out", "me/ds", "--revision", "v2", "--create-pr", "--commit-message", "m"])
+    assert (args.revision, args.create_pr, args.commit_message) == ("v2", True, "m")
+
+
+def test_version_and_whole_flag_names_only(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"raft-dataset {raft_dataset.__version__}"
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert parser.allow_abbrev is False
+    assert {name: p.allow_abbrev for name, p in subparsers.choices.items()} == dict.fromkeys(subparsers.choices, False)
+    assert main(["push", "out", "me/ds", "--revis", "b"]) == 2  # a prefix of --revision is not --revision
+    assert "did you mean --revision?" in _one_error_line(capsys)
+
+
+def test_every_setting_flag_has_help_from_the_config_docstring():
+    docs = setting_help()
+    assert set(docs) == set(SETTING_NAMES)  # the docstring documents every field, and the parser finds it
+    build = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["build"]
+    flags = {a.dest: a for a in build._actions if a.dest in SETTING_NAMES}
+    assert set(flags) == set(SETTING_NAMES)
+    missing = [name for name, action in flags.items() if not action.help or action.help == argparse.SUPPRESS]
+    assert missing == []
+    assert flags["oracle_probability"].help.startswith("Probability p that the oracle stays in the context.")
+    # Continuation lines are joined into one sentence.
+    assert "the rest are drawn at random from the corpus" in flags["hard_negative_ratio"].help
+    build.format_help()  # every help string survives argparse's %-formatting
+
+
+def test_dropped_items_are_listed_by_name_only_with_verbose():
+    report = BuildReport()
+    report.drop(CORPUS, "binary", where="docs/logo.md")
+    report.drop(CORPUS, "undecodable_name", where="docs/caf\udce9.md")  # a name that is not UTF-8
+    report.drop(CORPUS, "empty")  # counted without a name
+    assert _dropped_lines(report.dropped_items, verbose=False) == ["(--verbose lists the 2 skipped or dropped items by name)"]
+    assert _dropped_lines(report.dropped_items, verbose=True) == [
+        "skipped or dropped, by name:", "  corpus binary: docs/logo.md", "  corpus undecodable_name: docs/caf\\xe9.md",
+    ]
+    assert _dropped_lines([], verbose=False) == []
 
 
 def test_bad_input_is_one_line_naming_the_key_or_file(tmp_path, capsys):
@@ -69,6 +205,7 @@ def _small_beir(tmp_path, n_docs=40):
     return len(kept)
 
 
+@pytest.mark.slow  # encodes a SQuAD slice
 def test_eval_retrieval_prints_one_json_object(tmp_path, capsys):
     from tests.conftest import SQUAD
 
@@ -87,6 +224,7 @@ def test_eval_retrieval_prints_one_json_object(tmp_path, capsys):
     assert metrics["mrr@10"] <= metrics["recall@10"]
 
 
+@pytest.mark.slow  # builds with the encoder
 def test_too_few_samples_stops_with_the_reason(tmp_path, embedding_cache, capsys):
     corpus = tmp_path / "docs"
     corpus.mkdir()

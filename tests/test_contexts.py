@@ -14,10 +14,10 @@ def _corpus(n_docs=30, chunks_per_doc=4, dim=16, seed=0):
 def _draw(vectors, doc_codes, oracle, settings, seed):
     query = vectors[oracle]
     ranked = np.argsort(-(vectors @ query))[:50]
-    def near_oracle(rows):
-        return vectors[rows] @ vectors[oracle] >= 0.92
+    def exclusion(rows):
+        return ["near_copy" if s >= 0.92 else None for s in vectors[rows] @ vectors[oracle]]
 
-    return assemble_context(oracle, ranked.tolist(), doc_codes, near_oracle, settings, sample_rng(seed, oracle))
+    return assemble_context(oracle, ranked.tolist(), doc_codes, exclusion, settings, sample_rng(seed, oracle))
 
 
 def test_distractors_exclude_oracle_document_and_near_copies():
@@ -32,6 +32,7 @@ def test_distractors_exclude_oracle_document_and_near_copies():
         assert len(distractors) == 4 and 0 in context.rows
         assert all(doc_codes[r] != doc_codes[0] for r in distractors)
         assert 40 not in distractors
+        assert (40, "near_copy") in context.excluded  # and the row says why it was kept out
         assert context.rows[context.oracle_position] == 0
 
 

@@ -16,7 +16,7 @@ from tests.conftest import require
 
 pytestmark = pytest.mark.slow  # loads the encoder
 
-CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens")
+CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens", "first_page", "last_page")
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +122,20 @@ def test_save_and_load(tmp_path: Path, flat: ChunkIndex, encoder: Encoder) -> No
     other = Encoder(encoder.name, max_length=64)
     with pytest.raises(ValueError, match="raft_index.json: built with encoder"):
         ChunkIndex.load(tmp_path / "idx", other)
+
+
+def test_index_scratch_folders_are_removed_and_those_of_killed_builds_swept(chunks, tmp_path):
+    import gc
+
+    from raft_dataset.cache import ScratchDir
+    from tests.fake_encoder import HashingEncoder
+
+    killed = ScratchDir(tmp_path, "raft_index_")
+    killed.abandon()  # what a build killed with SIGKILL leaves: its lock is gone with the process
+    index = ChunkIndex.build(iter(chunks), HashingEncoder(), show_progress_bar=False, work_dir=tmp_path)
+    [live] = list(tmp_path.glob("raft_index_*"))
+    assert live != killed.path and not killed.path.exists()
+    assert len(index.search(index.embeddings([0]), k=1)[1]) == 1  # its Arrow files are in the live folder
+    del index
+    gc.collect()
+    assert list(tmp_path.glob("raft_index_*")) == []

@@ -54,7 +54,10 @@ def test_config_defaults_and_round_trip():
     ({"model": "m", "base_url": "localhost:8000"}, "llm.base_url: must start with http:// or https://"),
     ({"model": "m", "base_url": "https://me:pw@host/v1"}, "llm.base_url: must not contain credentials"),
     ({"model": "m", "base_url": "https://host/v1?key=abc"}, "llm.base_url: must not contain a query string"),
-    ({"model": "m", "extra_body": {"api_token": "abc"}}, "llm.extra_body: must not carry keys or tokens"),
+    ({"model": "m", "extra_body": {"api_token": "abc"}}, "llm.extra_body.api_token: must not carry credentials"),
+    ({"model": "m", "extra_body": {"headers": {"X-Title": "docs"}}}, "llm.extra_body.headers: must not carry"),
+    ({"model": "m", "extra_body": {"metadata": [{"Credentials": "abc"}]}},
+     "llm.extra_body.metadata[0].Credentials: must not carry"),
     ({"model": "m", "question_prompt": "Ask about {passage}"}, "llm.question_prompt: unknown placeholder {passage}"),
     ({"model": "m", "question_prompt": "Ask {n} questions"}, "llm.question_prompt: must contain {text}"),
     ({"model": "m", "answer_prompt": "{question}"}, "llm.answer_prompt: must contain {oracle} or {context}"),
@@ -79,6 +82,53 @@ def test_a_key_in_the_config_is_refused_without_being_echoed():
             LLMConfig.from_dict(settings)
         assert secret not in str(err.value)
         assert "api_key_env" in str(err.value)
+
+
+# (secret, of a known key shape): known shapes are refused wherever they are; an opaque one is
+# refused where a key has no business, but accepted (and masked) as a URL path segment.
+SECRETS = [("sk-proj-Q7f3Xk9LmN2pR8sT", True), ("hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123", True),
+           ("ghp_1a2B3c4D5e6F7g8H9i0JkLmN", True), ("AKIAIOSFODNN7EXAMPLE", True),
+           ("9f86d081884c7d659a2feaa0c55ad015", False)]
+
+
+@pytest.mark.parametrize(("secret", "known_shape"), SECRETS)
+def test_a_key_anywhere_in_the_config_is_refused_or_masked_never_echoed(secret, known_shape):
+    """Every place a key may be pasted: refused, or (an opaque URL segment) sent but never shown."""
+    places = [
+        {"api_key_env": secret},
+        {"extra_body": {"headers": {"Authorization": f"Bearer {secret}"}}},
+        {"extra_body": {"chat_template_kwargs": {"credentials": secret}}},
+        {"extra_body": {"x": [{"X-Api-Key": secret}]}},
+        {"extra_body": {"Cookie": secret}},
+        {"backend": secret},
+        {"temperature": secret},
+        {"base_url": secret},
+        {secret: 1},
+    ]
+    if known_shape:  # refused wherever it is, as a value too
+        places += [{"base_url": f"https://gateway.example.com/{secret}/v1"}, {"extra_body": {"user": secret}}]
+    for place in places:
+        with pytest.raises(ValueError) as err:
+            LLMConfig.from_dict({"model": "m", **place})
+        assert secret not in str(err.value), place
+    if not known_shape:  # an opaque path segment (e.g. a gateway's account id): accepted, masked when stored
+        cfg = LLMConfig.from_dict({"model": "m", "base_url": f"https://gateway.example.com/{secret}/v1"})
+        assert secret not in json.dumps(OpenAICompatibleBackend(cfg).identity())
+
+
+def test_masking_keeps_ordinary_values():
+    from raft_dataset.llm import looks_like_secret, mask_secrets, redact_url, shown
+
+    for ordinary in ("OPENAI_API_KEY", "meta-llama-3-8b-instruct-awq", "Qwen2.5-7B-Instruct", "max_tokens",
+                     "http://localhost:8000/v1", "gpt-4o-mini-2024-07-18", "hybrid"):
+        assert not looks_like_secret(ordinary) and mask_secrets(ordinary) == ordinary
+    assert shown("hf_AbCdEfGhIjKlMnOpQrSt and more") == "'*** and more'"
+    assert redact_url("https://gw.example.com/v1/0123abcd4567ef890123abcd4567ef89/docs/openai") == (
+        "https://gw.example.com/v1/***/docs/openai")
+    # Ordinary extra_body fields of vLLM and OpenAI are not mistaken for credentials.
+    body = {"chat_template_kwargs": {"enable_thinking": False}, "max_completion_tokens": 9, "min_tokens": 1,
+            "stop_token_ids": [2], "skip_special_tokens": True, "prompt_cache_key": "docs", "top_k": 5}
+    assert LLMConfig.from_dict({"model": "m", "extra_body": body}).extra_body == body
 
 
 def test_missing_key_variable_is_named(monkeypatch):
@@ -111,6 +161,8 @@ def test_cache_key_covers_the_request_but_not_the_api_key(monkeypatch):
 
 def test_retry_after_forms():
     assert parse_retry_after({"Retry-After": "2"}) == 2.0
+    assert parse_retry_after({"Retry-After": "nan"}) is None
+    assert parse_retry_after({"Retry-After": "100000"}) == 100000.0  # the client caps it at backoff_max
     assert parse_retry_after({"retry-after-ms": "1500"}) == 1.5
     assert 0 <= parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) <= 0.001  # in the past
     assert parse_retry_after({"Retry-After": "soon"}) is None

@@ -2,41 +2,31 @@
 
 `transformers serve` runs a tiny random-weight model on 127.0.0.1 (the wire path and usage are
 real); the proxy in front of it scripts the completion texts, since random weights write garbage.
+The kill-and-resume and failure builds, about the build rather than the server, go through the
+proxy alone as a fake server (no model: the same HTTP wire path, much faster).
 """
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
-from llm_fixtures import FaultProxy, llm_server, tiny_model_dir, upstream_of  # noqa: F401  (fixtures)
+from llm_fixtures import (  # noqa: F401  (fixtures)
+    FaultProxy,
+    Reply,
+    llm_server,
+    scripted_reply,
+    tiny_model_dir,
+    upstream_of,
+)
 
 from raft_dataset.config import RaftDatasetConfig
 from raft_dataset.export import write_dataset_folder
 from raft_dataset.pipeline import build_raft_dataset
-from raft_dataset.raft_format import BEGIN_QUOTE, END_QUOTE, answer_problem
+from raft_dataset.raft_format import answer_problem
 from tests.conftest import EXAMPLE_CORPUS
 
 pytestmark = pytest.mark.slow
-
-
-def scripted_reply(body: dict) -> str:
-    """What a capable model would write: two questions per passage, answers quoting the oracle."""
-    prompt = body["messages"][-1]["content"]
-    passage = re.search(r'Passage from "(.*?)":\n"""\n(.*?)\n"""', prompt, re.S)
-    if passage:
-        title, text = passage.groups()
-        words = re.findall(r"[A-Za-z]{5,}", text)[:2] or ["it"]
-        return json.dumps([f"What does {title} say about {word.lower()}?" for word in words] + ["Not a question."])
-    # A follow-up ("Your answer cannot be used: ...") is answered from the first turn's documents.
-    first_turn = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    document = re.search(r"<DOCUMENT>\nTitle: [^\n]*\n(.*?)\n</DOCUMENT>", first_turn, re.S).group(1)
-    prose = re.sub(r"```.*?```", "", document, flags=re.S)  # a capable model quotes prose, not code
-    sentence = next((line.strip() for line in prose.splitlines()
-                     if len(line.split()) >= 5 and line.rstrip().endswith(".")), None)
-    sentence = sentence or next((line.strip() for line in document.splitlines() if line.strip()), "Nothing.")
-    return f"The document says {BEGIN_QUOTE}{sentence}{END_QUOTE}\n<ANSWER>: {sentence}"
 
 
 @pytest.fixture
@@ -44,6 +34,13 @@ def scripted_proxy(llm_server):  # noqa: F811
     proxy = FaultProxy(upstream=upstream_of(llm_server), responder=scripted_reply).start()
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture
+def scripted_fake():
+    server = FaultProxy(upstream=None, responder=scripted_reply).start()
+    yield server
+    server.stop()
 
 
 def test_llm_build_is_verified_accounted_and_resumable(scripted_proxy, llm_server, tmp_path, embedding_cache):  # noqa: F811
@@ -80,7 +77,7 @@ def _documents(row):
     return re.findall(r"<DOCUMENT>\nTitle: [^\n]*\n(.*?)\n</DOCUMENT>", row["input"], flags=re.DOTALL)
 
 
-def test_killed_build_resumes_without_repeating_requests(scripted_proxy, llm_server, tmp_path, embedding_cache):  # noqa: F811
+def test_killed_build_resumes_without_repeating_requests(scripted_fake, tmp_path, embedding_cache):
     """`kill -9` of `raft-dataset build` mid-run: no folder that looks complete, and the rerun pays only
     for what was missing and writes the same dataset as an uninterrupted build."""
     import subprocess
@@ -91,6 +88,7 @@ def test_killed_build_resumes_without_repeating_requests(scripted_proxy, llm_ser
     import datasets
     import yaml
 
+    scripted_proxy = scripted_fake
     scripted_proxy.delay = lambda body: 0.05  # slow enough to be killed in the middle
 
     def config_file(name: str, cache: str):
@@ -98,7 +96,7 @@ def test_killed_build_resumes_without_repeating_requests(scripted_proxy, llm_ser
         path.write_text(yaml.safe_dump({
             "corpus": str(EXAMPLE_CORPUS / "guide"), "embedding_cache": embedding_cache,
             "question_generator": "llm", "answer_generator": "llm", "min_query_similarity": 0.0,
-            "llm": {"model": llm_server.model, "base_url": scripted_proxy.base_url, "max_tokens": 16,
+            "llm": {"model": "fake-model", "base_url": scripted_proxy.base_url, "max_tokens": 16,
                     "questions_per_chunk": 2, "max_concurrency": 2, "cache_path": str(tmp_path / cache)},
         }))
         return path
@@ -130,3 +128,27 @@ def test_killed_build_resumes_without_repeating_requests(scripted_proxy, llm_ser
     assert set(resumed) == set(uninterrupted)
     for split in resumed:
         assert resumed[split].to_list() == uninterrupted[split].to_list()
+
+
+def test_a_refused_key_fails_the_build_with_the_reason(scripted_fake, tmp_path, embedding_cache, monkeypatch, capsys):
+    """A 401 is what the user reads, at the first request, not "the LLM wrote 0 usable questions"."""
+    import yaml
+
+    from raft_dataset.cli import main
+
+    scripted_fake.plan = lambda body, attempt: Reply(401, b'{"error": {"message": "Invalid API key"}}')
+    monkeypatch.setenv("RAFT_TEST_BAD_KEY", "sk-test-refused-4Fq9Lm2Xw7")
+    config = tmp_path / "build.yaml"
+    config.write_text(yaml.safe_dump({
+        "corpus": str(EXAMPLE_CORPUS / "guide"), "embedding_cache": embedding_cache, "question_generator": "llm",
+        "answer_generator": "llm",
+        "llm": {"model": "fake-model", "base_url": scripted_fake.base_url, "api_key_env": "RAFT_TEST_BAD_KEY",
+                "max_concurrency": 1, "cache_path": str(tmp_path / "llm.sqlite")},
+    }))
+    assert main(["build", str(config), "--output", str(tmp_path / "out"), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(scripted_fake.seen) == 1 and "\n" not in error
+    assert error.startswith("raft-dataset: error: LLM questions stopped (the server refused the API key")
+    assert (f"1 request failed (authentication: 1 — HTTP 401 from {scripted_fake.base_url}: Invalid API key: "
+            "check llm.api_key_env (the key in $RAFT_TEST_BAD_KEY))") in error
+    assert "sk-test-refused" not in error and not (tmp_path / "out").exists()

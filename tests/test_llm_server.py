@@ -29,9 +29,9 @@ from llm_fixtures import (  # noqa: F401  (fixtures)
 )
 
 from raft_dataset.answers import AnswerRequest
-from raft_dataset.llm import LLMConfig, count_message_tokens, count_tokens, make_llm_client
+from raft_dataset.llm import LLMConfig, LLMError, count_message_tokens, count_tokens, make_llm_client
 from raft_dataset.llm.generation import LLMAnswerGenerator, LLMQuestionGenerator
-from raft_dataset.raft_format import BEGIN_QUOTE, END_QUOTE, extract_quotes, final_answer
+from raft_dataset.raft_format import BEGIN_QUOTE, END_QUOTE, REFUSAL_ANSWER, extract_quotes, final_answer
 
 pytestmark = pytest.mark.slow  # starts a server
 
@@ -209,7 +209,7 @@ def test_faults_are_retried_counted_and_nothing_completed_is_redone(proxy, llm_s
         if i == 1 and attempt < 2:
             return Reply(500, b'{"error": {"message": "boom"}}')
         if i == 2 and attempt == 0:
-            return Stall(4.0)
+            return Stall(7.0)
         if i == 3 and attempt == 0:
             return Reply(200, b"<html>not json</html>")
         if i == 4:
@@ -221,14 +221,14 @@ def test_faults_are_retried_counted_and_nothing_completed_is_redone(proxy, llm_s
         return None
 
     proxy.plan = plan
-    cfg = LLMConfig.from_dict(settings(proxy, llm_server, tmp_path, timeout=1.5, max_retries=2))
+    cfg = LLMConfig.from_dict(settings(proxy, llm_server, tmp_path, timeout=3.5, max_retries=2))
     with make_llm_client(cfg) as client:
         gen = LLMQuestionGenerator(client, cfg)
         results = client.complete([gen.messages(c) for c in chunks], stage="questions")
         stats = client.stats()["stages"]["questions"]
-    assert [type(r).__name__ for r in results] == ["Completion"] * 4 + ["Failure"] * 2 + ["Completion"]
-    assert stats["retries"] == {"bad_response": 2, "rate_limited": 1, "server_error": 4, "timeout": 1}
-    assert stats["failures"] == {"http_400": 1, "server_error": 1}
+    assert [type(r).__name__ for r in results] == ["Completion"] * 4 + ["Failure"] * 2 + ["Completion"], results
+    assert stats["retries"] == {"parse_error": 2, "rate_limited": 1, "server_error": 4, "timeout": 1}
+    assert stats["failures"] == {"bad_request": 1, "server_error": 1}
     keys = [messages_key(gen.messages(c)) for c in chunks]
     forwarded = [sum(s.key == k and s.outcome == "forwarded" for s in proxy.seen) for k in keys]
     assert forwarded == [1, 1, 1, 1, 0, 0, 1]
@@ -340,3 +340,129 @@ def test_resume_after_the_build_is_killed(proxy, llm_server, tmp_path, sig):  # 
     assert resumed["queries"] == reference["queries"]
     assert resumed["answers"] == reference["answers"]
     assert resumed["stats"]["totals"]["cache_hits"] == len(cached_at_kill)
+
+
+# -- failing loudly: a fake server (no model) that fails the way real ones do ----------------
+
+
+@pytest.fixture
+def fake():
+    p = FaultProxy(upstream=None).start()
+    yield p
+    p.stop()
+
+
+def fake_settings(fake: FaultProxy, tmp_path: Path, **over) -> dict:
+    return {"model": "fake-model", "base_url": fake.base_url, "max_tokens": 24, "timeout": 5, "max_retries": 1,
+            "backoff_base": 0.01, "backoff_max": 0.05, "cache_path": str(tmp_path / "llm.sqlite"), "progress": False,
+            **over}
+
+
+def test_a_refused_key_stops_at_the_first_request_and_says_why(fake, tmp_path, monkeypatch):
+    secret = "sk-test-3Jq8vLr2Wm5xTz0a"
+    monkeypatch.setenv("RAFT_TEST_API_KEY", secret)
+    body = json.dumps({"error": {"message": f"Incorrect API key provided: {secret}"}}).encode()  # some echo it
+    fake.plan = lambda body_, attempt: Reply(401, body)
+    cfg = LLMConfig.from_dict(fake_settings(fake, tmp_path, api_key_env="RAFT_TEST_API_KEY", max_concurrency=2))
+    with make_llm_client(cfg) as client, pytest.raises(LLMError) as err:
+        LLMQuestionGenerator(client, cfg).generate(sample_chunks(12))
+    message = str(err.value)
+    assert len(fake.seen) <= 2  # the requests in flight when the first 401 came back; not 12
+    assert all(s.authorization == f"Bearer {secret}" for s in fake.seen)
+    assert f"authentication: {len(fake.seen)} — HTTP 401 from {fake.base_url}" in message
+    assert "Incorrect API key provided: ***" in message and "check llm.api_key_env" in message
+    assert secret not in message and "\n" not in message
+
+
+def test_server_errors_and_timeouts_are_counted_by_kind_not_hidden(fake, tmp_path):
+    chunks = sample_chunks(6)
+    index = {c.text: i for i, c in enumerate(chunks)}
+    fake.plan = lambda body, attempt: (Reply(500, b'{"error": {"message": "boom"}}')
+                                       if index[_chunk_text(body, index)] % 2 else Stall(3.0))
+    cfg = LLMConfig.from_dict(fake_settings(fake, tmp_path, timeout=0.5, max_concurrency=6))
+    started = time.monotonic()
+    with make_llm_client(cfg) as client, pytest.raises(LLMError) as err:
+        LLMQuestionGenerator(client, cfg).generate(chunks)
+    assert time.monotonic() - started < 2.5  # two attempts of 0.5 s each, in parallel
+    assert str(err.value).startswith("the LLM wrote 0 usable questions: 6 requests failed (")
+    assert f"server_error: 3 — HTTP 500 from {fake.base_url}: boom: see the server's log" in str(err.value)
+    assert f"timeout: 3 — no response within 0.5 s from {fake.base_url}: raise llm.timeout" in str(err.value)
+    assert len(fake.seen) == 12  # each tried twice (max_retries 1)
+
+
+def _chunk_text(body: dict, index: dict) -> str:
+    return next(text for text in index if text in user_text(body))
+
+
+def test_some_failed_questions_are_named_in_the_too_few_queries_error(fake, tmp_path):
+    from raft_dataset.config import RaftDatasetConfig
+    from raft_dataset.pipeline import BuildError, _check_enough_queries
+
+    chunks = sample_chunks(6)
+    index = {c.text: i for i, c in enumerate(chunks)}
+    fake.plan = lambda body, attempt: Reply(503, b"") if index[_chunk_text(body, index)] >= 3 else None
+    fake.responder = lambda body: f'["What does part {index[_chunk_text(body, index)]} of the docs say?"]'
+    cfg = LLMConfig.from_dict(fake_settings(fake, tmp_path))
+    with make_llm_client(cfg) as client:
+        queries = LLMQuestionGenerator(client, cfg).generate(chunks)
+        assert len(queries) == 3
+        config = RaftDatasetConfig(corpus="docs", question_generator="llm", llm=fake_settings(fake, tmp_path))
+        with pytest.raises(BuildError) as err:
+            _check_enough_queries(config, queries, client)
+    assert str(err.value) == (f"fewer than 5 queries: the LLM wrote 3 usable questions: 3 requests failed "
+                              f"(server_error: 3 — HTTP 503 from {fake.base_url}: see the server's log)")
+
+
+def test_a_dead_server_stops_the_stage_after_a_run_of_failures(fake, tmp_path):
+    fake.plan = lambda body, attempt: Reply(502, b"")
+    cfg = LLMConfig.from_dict(fake_settings(fake, tmp_path, max_retries=0, max_concurrency=1))
+    with make_llm_client(cfg) as client, pytest.raises(LLMError, match=r"20 requests in a row failed; 5 requests"):
+        client.complete([[{"role": "user", "content": f"question {i}"}] for i in range(25)], stage="questions")
+    assert len(fake.seen) == 20
+
+
+def test_retry_after_is_capped_by_backoff_max(fake, tmp_path):
+    fake.plan = lambda body, attempt: Reply(429, b"{}", (("Retry-After", "100000"),)) if attempt < 2 else None
+    cfg = LLMConfig.from_dict(fake_settings(fake, tmp_path, max_retries=2, backoff_max=0.3))
+    with make_llm_client(cfg) as client:
+        [result] = client.complete([[{"role": "user", "content": "What is FastAPI?"}]], stage="questions")
+        stats = client.stats()["stages"]["questions"]
+    assert result.text == "OK" and stats["retries"] == {"rate_limited": 2}
+    gaps = [b.at - a.at for a, b in zip(fake.seen, fake.seen[1:])]
+    assert len(gaps) == 2 and all(0.3 <= gap < 1.5 for gap in gaps)  # backoff_max, not 100000 s (nor 600)
+
+
+def test_answers_without_a_quote_are_refused_and_the_follow_up_says_so(fake, tmp_path):
+    chunks = sample_chunks(3)
+
+    def reply(body: dict) -> str:
+        oracle, question = _oracle_of(body), _question_of(body)
+        sentence = oracle.split(". ")[0].rstrip(".") + "."
+        quoted = f"The document says {BEGIN_QUOTE}{sentence}{END_QUOTE}\n<ANSWER>: {sentence}"
+        if question.startswith("Fixable") and len(body["messages"]) > 2:
+            return quoted
+        if question.startswith("Refusing"):  # the oracle was shown: a refusal is not an answer here
+            return f"Nothing here answers it.\n<ANSWER>: {REFUSAL_ANSWER}"
+        return f"From what I know, {sentence[0].lower()}{sentence[1:]}\n<ANSWER>: {sentence}"
+
+    fake.responder = reply
+    cfg = LLMConfig.from_dict(fake_settings(fake, tmp_path))
+    requests = [AnswerRequest("Fixable: what does it say?", chunks[0], chunks),
+                AnswerRequest("Stubborn: what does it say?", chunks[1], chunks),
+                AnswerRequest("Refusing: what does it say?", chunks[2], chunks)]
+    with make_llm_client(cfg) as client:
+        answers = LLMAnswerGenerator(client, cfg).generate(requests)
+        outcomes = client.stats()["stages"]["answers"]["outcomes"]
+    assert answers[0].output is not None and extract_quotes(answers[0].output)
+    assert [a.rejected for a in answers] == [None, "no_quote", "no_quote"]
+    assert outcomes == {"accepted_after_retry": 1, "first_try_failed:no_quote": 3, "rejected:no_quote": 2}
+    follow_ups = [s.body["messages"][-1]["content"] for s in fake.seen if len(s.body["messages"]) == 4]
+    assert len(follow_ups) == 3 and all("it quotes nothing" in text for text in follow_ups)
+
+
+def test_every_answer_request_failing_is_an_error_not_an_empty_dataset(fake, tmp_path):
+    fake.plan = lambda body, attempt: Reply(500, b"")
+    chunks = sample_chunks(2)
+    cfg = LLMConfig.from_dict(fake_settings(fake, tmp_path, max_retries=0))
+    with make_llm_client(cfg) as client, pytest.raises(LLMError, match=r"^the LLM wrote 0 answers: 2 requests failed"):
+        LLMAnswerGenerator(client, cfg).generate([AnswerRequest("What is it?", c, chunks) for c in chunks])

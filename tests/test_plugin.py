@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import datasets
 import pytest
 
 import raft_dataset
+import raft_dataset.plugin
 from raft_dataset.builder import RaftDatasetBuilder, config_fingerprint
 from raft_dataset.config import ConfigError, RaftDatasetConfig
+from raft_dataset.corpus import CorpusError
 from raft_dataset.plugin import is_registered
 from raft_dataset.queries import read_queries
 from tests.conftest import EXAMPLE_CORPUS, EXAMPLE_QUERIES
@@ -80,12 +84,53 @@ def test_cache_key_changes_with_any_corpus_file_or_setting(corpus_copy):
     assert config_fingerprint(config) != before
 
 
-def test_builder_script_exposes_the_same_builder():
+def test_builder_script_exposes_the_same_builder_and_says_scripts_do_not_run():
     import importlib.util
 
     from tests.conftest import REPO
 
     spec = importlib.util.spec_from_file_location("builder_script", REPO / "builder_script.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    if int(datasets.__version__.split(".")[0]) >= 4:
+        with pytest.warns(UserWarning, match=r"^builder_script.py: datasets \S+ does not run loading scripts; use"):
+            spec.loader.exec_module(module)
+    else:  # pragma: no cover - datasets 3.x runs it as a loading script
+        spec.loader.exec_module(module)
     assert module.RaftDatasetBuilder is RaftDatasetBuilder
+    # Run as a program, it says in one line what to use instead.
+    result = subprocess.run([sys.executable, str(REPO / "builder_script.py")], capture_output=True, text=True)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "load_dataset" in result.stderr and result.stdout == ""
+
+
+def test_no_corpus_is_refused_instead_of_reading_the_working_folder(tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("A note that is not documentation.\n")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "rows.jsonl").write_text('{"text": "a row of an old output"}\n')
+    monkeypatch.chdir(tmp_path)
+    refusal = r"^corpus: no documents given; pass data_files=\.\.\., corpus=\.\.\. or hf_dataset=\.\.\."
+    with pytest.raises(ConfigError, match=refusal):
+        datasets.load_dataset_builder("raft_dataset")
+    with pytest.raises(ConfigError, match=refusal):  # the package's own entry point: no import step needed
+        raft_dataset.plugin.load_dataset("default", cache_dir=str(tmp_path / "hf"))
+    # Files the user names, or a folder given as data_dir, are a corpus.
+    named = datasets.load_dataset_builder("raft_dataset", data_files="notes.txt")
+    assert [str(f) for f in named.config.data_files["train"]] == [str(tmp_path / "notes.txt")]
+    in_folder = datasets.load_dataset_builder("raft_dataset", data_dir="old")
+    assert [str(f) for f in in_folder.config.data_files["train"]] == [str(tmp_path / "old" / "rows.jsonl")]
+
+
+def test_strict_failure_through_load_dataset_names_the_file_first(tmp_path, embedding_cache):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "good.md").write_text("# Retries\n\nJobs are retried three times.\n")
+    (corpus / "broken.md").write_bytes(b"# Title\n\x00\x01binary")
+    with pytest.raises(Exception) as info:
+        datasets.load_dataset("raft_dataset", data_files=str(corpus / "*.md"), strict=True,
+                              embedding_cache=embedding_cache, cache_dir=str(tmp_path / "hf"))
+    # datasets may wrap it (DatasetGenerationError); the first message of ours names the file first.
+    error = info.value
+    while not isinstance(error, CorpusError) and error.__cause__ is not None:
+        error = error.__cause__
+    assert isinstance(error, CorpusError)
+    assert str(error).startswith(f"{corpus / 'broken.md'}: ")

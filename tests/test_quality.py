@@ -18,19 +18,25 @@ ROWS = [
         "input": _doc("Guide > State", STATE) + "\n\n" + _doc("Guide > Logs", "Logs go to the log directory."),
         "output": _output(STATE, STATE), "input_tokens": 100, "output_tokens": 40,
         "context_doc_ids": ["state.md", "logs.md"], "oracle_doc_id": "state.md", "oracle_position": 0,
+        "oracle_choice": "gold_chunk", "oracle_confidence": 0.4, "retrievers_agree": True, "hard_negatives": 1,
+        "excluded_distractors": [{"chunk_id": "x.md#0", "guard": "scored_near_oracle"}],
     },
     {   # exact duplicate question, answer restates it, HTML in a context, two chunks of one document
         "question": "what is the State Directory", "query_origin": "heading", "oracle_present": True,
         "input": _doc("Guide > State", STATE) + "\n\n" + _doc("Guide > State", "<div>Layout</div> of the directory."),
         "output": _output(STATE, "The state directory."), "input_tokens": 200, "output_tokens": 20,
         "context_doc_ids": ["state.md", "state.md"], "oracle_doc_id": "state.md", "oracle_position": 0,
+        "oracle_choice": "gold_chunk", "oracle_confidence": -0.1, "retrievers_agree": False, "hard_negatives": 1,
+        "excluded_distractors": [{"chunk_id": "y.md#0", "guard": "similar_to_oracle"},
+                                 {"chunk_id": "x.md#0", "guard": "scored_near_oracle"}],
     },
     {   # emphasis in the quote, a markdown heading in a context, oracle absent
         "question": "How do I install Tidepool?", "query_origin": "file", "oracle_present": False,
         "input": _doc("Guide > Setup", "## Setup\nSet it up.") + _doc("FAQ", "Answers."),
         "output": _output("Install it with **pipx**.", "Install it with pipx."), "input_tokens": 300,
         "output_tokens": 60, "context_doc_ids": ["setup.md", "faq.md", "logs.md"], "oracle_doc_id": "install.md",
-        "oracle_position": -1,
+        "oracle_position": -1, "oracle_choice": "top_hit", "oracle_confidence": 0.0, "retrievers_agree": False,
+        "hard_negatives": 2, "excluded_distractors": [],
     },
     {   # near duplicate of the previous question, a table row as the answer, two chunks of one document
         "question": "How can I install tidepool", "query_origin": "llm", "oracle_present": True,
@@ -75,6 +81,14 @@ def test_quality_report_exact_figures():
         "input_tokens": {"mean": 350.0, "median": 350.0, "p95": 575.0},
         "same_document_context": 0.3333,
         "oracle_present": 0.8333,
+        "oracle": {  # rows without the oracle columns (read from an older dataset) count as not agreeing
+            "choices": {"gold_chunk": 0.3333, "top_hit": 0.1667},
+            "confidence": {"mean": 0.1, "median": 0.0, "p5": -0.09},  # of 0.4, -0.1 and 0.0
+            "outscored": 0.3333,  # -0.1 and 0.0
+            "retrievers_agree": 0.1667,
+            "excluded_distractors_per_row": {"scored_near_oracle": 0.33, "similar_to_oracle": 0.17},
+            "hard_negatives_per_row": 0.67,
+        },
     }
     json.dumps(report.to_dict())  # JSON- (and so YAML-) ready
     assert report.defects["markup_in_contexts"] == 2 and report.exact_duplicate_questions == 1
@@ -94,6 +108,8 @@ def test_quality_report_markdown():
         "| near duplicate questions | 16.7% |",
         "| two chunks of one document in the context | 33.3% |",
         "| oracle in the context | 83.3% |",
+        "| oracle outscored by another document (confidence <= 0) | 33.3% |",
+        "| dense and BM25 both rank the oracle's document first | 16.7% |",
         "",
         "| Tokens | mean | median | p95 |",
         "|---|---:|---:|---:|",
@@ -102,6 +118,9 @@ def test_quality_report_markdown():
         "",
         "Question forms: how 33.3%, what 33.3%, can 16.7%, why 16.7%",
         "Question origins: file 33.3%, heading 33.3%, llm 16.7%, sentence 16.7%",
+        "Oracles: gold_chunk 33.3%, top_hit 16.7%; confidence median 0",
+        "Distractors per row: 0.67 from the ranking; candidates kept out per row: scored_near_oracle 0.33, "
+        "similar_to_oracle 0.17",
     ])
 
 

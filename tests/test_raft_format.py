@@ -144,3 +144,13 @@ def test_restates_question_compares_words_not_spelling():
     assert restates_question("Retries", "Why?", title="Guide > Retries")
     assert not restates_question("The path lists the directories Python searches.", "What is the search path?")
     assert not restates_question("Anything at all.", "What is it?")  # a question of stop words only
+
+
+def test_an_answer_must_quote_except_the_refusal():
+    unquoted = "The delay is five seconds, as the retry section says.\n<ANSWER>: The default delay is 5 seconds."
+    assert answer_problem(unquoted, ORACLE) == "no_quote"
+    assert answer_problem(unquoted, ORACLE, question="How long is the default delay?") == "no_quote"
+    empty_quote = "It says ##begin_quote##  ##end_quote##.\n<ANSWER>: The default delay is 5 seconds."
+    assert answer_problem(empty_quote, ORACLE) == "no_quote"
+    refusal = f"None of the documents covers this, so I should not guess.\n<ANSWER>: {REFUSAL_ANSWER}"
+    assert answer_problem(refusal, ORACLE, question="How long is the default delay?") is None

@@ -55,7 +55,16 @@ BM25 = [1, 2, 5, 0, 3]
 #   row 5: 1/63 + 1/63 = 126/3969 = 0.031746
 #   row 3: 1/64 + 1/65 = 0.031010
 #   row 4: 1/66        = 0.015152 (dense only)
-HYBRID = [2, 1, 0, 5, 3, 4]
+HYBRID_RRF = [2, 1, 0, 5, 3, 4]
+# Convex fusion (the default), weights 1/1: (dense / 1.000 + bm25 / 0.737) / 2, each score divided by the
+# retriever's best for the question:
+#   row 2: (1.000 + 0.877) / 2 = 0.938
+#   row 5: (0.548 + 0.711) / 2 = 0.629
+#   row 1: (0.218 + 1.000) / 2 = 0.609
+#   row 0: (0.577 + 0.322) / 2 = 0.450
+#   row 3: (0.516 + 0.322) / 2 = 0.419
+#   row 4: (0     + 0    ) / 2 = 0     (dense list only)
+HYBRID = [2, 5, 1, 0, 3, 4]
 
 
 def make_index(texts: list[str] = TEXTS) -> ChunkIndex:
@@ -108,10 +117,28 @@ def test_bm25_ranking_scores_and_padding(index) -> None:
     assert isinstance(bm25, Retriever)
 
 
-def test_hybrid_fuses_ranks(index) -> None:
-    hybrid = fitted(HybridRetriever(DenseRetriever(), BM25Retriever(cache_dir="")), index)
+def test_hybrid_fuses_max_normalised_scores(index) -> None:
+    dense, bm25 = fitted(DenseRetriever(), index), fitted(BM25Retriever(cache_dir=""), index)
+    hybrid = HybridRetriever(dense, bm25)
     scores, rows = hybrid.search([QUESTION], 8)
     assert rows[0].tolist() == HYBRID + [-1, -1]  # k beyond the corpus: padded
+    bm25_scores = bm25.similarity(QUESTION, HYBRID)
+    expected = (np.maximum(dense.similarity(QUESTION, HYBRID), 0) + bm25_scores / bm25_scores.max()) / 2
+    np.testing.assert_allclose(scores[0, :6], expected, rtol=1e-6)
+    np.testing.assert_allclose(scores[0, :6], [0.938, 0.629, 0.609, 0.450, 0.419, 0], atol=1e-3)
+    assert scores[0, 0] < 1  # 1 only for a row both retrievers rank first
+    np.testing.assert_allclose(hybrid.similarity(QUESTION, [4, 2, 0]), expected[[5, 0, 3]], rtol=1e-6)
+    # weights (1, 3): row 2 (1 + 3 * 0.877) / 4 = 0.908, row 1 (0.218 + 3) / 4 = 0.805 now passes
+    # row 5 (0.548 + 3 * 0.711) / 4 = 0.670.
+    assert ranking(HybridRetriever(dense, bm25, weights=(1, 3)), 3) == [2, 1, 5]
+    with pytest.raises(ValueError, match="choose one of convex, rrf"):
+        HybridRetriever(dense, bm25, fusion="linear")
+
+
+def test_hybrid_fuses_ranks(index) -> None:
+    hybrid = fitted(HybridRetriever(DenseRetriever(), BM25Retriever(cache_dir=""), fusion="rrf"), index)
+    scores, rows = hybrid.search([QUESTION], 8)
+    assert rows[0].tolist() == HYBRID_RRF + [-1, -1]  # k beyond the corpus: padded
     expected = [1 / 61 + 1 / 62, 126 / 3965, 126 / 3968, 126 / 3969, 1 / 64 + 1 / 65, 1 / 66]
     np.testing.assert_allclose(scores[0, :6], expected, rtol=1e-12)
     assert np.isneginf(scores[0, 6:]).all()
@@ -122,15 +149,16 @@ def test_hybrid_fuses_ranks(index) -> None:
 
 def test_hybrid_weights_and_depth(index) -> None:
     dense, bm25 = fitted(DenseRetriever(), index), fitted(BM25Retriever(cache_dir=""), index)
-    assert ranking(HybridRetriever(dense, bm25, weights=(1, 0)), 7) == DENSE + [-1]
-    assert ranking(HybridRetriever(dense, bm25, weights=(0, 1)), 7) == BM25 + [-1, -1]
-    assert ranking(HybridRetriever(dense, bm25, weights=(0, 1)), 3, "zebra") == [-1, -1, -1]  # nothing to fuse
+    for fusion in ("convex", "rrf"):
+        assert ranking(HybridRetriever(dense, bm25, weights=(1, 0), fusion=fusion), 7) == DENSE + [-1]
+        assert ranking(HybridRetriever(dense, bm25, weights=(0, 1), fusion=fusion), 7) == BM25 + [-1, -1]
+        assert ranking(HybridRetriever(dense, bm25, weights=(0, 1), fusion=fusion), 3, "zebra") == [-1, -1, -1]
     # weights (1, 2): row 2 1/61 + 2/62 = .04865, row 1 1/65 + 2/61 = .04817, row 5 3/63 = .04762,
     # row 0 1/62 + 2/64 = .04738, row 3 1/64 + 2/65 = .04639, row 4 1/66 = .01515
-    assert ranking(HybridRetriever(dense, bm25, weights=(1, 2)), 6) == [2, 1, 5, 0, 3, 4]
+    assert ranking(HybridRetriever(dense, bm25, weights=(1, 2), fusion="rrf"), 6) == [2, 1, 5, 0, 3, 4]
     # depth 2: dense top 2 = [2, 0], bm25 top 2 = [1, 2]; row 2 = 1/61 + 1/62, row 1 = 1/61, row 0 = 1/62,
     # every other row is beyond both lists and scores 0.
-    shallow = HybridRetriever(dense, bm25, depth=2)
+    shallow = HybridRetriever(dense, bm25, depth=2, fusion="rrf")
     assert ranking(shallow, 2) == [2, 1]
     np.testing.assert_allclose(shallow.similarity(QUESTION, range(6)), [1 / 62, 1 / 61, 1 / 61 + 1 / 62, 0, 0, 0])
     # k = 3 > depth reads both lists to 3: dense [2, 0, 5], bm25 [1, 2, 5]; row 5 = 2/63 comes second.
@@ -152,7 +180,7 @@ def test_fused_ties_go_to_the_lower_row(index) -> None:
             return np.zeros(rows.shape), rows
 
     # row 5 is first in one list, row 1 first in the other: equal scores, row 1 wins; same for 3 and 4.
-    hybrid = fitted(HybridRetriever(Fixed([5, 3]), Fixed([1, 4])), index)
+    hybrid = fitted(HybridRetriever(Fixed([5, 3]), Fixed([1, 4]), fusion="rrf"), index)
     assert ranking(hybrid, 4) == [1, 5, 3, 4]
 
 

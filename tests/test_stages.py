@@ -155,6 +155,26 @@ def test_a_reader_found_through_an_entry_point(tmp_path, monkeypatch):
     sys.modules.pop("note_reader_pkg", None)
 
 
+def test_a_reader_registered_in_code_wins_over_an_entry_point_reader(tmp_path, monkeypatch):
+    """The package's own PDF reader comes through an entry point; a user's `.pdf` reader registered
+    before the first read is kept, not replaced when the entry points load."""
+    import raft_dataset.corpus as corpus
+
+    monkeypatch.setattr(corpus, "_entry_points_loaded", False)
+    monkeypatch.setattr(corpus, "_READERS", dict(corpus._READERS))
+    monkeypatch.setattr(corpus, "_plugin_suffixes", set())
+    corpus._READERS.pop(".pdf", None)
+
+    def read_mine(path, doc_id, options):
+        yield Document(doc_id=doc_id, title="Mine", text="read by my reader", format="mine", source=path)
+
+    register_reader(".pdf", read_mine, format="mine")
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4 not really")
+    docs = list(read_corpus(str(tmp_path)))
+    assert [(d.title, d.format) for d in docs] == [("Mine", "mine")]
+    assert detect_format("b.docx") == "docx"  # the entry points did load
+
+
 class FixedRanking:
     """Ranks chunks in a fixed order of documents, for every question."""
 
@@ -193,7 +213,19 @@ def test_the_oracle_is_the_chunk_that_supports_the_reference_answer(corpus, enco
     assert extract_quotes(row["output"]) == ["Delta tokens expire after twelve hours and must be refreshed."]
     assert final_answer(row["output"]) == "They expire after twelve hours."
     assert "epsilon.md" not in row["context_doc_ids"]
-    assert sorted(row["context_doc_ids"]) == ["alpha.md", "beta.md", "delta.md", "gamma.md"]
+    assert row["oracle_choice"] == "reference_answer" and row["oracle_retrieved"] is True  # rank 1 < check_k 5
+    # Every candidate kept out is on the row with its guard: epsilon for ranking above the chosen oracle.
+    excluded = {e["chunk_id"]: e["guard"] for e in row["excluded_distractors"]}
+    assert excluded["epsilon.md#0"] == "ranked_above_oracle"
+    assert not set(row["context_chunk_ids"]) & set(excluded)
+    assert len(row["context_doc_ids"]) == 1 + min(3, 5 - len(excluded))
+    # The other questions' oracle is the fixed ranking's top hit, epsilon.md: a wrong one. The retrieval
+    # that chose it cannot check it (oracle_retrieved is null), and the dense + BM25 confidence says no.
+    for other in result.splits["train"]:
+        if other is not row:
+            assert other["oracle_choice"] == "top_hit" and other["oracle_retrieved"] is None
+            assert other["oracle_doc_id"] == "epsilon.md" and other["oracle_confidence"] < 0
+            assert not other["retrievers_agree"]
 
 
 def test_a_reference_answer_the_corpus_does_not_support_is_rejected(corpus, encoder):

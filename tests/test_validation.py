@@ -20,7 +20,9 @@ LIMITS = {"min_query_similarity": 0.2, "max_sample_tokens": 1000}
 def _sample(output: str, **changes) -> Sample:
     sample = Sample(
         id="s1", question=QUESTION, reference_answer=None, query_origin="sentence", oracle_chunk_id=ORACLE.chunk_id,
-        oracle_doc_id=ORACLE.doc_id, oracle_present=True, oracle_position=0, oracle_rank=0, oracle_retrieved=True,
+        oracle_doc_id=ORACLE.doc_id, oracle_title=ORACLE.title,
+        oracle_text=ORACLE.text, oracle_present=True, oracle_position=0, oracle_choice="gold_chunk", oracle_rank=0,
+        oracle_retrieved=True, oracle_confidence=0.3, retrievers_agree=True,
         query_oracle_similarity=0.8, instruction=f"Answer the question.\n\nQuestion: {QUESTION}",
         input=f"<DOCUMENT>\nTitle: {ORACLE.title}\n{TEXT}\n</DOCUMENT>", output=output, total_tokens=300,
         oracle=ORACLE, context=[ORACLE],

@@ -16,9 +16,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .backends import (
+    FAILURE_KINDS,
     Backend,
     Completion,
     Failure,
+    LLMError,
     Message,
     Messages,
     OpenAICompatibleBackend,
@@ -30,7 +32,16 @@ from .backends import (
     parse_retry_after,
 )
 from .client import LLMClient, ResponseCache, StageStats, default_llm_cache_path, make_llm_client, request_key
-from .config import ANSWER_PLACEHOLDERS, BACKENDS, QUESTION_PLACEHOLDERS, LLMConfig
+from .config import (
+    ANSWER_PLACEHOLDERS,
+    BACKENDS,
+    QUESTION_PLACEHOLDERS,
+    LLMConfig,
+    looks_like_secret,
+    mask_secrets,
+    redact_url,
+    shown,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,11 +51,11 @@ if TYPE_CHECKING:
     DEFAULT_CACHE_PATH: Path
 
 __all__ = [
-    "ANSWER_PLACEHOLDERS", "BACKENDS", "DEFAULT_CACHE_PATH", "QUESTION_PLACEHOLDERS", "Backend", "Completion",
-    "Failure", "LLMAnswerGenerator", "LLMClient", "LLMConfig", "LLMQuestionGenerator", "Message", "Messages",
+    "ANSWER_PLACEHOLDERS", "BACKENDS", "DEFAULT_CACHE_PATH", "FAILURE_KINDS", "QUESTION_PLACEHOLDERS", "Backend",
+    "Completion", "Failure", "LLMAnswerGenerator", "LLMClient", "LLMConfig", "LLMError", "LLMQuestionGenerator", "Message", "Messages",
     "OpenAICompatibleBackend", "PermanentError", "ResponseCache", "StageStats", "TransformersBackend",
     "TransientError", "count_message_tokens", "count_tokens", "default_llm_cache_path", "make_llm_client",
-    "parse_retry_after", "request_key",
+    "looks_like_secret", "mask_secrets", "parse_retry_after", "redact_url", "request_key", "shown",
 ]
 
 _LAZY = {"LLMQuestionGenerator": "generation", "LLMAnswerGenerator": "generation"}

@@ -5,13 +5,15 @@
   so that retries are counted and honour `Retry-After` (`parse_retry_after`).
 - `TransformersBackend`: a local causal LM generating in-process, batched.
 
-A backend raises `TransientError` (retried by the client) or `PermanentError` (a `Failure`).
+A backend raises `TransientError` (retried by the client) or `PermanentError` (a `Failure`), each
+with a failure kind (`FAILURE_KINDS`) and a detail for the user that never holds a key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import os
 import threading
 import time
@@ -19,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .config import LLMConfig
+from .config import LLMConfig, mask_secrets, redact_url, shown
 
 Message = Mapping[str, str]
 Messages = Sequence[Message]
@@ -50,28 +52,51 @@ class Completion:
                    cached=cached)
 
 
+# Why a request got no response. "authentication" and "not_found" are the same for every request,
+# so the client stops at the first; the others are retried (all but bad_request) and counted.
+FAILURE_KINDS = {
+    "authentication": "the server refused the API key (HTTP 401/403)",
+    "not_found": "the server has no such endpoint or model (HTTP 404)",
+    "bad_request": "the server rejected the request (HTTP 4xx)",
+    "rate_limited": "the server kept asking to slow down (HTTP 429)",
+    "timeout": "no response in time",
+    "server_error": "the server failed (HTTP 5xx)",
+    "connection": "the server could not be reached",
+    "parse_error": "the reply was not a chat completion",
+}
+
+
 @dataclass(frozen=True)
 class Failure:
-    """A request that got no response: `reason` is a stable identifier ("timeout", "http_401", ...)."""
+    """A request that got no response: `reason` is one of `FAILURE_KINDS`; `detail` says what
+    happened for the user ("HTTP 401 from http://host/v1"), with any key-like text masked."""
 
     reason: str
+    detail: str = ""
 
 
 class TransientError(Exception):
-    """A failure worth retrying: `cause` names it ("rate_limited", "server_error", "timeout", ...)."""
+    """A failure worth retrying: `cause` is its kind ("rate_limited", "server_error", "timeout", ...)."""
 
-    def __init__(self, cause: str, retry_after: float | None = None):
+    def __init__(self, cause: str, retry_after: float | None = None, detail: str = ""):
         super().__init__(cause)
         self.cause = cause
         self.retry_after = retry_after
+        self.detail = detail
 
 
 class PermanentError(Exception):
-    """A failure that a retry will not fix (bad request, auth, unknown model)."""
+    """A failure that a retry will not fix (bad request, authentication, unknown model)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, detail: str = ""):
         super().__init__(reason)
         self.reason = reason
+        self.detail = detail
+
+
+class LLMError(RuntimeError):
+    """The LLM stage cannot go on (a refused key, an unknown model, a server that fails every request);
+    the message says why, with counts, and what to check."""
 
 
 # -- token counting ---------------------------------------------------------------------------
@@ -117,20 +142,31 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     lower = {k.lower(): v for k, v in headers.items()}
     try:
         if "retry-after-ms" in lower:
-            return max(0.0, float(lower["retry-after-ms"]) / 1000)
+            ms = float(lower["retry-after-ms"])
+            return max(0.0, ms / 1000) if not math.isnan(ms) else None
         value = lower.get("retry-after")
         if value is None:
             return None
         try:
-            return max(0.0, float(value))
+            seconds = float(value)
         except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError):
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        return max(0.0, seconds) if not math.isnan(seconds) else None
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
 _TRANSIENT_STATUS = {408: "timeout", 409: "server_error", 425: "server_error", 429: "rate_limited"}
+_PERMANENT_STATUS = {401: "authentication", 403: "authentication", 404: "not_found"}
+
+
+def _server_message(err: Exception) -> str:
+    """The server's own error message, short and with key-like parts masked (some servers echo the key)."""
+    body = getattr(err, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, str) or not message.strip():
+        return ""
+    return ": " + mask_secrets(" ".join(message.split()))[:160]
 
 
 class OpenAICompatibleBackend:
@@ -146,16 +182,18 @@ class OpenAICompatibleBackend:
         self.cfg = cfg
         self.parallelism = cfg.max_concurrency
         self.base_url = (cfg.base_url or "https://api.openai.com/v1").rstrip("/")
+        self.shown_url = redact_url(self.base_url)  # what is hashed, stored and shown
         api_key = "not-needed"  # local servers ignore it; the client requires something
         if cfg.api_key_env is not None:
             api_key = os.environ.get(cfg.api_key_env, "")
             if not api_key:
-                raise ValueError(f"llm.api_key_env: environment variable {cfg.api_key_env} is not set or empty")
+                raise ValueError(f"llm.api_key_env: environment variable {shown(cfg.api_key_env)[1:-1]} is not set "
+                                 "or empty")
         self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0,
                                           timeout=cfg.timeout)
 
     def identity(self) -> dict[str, Any]:
-        return {"backend": self.kind, "base_url": self.base_url, "model": self.cfg.model}
+        return {"backend": self.kind, "base_url": self.shown_url, "model": self.cfg.model}
 
     async def generate(self, batch: Sequence[Messages], params: Mapping[str, Any]) -> list[Completion]:
         return [await self._one(messages, params) for messages in batch]
@@ -173,21 +211,24 @@ class OpenAICompatibleBackend:
             # The client's own timeout covers each read; this bounds the whole request.
             response = await asyncio.wait_for(self._client.chat.completions.create(**kwargs), self.cfg.timeout)
         except (asyncio.TimeoutError, openai.APITimeoutError):
-            raise TransientError("timeout") from None
+            raise TransientError("timeout", detail=f"no response within {self.cfg.timeout:g} s from "
+                                                   f"{self.shown_url}") from None
         except openai.APIConnectionError:
-            raise TransientError("connection") from None
+            raise TransientError("connection", detail=f"cannot connect to {self.shown_url}") from None
         except openai.APIStatusError as err:
             status = err.status_code
             retry_after = parse_retry_after(getattr(err.response, "headers", None))
+            detail = f"HTTP {status} from {self.shown_url}{_server_message(err)}"
             if status in _TRANSIENT_STATUS:
-                raise TransientError(_TRANSIENT_STATUS[status], retry_after) from None
+                raise TransientError(_TRANSIENT_STATUS[status], retry_after, detail) from None
             if status >= 500:
-                raise TransientError("server_error", retry_after) from None
-            raise PermanentError(f"http_{status}") from None
+                raise TransientError("server_error", retry_after, detail) from None
+            raise PermanentError(_PERMANENT_STATUS.get(status, "bad_request"), detail) from None
         except (openai.APIError, ValueError):  # a 200 whose body is not a chat completion
-            raise TransientError("bad_response") from None
+            raise TransientError("parse_error", detail=f"the reply from {self.shown_url} is not a chat "
+                                                       "completion") from None
         if not getattr(response, "choices", None):
-            raise TransientError("bad_response")
+            raise TransientError("parse_error", detail=f"the reply from {self.shown_url} has no choices")
         choice = response.choices[0]
         text = (choice.message.content if choice.message is not None else None) or ""
         usage = response.usage

@@ -4,7 +4,9 @@
 the completion order. Every response is committed to a SQLite cache as it arrives (key: sha256 of
 backend kind, base URL, model, generation parameters and messages; never the API key), so an
 interrupted build pays on rerun only for what is missing, and reruns give the same outputs.
-Transient errors are retried with seeded exponential backoff, or after the server's Retry-After.
+Transient errors are retried with seeded exponential backoff, or after the server's Retry-After
+(both capped by `backoff_max`). Failures are counted by kind (`FAILURE_KINDS`); a refused key or an
+unknown model, or a long run of failed requests, stops the stage with an `LLMError` that says why.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from tqdm.auto import tqdm
 
 from ..cache import KVStore, Namespace, default_cache_dir
 from .backends import (
+    FAILURE_KINDS,
     Backend,
     Completion,
     Failure,
+    LLMError,
     Messages,
     OpenAICompatibleBackend,
     PermanentError,
@@ -39,8 +43,10 @@ from .config import LLMConfig, canonical_json
 
 LLM_CACHE_FILENAME = "llm_cache.sqlite"
 _CACHE_SCHEMA = 1
-# Retry-After values beyond this are treated as this (a misbehaving server must not park a build).
-_MAX_RETRY_AFTER = 600.0
+# Failures the same for every request: the first one stops the stage (no point sending the rest).
+_FATAL_FAILURES = frozenset({"authentication", "not_found"})
+# Requests failing in a row (each after its retries) that stop a stage: the server is down or broken.
+_FAILURES_IN_A_ROW_TO_STOP = 20
 # The table of the response cache (the layout every earlier version wrote, so old caches keep hitting).
 RESPONSES = Namespace("responses", key_type="TEXT", value_column="response", value_type="TEXT",
                       extra_columns=(("request", "TEXT"), ("created", "REAL")))
@@ -112,9 +118,12 @@ class StageStats:
     failures: Counter = field(default_factory=Counter)
     outcomes: Counter = field(default_factory=Counter)
     wall_time_s: float = 0.0
+    # The first detail of each failure kind, for messages (it names the server: not in `to_dict`).
+    failure_details: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        del d["failure_details"]
         for name in ("retries", "failures", "outcomes"):
             d[name] = dict(sorted(getattr(self, name).items()))
         d["wall_time_s"] = round(self.wall_time_s, 3)
@@ -139,6 +148,7 @@ class LLMClient:
                                        "max_tokens": cfg.max_tokens, "seed": cfg.seed,
                                        "extra_body": cfg.extra_body or None}
         self._stages: dict[str, StageStats] = {}
+        self._failures_in_a_row = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -176,6 +186,44 @@ class LLMClient:
         ident = self.backend.identity()
         return {"backend": ident["backend"], "model": ident["model"], "base_url": ident["base_url"],
                 "totals": totals, "stages": stages}
+
+    def failure_summary(self, stage: str | None = None) -> str | None:
+        """What went wrong with the requests of a stage (all stages when None), for the user, or None:
+        "12 requests failed (authentication: 12 — HTTP 401 from http://host/v1: check ...)"."""
+        if stage is None:
+            stages = list(self._stages.values())
+        else:
+            stages = [self._stages[stage]] if stage in self._stages else []
+        failures: Counter = Counter()
+        details: dict[str, str] = {}
+        for st in stages:
+            failures.update(st.failures)
+            for kind, detail in st.failure_details.items():
+                details.setdefault(kind, detail)
+        if not failures:
+            return None
+        parts = []
+        for kind, n in failures.most_common():
+            what = details.get(kind) or FAILURE_KINDS.get(kind, kind)
+            parts.append(f"{kind}: {n} — {what}: {self._hint(kind)}")
+        total = sum(failures.values())
+        return f"{total} request{'s' if total != 1 else ''} failed ({'; '.join(parts)})"
+
+    def _hint(self, kind: str) -> str:
+        cfg = self.config
+        if kind == "authentication":
+            if cfg.api_key_env is None:
+                return "set llm.api_key_env to the name of the environment variable holding the key"
+            return f"check llm.api_key_env (the key in ${cfg.api_key_env})"
+        return {
+            "not_found": "check llm.model and llm.base_url (it usually ends in /v1)",
+            "bad_request": "check llm.model, llm.max_tokens and llm.extra_body",
+            "rate_limited": "lower llm.max_concurrency or raise llm.max_retries",
+            "timeout": "raise llm.timeout or lower llm.max_concurrency",
+            "server_error": "see the server's log",
+            "connection": "is the server running at llm.base_url?",
+            "parse_error": "check that llm.base_url is an OpenAI-compatible server's /v1",
+        }.get(kind, "see the server's log")
 
     def close(self) -> None:
         """Close the backend, the event loop and the cache."""
@@ -245,8 +293,12 @@ class LLMClient:
         todo = [b for b in batches if any(k not in results for k in b)]
         gate = asyncio.Semaphore(self.backend.parallelism)
 
+        stopped: list[str] = []  # why the stage stops: set by the failure that says so, then nothing is sent
+
         async def run(batch: list[str]) -> None:
             async with gate:
+                if stopped:
+                    return
                 out = await self._attempts(batch, [unique[k] for k in batch], st)
             for key, result in zip(batch, out):
                 if key in results:  # already cached: keep the stored response
@@ -257,19 +309,39 @@ class LLMClient:
                     st.prompt_tokens += result.prompt_tokens
                     st.completion_tokens += result.completion_tokens
                     st.usage_estimated += int(result.usage_estimated)
+                    self._failures_in_a_row = 0
                 else:
                     st.failures[result.reason] += 1
+                    st.failure_details.setdefault(result.reason, result.detail)
+                    self._failures_in_a_row += 1
                 done(key, result)
+                why = self._hopeless(result)
+                if why is not None and not stopped:
+                    stopped.append(why)
 
         tasks = [asyncio.ensure_future(run(b)) for b in todo]
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*tasks)  # once stopped, the requests in flight finish and the rest return
         finally:
             for task in tasks:
                 task.cancel()
             bar.close()
             st.wall_time_s += time.monotonic() - started
+        if stopped:  # what was received is cached: a rerun after the fix pays only for the rest
+            raise LLMError(f"LLM {stage} stopped ({stopped[0]}; {len(unique) - len(results)} requests not sent): "
+                           f"{self.failure_summary(stage)}")
         return [results[k] for k in keys]
+
+    def _hopeless(self, result: Completion | Failure) -> str | None:
+        """Why no more requests should be sent, or None: a refused key or an unknown model (the same for
+        every request), or a long run of failed requests (the server is down or broken)."""
+        if not isinstance(result, Failure):
+            return None
+        if result.reason in _FATAL_FAILURES:
+            return FAILURE_KINDS[result.reason]
+        if self._failures_in_a_row >= max(_FAILURES_IN_A_ROW_TO_STOP, 2 * self.backend.parallelism):
+            return f"{self._failures_in_a_row} requests in a row failed"
+        return None
 
     async def _attempts(self, keys: list[str], batch: list[Messages], st: StageStats) -> list[Completion | Failure]:
         """A batch through the backend, retried on transient errors with backoff or Retry-After."""
@@ -279,18 +351,19 @@ class LLMClient:
             try:
                 return await self.backend.generate(batch, self.params)
             except PermanentError as err:
-                return [Failure(err.reason)] * len(batch)
+                return [Failure(err.reason, err.detail)] * len(batch)
             except TransientError as err:
                 if attempt >= self.config.max_retries:
-                    return [Failure(err.cause)] * len(batch)
+                    return [Failure(err.cause, err.detail)] * len(batch)
                 st.retries[err.cause] += 1
                 await asyncio.sleep(self._delay(keys[0], attempt, err.retry_after))
                 attempt += 1
 
     def _delay(self, key: str, attempt: int, retry_after: float | None) -> float:
-        """Retry-After when the server gave one, else exponential backoff with seeded jitter."""
+        """Retry-After when the server gave one, else exponential backoff with seeded jitter; at most
+        `backoff_max` either way (a server asking for hours must not park a build)."""
         if retry_after is not None:
-            return min(retry_after, _MAX_RETRY_AFTER)
+            return min(retry_after, self.config.backoff_max)
         rng = random.Random(f"{self.config.seed}:{key}:{attempt}")
         return min(self.config.backoff_max, self.config.backoff_base * 2**attempt) * (0.5 + 0.5 * rng.random())
 

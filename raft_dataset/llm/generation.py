@@ -28,7 +28,7 @@ from ..raft_format import (
     final_answer,
     quote_in_source,
 )
-from .backends import Completion, Failure
+from .backends import Completion, Failure, LLMError
 from .client import LLMClient
 from .config import LLMConfig
 
@@ -185,7 +185,9 @@ class LLMQuestionGenerator:
         return [{"role": "system", "content": QUESTION_SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
 
     def generate(self, chunks: Sequence[Chunk]) -> list[Query]:
+        """Questions for the chunks, in order; raises LLMError when every request failed (saying why)."""
         results = self.client.complete([self.messages(c) for c in chunks], stage=self.stage)
+        _raise_if_all_failed(self.client, self.stage, results, "the LLM wrote 0 usable questions")
         queries: list[Query] = []
         seen: set[str] = set()
         counts: Counter = Counter()
@@ -223,6 +225,12 @@ class LLMQuestionGenerator:
         return dict(sorted(self.counts.items()))
 
 
+def _raise_if_all_failed(client: LLMClient, stage: str, results: Sequence[Completion | Failure], what: str) -> None:
+    """Nothing came back at all: say why (the 401, the timeouts) instead of an empty dataset."""
+    if results and all(isinstance(r, Failure) for r in results):
+        raise LLMError(f"{what}: {client.failure_summary(stage)}")
+
+
 # -- answers ----------------------------------------------------------------------------------
 
 
@@ -235,6 +243,9 @@ def render_documents(chunks: Iterable[Chunk], template: str = DOCUMENT_TEMPLATE)
 
 def explain_problem(reason: str, output: str, oracle_text: str) -> str:
     """The follow-up sentence that tells the model what was wrong with its answer."""
+    if reason == "no_quote":
+        return (f"it quotes nothing: copy at least one sentence of the document exactly between {BEGIN_QUOTE} "
+                f"and {END_QUOTE}.")
     if reason == "quote_not_in_oracle":
         bad = [q for q in extract_quotes(output) if not quote_in_source(q, oracle_text)][:3]
         shown = "; ".join(f'"{q[:200]}"' for q in bad)
@@ -262,9 +273,11 @@ def with_reference(output: str, reference: str | None) -> str:
 class LLMAnswerGenerator:
     """Writes RAFT chain-of-thought answers with an LLM and verifies them (an `AnswerGenerator`).
 
-    Verification (`raft_format.answer_problem`): every quote is in the oracle (whitespace aside),
-    the `<ANSWER>:` marker is there and the answer is not empty. A failing answer gets
-    `answer_retries` follow-ups naming the failure, then `Answer(None, rejected=reason)`.
+    Verification (`raft_format.answer_problem`): at least one quote, every quote in the oracle
+    (whitespace aside), the `<ANSWER>:` marker there and the answer not empty. The model always sees
+    the oracle, so a refusal without a quote is rejected too ("no_quote"). A failing answer gets
+    `answer_retries` follow-ups naming the failure, then `Answer(None, rejected=reason)`. When every
+    first request fails, LLMError says why.
     """
 
     stage = "answers"
@@ -304,6 +317,8 @@ class LLMAnswerGenerator:
         output = with_reference(result.text.strip(), request.reference_answer)
         problem = answer_problem(output, request.oracle.text, question=request.question, title=request.oracle.title,
                                  reference_answer=request.reference_answer)
+        if problem is None and not extract_quotes(output):
+            problem = "no_quote"  # a refusal: the format allows it, but the model was shown the oracle
         return (output, None) if problem is None else (result.text, problem)
 
     def generate(self, requests: Sequence[AnswerRequest]) -> list[Answer]:
@@ -314,6 +329,8 @@ class LLMAnswerGenerator:
         pending = list(range(len(requests)))
         for attempt in range(self.cfg.answer_retries + 1):
             results = self.client.complete([conversations[i] for i in pending], stage=self.stage)
+            if attempt == 0:
+                _raise_if_all_failed(self.client, self.stage, results, "the LLM wrote 0 answers")
             retry: list[int] = []
             for i, result in zip(pending, results):
                 output, reason = self._check(requests[i], result)
