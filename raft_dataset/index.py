@@ -23,12 +23,16 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .cache import ScratchDir, remove_stale_scratch
 from .encoding import EmbeddingCache, Encoder, encode_cached
 from .records import Chunk
+
+if TYPE_CHECKING:  # datasets is imported where it is used (it is slow to import)
+    from datasets import Dataset
 
 # Rows per `Dataset.map` batch while embedding: the encoder length-sorts inside each window, so a
 # window of a few thousand rows leaves almost no padding while bounding the texts held in memory.
@@ -99,6 +103,26 @@ def _chunk_rows(chunks: Iterable[Chunk]) -> Iterator[dict]:
         yield dataclasses.asdict(chunk) if dataclasses.is_dataclass(chunk) else dict(chunk)
 
 
+def _store(items: Iterable, features, work_dir: str | Path | None, name: str,
+           show_progress_bar: bool) -> tuple[Dataset, ScratchDir]:
+    """Chunks (or rows) streamed once into an Arrow dataset in a fresh scratch folder under `work_dir`
+    (those killed builds left there are removed first); `ValueError` when there are none."""
+    from datasets import Dataset
+
+    item_iter = iter(items)
+    first = next(item_iter, None)
+    if first is None:
+        raise ValueError("no chunks to index: the corpus produced no text")
+    parent = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
+    remove_stale_scratch(parent, _WORKDIR_PREFIX)
+    workdir = ScratchDir(parent, _WORKDIR_PREFIX)
+    with _datasets_progress(show_progress_bar):
+        dataset = Dataset.from_generator(_chunk_rows, features=features,
+                                         gen_kwargs={"chunks": _ChunkStream(itertools.chain([first], item_iter))},
+                                         cache_dir=str(workdir.path / name), fingerprint=uuid.uuid4().hex)
+    return dataset, workdir
+
+
 def make_faiss_index(dimension: int, index_factory: str, search_params: dict | None = None):
     """An untrained inner-product FAISS index from a factory string, with search knobs applied."""
     import faiss
@@ -153,22 +177,11 @@ class ChunkIndex:
             search_params: FAISS search knobs, e.g. {"nprobe": 32} or {"efSearch": 256}.
             seed: Seed of the training sample for indexes that need training.
         """
-        from datasets import Dataset
         from tqdm.auto import tqdm
 
         index = make_faiss_index(encoder.dimension, index_factory, search_params)  # bad factory: fail early
-        chunk_iter = iter(chunks)
-        first = next(chunk_iter, None)
-        if first is None:
-            raise ValueError("no chunks to index: the corpus produced no text")
-        parent = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
-        remove_stale_scratch(parent, _WORKDIR_PREFIX)
-        workdir = ScratchDir(parent, _WORKDIR_PREFIX)
+        dataset, workdir = _store(chunks, _features(), work_dir, "chunks", show_progress_bar)
         root = workdir.path
-        with _datasets_progress(show_progress_bar):
-            dataset = Dataset.from_generator(_chunk_rows, features=_features(),
-                                             gen_kwargs={"chunks": _ChunkStream(itertools.chain([first], chunk_iter))},
-                                             cache_dir=str(root / "chunks"))
 
         # One bar advanced per forward batch (the map's own bar would only move once per window).
         bar = tqdm(total=len(dataset), desc="Embedding chunks", unit="chunk", disable=not show_progress_bar)
@@ -188,20 +201,8 @@ class ChunkIndex:
                       show_progress_bar: bool = True, work_dir: str | Path | None = None, seed: int = 0) -> ChunkIndex:
         """An index from chunk rows that already carry their `embeddings` (embedded elsewhere, e.g. by the
         Ray executor's actors): the same store, training sample and FAISS index as `build`."""
-        from datasets import Dataset
-
         index = make_faiss_index(encoder.dimension, index_factory)
-        row_iter = iter(rows)
-        first = next(row_iter, None)
-        if first is None:
-            raise ValueError("no chunks to index: the corpus produced no text")
-        parent = Path(work_dir) if work_dir is not None else Path(tempfile.gettempdir())
-        remove_stale_scratch(parent, _WORKDIR_PREFIX)
-        workdir = ScratchDir(parent, _WORKDIR_PREFIX)
-        with _datasets_progress(show_progress_bar):
-            dataset = Dataset.from_generator(_chunk_rows, features=_features(encoder.dimension),
-                                             gen_kwargs={"chunks": _ChunkStream(itertools.chain([first], row_iter))},
-                                             cache_dir=str(workdir.path / "embedded"), fingerprint=uuid.uuid4().hex)
+        dataset, workdir = _store(rows, _features(encoder.dimension), work_dir, "embedded", show_progress_bar)
         return cls._indexed(dataset, encoder, index, index_factory, seed, show_progress_bar, workdir)
 
     @classmethod
