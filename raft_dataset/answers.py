@@ -87,9 +87,13 @@ class AnswerGenerator(Protocol):
 
 # -- sentences -------------------------------------------------------------------------------------
 
-# A sentence ends at . ! ? before white space and a capital (any script) or an opening mark, and
-# right after the full-width 。！？ of Chinese and Japanese, which take no space.
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[^\W\d_a-z\u00df-\u00ff]|[0-9`\"'(\[*])|(?<=[。！？])\s*")
+# A sentence ends at . ! ? before white space and a capital (any script) or an opening mark, but not
+# after "e.g." / "i.e." / "cf." / "vs." (an example follows, not a new sentence), and right after the
+# full-width 。！？ of Chinese and Japanese, which take no space.
+_SENTENCE_END_RE = re.compile(
+    r"(?<=[.!?])(?<!(?i:e\.g\.))(?<!(?i:i\.e\.))(?<!(?i:\bcf\.))(?<!(?i:\bvs\.))"
+    r"\s+(?=[^\W\d_a-z\u00df-\u00ff]|[0-9`\"'(\[*])|(?<=[。！？])\s*"
+)
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _LEAD_IN_LINES = 12  # most list, table or code lines a sentence ending in ":" takes along

@@ -296,3 +296,15 @@ def test_quotes_in_other_languages():
         _answer(question, oracle, [oracle])
     assert [german[a:b] for a, b in candidate_sentences(german)][0].startswith("Über die Wartezeit")
     assert len(candidate_sentences(chinese)) == 3
+
+
+def test_an_example_after_e_g_stays_in_its_sentence():
+    """Poetry's "separated with a comma, e.g. `>= 1.2, < 1.5`." was cut after "e.g." into a final answer
+    that ended mid-sentence."""
+    text = ("Multiple version requirements can also be separated with a comma, e.g. `>= 1.2, < 1.5`. "
+            "Exact versions pin one release, i.e. No range is allowed then. Ranges compare as usual, cf. PEP 440.")
+    assert [text[s:e] for s, e in candidate_sentences(text)] == [
+        "Multiple version requirements can also be separated with a comma, e.g. `>= 1.2, < 1.5`.",
+        "Exact versions pin one release, i.e. No range is allowed then.",
+        "Ranges compare as usual, cf. PEP 440.",
+    ]
