@@ -9,7 +9,7 @@ either a tiny random-weight BERT built here (`--encoder tiny`, the default: pipe
 cost) or the embedded all-MiniLM-L6-v2 (`--encoder minilm`: real encoding throughput).
 
 Per build it prints wall time, the index stage's time (read + chunk + encode + index + BM25), both per
-1,000 chunks, and peak memory: of the driver process, and of the driver plus every process it started
+chunk, the seconds of every stage (a line below), and peak memory: of the driver process, and of the driver plus every process it started
 (the Ray raylet, object store and workers; shared pages are counted once per process that touches
 them, so that figure is an upper bound). Then, per executor, how time and memory per chunk change
 from the smallest to the largest size (1.0 = linear).
@@ -138,7 +138,7 @@ def measure(corpus: str, executor: str, encoder_path: str | None, cpus: int) -> 
     if executor == "ray":
         ray.shutdown()
     return {"executor": executor, "chunks": result.counts["chunks"], "samples": result.counts["samples"],
-            "wall_s": wall, "index_s": result.timings["index"], "ray_start_s": ray_start,
+            "wall_s": wall, "index_s": result.timings["index"], "stages_s": result.timings, "ray_start_s": ray_start,
             "driver_peak_mb": peak.own, "tree_peak_mb": peak.tree,
             "driver_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{executor:>8} {c:>7} {row['wall_s']:>7.1f} {row['index_s']:>8.1f} {1000 * row['wall_s'] / c:>9.2f} "
                       f"{1000 * row['index_s'] / c:>15.2f} {row['driver_peak_mb']:>10.0f} {row['tree_peak_mb']:>8.0f} "
                       f"{1024 * row['tree_peak_mb'] / c:>9.1f}", flush=True)
+                stages = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in row["stages_s"].items())
+                print(f"{'':>8} seconds per stage: {stages}", flush=True)
     if len(args.sizes) > 1:
         for executor in args.executors:
             rows = [r for r in results if r["executor"] == executor]

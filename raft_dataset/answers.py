@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import lemminflect
 import numpy as np
 
 from .markup import clean_inline
@@ -26,6 +27,7 @@ from .raft_format import (
     BEGIN_QUOTE,
     END_QUOTE,
     REFUSAL_ANSWER,
+    STOPWORDS,
     answer_coverage,
     content_problem,
     content_terms,
@@ -113,6 +115,30 @@ def _titleish(line: str) -> bool:
     )
 
 
+def _bare_title(line: str, following: str) -> bool:
+    """A line that names something rather than says it: no sentence punctuation at its end or inside,
+    not a "term: definition" line, and either no verb or, if it reads as a clause, no comma and no
+    code or list after it (then it is a lead-in that lost its colon). A chunk packing several
+    sections shows their headings so: "Config Directory", "`source` dependencies", or a long FAQ
+    heading without a question mark."""
+    stripped = line.strip()
+    if not 0 < len(stripped) <= 150 or stripped.endswith((".", "!", "?", ":", ";", ",", "。", "！", "？", "：", "…")):
+        return False
+    if _SENTENCE_END_RE.search(stripped) or ": " in stripped:
+        return False
+    if not has_verb(stripped) and len(stripped.split()) <= 12:
+        return True
+    return "," not in stripped and not (_LIST_ITEM_RE.match(following) or _FENCE_RE.match(following))
+
+
+def _stands_alone(lines: list[str], n: int) -> bool:
+    """Whether line n is a paragraph of its own: a blank line (or the text's edge) before it, and a
+    blank line, the text's end, a list or a code fence after it."""
+    before = lines[n - 1].strip() if n > 0 else ""
+    after = lines[n + 1] if n + 1 < len(lines) else ""
+    return not before and (not after.strip() or bool(_LIST_ITEM_RE.match(after) or _FENCE_RE.match(after)))
+
+
 def _line_kind(line: str, in_fence: bool) -> str:
     """'code', 'blank', 'skip' (headings, HTML, directives, adornments), 'item', 'row' or 'prose'."""
     stripped = line.strip()
@@ -150,7 +176,10 @@ def _blocks(text: str) -> list[tuple[str, int, int]]:
         following = lines[n + 1].strip() if n + 1 < len(lines) else ""
         previous = blocks[-1] if blocks else None
         after_sentence = previous is None or previous[0] != "prose" or text[previous[1] : previous[2]].rstrip()[-1:] in ".!?:"
-        if kind == "prose" and _titleish(line) and after_sentence and following[:1].isupper():
+        if kind == "prose" and after_sentence and (
+            (_titleish(line) and following[:1].isupper())
+            or (_stands_alone(lines, n) and _bare_title(line, next((x for x in lines[n + 1 :] if x.strip()), "")))
+        ):
             blocks.append(("skip", start, offset))
             continue
         content_start = start + len(line) - len(line.lstrip())
@@ -303,11 +332,16 @@ def _title_prefix_end(text: str, sentence: _Sentence, title: str) -> int:
     return sentence.start
 
 
+_VERSION_NOTE_RE = re.compile(r"^(?:added|new|changed|deprecated) (?:in|since) version [\w.]+\.?$", re.IGNORECASE)
+
+
 def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
     """Whether a sentence may be quoted as (part of) an answer at all."""
     body = text[s.start : s.body_end].strip()
     if body.endswith(("?", "？")):
         return False  # a question asks, it does not answer
+    if _VERSION_NOTE_RE.match(body):
+        return False  # "Added in version 0.7." dates the text around it and says nothing alone
     if s.takes == "dangling" and (len(body.split()) < 8 or _ANNOUNCES_RE.search(body) or _POINTS_AT_RE.search(body)):
         return False  # "... as follows:" with its example missing only announces
     if markup_problem(text[s.start : s.end]) or restates_question(body, question, title):
@@ -397,12 +431,125 @@ def select_quotes(
 
 
 _SUBJECT_RE = re.compile(r"^what (?:is|are|was|were|does|do) (?:(?:the|a|an) )?(.+?)(?: mean| do)?$")
+# "How do I <verb>", "Can I <verb>", "how to <verb>", "is it possible to <verb>": the action asked about.
+_ACTION_RE = re.compile(
+    r"\b(?:(?:do|does|can|could|should|would|may|might|must|shall|will)(?: not| n t)? (?:i|you|we|one|users?)"
+    r"|how to|possible to|way to)(?: (?:also|still|ever|just|then|now|really|safely|easily))? ([a-z]+)"
+)
+# Verbs that say nothing of what is done ("How do I use ...?": the object says it).
+_VAGUE_VERBS = frozenset(["use", "do", "get", "make", "have", "be", "go", "need", "want", "know", "see", "try"])
+# A sentence that opens with an aside (an admonition label, a version note) or a condition or concession: background
+# to the direct statement, which answers better when the section has one.
+_ASIDE_RE = re.compile(
+    r"^\W*(?:(?:note|warning|caution|danger|attention|important)\b\s*(?::|that\b)"
+    r"|(?:added|changed|new|deprecated) in version\b|deprecated since\b)", re.IGNORECASE,
+)
+# "If you want to X, ..." states a purpose, not a condition: it answers "How do I X?".
+_CONDITION_RE = re.compile(
+    r"^\W*(?:while|whilst|although|though|even (?:if|though|when)|whereas"
+    r"|if(?! you (?:want|wish|need|would like|prefer|'d like)\b))\b", re.IGNORECASE,
+)
 
 
 def _subject(question: str) -> str | None:
     """The X of "What is X?" / "What does X mean?", lower-case words, or None."""
-    match = _SUBJECT_RE.match(normalized_text(question))
+    match = _SUBJECT_RE.match(normalized_text(_last_sentence(question)))
     return match.group(1) if match and len(match.group(1).split()) <= 6 else None
+
+
+def _last_sentence(question: str) -> str:
+    """The sentence that asks: "I don't want Poetry to manage my environments. Can I disable it?" asks
+    "Can I disable it?"; the sentences before it set the scene."""
+    pieces = [p for p in _SENTENCE_END_RE.split(question.strip()) if p.strip()]
+    return pieces[-1] if pieces else question
+
+
+@functools.cache
+def _stemmer():
+    import Stemmer  # PyStemmer: the Snowball stemmer BM25 retrieval uses too
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=16384)
+def _stems(text: str) -> tuple[str, ...]:
+    """The text's words, lower-cased and Snowball-stemmed, in order ("disabling" -> "disabl")."""
+    return tuple(_stemmer().stemWords(re.findall(r"[^\W\d_]+", text.lower())))
+
+
+@functools.lru_cache(maxsize=16384)
+def _verb_lemmas(word: str) -> frozenset[str]:
+    """The base forms a word has as a verb ("disables" -> {"disable"}; "installation", a noun only: none)."""
+    return frozenset(lemminflect.getAllLemmas(word).get("VERB", ()))
+
+
+def _asked_action(question: str) -> frozenset[str]:
+    """The verb a "How do I / Can I / how to ...?" question asks about, as its base forms (empty when
+    there is none, or only a vague one like "use")."""
+    found = _ACTION_RE.findall(normalized_text(_last_sentence(question)))
+    verb = found[-1] if found else ""
+    return frozenset() if verb in _VAGUE_VERBS else _verb_lemmas(verb) - _VAGUE_VERBS
+
+
+_PASSIVE_AUXILIARIES = frozenset(["be", "is", "are", "was", "were", "been", "being", "get", "gets"])
+
+
+def _does(action: frozenset[str], sentence: str) -> bool:
+    """Whether a sentence does the asked action: the verb in its present forms or a passive ("you can
+    disable ...", "is disabled by ..."), not as a participle describing a noun ("the information declared")."""
+    if not action:
+        return False
+    words = re.findall(r"[^\W\d_]+", sentence.lower())
+    for k, word in enumerate(words):
+        if action & _verb_lemmas(word):
+            past = word.endswith("ed") and word not in action
+            if not past or (k > 0 and words[k - 1] in _PASSIVE_AUXILIARIES):
+                return True
+    return False
+
+
+def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
+    """How a sentence names the subject of "What is X?": "opens" when X is what it is about (the
+    term of a "term: definition" line, or its first content words followed by a verb: "Tilde
+    requirements specify ...", "The `on` form restricts ..." for "on form", not "The template folder
+    ..." for "templates"), "names" when all of X's words are in it further on, or None. Word forms
+    and markup aside."""
+    if not subject_stems:
+        return None
+    words = re.findall(r"[^\W\d_]+", sentence.lower())
+    stems = _stems(sentence)
+    term = _DEFINITION_RE.match(sentence)  # a glossary line: "run: One execution of a job."
+    if term and set(_stems(term.group("term"))) == set(subject_stems):
+        return "opens"
+    content = [k for k, word in enumerate(words) if word not in STOPWORDS and word not in _DETERMINERS]
+    head = content[: len(subject_stems)]
+    if head and head[0] <= 2 and {stems[k] for k in head} == set(subject_stems):
+        after = words[head[-1] + 1] if head[-1] + 1 < len(words) else ""
+        if not after or after in ("and", "or") or {"VERB", "AUX"} & set(lemminflect.getAllLemmas(after)):
+            return "opens"
+    return "names" if set(subject_stems) <= set(stems) else None
+
+
+def _in_admonition(text: str, sentences: list[_Sentence], i: int) -> bool:
+    """Whether sentence i carries on a paragraph that opens with "Note:" or "Warning:"."""
+    first = next(k for k in range(i + 1) if sentences[k].block == sentences[i].block)
+    return first < i and bool(_ASIDE_RE.match(text[sentences[first].start : sentences[first].body_end]))
+
+
+def _aside(sentence: str, question: str) -> bool:
+    """A note or warning; or a sentence opening with a condition or concession that is not what the
+    question asks about: "If one of your dependencies is declared multiple times, ..." answers "How
+    do I use the same dependency multiple times?", "While Poetry creates environments, ..." does not
+    answer "Can I disable it?"."""
+    if _ASIDE_RE.match(sentence):
+        return True
+    if not _CONDITION_RE.match(sentence):
+        return False
+    asked = _last_sentence(question)
+    if re.search(r"\b(?:if|when|while|unless|whenever)\b", asked, re.IGNORECASE):
+        return False
+    condition = sentence.split(",", 1)[0]
+    return len(content_terms(asked) & content_terms(condition)) < 2
 
 
 def _scores(
@@ -411,13 +558,18 @@ def _scores(
     """How well each quotable sentence answers the question.
 
     Word overlap normalised to 0..1 (or cosine similarity plus a little overlap), then: a sentence
-    that leans on the one before inherits most of its score; one that starts with the X of "What is
-    X?" gains; for "How do I ...?" a lead-in with its code or list gains; a sentence that leans on one
-    it cannot be quoted with loses; with an evidence span its first sentences gain and sentences
-    outside it drop below any inside. Without any overlap or similarity a score is 0 or less.
+    that leans on the one before inherits most of its score; one that opens with the X of "What is
+    X?" gains, and so does the section's lead sentence (with an evidence span, the question came from
+    the section's heading: its first direct sentence introduces X); for "How do I / Can I <verb> ...?"
+    a sentence with that verb in any form gains, and a lead-in with its code or list too; a note, a
+    warning or a sentence opening with a condition ("If", "While") loses to a direct one; a sentence
+    that leans on one it cannot be quoted with loses; with an evidence span its first sentences gain
+    and sentences outside it drop below any inside. Without any overlap or similarity a score is 0
+    or less.
     """
     terms = content_terms(question)
-    lexical = [_lexical_score(terms, text[s.start : s.body_end]) for s in sentences]
+    bodies = [text[s.start : s.body_end] for s in sentences]
+    lexical = [_lexical_score(terms, body) for body in bodies]
     if similarities is not None:
         relevance = [float(sim) + 0.02 * lex for sim, lex in zip(similarities, lexical)]
         boost = 0.3  # cosine similarities spread less than normalised word overlap
@@ -430,22 +582,34 @@ def _scores(
         if _refers_back(text, sentences[i]) and _adjacent(text, sentences, i - 1, i):
             relevance[i] = max(relevance[i], 0.8 * relevance[i - 1])
     subject = _subject(question)
+    subject_stems = tuple(_stems(" ".join(w for w in (subject or "").split() if w not in STOPWORDS)))
+    action = _asked_action(question)
     form = question_form(question)
+    asides = {i for i in ok if _aside(bodies[i], question) or _in_admonition(text, sentences, i)}
+    # The section's lead: its first sentence that is not an aside.
+    lead = next((i for i in in_evidence if i not in asides), None) if subject else None
     scores = {}
     for i in ok:
         s = sentences[i]
         score = relevance[i]
-        if subject and re.match(rf"(?:(?:the|a|an) )?{re.escape(subject)}\b", normalized_text(text[s.start : s.body_end])):
-            score += 0.2 * boost  # "What is X?": "X is ...", "The X holds ..." defines it
-        if form == "why" and _REASON_RE.search(text[s.start : s.body_end]):
+        if subject:  # "What is X?": "X is ...", a sentence naming all of X, and the section's lead
+            named = _names(subject_stems, bodies[i])
+            score += boost * ((0.5 if i == lead else 0.0) + {"opens": 0.4, "names": 0.15}.get(named or "", 0.0))
+        leans = _refers_back(text, s) and not (
+            i - 1 in quotable and _adjacent(text, sentences, i - 1, i) and not sentences[i - 1].takes
+        )  # "That status code will be used..." after a code block: a dangling "that"
+        if _does(action, bodies[i]) and not leans:
+            score += 0.5 * boost  # "Can I disable it?": "you can disable this feature by ..."
+        if i in asides:
+            score -= 0.3 * boost
+        if form == "why" and _REASON_RE.search(bodies[i]):
             score += 0.2 * boost  # "Why ...?": the sentence that gives a reason
         if form == "how" and (score > 0 or i in in_evidence):
             score += boost * {"code": 0.25, "item": 0.2}.get(s.takes or "", 0.0)
         if s.takes == "dangling":
             score -= 0.2 * boost  # its example is missing: it answers only if nothing else does as well
-        leans = _refers_back(text, s)
-        if leans and not (i - 1 in quotable and _adjacent(text, sentences, i - 1, i) and not sentences[i - 1].takes):
-            score -= 0.25 * boost  # "That status code will be used..." after a code block: a dangling "that"
+        if leans:
+            score -= 0.25 * boost
         if in_evidence:
             place = in_evidence.index(i) if i in in_evidence else None
             # The first sentences of a section usually answer its heading, but an intro sentence must
@@ -456,11 +620,12 @@ def _scores(
 
 
 def _in_evidence(sentences: list[_Sentence], ok: list[int], evidence: tuple[int, int] | None) -> list[int]:
-    """The quotable sentences starting inside the evidence span, in order."""
+    """The quotable sentences inside the evidence span (by their middle: a glossary line "run: One
+    execution ..." whose span starts after the term counts), in order."""
     if evidence is None:
         return []
     start, end = evidence
-    return [i for i in ok if start <= sentences[i].start < end]
+    return [i for i in ok if start <= (sentences[i].start + sentences[i].body_end) // 2 < end]
 
 
 def _adjacent(text: str, sentences: list[_Sentence], i: int, j: int) -> bool:
@@ -713,8 +878,9 @@ def stable_hash(text: str, salt: str = "") -> int:
 
 def question_form(question: str) -> str:
     """'how' (how do I ...), 'how_it_works' (how does X ...), 'how_much' (how long/many/often ...),
-    'why', 'when', 'where', 'yes_no' (can/should/is/does ...) or 'other' (what/which/...)."""
-    words = re.findall(r"\w+", question.lower())[:3]
+    'why', 'when', 'where', 'yes_no' (can/should/is/does ...) or 'other' (what/which/...), read from
+    the question's last sentence ("I don't want X. Can I disable it?" is 'yes_no')."""
+    words = re.findall(r"\w+", _last_sentence(question).lower())[:3]
     word = words[0] if words else ""
     if word == "how" and words[1:] and words[1] in _HOW_MUCH:
         return "how_much"

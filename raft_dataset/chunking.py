@@ -5,8 +5,9 @@ How a document is cut:
 1. Documents are split into sections at the headings their reader found (`Document.headings`;
    markup readers render headings away, so the text holds only section bodies); a document without
    headings is one section.
-2. Adjacent sections are packed greedily while the packed span fits `chunk_size` tokens, so short
-   sections do not become tiny chunks. A section that is only a heading is always packed with the next.
+2. Adjacent sections are packed greedily while the packed chunk text (inner headings included, see
+   below) fits `chunk_size` tokens, so short sections do not become tiny chunks. A section that is
+   only a heading is always packed with the next.
 3. A packed span that is still too long is split by `semantic_text_splitter` (MarkdownSplitter for
    the clean text of markup formats, which keeps code blocks whole unless one block alone is over the
    limit; TextSplitter otherwise), counting tokens with the encoder's own tokenizer and overlapping neighbours by up to
@@ -26,6 +27,14 @@ Pieces without a word character outside HTML tags (a stray `</div>`) are left ou
 Each chunk's title is the document title plus the heading path shared by all sections the chunk
 covers (heading-only sections aside), joined by " > ", without repeating a top heading that equals the
 document title.
+
+A chunk that packs several sections shows the headings below its title as text (`inner_headings`):
+each on a line of its own, plain, before its section's text, as the page reads ("tidepool history",
+then the paragraph that describes it); without them a reader cannot tell which command, key or API
+each paragraph is about. A chunk of one section (or a piece of one long section) shows none: its
+heading path is its title. The headings count against `chunk_size`. `start`/`end` stay offsets of the
+document text the chunk covers, so `Chunk.text` is `doc.text[start:end]` with those heading lines
+added (`render_chunk_text`); a reader that keeps heading lines in its text is left as it is.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,17 +226,19 @@ def _validate(chunk_size: int, chunk_overlap: int) -> None:
                          f"({chunk_size}), got {chunk_overlap!r}")
 
 
-def _pack_sections(text: str, sections: list[Section], counts: list[int], heading_only: list[bool],
-                   tokenizer: Any, chunk_size: int) -> list[tuple[int, int]]:
-    """Greedily pack adjacent sections into index ranges [i, j) whose span fits `chunk_size`."""
+def _pack_sections(sections: list[Section], counts: list[int], heading_only: list[bool],
+                   group_tokens: Callable[[int, int], int], chunk_size: int) -> list[tuple[int, int]]:
+    """Greedily pack adjacent sections into index ranges [i, j) whose chunk text fits `chunk_size`.
+
+    `group_tokens(i, j)` counts the chunk text of sections [i, j) as it will be written: with the headings
+    of inner sections rendered, and exactly (byte-level BPE may merge across a seam, so sums only bound it).
+    """
     groups: list[tuple[int, int]] = []
     first, total = 0, counts[0] if counts else 0
     for j in range(1, len(sections)):
         forced = all(heading_only[first:j])
-        fits = False
-        if not forced and total + counts[j] <= chunk_size:
-            # Sums are exact for WordPiece; byte-level BPE may merge across the seam, so confirm.
-            fits = count_tokens([text[sections[first].start:sections[j].end]], tokenizer)[0] <= chunk_size
+        # The sum of the sections' own counts is a lower bound (rendered headings only add): a cheap no.
+        fits = not forced and total + counts[j] <= chunk_size and group_tokens(first, j + 1) <= chunk_size
         if forced or fits:
             total += counts[j]
             continue
@@ -371,20 +382,70 @@ def _overlapping(ends: Sequence[int], starts: Sequence[int], start: int, end: in
     return range(first, bisect.bisect_left(starts, end, lo=first))
 
 
-def _title_for(doc: Document, start: int, end: int, sections: Sequence[Section],
-               heading_only: Sequence[bool], bounds: tuple[list[int], list[int]]) -> str:
-    covered = list(_overlapping(*bounds, start, end))
-    with_content = [i for i in covered if not heading_only[i]] or covered
-    path = _common_prefix([sections[i].path for i in with_content]) if with_content else ()
-    return format_title(doc.title, path)
+def _title_path(sections: Sequence[Section], heading_only: Sequence[bool], covered: Sequence[int]) -> tuple[str, ...]:
+    """The heading path shared by the covered sections (heading-only sections aside)."""
+    with_content = [i for i in covered if not heading_only[i]] or list(covered)
+    return _common_prefix([sections[i].path for i in with_content]) if with_content else ()
+
+
+def _shared_length(a: Sequence[str], b: Sequence[str]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def inner_headings(sections: Sequence[Section], covered: Sequence[int], title_path: Sequence[str],
+                   start: int) -> list[tuple[int, tuple[str, ...]]]:
+    """The headings a chunk starting at `start` shows as text: (offset, headings) pairs, in order.
+
+    Each covered section whose heading the reader rendered away (`heading_end == start`) shows the
+    headings of its path below `title_path` that the section before it in the chunk did not share:
+    "tidepool history" before its body, or "Plugins" then "tidepool plugins list" where a new parent
+    opens. The first section shows them at the chunk's start. A chunk of one section shows none: its
+    path is the title.
+    """
+    shown: Sequence[str] = title_path
+    found: list[tuple[int, tuple[str, ...]]] = []
+    for i in covered:
+        section = sections[i]
+        if section.heading_end == section.start:
+            keep = max(len(title_path), _shared_length(shown, section.path))
+            headings = tuple(" ".join(h.split()) for h in section.path[keep:] if h.strip())
+            if headings:
+                found.append((max(section.start, start), headings))
+        shown = section.path  # a heading still in the text (heading_end > start) reads as it is
+    return found
+
+
+def render_chunk_text(text: str, start: int, end: int,
+                      headings: Sequence[tuple[int, tuple[str, ...]]]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """text[start:end] with each group of headings on lines of its own before the text at its offset,
+    as paragraphs of the clean-text convention (one blank line around each); and the (offset,
+    characters inserted) pairs, for `Chunk.inserted`."""
+    parts: list[str] = []
+    inserted: list[tuple[int, int]] = []
+    pos = start
+    for at, lines in headings:
+        parts.append(text[pos:at])
+        added = ""
+        if at > start and not text.endswith("\n\n", start, at):
+            added = "\n" if text.endswith("\n", start, at) else "\n\n"
+        added += "\n\n".join(lines) + "\n\n"
+        parts.append(added)
+        inserted.append((at, len(added)))
+        pos = at
+    parts.append(text[pos:end])
+    return "".join(parts), tuple(inserted)
 
 
 def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """Cut a document into chunks of at most `chunk_size` tokens (no special tokens).
 
     Args:
-        doc: The document; a chunk's text is `doc.text[start:end]` (plus a fence line on a side where
-            it cuts a code block that is too long for one chunk).
+        doc: The document; a chunk's text is `doc.text[start:end]`, with the headings of the inner
+            sections it packs on lines of their own before their text, or with a fence line on a side
+            where it cuts a code block that is too long for one chunk.
         tokenizer: A transformers fast tokenizer or a `tokenizers.Tokenizer` (the encoder's).
         chunk_size: Token budget per chunk, >= 1.
         chunk_overlap: Tokens neighbouring pieces of one long section may share, < chunk_size.
@@ -406,16 +467,30 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
     headings = _heading_spans(sections)
     splitter = _splitter(tokenizer, "markdown" if doc.format in MARKUP_FORMATS else "text", chunk_size,
                          chunk_overlap)
+    section_bounds = ([s.end for s in sections], [s.start for s in sections])
+
+    def layout(start: int, end: int) -> tuple[tuple[str, ...], list[tuple[int, tuple[str, ...]]]]:
+        """The title path of the chunk text[start:end] and the inner headings it shows."""
+        covered = list(_overlapping(*section_bounds, start, end))
+        path = _title_path(sections, heading_only, covered)
+        return path, inner_headings(sections, covered, path, start)
+
+    def group_text(first: int, last: int) -> str:
+        start, end = trim_span(text, sections[first].start, sections[last - 1].end)
+        return render_chunk_text(text, start, end, layout(start, end)[1])[0]
+
+    def group_tokens(first: int, last: int) -> int:
+        rendered = group_text(first, last)
+        return count_tokens([rendered], tokenizer)[0] if len(rendered) <= max_chars else chunk_size + 1
 
     spans: list[tuple[int, int]] = []
-    for first, last in _pack_sections(text, sections, counts, heading_only, tokenizer, chunk_size):
+    for first, last in _pack_sections(sections, counts, heading_only, group_tokens, chunk_size):
         start, end = trim_span(text, sections[first].start, sections[last - 1].end)
         if start == end:
             continue
         if all(heading_only[first:last]):
             continue  # nothing but headings left at the end of the document
-        if (sum(counts[first:last]) <= chunk_size and end - start <= max_chars
-                and count_tokens([text[start:end]], tokenizer)[0] <= chunk_size):
+        if sum(counts[first:last]) <= chunk_size and group_tokens(first, last) <= chunk_size:
             spans.append((start, end))
         else:
             pieces = _cap_piece_chars(text, _split_long_span(text, start, end, splitter), max_chars)
@@ -430,24 +505,37 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
 
     spans = [_without_dangling_fence(text, s, e, blocks_in(s, e)) for s, e in spans]
     spans = [(s, e) for s, e in spans if _has_content(text[s:e])]
-    texts = [_with_whole_fences(text, s, e, blocks_in(s, e)) for s, e in spans]
+    layouts = [layout(s, e) for s, e in spans]
+    fenced = [_with_whole_fences(text, s, e, blocks_in(s, e)) for s, e in spans]
+    # Inner headings go in where no fence line was reopened (a piece cut from one long section has
+    # none to show: its path is its title, so this only leaves out the rare piece that is both).
+    rendered = [bool(shown) and len(piece) == e - s for (s, e), (_, shown), (piece, _) in zip(spans, layouts, fenced,
+                                                                                               strict=True)]
+    pieces = [render_chunk_text(text, s, e, shown) if render else piece
+              for (s, e), (_, shown), piece, render in zip(spans, layouts, fenced, rendered, strict=True)]
+    texts, inserted = [piece for piece, _ in pieces], [added for _, added in pieces]
     n_tokens = count_tokens(texts, tokenizer)
-    section_bounds = ([s.end for s in sections], [s.start for s in sections])
+    for i, (s, e) in enumerate(spans):
+        if rendered[i] and (n_tokens[i] > chunk_size or len(texts[i]) > max_chars):
+            # A splitter piece spanning two sections was sized without their headings: keep it as cut.
+            texts[i], inserted[i] = text[s:e], ()
+            n_tokens[i] = count_tokens([texts[i]], tokenizer)[0]
     pages = [page_span(doc.metadata, s, e) or (None, None) for s, e in spans]
     return [
-        Chunk(chunk_id=f"{doc.doc_id}#{i}", doc_id=doc.doc_id,
-              title=_title_for(doc, s, e, sections, heading_only, section_bounds), text=chunk_text, start=s, end=e,
-              n_tokens=n, first_page=first_page, last_page=last_page)
-        for i, ((s, e), chunk_text, n, (first_page, last_page)) in enumerate(zip(spans, texts, n_tokens, pages,
-                                                                                 strict=True))
+        Chunk(chunk_id=f"{doc.doc_id}#{i}", doc_id=doc.doc_id, title=format_title(doc.title, path), text=chunk_text,
+              start=s, end=e, n_tokens=n, first_page=first_page, last_page=last_page, inserted=added)
+        for i, ((s, e), (path, _), chunk_text, added, n, (first_page, last_page)) in enumerate(
+            zip(spans, layouts, texts, inserted, n_tokens, pages, strict=True))
     ]
 
 
-def _with_whole_fences(text: str, start: int, end: int, code_blocks: Sequence[tuple[int, int]]) -> str:
+def _with_whole_fences(text: str, start: int, end: int,
+                       code_blocks: Sequence[tuple[int, int]]) -> tuple[str, tuple[tuple[int, int], ...]]:
     """text[start:end], with the fence line reopened before it when it starts inside a code block that
     was cut (one too long for a chunk) and closed after it when it ends inside one: a context
-    document never shows code as prose or prose as code."""
+    document never shows code as prose or prose as code. Also the (offset, characters) inserted."""
     piece = text[start:end]
+    inserted: list[tuple[int, int]] = []
     for block_start, block_end in code_blocks:
         if block_start >= end:
             break
@@ -457,9 +545,12 @@ def _with_whole_fences(text: str, start: int, end: int, code_blocks: Sequence[tu
         opening = text[block_start : newline if newline >= 0 else block_end]
         if block_start < start:
             piece = f"{opening.strip()}\n{piece}"
+            inserted.append((start, len(opening.strip()) + 1))
         if end < block_end:
-            piece = f"{piece}\n{_FENCE_MARK.match(opening).group(1)}"
-    return piece
+            closing = f"\n{_FENCE_MARK.match(opening).group(1)}"
+            piece += closing
+            inserted.append((end, len(closing)))
+    return piece, tuple(inserted)
 
 
 def _without_dangling_fence(text: str, start: int, end: int, code_blocks: Sequence[tuple[int, int]]) -> tuple[int, int]:

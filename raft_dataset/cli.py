@@ -15,6 +15,7 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from functools import cache
 
 import yaml
@@ -294,12 +295,18 @@ def _run_build(args: argparse.Namespace) -> int:
     config = make_config(args.config, **overrides)
     check_output_dir(args.output)
     check_models(config)  # tokenizers and model files, before the index is built
-    result = build_raft_dataset(config, show_progress=not args.quiet)
-    if args.dry_run:
-        print(f"dry run: built {result.counts['samples']} samples, wrote nothing ({args.output} untouched)")
-    else:
-        folder = write_dataset_folder(result, args.output, repo_id=args.push_to_hub)
-        print(f"wrote {result.counts['samples']} samples to {folder}")
+    with ExitStack() as executor:
+        if config.executor == "ray":  # one Ray session for the build and the shard writers
+            from .ray_executor import plan_corpus, ray_session
+
+            plan_corpus(config, None)  # a bad glob fails before Ray starts
+            executor.enter_context(ray_session(config.ray_address, show_progress=not args.quiet))
+        result = build_raft_dataset(config, show_progress=not args.quiet)
+        if args.dry_run:
+            print(f"dry run: built {result.counts['samples']} samples, wrote nothing ({args.output} untouched)")
+        else:
+            folder = write_dataset_folder(result, args.output, repo_id=args.push_to_hub)
+            print(f"wrote {result.counts['samples']} samples to {folder}")
     print(statistics_table(result.statistics))
     print(long_rows_line(result.statistics, config.max_seq_length))
     print(f"skipped files: {result.report.summary(CORPUS)}")

@@ -94,14 +94,18 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         embedding_cache: SQLite file caching chunk embeddings across builds; None means
             `embeddings.sqlite` in `$RAFT_DATASET_CACHE`, else `$XDG_CACHE_HOME/raft_dataset`, else
             `~/.cache/raft_dataset`; "" disables the cache.
-        executor: Where reading, chunking and encoding run: "local" (this process) or "ray" (Ray Data
-            tasks over file shards and an encoder actor pool; `pip install "raft-dataset[ray]"`, local
-            files only). The rest of the build runs here either way, and the rows are the same.
+        executor: Where the heavy stages run: "local" (this process) or "ray" (`pip install
+            "raft-dataset[ray]"`, local files only): reading and chunking as Ray Data tasks over file
+            shards, encoding in an encoder actor pool, LLM requests in an LLM actor pool (the response
+            cache stays here, shared by all) and the parquet shards written by Ray tasks. Retrieval,
+            contexts and validation run here either way, and the rows are the same.
         ray_address: Ray cluster to join with `executor: ray` ("auto", "ray://host:10001"); None uses
             the running Ray instance, else `RAY_ADDRESS`, else starts a local one for the build.
         ray_resources: Per-stage Ray resources, e.g. {"read": {"num_cpus": 1}, "encode": {"num_gpus": 1,
-            "actors": 4}}: `num_cpus` / `num_gpus` per read task or encoder actor, `actors` the encoder
-            pool size. None: one CPU per read task; one GPU per actor on a GPU cluster, else one CPU.
+            "actors": 4}, "llm": {"actors": 2}, "write": {"num_cpus": 1}}: `num_cpus` / `num_gpus` per
+            task or actor, `actors` the pool size of the "encode" and "llm" stages. None: one CPU per
+            read or write task; one GPU per encoder (and local-model LLM) actor on a GPU cluster, else
+            one CPU; as many actors as the cluster has CPUs (GPUs) for them.
 
     Queries:
         queries: Path of a queries file (JSON lines, CSV with a `question` column, or plain text with
@@ -162,6 +166,8 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         pretty_name: Name shown on the dataset card.
         language: Language code(s) of the corpus for the card's metadata: an ISO 639 code ("en", "de",
             "fra") or a list of them, or "code"; None leaves it out. Offline questions are English anyway.
+        rows_per_shard: Most rows in one parquet file: a split of more rows is written as
+            `data/{split}-00000-of-0000N.parquet` shards (the Hub's layout), by either executor.
     """
 
     corpus: str | list | None = None
@@ -228,6 +234,7 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     license: str | None = None
     pretty_name: str | None = None
     language: str | list | None = "en"
+    rows_per_shard: int = 100_000
 
     def __post_init__(self):
         super().__post_init__()
@@ -256,7 +263,7 @@ _CHOICES = {
 }
 _POSITIVE_INTS = (
     "chunk_size", "encode_batch_size", "questions_per_section", "retrieval_depth", "max_sample_tokens", "retrieval_check_k",
-    "max_file_bytes", "max_line_chars", "max_nesting_depth", "max_seq_length",
+    "max_file_bytes", "max_line_chars", "max_nesting_depth", "max_seq_length", "rows_per_shard",
 )
 MIN_QUERIES = 5  # `pipeline.MIN_SAMPLES`: fewer queries cannot make a dataset
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
@@ -388,7 +395,8 @@ _MODEL_MARKER_FILES = {
 }
 
 
-_RAY_STAGES = {"read": ("num_cpus",), "encode": ("num_cpus", "num_gpus", "actors")}
+_RAY_STAGES = {"read": ("num_cpus",), "encode": ("num_cpus", "num_gpus", "actors"),
+               "llm": ("num_cpus", "num_gpus", "actors"), "write": ("num_cpus",)}
 
 
 def _check_ray_resources(resources: dict | None) -> None:

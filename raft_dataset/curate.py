@@ -28,12 +28,12 @@ from typing import Any
 from .llm import Completion, LLMClient, LLMConfig, make_llm_client
 from .model_eval import available_splits, collect_contexts, load_llm_config
 from .prompt import fill_template
+from .shards import DATA_DIR
 
 CRITERIA = ("groundedness", "relevance", "quality")
 JUDGE_PLACEHOLDERS = ("question", "oracle", "answer", "context", "reference_answer")
 MARKER_NAME = ".raft-dataset-curation.json"  # marks a folder `curate` wrote (and may replace)
 SCORED_DIR = "scored"
-DATA_DIR = "data"
 CARD_NAME = "README.md"
 _OWN_ENTRIES = frozenset({MARKER_NAME, SCORED_DIR, DATA_DIR, CARD_NAME})
 _MAX_REASON_CHARS = 300

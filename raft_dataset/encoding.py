@@ -33,6 +33,14 @@ import numpy as np
 
 from .cache import KVStore, Namespace, default_cache_dir
 
+# torch's OpenMP threads spin between parallel regions while they wait (GOMP's default when it has
+# no more threads than cores). When other processes share the cores, a spinning thread holds a core
+# the thread it waits for needs: on this project's 2 shared cores that made encoding 2x (MiniLM) to
+# 2.5-6x (a 1-layer encoder) slower in wall time and burnt as much more CPU; sleeping waits do not.
+# Read once, when torch loads its OpenMP runtime, so it is set on import (torch is imported lazily
+# after it); a value the user set wins. See `OMP_WAIT_POLICY` in the OpenMP specification.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # Texts tokenized per fast-tokenizer call: bounds the padded id matrix (window x max_length int64).
 _TOKENIZE_WINDOW = 1024
 # Padded tokens per forward pass: beyond this the activations fall out of cache and throughput drops

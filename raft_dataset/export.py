@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,12 +30,12 @@ from .corpus import OUTPUT_MANIFEST
 from .formats import DATASET_INFO_NAME, STYLES, FormatError, llama_factory_dataset_info, write_jsonl
 from .pipeline import BuildResult
 from .records import SAMPLE_FEATURES
+from .shards import DATA_DIR, SHARD_NAME, plan_shards, write_shard
 
 FEATURES = SAMPLE_FEATURES  # the columns of every split, derived from `records.Sample`
 
 MANIFEST_NAME = OUTPUT_MANIFEST  # the corpus reader skips folders holding it
 CARD_NAME = "README.md"
-DATA_DIR = "data"
 # Staging area and moved-aside entries of one write, inside the output folder (same file system).
 SCRATCH_PREFIX = ".raft-dataset-tmp-"
 # Entries of a version-control clone (or a Hub repo clone) that make a folder count as empty.
@@ -208,12 +207,21 @@ def _write_manifest(path: Path, manifest: dict) -> None:
 
 def _stage(result: BuildResult, staging: Path, repo_id: str) -> dict:
     """Write the shards and the card into `staging`; returns the manifest (without its file table)."""
-    dataset_dict = to_dataset_dict(result)
     (staging / DATA_DIR).mkdir()
+    sizes = {name: len(rows) for name, rows in result.splits.items()}
+    shards = plan_shards(sizes, result.config.rows_per_shard)
+    if result.config.executor == "ray":  # a Ray task per shard
+        from .ray_executor import write_shards_on_ray
+
+        shard_bytes = write_shards_on_ray(result.splits, shards, staging / DATA_DIR, result.config)
+    else:
+        shard_bytes = [write_shard(result.splits[s.split][s.start:s.end], s.split, staging / DATA_DIR / s.name)
+                       for s in shards]
     splits = datasets.SplitDict()
-    for name, dataset in dataset_dict.items():
-        dataset.to_parquet(str(staging / DATA_DIR / f"{name}-00000-of-00001.parquet"))
-        splits.add(datasets.SplitInfo(name=name, num_examples=len(dataset), num_bytes=dataset.data.nbytes))
+    for name, n_rows in sizes.items():
+        if n_rows:
+            num_bytes = sum(size for shard, size in zip(shards, shard_bytes) if shard.split == name)
+            splits.add(datasets.SplitInfo(name=name, num_examples=n_rows, num_bytes=num_bytes))
     write_llama_factory_info(staging)  # the folder is a LLaMA-Factory `dataset_dir` as it is
     info = datasets.DatasetInfo(features=FEATURES, splits=splits, dataset_size=sum(s.num_bytes for s in splits.values()))
     # Rendered once with a placeholder for the repo id: `push_to_hub` fills in the real one later.
@@ -427,15 +435,11 @@ def push_to_hub(folder: str | Path, repo_id: str, *, private: bool | None = None
 
 # -- other trainers' files ----------------------------------------------------------------------
 
-# A shard's name says its split: `data/{split}-00000-of-00001.parquet` (what `_stage` writes).
-_SHARD_NAME = re.compile(r"^(?P<split>.+)-\d{5}-of-\d{5}\.parquet$")
-
-
 def split_shards(folder: str | Path) -> dict[str, list[str]]:
     """Split name -> its parquet shards in a built folder, as paths relative to the folder."""
     shards: dict[str, list[str]] = {}
     for path in sorted((Path(folder) / DATA_DIR).glob("*.parquet")):
-        match = _SHARD_NAME.match(path.name)
+        match = SHARD_NAME.match(path.name)
         if match:
             shards.setdefault(match["split"], []).append(f"{DATA_DIR}/{path.name}")
     return shards

@@ -63,6 +63,7 @@ def _features(dimension: int | None = None):
         "chunk_id": Value("string"), "doc_id": Value("string"), "title": Value("string"),
         "text": Value("string"), "start": Value("int64"), "end": Value("int64"), "n_tokens": Value("int32"),
         "first_page": Value("int32"), "last_page": Value("int32"),
+        "inserted": list_of(list_of(Value("int64"), length=2)),
     }
     if dimension is not None:
         fields["embeddings"] = list_of(Value("float32"), length=dimension)
@@ -100,7 +101,10 @@ class _ChunkStream:
 
 def _chunk_rows(chunks: Iterable[Chunk]) -> Iterator[dict]:
     for chunk in chunks:
-        yield dataclasses.asdict(chunk) if dataclasses.is_dataclass(chunk) else dict(chunk)
+        if isinstance(chunk, Chunk):  # field by field: `asdict` deep-copies values, a chunk's are str and int
+            yield {name: getattr(chunk, name) for name in _CHUNK_FIELDS}
+        else:
+            yield dataclasses.asdict(chunk) if dataclasses.is_dataclass(chunk) else dict(chunk)
 
 
 def _store(items: Iterable, features, work_dir: str | Path | None, name: str,
@@ -157,6 +161,7 @@ class ChunkIndex:
         self._rows = None
         self._documents = None  # (doc codes per row, code of each doc id, rows sorted by doc, bounds)
         self._row_of_chunk: dict[str, int] | None = None
+        self._vectors: tuple[np.ndarray, list[np.ndarray]] | None = None  # see `_embedding_views`
         self._query_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
@@ -260,13 +265,59 @@ class ChunkIndex:
             batches = (view[rows[i : i + batch_size]] for i in range(0, len(rows), batch_size))
         for batch in batches:
             for values in zip(*(batch[name] for name in _CHUNK_FIELDS)):
-                yield Chunk(*values)
+                *fields, inserted = values  # `inserted` is last (records.Chunk): lists back to tuples
+                yield Chunk(*fields, inserted=tuple(map(tuple, inserted or ())))
+
+    def passages(self, batch_size: int = 4096) -> Iterator[str]:
+        """`passage_text(title, text)` of every row in order (what is embedded and BM25-indexed),
+        streamed from Arrow reading only those two columns."""
+        columns = self.dataset.select_columns(["title", "text"])
+        for batch in columns.iter(batch_size=batch_size):
+            yield from map(passage_text, batch["title"], batch["text"])
 
     def embeddings(self, rows: Sequence[int]) -> np.ndarray:
-        """The (normalised) embeddings of the given rows, one per row, float32."""
-        vectors = self.dataset.with_format("numpy", columns=["embeddings"])
-        rows = [int(r) for r in rows]
-        return np.asarray(vectors[rows]["embeddings"], dtype=np.float32).reshape(len(rows), -1)
+        """The (normalised) embeddings of the given rows, one per row, float32 (negative rows count
+        from the end; `IndexError` outside the index)."""
+        rows = np.asarray([int(r) for r in rows], dtype=np.int64)
+        n = len(self)
+        if len(rows) and (rows.min() < -n or rows.max() >= n):
+            bad = int(rows[(rows < -n) | (rows >= n)][0])
+            raise IndexError(f"row {bad} out of range for an index of {n} chunks")
+        rows %= max(n, 1)
+        views = self._embedding_views()
+        if views is None:  # a dataset behind an indices mapping: `datasets` resolves the rows
+            vectors = self.dataset.with_format("numpy", columns=["embeddings"])
+            return np.asarray(vectors[rows.tolist()]["embeddings"], dtype=np.float32).reshape(len(rows), -1)
+        starts, arrays = views
+        if len(arrays) == 1:
+            return arrays[0][rows]
+        if not arrays or not len(rows):
+            return np.zeros((0, self.encoder.dimension), dtype=np.float32)
+        out = np.empty((len(rows), arrays[0].shape[1]), dtype=np.float32)
+        piece = np.searchsorted(starts, rows, side="right") - 1
+        for p in np.unique(piece).tolist():
+            at = piece == p
+            out[at] = arrays[p][rows[at] - starts[p]]
+        return out
+
+    def _embedding_views(self) -> tuple[np.ndarray, list[np.ndarray]] | None:
+        """(first row of each piece, (rows, dimension) float32 array of each piece): zero-copy views of
+        the Arrow embeddings column (memory-mapped for a built index), made once. `with_format` per
+        lookup deep-copies the `Dataset`, attached FAISS index included (serialised and read back:
+        time growing with the corpus on every call of the sample loop). None when the dataset has an
+        indices mapping (rows are not positions in the table)."""
+        if self._vectors is None:
+            if self.dataset._indices is not None:
+                return None
+            arrays = []
+            for piece in self.dataset.data.column("embeddings").chunks:
+                if piece.null_count:
+                    raise ValueError("the embeddings column has missing vectors")
+                arrays.append(piece.flatten().to_numpy(zero_copy_only=False).reshape(len(piece), -1))
+            arrays = [a.astype(np.float32, copy=False) for a in arrays if len(a)]
+            starts = np.cumsum([0] + [len(a) for a in arrays[:-1]], dtype=np.int64)
+            self._vectors = (starts, arrays)
+        return self._vectors
 
     def row_of(self, chunk_id: str) -> int | None:
         """The row of a chunk id, or None when the index has no such chunk."""

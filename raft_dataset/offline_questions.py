@@ -1256,6 +1256,7 @@ def derive_queries(
     *,
     questions_per_section: int = 1,
     max_questions_per_doc: int | None = None,
+    max_queries: int | None = None,
 ) -> list[Query]:
     """Questions from the corpus itself: one per section, definition and FAQ entry, deduplicated.
 
@@ -1277,7 +1278,11 @@ def derive_queries(
         questions_per_section: Most questions from one section besides question headings and FAQ entries.
         max_questions_per_doc: Most capped questions per document (question headings and FAQ entries are
             not capped); None for no limit.
+        max_queries: Stop after this many queries: the first `max_queries` of the full list (queries
+            depend only on the documents before them), without reading the rest of the corpus.
     """
+    if max_queries is not None and max_queries <= 0:
+        return []
     queries: list[Query] = []
     seen: set[str] = set()
     for doc in documents:
@@ -1336,4 +1341,6 @@ def derive_queries(
             seen.add(key)
             queries.append(query)
             capped_taken += capped
+            if max_queries is not None and len(queries) >= max_queries:
+                return queries
     return queries

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,11 +89,19 @@ def build_raft_dataset(
         show_progress: Progress bars.
     """
     check_models(config)  # a bad tokenizer or model name fails now, not after the index is built
-    report, timer = BuildReport(), _StageTimer()
-    if config.executor == "ray":  # reading, chunking and encoding on Ray; the same index (ray_executor)
-        from .ray_executor import build_index_on_ray, plan_corpus
+    with ExitStack() as executor:  # holds the Ray session, when there is one, to the end of the build
+        return _build(config, executor, corpus_files, question_generator, answer_generator, retriever, encoder,
+                      show_progress)
 
-        documents = plan_corpus(config, corpus_files)  # bad globs fail here, before the encoder loads
+
+def _build(config: RaftDatasetConfig, executor: ExitStack, corpus_files, question_generator, answer_generator,
+           retriever, encoder, show_progress: bool) -> BuildResult:
+    report, timer = BuildReport(), _StageTimer()
+    if config.executor == "ray":  # reading, chunking, encoding and LLM requests on Ray (ray_executor)
+        from .ray_executor import build_index_on_ray, plan_corpus, ray_session
+
+        documents = plan_corpus(config, corpus_files)  # bad globs fail here, before Ray or the encoder start
+        executor.enter_context(ray_session(config.ray_address, show_progress))
     else:
         documents = load_documents(config, corpus_files, report)  # bad globs fail here, before the encoder loads
     encoder = encoder or Encoder(config.encoder, batch_size=config.encode_batch_size, dtype=config.encoder_dtype)
@@ -250,7 +258,7 @@ def default_question_generator(config: RaftDatasetConfig, llm_client) -> Questio
         from .llm.generation import LLMQuestionGenerator
 
         return _ChunkQuestions(LLMQuestionGenerator(llm_client, llm_client.config))
-    return OfflineQuestionGenerator(config.questions_per_section, config.questions_per_doc)
+    return OfflineQuestionGenerator(config.questions_per_section, config.questions_per_doc, config.max_queries)
 
 
 def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query], llm_client=None) -> None:
@@ -386,7 +394,7 @@ def answer_request(sample: Sample) -> AnswerRequest:
     evidence, oracle = sample.evidence, sample.oracle
     if evidence is not None:
         start, end = max(evidence[0], oracle.start), min(evidence[1], oracle.end)
-        evidence = (start - oracle.start, end - oracle.start) if start < end else None
+        evidence = (oracle.text_offset(start), oracle.text_offset(end, end=True)) if start < end else None
     return AnswerRequest(sample.question, oracle, sample.context, sample.reference_answer, evidence=evidence)
 
 
@@ -524,7 +532,13 @@ def _llm_client(config: RaftDatasetConfig, show_progress: bool):
     from .llm import LLMConfig, make_llm_client
 
     llm_config = LLMConfig.from_dict(config.llm, where="llm")
-    client = make_llm_client(dataclasses.replace(llm_config, progress=llm_config.progress and show_progress))
+    llm_config = dataclasses.replace(llm_config, progress=llm_config.progress and show_progress)
+    backend = None
+    if config.executor == "ray":  # the requests run in Ray actors; the cache and accounting stay here
+        from .ray_executor import RayLLMBackend
+
+        backend = RayLLMBackend.on_cluster(llm_config, config.ray_resources)
+    client = make_llm_client(llm_config, backend=backend)
     try:
         yield client
     finally:

@@ -25,11 +25,10 @@ from typing import Any
 from .config import DEFAULT_DOCUMENT_TEMPLATE
 from .quality import QualityReport, quality_report
 from .raft_format import BEGIN_QUOTE, END_QUOTE
+from .shards import DATA_DIR, SHARD_NAME
 from .stats import TOKEN_FIELDS, split_statistics, statistics_table
 
-DATA_DIR = "data"  # where `export.write_dataset_folder` puts the shards (export sits above this module)
 CARD_NAME = "README.md"
-_SHARD_RE = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}\.parquet$")
 _BATCH_ROWS = 1024  # rows read at a time: memory stays flat however large the split
 # Short names for the columns people filter on most.
 FILTER_ALIASES = {"origin": "query_origin", "choice": "oracle_choice", "confidence": "oracle_confidence"}
@@ -49,7 +48,7 @@ class PreviewError(ValueError):
 
 def split_names(folder: str | Path) -> list[str]:
     """The splits that have shards under `folder/data/`, train/validation/test first."""
-    names = {m.group("split") for p in (Path(folder) / DATA_DIR).glob("*.parquet") if (m := _SHARD_RE.match(p.name))}
+    names = {m.group("split") for p in (Path(folder) / DATA_DIR).glob("*.parquet") if (m := SHARD_NAME.match(p.name))}
     order = {"train": 0, "validation": 1, "test": 2}
     return sorted(names, key=lambda name: (order.get(name, 3), name))
 
@@ -60,7 +59,7 @@ def split_shards(folder: str | Path, split: str) -> list[Path]:
     if not folder.is_dir():
         raise PreviewError(f"{folder}: no such folder")
     shards = sorted(p for p in (folder / DATA_DIR).glob("*.parquet")
-                    if (m := _SHARD_RE.match(p.name)) and m.group("split") == split)
+                    if (m := SHARD_NAME.match(p.name)) and m.group("split") == split)
     if shards:
         return shards
     available = split_names(folder)

@@ -43,15 +43,18 @@ class OfflineQuestionGenerator:
         questions_per_section: Most questions from one section of a page.
         questions_per_doc: Most questions from one document (question headings and glossary entries
             aside); None for no cap.
+        max_queries: Stop after this many (the first of the full list); None reads every document.
     """
 
-    def __init__(self, questions_per_section: int = 1, questions_per_doc: int | None = None) -> None:
+    def __init__(self, questions_per_section: int = 1, questions_per_doc: int | None = None,
+                 max_queries: int | None = None) -> None:
         self.questions_per_section = questions_per_section
         self.questions_per_doc = questions_per_doc
+        self.max_queries = max_queries
 
     def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]:
         return derive_queries(documents, index.spans(), questions_per_section=self.questions_per_section,
-                              max_questions_per_doc=self.questions_per_doc)
+                              max_questions_per_doc=self.questions_per_doc, max_queries=self.max_queries)
 
 
 class QueryFileError(ValueError):

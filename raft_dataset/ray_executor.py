@@ -13,6 +13,12 @@ What runs where:
   `preserve_order`), are written to the same Arrow-backed `ChunkIndex` the local executor builds, and
   the FAISS index is trained on the same seeded sample and filled from them, so the rest of the build
   (queries, contexts, answers, validation, splits) sees identical rows and runs unchanged on the driver.
+- **LLM requests** (questions and answers) run in an actor pool (`RayLLMBackend`): each actor holds
+  the configured backend (a local model, on its GPU when it has one, or an HTTP client). The driver's
+  `LLMClient` keeps the one response cache, its keys, the batches, retries and accounting, so every
+  actor shares the cache and a Ray build sends exactly the requests a local build would.
+- **The parquet shards** are written by a Ray task each (`write_shards_on_ray`), in the same
+  `data/{split}-*-of-*.parquet` layout, into the output folder's staging area.
 
 Corpus reports travel with the rows: every skipped file and every document read is a row of its own
 ("skip", "document"), so the driver counts them, and drops repeated document ids, in the local order.
@@ -27,9 +33,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,19 +47,22 @@ from .config import RaftDatasetConfig
 from .corpus import CorpusError, ReadOptions, Skipped, _expand_patterns, _Expanded, _read_files
 from .encoding import EmbeddingCache, Encoder, default_embedding_cache_path, encode_cached
 from .index import ChunkIndex, passage_text
+from .llm import Completion, LLMConfig, LLMError, Messages, PermanentError, TransientError, make_backend
 from .report import CORPUS, BuildReport
+from .shards import Shard, write_shard
 
 # Files per read-and-chunk task: enough work per task to amortise scheduling, small enough to spread
 # a folder of a few hundred files over every core.
 _FILES_PER_SHARD = 8
 # Rows per call of an encoding actor (the encoder sorts by length inside the call).
 _ENCODE_BATCH = 1024
-STAGES = ("read", "encode")
+STAGES = ("read", "encode", "llm", "write")
 RESOURCE_KEYS = ("num_cpus", "num_gpus", "actors")
 
 # Row kinds of the read stage: a skipped item, a document (before its chunks), a chunk.
 _SKIP, _DOCUMENT, _CHUNK = "skip", "document", "chunk"
-_CHUNK_COLUMNS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens", "first_page", "last_page")
+_CHUNK_COLUMNS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens", "first_page", "last_page",
+                  "inserted")
 
 
 class RayUnavailable(RuntimeError):
@@ -119,7 +130,7 @@ def _row_schema():
         ("kind", pa.string()), ("note", pa.string()),
         ("chunk_id", pa.string()), ("doc_id", pa.string()), ("title", pa.string()), ("text", pa.string()),
         ("start", pa.int64()), ("end", pa.int64()), ("n_tokens", pa.int32()),
-        ("first_page", pa.int32()), ("last_page", pa.int32()),
+        ("first_page", pa.int32()), ("last_page", pa.int32()), ("inserted", pa.list_(pa.list_(pa.int64(), 2))),
     ])
 
 
@@ -194,6 +205,127 @@ class EncodeChunks:
 
 
 # --------------------------------------------------------------------------------------------------
+# Stage 3: LLM requests in an actor pool
+# --------------------------------------------------------------------------------------------------
+
+
+class LLMActor:
+    """A Ray actor holding one LLM backend: a local model (on the actor's GPU when it has one: the
+    transformers backend picks CUDA when it sees one) or an HTTP client."""
+
+    def __init__(self, cfg: LLMConfig, num_threads: int | None) -> None:
+        if num_threads:
+            import torch
+
+            torch.set_num_threads(num_threads)
+        self.backend = make_backend(cfg)
+
+    async def generate(self, batch: list[Messages], params: dict) -> tuple[int, list[Completion] | tuple]:
+        """(this worker's pid, the completions), or the backend's error as a plain tuple: errors travel
+        as values, so the driver's retry logic sees their kind and Retry-After, not Ray's wrapper."""
+        try:
+            return os.getpid(), await self.backend.generate(batch, params)
+        except TransientError as err:
+            return os.getpid(), ("transient", err.cause, err.retry_after, err.detail)
+        except PermanentError as err:
+            return os.getpid(), ("permanent", err.reason, err.detail)
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+
+class RayLLMBackend:
+    """The config's LLM backend run in a pool of Ray actors, behind the same `Backend` protocol.
+
+    Give it to `make_llm_client(cfg, backend=...)`: the driver's client keeps the response cache (one
+    file on the driver, so every actor shares it on any cluster), its keys (this backend has the
+    config backend's identity), the fixed batches, retries, accounting and stopping. Each batch goes
+    to the actor with the fewest in flight. A local model's parallelism is one batch per actor; an
+    HTTP server's stays `llm.max_concurrency` in all, as it is a limit the server sets.
+    """
+
+    def __init__(self, cfg: LLMConfig, resources: LLMResources) -> None:
+        ray = _require_ray()
+        config_backend = make_backend(cfg)  # identity and batching (a local model loads only when used)
+        self.kind = config_backend.kind
+        self.batch_size = config_backend.batch_size
+        per_actor = config_backend.parallelism
+        self.parallelism = per_actor * resources.actors if self.kind == "transformers" else per_actor
+        self._identity = config_backend.identity()
+        actor_class = ray.remote(LLMActor).options(
+            num_cpus=resources.num_cpus, num_gpus=resources.num_gpus,
+            max_concurrency=max(1, -(-self.parallelism // resources.actors)),
+        )
+        threads = max(1, int(resources.num_cpus)) if not resources.num_gpus else None
+        self._actors = [actor_class.remote(cfg, threads) for _ in range(resources.actors)]
+        self._in_flight = [0] * resources.actors
+        self.calls_by_worker: Counter[int] = Counter()  # process id -> batches it generated
+
+    @classmethod
+    def on_cluster(cls, cfg: LLMConfig, ray_resources: dict | None) -> RayLLMBackend:
+        """The pool sized by `ray_resources.llm` and the running cluster's resources (`llm_resources`)."""
+        ray = _require_ray()
+        return cls(cfg, llm_resources(ray_resources, ray.cluster_resources(), cfg.backend))
+
+    def identity(self) -> dict[str, Any]:
+        return dict(self._identity)
+
+    async def generate(self, batch: Sequence[Messages], params: Mapping[str, Any]) -> list[Completion]:
+        from ray.exceptions import RayError
+
+        i = min(range(len(self._actors)), key=self._in_flight.__getitem__)
+        self._in_flight[i] += 1
+        try:
+            pid, outcome = await self._actors[i].generate.remote(list(batch), dict(params))
+        except RayError as err:  # the actor died (e.g. out of memory loading the model)
+            raise LLMError(f"LLM actor failed: {_root_cause(err)}") from None
+        finally:
+            self._in_flight[i] -= 1
+        self.calls_by_worker[pid] += 1
+        if isinstance(outcome, tuple):
+            kind, *details = outcome
+            raise TransientError(*details) if kind == "transient" else PermanentError(*details)
+        return outcome
+
+    def workers(self) -> dict[str, Any]:
+        """The pool for the usage report: actors started and how many batches each generated."""
+        return {"executor": "ray", "actors": len(self._in_flight),
+                "batches_per_actor": sorted(self.calls_by_worker.values(), reverse=True)}
+
+    async def aclose(self) -> None:
+        ray = _require_ray()
+        for actor in self._actors:
+            ray.kill(actor)
+        self._actors.clear()
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost error of a Ray error chain, in one line."""
+    from ray.exceptions import RayError
+
+    cause: BaseException = err
+    while isinstance(cause, RayError) and getattr(cause, "cause", None) is not None:
+        cause = cause.cause
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage 4: parquet shards, a task each
+# --------------------------------------------------------------------------------------------------
+
+
+def write_shards_on_ray(splits: Mapping[str, list[dict]], shards: Sequence[Shard], folder: Path,
+                        config: RaftDatasetConfig) -> list[int]:
+    """Write each planned shard in a Ray task (into `folder`, which the workers must see: local, or a
+    shared file system on a cluster); returns each shard's Arrow size in bytes, in `shards` order."""
+    with ray_session(config.ray_address, show_progress=False) as ray:
+        num_cpus = float(((config.ray_resources or {}).get("write") or {}).get("num_cpus", 1))
+        task = ray.remote(write_shard).options(num_cpus=num_cpus)
+        refs = [task.remote(splits[s.split][s.start:s.end], s.split, str(folder / s.name)) for s in shards]
+        return ray.get(refs)
+
+
+# --------------------------------------------------------------------------------------------------
 # Resources
 # --------------------------------------------------------------------------------------------------
 
@@ -229,6 +361,32 @@ def stage_resources(settings: dict | None, cluster: dict[str, float]) -> StageRe
         free = float(cluster.get("CPU", 1)) - (0 if fused else read_cpus)
         actors = max(1, int(free // max(encode_cpus, 1e-9)))
     return StageResources(read_cpus, encode_cpus, encode_gpus, actors)
+
+
+@dataclass(frozen=True)
+class LLMResources:
+    """What each LLM actor reserves, and how many run."""
+
+    num_cpus: float
+    num_gpus: float
+    actors: int
+
+
+def llm_resources(settings: dict | None, cluster: dict[str, float], backend: str) -> LLMResources:
+    """`ray_resources.llm` merged with defaults sized to the cluster: a local model gets one GPU per
+    actor on a GPU cluster, else one CPU, with as many actors as fit; an HTTP backend gets one actor
+    per CPU (the requests, not the actors, are limited by `llm.max_concurrency`)."""
+    wanted = (settings or {}).get("llm") or {}
+    gpus = float(cluster.get("GPU", 0))
+    num_gpus = float(wanted.get("num_gpus", 1 if gpus >= 1 and backend == "transformers" else 0))
+    num_cpus = float(wanted.get("num_cpus", 1))
+    if "actors" in wanted:
+        actors = int(wanted["actors"])
+    elif num_gpus > 0:
+        actors = max(1, int(gpus // num_gpus))
+    else:
+        actors = max(1, int(float(cluster.get("CPU", 1)) // max(num_cpus, 1e-9)))
+    return LLMResources(num_cpus, num_gpus, actors)
 
 
 @contextmanager

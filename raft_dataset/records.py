@@ -78,13 +78,16 @@ class Chunk:
         chunk_id: f"{doc_id}#{index}", index counting from 0 within the document.
         doc_id: The id of the document it comes from.
         title: Document title and heading path joined by " > " (e.g. "Tutorial > First Steps > Run it").
-        text: The chunk text: doc.text[start:end], with a code fence line added on a side where the
+        text: The chunk text: doc.text[start:end], with the headings of the inner sections it packs
+            on lines of their own before their text, or a code fence line added on a side where the
             chunk cuts a code block too long for one chunk (so code never reads as prose).
         start: Character offset of the chunk in the document text.
         end: Character offset one past the chunk's end.
         n_tokens: Length of `text` in encoder tokens (no special tokens).
         first_page, last_page: The pages (1-based) the chunk spans in a paged document (PDF); None
             for documents without pages.
+        inserted: Where `text` has more than doc.text[start:end]: (document offset, characters
+            inserted before it) pairs, in order; `text_offset` uses them.
     """
 
     chunk_id: str
@@ -96,6 +99,13 @@ class Chunk:
     n_tokens: int
     first_page: int | None = None
     last_page: int | None = None
+    inserted: tuple[tuple[int, int], ...] = ()
+
+    def text_offset(self, doc_offset: int, *, end: bool = False) -> int:
+        """The offset in `text` of document offset `doc_offset` (between `start` and `end`). Text
+        inserted at that very offset (a heading line) comes before a start and after an end."""
+        shift = sum(n for at, n in self.inserted if at < doc_offset or (at == doc_offset and not end))
+        return doc_offset - self.start + shift
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .cache import default_cache_dir
-from .index import ChunkIndex, passage_text
+from .index import ChunkIndex
 
 RETRIEVERS = ("dense", "bm25", "hybrid")
 DEFAULT_RETRIEVER = "hybrid"
@@ -166,21 +166,21 @@ class _Analyzer:
                 "stopwords": hashlib.sha256("\n".join(sorted(self.stopwords)).encode()).hexdigest()[:16],
                 "word": _WORD.pattern}
 
+    def _term(self, word: str) -> str | None:
+        if word in self.stopwords:
+            return None
+        return self._stem(word) if self._stem is not None else word
+
     def terms(self, text: str) -> list[str]:
-        memo, out = self._memo, []
-        for word in _WORD.findall(text.lower()):
-            try:
-                term = memo[word]
-            except KeyError:
-                if word in self.stopwords:
-                    term = None
-                else:
-                    term = self._stem(word) if self._stem is not None else word
-                if len(memo) < _MEMO_WORDS:
-                    memo[word] = term
-            if term is not None:
-                out.append(term)
-        return out
+        memo, words = self._memo, _WORD.findall(text.lower())
+        try:  # the common case once the memo is warm: every word seen before, one comprehension
+            terms = [memo[word] for word in words]
+        except KeyError:
+            for word in words:
+                if word not in memo and len(memo) < _MEMO_WORDS:
+                    memo[word] = self._term(word)
+            terms = [memo[word] if word in memo else self._term(word) for word in words]
+        return [term for term in terms if term is not None]
 
 
 class BM25Retriever:
@@ -251,14 +251,9 @@ class BM25Retriever:
 
         vocab: dict[str, int] = {"": 0}  # a column that no text produces: the matrix is never empty
         corpus_ids = []
-        for chunk in index.chunks():  # streamed from Arrow; only the term ids are kept (4 bytes each)
-            ids = array("i")
-            for term in self.analyzer.terms(passage_text(chunk.title, chunk.text)):
-                tid = vocab.get(term)
-                if tid is None:
-                    tid = vocab[term] = len(vocab)
-                ids.append(tid)
-            corpus_ids.append(ids)
+        for text in index.passages():  # streamed from Arrow; only the term ids are kept (4 bytes each)
+            # setdefault's default is evaluated first: a new term gets the next id, in order of appearance
+            corpus_ids.append(array("i", [vocab.setdefault(term, len(vocab)) for term in self.analyzer.terms(text)]))
         bm25 = bm25s.BM25(k1=self.k1, b=self.b, method="lucene", backend="numpy")
         bm25.index((corpus_ids, vocab), create_empty_token=False, show_progress=self.show_progress_bar)
         self.bm25, self.vocab = bm25, vocab

@@ -2,6 +2,7 @@ import re
 import zlib
 
 import numpy as np
+import pytest
 
 from raft_dataset.answers import (
     AnswerRequest,
@@ -307,4 +308,137 @@ def test_an_example_after_e_g_stays_in_its_sentence():
         "Multiple version requirements can also be separated with a comma, e.g. `>= 1.2, < 1.5`.",
         "Exact versions pin one release, i.e. No range is allowed then.",
         "Ranges compare as usual, cf. PEP 440.",
+    ]
+
+
+# -- the sentence that answers: real sections of the example corpus and of /work/shared/corpora --------
+
+def _section(heading: str, body: str) -> tuple[str, tuple[int, int]]:
+    """A chunk text of a heading line and its section, with the section's body as the evidence span
+    (what an offline question made from the heading carries)."""
+    text = f"{heading}\n\n{body}"
+    return text, (len(heading) + 2, len(text))
+
+
+@pytest.fixture(scope="module")
+def minilm_generator() -> ExtractiveAnswerGenerator:
+    """The generator a build uses: quotes ranked by the default encoder's similarity to the question."""
+    from raft_dataset.encoding import Encoder
+
+    return ExtractiveAnswerGenerator(embed=Encoder().encode)
+
+
+@pytest.mark.slow
+def test_what_is_x_quotes_the_sections_defining_lead_not_a_later_detail(minilm_generator):
+    """examples/corpus/guide/scheduling.md: "The words `weekdays` ... are shortcuts." is the sentence
+    most similar to "What are weekday lists?", but the section's first sentence says what they are."""
+    text, evidence = _section("Weekday lists", (
+        "The `on` form restricts fixed times to certain days of the week:\n\n```toml\n"
+        'schedule = "on weekdays at 09:00"\nschedule = "on mon,wed,fri at 18:00"\nschedule = "on weekends at 10:30"\n'
+        "```\n\nDay names are the three-letter English abbreviations `mon` to `sun`. The\nwords `weekdays` (Monday "
+        "to Friday) and `weekends` (Saturday and Sunday) are\nshortcuts. Day ranges such as `mon-thu` are accepted "
+        "since version 2.1.\n"
+    ))
+    oracle = _chunk("guide/scheduling.md#3", text, "Scheduling syntax > Weekday lists")
+    (answer,) = minilm_generator.generate([AnswerRequest("What are weekday lists?", oracle, [OTHER, oracle],
+                                                         evidence=evidence)])
+    output = answer.output
+    assert answer_problem(output, text, question="What are weekday lists?", title=oracle.title) is None
+    assert extract_quotes(output)[0].startswith("The `on` form restricts fixed times to certain days of the week:")
+    assert final_answer(output) == "The `on` form restricts fixed times to certain days of the week."
+
+
+def test_what_is_x_passes_over_a_note_for_the_definition():
+    """poetry_docs/pyproject.md, "license-files": the note repeats the field's name, the lead defines it."""
+    text, evidence = _section("license-files", (
+        "A list of glob patterns that match the license files of the package\nrelative to the root of the "
+        'project source tree.\n\n```toml\n[project]\n# ...\nlicense-files = [\n    "*-LICENSE",\n    "CONTRIBUTORS",\n'
+        '    "MY-SPECIAL-LICENSE-DIR/**/*"\n]\n```\n\nBy default, Poetry will include the following files:\n'
+        "- `LICENSE*`\n- `LICENCE*`\n- `COPYING*`\n- `AUTHORS*`\n- `NOTICE*`\n- `LICENSES/**/*`\n\n"
+        "Note: The default applies only if the `license-files` field is not specified.\n"
+        "Specifying an empty list results in no license files being included.\n"
+    ))
+    choice = select_quotes("What is `license-files`?", text, title="The pyproject.toml file > license-files",
+                           evidence=evidence)
+    assert choice.quotes == [
+        "A list of glob patterns that match the license files of the package relative to the root of the project "
+        "source tree."
+    ]
+    # poetry_docs/dependency-specification.md: a section that opens with a note is answered by the
+    # sentence after it.
+    text, evidence = _section("`source` dependencies", (
+        "Note: It is not possible to define source dependencies in the `project` section.\n\n"
+        "To depend on a package from an alternate repository,\nyou can use the `source` property:\n\n```toml\n"
+        '[[tool.poetry.source]]\nname = "foo"\nurl = "https://foo.bar/simple/"\npriority = "supplemental"\n\n'
+        '[tool.poetry.dependencies]\nmy-cool-package = { version = "*", source = "foo" }\n```\n'
+    ))
+    choice = select_quotes("What are `source` dependencies?", text, title="Dependency specification",
+                           evidence=evidence)
+    assert choice.best.startswith("To depend on a package from an alternate repository")
+
+
+def test_can_i_quotes_the_sentence_that_does_what_is_asked_not_the_background():
+    """poetry_docs/faq.md: "Can I disable it?" is answered by "you can disable this feature by ...";
+    the "While Poetry automatically creates ..." background shares more words with the question."""
+    heading = "I don't want Poetry to manage my virtual environments. Can I disable it?"
+    text, evidence = _section(heading, (
+        "While Poetry automatically creates virtual environments to always work isolated\nfrom the global Python "
+        "installation, there are rare scenarios where the use of a Poetry managed\nvirtual environment is not "
+        "possible or preferred.\n\nIn this case, you can disable this feature by setting the `virtualenvs.create` "
+        "setting to `false`:\n\n```bash\npoetry config virtualenvs.create false\n```\n\n"
+        "Warning: The recommended best practice, including when installing an application within a container, is "
+        "to make\nuse of a virtual environment. This can also be managed by another tool.\n"
+    ))
+    oracle = _chunk("faq.md#4", text, "FAQ")
+    choice = select_quotes(heading, text, title="FAQ", evidence=evidence)
+    assert choice.best.startswith("In this case, you can disable this feature")
+    # "In this case" leans on the sentence before: both are quoted, and the answer carries the command.
+    assert len(choice.quotes) == 2 and choice.quotes[0].startswith("While Poetry")
+    assert choice.answer.endswith("setting to `false`: `poetry config virtualenvs.create false`.")
+    assert "`poetry config virtualenvs.create false`" in final_answer(_answer(heading, oracle, [oracle], evidence=evidence))
+    assert question_form(heading) == "yes_no"  # the question is its last sentence: "Can I ...?"
+
+
+def test_inner_heading_lines_and_version_notes_are_never_quoted():
+    """A chunk packing several sections shows their headings as lines of their own (chunking.py); a
+    long FAQ heading without a question mark (poetry_docs/faq.md) is such a line, not an answer.
+    A bare "Added in version 0.9." (flask_docs/patterns/flashing.rst) says nothing alone."""
+    heading = ("Poetry busts my Docker cache because it requires me to COPY my source files in before installing "
+               "3rd party dependencies")
+    packed = (
+        "Is tox supported?\n\nYes. Poetry is compatible with tox.\n\n"
+        f"{heading}\n\n"
+        'By default, running `poetry install ...` requires you to have your source files present (both the "root" '
+        "package and any directory path dependencies you might have).\nThis interacts poorly with Docker's caching "
+        "mechanisms because any change to a source file will make any layers (subsequent commands in your "
+        "Dockerfile) re-run.\n"
+    )
+    choice = select_quotes("Why does Poetry bust the Docker cache when I copy my source files?", packed, title="FAQ")
+    assert all(heading not in quote for quote in choice.quotes)
+    assert choice.best.startswith("This interacts poorly with Docker's caching mechanisms")
+    assert all(not packed[a:b].startswith("Poetry busts") for a, b in candidate_sentences(packed))
+    # Short headings ("Config Directory") before a list are not sentences either; a line that reads as
+    # a lead-in whose colon is missing (poetry_docs/configuration.md) still is.
+    config = (
+        "Config Directory\n\n- Linux: `$XDG_CONFIG_HOME/pypoetry` or `~/.config/pypoetry`\n"
+        "- Windows: `%APPDATA%\\pypoetry`\n\n"
+        "You can override the config directory by setting the `POETRY_CONFIG_DIR` environment variable.\n\n"
+        "Displaying a single configuration setting\n\n"
+        "If you want to see the value of a specific setting, you can\ngive its name to the `config` command\n\n"
+        "```bash\npoetry config virtualenvs.path\n```\n"
+    )
+    sentences = [config[a:b] for a, b in candidate_sentences(config)]
+    assert not any(s.startswith(("Config Directory", "Displaying")) for s in sentences)
+    assert any(s.startswith("If you want to see the value") for s in sentences)
+    section = (config.index("If you want"), len(config))
+    assert select_quotes("How do I display a single configuration setting?", config, evidence=section).best.startswith(
+        "If you want to see the value of a specific setting")
+    flashing = (
+        "Added in version 0.9.\n\nOptionally you can pass a list of categories which filters the results of\n"
+        "`get_flashed_messages()`.  This is useful if you wish to\nrender each category in a separate block.\n"
+    )
+    choice = select_quotes("How do I filter flash messages?", flashing, evidence=(0, len(flashing)))
+    assert choice.quotes == [
+        "Optionally you can pass a list of categories which filters the results of `get_flashed_messages()`. "
+        "This is useful if you wish to render each category in a separate block."
     ]

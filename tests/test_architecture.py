@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "raft_dataset"
 LAYERS = [
     {"features", "jsonl", "tokens", "cache", "report", "typecheck", "formats"},
     {"records", "raft_format", "llm.config", "metrics"},
-    {"markup", "prompt", "llm.backends", "metrics.scoring"},
+    {"markup", "prompt", "llm.backends", "metrics.scoring", "shards"},
     {"metrics.raft_answer_match.raft_answer_match", "metrics.raft_format_compliance.raft_format_compliance",
      "metrics.raft_quotes.raft_quotes", "metrics.raft_refusal.raft_refusal"},
     {"corpus", "llm.client", "llm"},

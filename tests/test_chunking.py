@@ -12,13 +12,16 @@ from raft_dataset.chunking import (
     _splitter,
     chunk_document,
     count_tokens,
+    format_title,
     split_sections,
 )
 from raft_dataset.corpus import read_corpus
 from raft_dataset.markup import fenced_code_spans, parse
-from raft_dataset.records import Document
+from raft_dataset.records import Document, Heading
+from tests.conftest import EXAMPLE_CORPUS, SHARED, require
 from tests.conftest import FASTAPI_DOCS as FASTAPI
-from tests.conftest import require
+
+FLASK = SHARED / "corpora" / "flask_docs"
 
 CHUNK_SIZE, OVERLAP = 200, 30
 
@@ -49,29 +52,71 @@ def _md(text: str, title: str = "Doc", doc_id: str = "doc.md", fmt: str = "markd
     return Document(doc_id=doc_id, title=title, text=parsed.text, format=fmt, source=doc_id, headings=parsed.headings)
 
 
+def expected_text(doc: Document, chunk: Chunk) -> tuple[str, list[str]]:
+    """The chunk text the spec asks for, and the headings it opens with.
+
+    Every heading whose section starts inside the chunk is a line of its own before that section's
+    text, parents opening at the same place first (a sibling heading whose section is empty, such as
+    one over an include that was dropped, is not shown: no text is its); at the chunk's start, the headings of the first
+    section's path below the chunk's title. Worked out from `doc.headings` by offset, not the way the
+    chunker does it (by heading path), so the two check each other.
+    """
+    sections = [s for s in split_sections(doc.text, doc.headings) if doc.text[s.start:s.end].strip()]
+    first = next(s for s in sections if s.start <= chunk.start < s.end)
+    full = format_title(doc.title, first.path)
+    leading = full[len(chunk.title):].split(" > ")[1:] if full != chunk.title else []
+    assert " > ".join([chunk.title, *leading]) == full, (chunk.chunk_id, chunk.title, full)
+    at: dict[int, list[str]] = {}
+    for heading in reversed(doc.headings):  # of headings at one place, the last and its parents
+        if chunk.start < heading.start < chunk.end:
+            opening = at.setdefault(heading.start, [])
+            if not opening or heading.level < opening[0][0]:
+                opening.insert(0, (heading.level, heading.text))
+    at = {offset: [text for _, text in opening] for offset, opening in at.items()}
+    parts, pos = ["".join(f"{h}\n\n" for h in leading)], chunk.start
+    for offset in sorted(at):
+        parts += [doc.text[pos:offset], "".join(f"{h}\n\n" for h in at[offset])]
+        pos = offset
+    parts.append(doc.text[pos:chunk.end])
+    return "".join(parts), leading
+
+
 # --------------------------------------------------------------------------------------------------
 # The whole FastAPI corpus at chunk_size=200, overlap=30
 # --------------------------------------------------------------------------------------------------
 
 
-def test_fastapi_chunks_are_exact_substrings_within_the_token_budget(fastapi_chunks, tokenizer):
-    total = 0
+def test_fastapi_chunks_are_the_document_text_with_inner_headings_within_the_token_budget(fastapi_chunks, tokenizer):
+    total = with_headings = reopened = left_out = 0
     for doc, chunks in fastapi_chunks:
         assert chunks, doc.doc_id
         assert [c.chunk_id for c in chunks] == [f"{doc.doc_id}#{i}" for i in range(len(chunks))]
         for chunk in chunks:
             assert chunk.doc_id == doc.doc_id
-            inner = doc.text[chunk.start:chunk.end]  # plus a fence line where a too-long code block is cut
-            assert inner in chunk.text and len(chunk.text) - len(inner) <= 2 * 16, chunk.chunk_id
+            inner = doc.text[chunk.start:chunk.end]
+            expected, _ = expected_text(doc, chunk)
+            if chunk.text == expected:
+                with_headings += expected != inner
+            elif chunk.text == inner:
+                left_out += 1  # a splitter piece across two sections that would not fit with their headings
+            else:  # a fence line added where a too-long code block is cut (one section: no headings)
+                assert expected == inner and inner in chunk.text and len(chunk.text) - len(inner) <= 2 * 16
+                reopened += 1
             # Trimmed, except that the indentation of a code line starting a chunk is kept.
             assert chunk.text == chunk.text.strip("\n") == chunk.text.rstrip() and re.search(r"\w", chunk.text)
             count = n_tokens(tokenizer, chunk.text)
             assert count == chunk.n_tokens, chunk.chunk_id
-            assert 0 < count <= CHUNK_SIZE + 12, chunk.chunk_id  # the budget, plus fence lines of a cut block
+            if chunk.text == expected:
+                assert 0 < count <= CHUNK_SIZE, chunk.chunk_id  # rendered headings are counted in the budget
+            else:
+                assert 0 < count <= CHUNK_SIZE + 12, chunk.chunk_id  # plus fence lines of a cut block
         starts = [c.start for c in chunks]
         assert starts == sorted(starts), doc.doc_id
         total += len(chunks)
     assert len(fastapi_chunks) > 150 and total > 2000
+    # Packed small sections are common (373 of 2048 chunks show inner headings); pieces cut from one
+    # long section reopen fences; a piece that loses its headings to the budget is rare.
+    assert with_headings > 0.12 * total and 0 < reopened < 0.05 * total and left_out < 0.01 * with_headings
 
 
 def test_fastapi_chunks_do_not_cut_code_fences(fastapi_chunks, tokenizer):
@@ -124,8 +169,14 @@ def test_fastapi_titles_carry_the_heading_path(fastapi_chunks):
     # A chunk of several sections is titled by their common path; one section's chunk by its own.
     assert title_at("Path") == "First Steps > Recap, step by step"
     assert title_at("Check the openapi.json") == "First Steps > OpenAPI > Check the openapi.json"
-    # Headings are structure, not text: the first chunk opens with the page's first sentence.
+    # A chunk's own heading path is its title, not text: the first chunk opens with the page's first sentence.
     assert chunks[0].title == "First Steps" and chunks[0].text.startswith("The simplest FastAPI file")
+    # A chunk packing several sections shows the headings below its title before their text, in order.
+    (packed,) = [c for c in chunks if c.start <= sections["Path"].start < c.end]
+    lines = packed.text.split("\n\n")
+    path_body = doc.text[sections["Path"].start:].split("\n\n")[0]
+    assert lines.index("Step 3: create a path operation") + 1 == lines.index("Path") == lines.index(path_body) - 1
+    assert packed.n_tokens <= CHUNK_SIZE
 
 
 def test_fastapi_chunk_sizes_are_useful(fastapi_chunks):
@@ -134,6 +185,100 @@ def test_fastapi_chunk_sizes_are_useful(fastapi_chunks):
     assert sum(counts) / len(counts) > 0.6 * CHUNK_SIZE
     # The tiny ones are one-sentence pages and sections ("About FastAPI, its design, ...").
     assert sum(n < 25 for n in counts) < 0.02 * len(counts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Inner headings on reference pages: the example CLI reference and a Flask reST page
+# --------------------------------------------------------------------------------------------------
+
+
+def _read_one(path: Path) -> Document:
+    require(path)
+    (doc,) = read_corpus(str(path))
+    return doc
+
+
+def _heading_lines(doc: Document, chunk: Chunk) -> list[str]:
+    """The lines of the chunk that are headings of its document (code aside)."""
+    names = {h.text for h in doc.headings}
+    prose = re.sub(r"^```.*?^```", "", chunk.text, flags=re.M | re.S)
+    return [line for line in prose.split("\n") if line in names]
+
+
+@pytest.mark.parametrize("chunk_size", [200, 64])
+def test_cli_reference_chunks_show_each_command_before_its_description(tokenizer, chunk_size):
+    """The example corpus's CLI reference: one `###` section per subcommand, packed several a chunk."""
+    doc = _read_one(EXAMPLE_CORPUS / "reference" / "cli.md")
+    chunks = chunk_document(doc, tokenizer, chunk_size, 10)
+    for chunk in chunks:
+        expected, leading = expected_text(doc, chunk)
+        assert chunk.text == expected or chunk.text.startswith("```"), chunk.chunk_id
+        assert chunk.n_tokens == n_tokens(tokenizer, chunk.text) <= chunk_size + 12, chunk.chunk_id
+        if chunk.text == expected:
+            assert chunk.n_tokens <= chunk_size, chunk.chunk_id
+        assert not re.search(r"(?m)^#+ |^[=~^-]{3,}$", re.sub(r"(?ms)^```.*?^```", "", chunk.text))
+    # Every subcommand's description is introduced by its name, in the chunk that holds it.
+    for heading in doc.headings:
+        body = doc.text[heading.start:].split("\n\n")[0]
+        (chunk,) = [c for c in chunks if c.start <= heading.start < c.end]
+        title = chunk.title.split(" > ")
+        shown = _heading_lines(doc, chunk)
+        assert heading.text in title or heading.text in shown, (heading.text, chunk.chunk_id)
+        if heading.text in shown:
+            assert chunk.text.index(f"{heading.text}\n\n") < chunk.text.index(body), heading.text
+
+    if chunk_size == 200:
+        (logs,) = [c for c in chunks if "Lists past runs" in c.text]
+        assert logs.title == "Command-line reference"
+        assert logs.text.startswith("Logs and history\n\ntidepool logs <job>\n\nPrints run output.")
+        assert "\n\ntidepool history [job]\n\nLists past runs, newest first." in logs.text
+        assert "\n\nPlugins\n\ntidepool plugins list\n\nShows discovered plugins" in logs.text
+        assert "\n\ntidepool plugins test <name>\n\nSends a fake run to one plugin." in logs.text
+        # One long section split in two: its heading path is the title of both, and no heading is text.
+        serve = [c for c in chunks if c.title.endswith("> tidepool serve")]
+        assert len(serve) == 2 and serve[0].text.startswith("Starts the scheduler in the foreground.")
+        assert all(not _heading_lines(doc, c) for c in serve)
+
+
+def test_flask_rest_chunks_show_inner_section_titles_without_underlines(tokenizer):
+    doc = _read_one(FLASK / "installation.rst")
+    chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)
+    assert all(c.text == expected_text(doc, c)[0] and c.n_tokens <= CHUNK_SIZE for c in chunks)
+    first = chunks[0]
+    assert first.title == "Installation"  # Python Version and Dependencies share only the page
+    assert first.text.startswith("Python Version\n\nWe recommend using the latest version of Python.")
+    assert "\n\nDependencies\n\nThese distributions will be installed automatically" in first.text
+    venv = next(c for c in chunks if "Create a project folder" in c.text)
+    assert venv.title == "Installation > Virtual environments"
+    assert venv.text.startswith("Create an environment\n\nCreate a project folder")
+    assert "\n\nActivate the environment\n\nBefore you work on your project" in venv.text
+    for chunk in chunks:
+        prose = re.sub(r"(?ms)^```.*?^```", "", chunk.text)
+        assert not re.search(r"(?m)^[=~^\-`*#\"']{3,}$", prose), chunk.chunk_id  # no underline or overline
+
+
+def test_headings_already_in_the_text_are_not_repeated(tokenizer):
+    """A reader that keeps its heading lines in the text (`Heading.end > start`) shows them as they are."""
+    text = "Alpha\n\nFirst part.\n\nBeta\n\nSecond part."
+    doc = Document(doc_id="d.txt", title="D", text=text, format="text", source="d.txt",
+                   headings=(Heading(0, 7, 1, "Alpha"), Heading(20, 26, 1, "Beta")))
+    (chunk,) = chunk_document(doc, tokenizer, 50, 0)
+    assert chunk.text == text and chunk.title == "D"
+
+
+def test_the_extractive_answers_do_not_quote_a_heading_line(tokenizer):
+    """Inner headings are shown in chunk text; none of them may become a quoted answer sentence (a
+    FAQ heading is a sentence, but a question, which is never quotable)."""
+    from raft_dataset.answers import _quotable, _sentences
+
+    quotable = []
+    for doc in read_corpus(str(EXAMPLE_CORPUS / "**" / "*")):
+        names = {h.text for h in doc.headings}
+        for chunk in chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP):
+            quotable += [chunk.text[s.start:s.end] for s in _sentences(chunk.text)
+                         if chunk.text[s.start:s.end] in names
+                         and _quotable(chunk.text, s, "What does the page say?", chunk.title)]
+    assert not quotable, quotable[:5]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -171,10 +316,18 @@ def test_hash_lines_in_fences_are_not_headings(tokenizer):
 def test_sections_are_packed_and_titled_by_their_common_path(tokenizer):
     text = "# Doc\n\nIntro.\n\n## Setup\n\n### Linux\n\nApt.\n\n### Mac\n\nBrew.\n\n## Use\n\n" + "word " * 80
     chunks = chunk_document(_md(text), tokenizer, 40, 5)
-    assert chunks[0].text == "Intro.\n\nApt.\n\nBrew."  # headings are the title path, not text
-    assert chunks[0].title == "Doc"  # covers Doc, Setup > Linux and Setup > Mac: the common path is the doc
+    # Covers Doc, Setup > Linux and Setup > Mac: the common path (the title) is the doc, and the headings
+    # below it are lines of text before their sections, plain, as the page reads.
+    assert chunks[0].title == "Doc"
+    assert chunks[0].text == "Intro.\n\nSetup\n\nLinux\n\nApt.\n\nMac\n\nBrew."
+    doc = _md(text)
+    assert doc.text[chunks[0].start:chunks[0].end] == "Intro.\n\nApt.\n\nBrew."  # offsets stay the document's
     setup_only = chunk_document(_md("# Doc\n\n" + text[text.index("## Setup"):text.index("## Use")]), tokenizer, 40, 5)
-    assert [(c.title, c.text) for c in setup_only] == [("Doc > Setup", "Apt.\n\nBrew.")]
+    assert [(c.title, c.text) for c in setup_only] == [("Doc > Setup", "Linux\n\nApt.\n\nMac\n\nBrew.")]
+    # One section per chunk: its heading path is the title, and its text is the section's own.
+    one_each = chunk_document(_md(text), tokenizer, 4, 0)
+    assert [(c.title, c.text) for c in one_each[:3]] == [
+        ("Doc", "Intro."), ("Doc > Setup > Linux", "Apt."), ("Doc > Setup > Mac", "Brew.")]
     rest = [c for c in chunks if "word" in c.text]
     assert len(rest) > 1 and all(c.title == "Doc > Use" and c.n_tokens <= 40 for c in rest)
 
@@ -208,7 +361,7 @@ def test_rst_sections_and_text_splitter(tokenizer):
             "Advanced\n~~~~~~~~\n\n" + "Deep detail sentence. " * 40 + "\n\nUsage\n-----\n\nCall it.")
     doc = _md(text, title="Guide", doc_id="guide.rst", fmt="rst")
     chunks = chunk_document(doc, tokenizer, 30, 5)
-    assert all(doc.text[c.start:c.end] == c.text and c.n_tokens <= 30 for c in chunks)
+    assert all(expected_text(doc, c)[0] == c.text and c.n_tokens <= 30 for c in chunks)
     deep = [c for c in chunks if "Deep detail" in c.text]
     assert len(deep) > 2 and {c.title for c in deep} == {"Guide > Install > Advanced"}
     assert chunks[-1].title == "Guide > Usage" and chunks[-1].text.endswith("Call it.")

@@ -437,3 +437,18 @@ def test_eval_retrieval_takes_the_encoder_dtype(tmp_path: Path, capsys) -> None:
     assert abs(results["int8"]["ndcg@10"] - results["float32"]["ndcg@10"]) < 0.03
     assert cli.main([*args, "--encoder-dtype", "fp16"]) == 2
     assert "argument --encoder-dtype: invalid choice: 'fp16'" in capsys.readouterr().err
+
+
+def test_torch_threads_sleep_while_waiting_unless_the_user_chose(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    probe = ("import os, raft_dataset, torch\n"
+             "print(os.environ.get('OMP_WAIT_POLICY'), torch.get_num_threads())\n")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    for chosen, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        run_env = env if chosen is None else {**env, "OMP_WAIT_POLICY": chosen}
+        out = subprocess.run([sys.executable, "-c", probe], env=run_env, capture_output=True, text=True, check=True,
+                             cwd=tmp_path)
+        policy, threads = out.stdout.split()
+        assert policy == expected and int(threads) >= 1

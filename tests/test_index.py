@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ from tests.conftest import require
 
 pytestmark = pytest.mark.slow  # loads the encoder
 
-CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens", "first_page", "last_page")
+CHUNK_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "n_tokens", "first_page", "last_page",
+                "inserted")
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +44,9 @@ def test_rows_round_trip_without_embeddings(flat: ChunkIndex, chunks: list[Chunk
     assert len(flat) == len(chunks)
     assert flat.dataset.column_names == [*CHUNK_FIELDS, "embeddings"]
     for i in (0, len(chunks) // 2, len(chunks) - 1):
-        row = flat.row(i)
-        assert row == {f: getattr(chunks[i], f) for f in CHUNK_FIELDS}
+        row = flat.row(i)  # Arrow values: `inserted` comes back as lists of [offset, characters]
+        assert row == {f: getattr(chunks[i], f) for f in CHUNK_FIELDS} | {"inserted": [list(p) for p in chunks[i].inserted]}
+        assert next(flat.chunks([i])) == chunks[i]
     assert flat.row(-1) == flat.row(len(chunks) - 1)
     assert flat.column("doc_id") == [c.doc_id for c in chunks]
     with pytest.raises(IndexError):
@@ -139,3 +142,47 @@ def test_index_scratch_folders_are_removed_and_those_of_killed_builds_swept(chun
     del index
     gc.collect()
     assert list(tmp_path.glob("raft_index_*")) == []
+
+
+@pytest.fixture(scope="module")
+def pieced(chunks: list[Chunk]) -> ChunkIndex:
+    """An index whose Arrow embeddings column is several record batches (`datasets` writes 1,000 rows each)."""
+    from tests.fake_encoder import HashingEncoder
+
+    copies = [dataclasses.replace(c, chunk_id=f"{c.chunk_id}/{k}") for k in range(2_500 // len(chunks) + 1)
+              for c in chunks]
+    index = ChunkIndex.build(iter(copies), HashingEncoder(dimension=64), show_progress_bar=False)
+    assert len(index.dataset.data.column("embeddings").chunks) >= 3
+    return index
+
+
+def test_embeddings_by_row_match_the_stored_column(pieced: ChunkIndex, flat: ChunkIndex) -> None:
+    n = len(pieced)
+    stored = pieced.dataset.with_format("numpy", columns=["embeddings"])[:]["embeddings"]
+    rows = [n - 1, 0, 999, 1000, 1001, 1999, 2000, 7, 7, -1, -n, *np.random.default_rng(0).integers(0, n, 50)]
+    got = pieced.embeddings(rows)
+    assert got.dtype == np.float32 and got.shape == (len(rows), 64)
+    assert np.array_equal(got, stored[np.asarray(rows) % n])
+    assert np.array_equal(pieced.embeddings(np.asarray(rows[:4])), stored[rows[:4]])  # numpy rows too
+    assert pieced.embeddings([]).shape == (0, 64)
+    one_piece = flat.dataset.with_format("numpy", columns=["embeddings"])[:]["embeddings"]
+    assert np.array_equal(flat.embeddings([3, -1, 0]), one_piece[[3, -1, 0]])
+    for bad in ([n], [0, -n - 1]):
+        with pytest.raises(IndexError, match="out of range"):
+            pieced.embeddings(bad)
+
+
+def test_embeddings_of_a_dataset_with_an_indices_mapping(pieced: ChunkIndex) -> None:
+    from datasets import Dataset
+
+    vectors = pieced.embeddings(range(40))
+    shuffled = Dataset.from_dict({"chunk_id": [str(i) for i in range(40)], "embeddings": vectors}).shuffle(seed=0)
+    order = [int(i) for i in shuffled["chunk_id"]]
+    assert order != list(range(40))  # rows of the shuffled dataset are not positions in its table
+    assert np.array_equal(ChunkIndex(shuffled, pieced.encoder).embeddings([0, 5, -1]), vectors[[order[0], order[5], order[-1]]])
+
+
+def test_passages_are_what_is_embedded(pieced: ChunkIndex) -> None:
+    passages = list(pieced.passages(batch_size=700))
+    assert passages == [passage_text(c.title, c.text) for c in pieced.chunks()]
+    assert len(passages) == len(pieced) and any("\n" in p for p in passages)

@@ -494,3 +494,26 @@ def test_every_question_heading_of_poetry_faq_becomes_a_query():
     assert "What should I do if my requests are timing out?" in asked
     assert "Is tox supported?" in asked
     assert all(q.evidence and q.evidence[0] < q.evidence[1] for q in queries)
+
+
+def test_max_queries_is_the_head_of_the_full_list_and_stops_reading():
+    from raft_dataset.corpus import read_corpus
+    from tests.conftest import EXAMPLE_CORPUS
+
+    documents = sorted(read_corpus(str(EXAMPLE_CORPUS)), key=lambda d: d.doc_id)
+    spans = {d.doc_id: _spans(d) for d in documents}
+    every = derive_queries(documents, spans)
+    assert len(every) >= 30 and len({q.doc_id for q in every}) >= 5
+    read: list[str] = []
+
+    def streamed():
+        for doc in documents:
+            read.append(doc.doc_id)
+            yield doc
+
+    for limit in (1, 7, len(every) - 1, len(every), len(every) + 5):
+        read.clear()
+        assert derive_queries(streamed(), spans, max_queries=limit) == every[:limit]
+        last_needed = documents.index(next(d for d in documents if d.doc_id == every[min(limit, len(every)) - 1].doc_id))
+        assert len(read) == (last_needed + 1 if limit <= len(every) else len(documents))
+    assert derive_queries(streamed(), spans, max_queries=0) == []

@@ -205,6 +205,30 @@ def test_language_none_and_no_stemming(index) -> None:
         BM25Retriever(language="klingon")
 
 
+def test_analyzer_terms_do_not_depend_on_its_word_memo(monkeypatch) -> None:
+    import Stemmer
+
+    from raft_dataset import retrieval
+
+    text = " ".join([*TEXTS, "The Installing of packages, installed PACKAGES and the package's installer."] * 3)
+    stem = Stemmer.Stemmer("english").stemWord
+    stopwords = BM25Retriever().analyzer.stopwords
+    expected = [stem(w) for w in re.findall(r"\b\w\w+\b", text.lower()) if w not in stopwords]
+    warm = BM25Retriever().analyzer
+    assert warm.terms(text) == expected and warm.terms(text) == expected  # cold, then every word memoised
+    monkeypatch.setattr(retrieval, "_MEMO_WORDS", 3)  # a full memo: the other words are stemmed each time
+    full = BM25Retriever().analyzer
+    assert full.terms(text) == expected and full.terms(text) == expected and len(full._memo) == 3
+
+
+def test_bm25_term_ids_follow_first_appearance(index) -> None:
+    bm25 = fitted(BM25Retriever(cache_dir=""), index)
+    analyzer = bm25.analyzer
+    first_seen = list(dict.fromkeys(t for text in TEXTS for t in analyzer.terms(text)))
+    assert list(bm25.vocab) == ["", *first_seen]
+    assert [bm25.vocab[t] for t in ["", *first_seen]] == list(range(len(first_seen) + 1))
+
+
 def test_make_retriever_by_name(tmp_path: Path) -> None:
     assert isinstance(make_retriever("dense"), DenseRetriever)
     bm25 = make_retriever("BM25", bm25_language="french", cache_dir=tmp_path)

@@ -4,7 +4,7 @@
 - `backends`: the `Backend` protocol, `OpenAICompatibleBackend` (any `/v1/chat/completions`
   server), `TransformersBackend` (a local causal LM), results (`Completion`, `Failure`) and errors.
 - `client`: `LLMClient` (cached, concurrent, retried, counted, in order), `ResponseCache`,
-  `StageStats` and `make_llm_client`.
+  `StageStats`, `make_backend` and `make_llm_client`.
 - `generation`: `LLMQuestionGenerator` and `LLMAnswerGenerator`, the generators built on a client.
   They depend on the higher modules (answers, queries, chunking), so they are loaded on first use:
   importing `raft_dataset.llm` (e.g. to validate a config) does not import them.
@@ -31,7 +31,15 @@ from .backends import (
     count_tokens,
     parse_retry_after,
 )
-from .client import LLMClient, ResponseCache, StageStats, default_llm_cache_path, make_llm_client, request_key
+from .client import (
+    LLMClient,
+    ResponseCache,
+    StageStats,
+    default_llm_cache_path,
+    make_backend,
+    make_llm_client,
+    request_key,
+)
 from .config import (
     ANSWER_PLACEHOLDERS,
     BACKENDS,
@@ -54,7 +62,7 @@ __all__ = [
     "ANSWER_PLACEHOLDERS", "BACKENDS", "DEFAULT_CACHE_PATH", "FAILURE_KINDS", "QUESTION_PLACEHOLDERS", "Backend",
     "Completion", "Failure", "LLMAnswerGenerator", "LLMClient", "LLMConfig", "LLMError", "LLMQuestionGenerator", "Message", "Messages",
     "OpenAICompatibleBackend", "PermanentError", "ResponseCache", "StageStats", "TransformersBackend",
-    "TransientError", "count_message_tokens", "count_tokens", "default_llm_cache_path", "make_llm_client",
+    "TransientError", "count_message_tokens", "count_tokens", "default_llm_cache_path", "make_backend", "make_llm_client",
     "looks_like_secret", "mask_secrets", "parse_retry_after", "redact_url", "request_key", "shown",
 ]
 

@@ -184,8 +184,12 @@ class LLMClient:
                 else:
                     totals[k] = round(totals.get(k, 0) + v, 3)
         ident = self.backend.identity()
-        return {"backend": ident["backend"], "model": ident["model"], "base_url": ident["base_url"],
-                "totals": totals, "stages": stages}
+        stats = {"backend": ident["backend"], "model": ident["model"], "base_url": ident["base_url"],
+                 "totals": totals, "stages": stages}
+        workers = getattr(self.backend, "workers", None)  # a backend spread over processes says how
+        if workers is not None:
+            stats["workers"] = workers()
+        return stats
 
     def failure_summary(self, stage: str | None = None) -> str | None:
         """What went wrong with the requests of a stage (all stages when None), for the user, or None:
@@ -368,17 +372,23 @@ class LLMClient:
         return min(self.config.backoff_max, self.config.backoff_base * 2**attempt) * (0.5 + 0.5 * rng.random())
 
 
-def make_llm_client(cfg: LLMConfig | Mapping[str, Any]) -> LLMClient:
-    """The client for a config (a mapping is validated with `LLMConfig.from_dict`)."""
+def make_backend(cfg: LLMConfig) -> Backend:
+    """The backend a config names: an OpenAI-compatible server, or a local transformers model."""
+    if cfg.backend == "openai-compatible":
+        return OpenAICompatibleBackend(cfg)
+    return TransformersBackend(cfg)
+
+
+def make_llm_client(cfg: LLMConfig | Mapping[str, Any], backend: Backend | None = None) -> LLMClient:
+    """The client for a config (a mapping is validated with `LLMConfig.from_dict`).
+
+    `backend` replaces the config's own (e.g. the Ray executor's actor pool, which runs the config's
+    backend in each actor): the cache, its keys and the accounting stay the same.
+    """
     if not isinstance(cfg, LLMConfig):
         cfg = LLMConfig.from_dict(cfg)
-    backend: Backend
-    if cfg.backend == "openai-compatible":
-        backend = OpenAICompatibleBackend(cfg)
-    else:
-        backend = TransformersBackend(cfg)
     if cfg.cache_path == "":
         cache_path = None
     else:
         cache_path = Path(cfg.cache_path).expanduser() if cfg.cache_path else default_llm_cache_path()
-    return LLMClient(backend, cfg, ResponseCache(cache_path))
+    return LLMClient(backend or make_backend(cfg), cfg, ResponseCache(cache_path))
