@@ -444,6 +444,12 @@ _ASIDE_RE = re.compile(
     r"^\W*(?:(?:note|warning|caution|danger|attention|important)\b\s*(?::|that\b)"
     r"|(?:added|changed|new|deprecated) in version\b|deprecated since\b)", re.IGNORECASE,
 )
+# "This section guides you through ...", "In this chapter, you will ...": a signpost to the text, not
+# an answer (it stays quotable when nothing better is there).
+_SIGNPOST_RE = re.compile(
+    r"^\W*(?:in\s+)?(?:this|the\s+following|the\s+next)\s+(?:section|page|chapter|guide|document|tutorial|article|part)s?\b",
+    re.IGNORECASE,
+)
 # "If you want to X, ..." states a purpose, not a condition: it answers "How do I X?".
 _CONDITION_RE = re.compile(
     r"^\W*(?:while|whilst|although|though|even (?:if|though|when)|whereas"
@@ -537,11 +543,11 @@ def _in_admonition(text: str, sentences: list[_Sentence], i: int) -> bool:
 
 
 def _aside(sentence: str, question: str) -> bool:
-    """A note or warning; or a sentence opening with a condition or concession that is not what the
-    question asks about: "If one of your dependencies is declared multiple times, ..." answers "How
-    do I use the same dependency multiple times?", "While Poetry creates environments, ..." does not
-    answer "Can I disable it?"."""
-    if _ASIDE_RE.match(sentence):
+    """A note or warning, a signpost ("This section guides you through ..."); or a sentence opening
+    with a condition or concession that is not what the question asks about: "If one of your
+    dependencies is declared multiple times, ..." answers "How do I use the same dependency multiple
+    times?", "While Poetry creates environments, ..." does not answer "Can I disable it?"."""
+    if _ASIDE_RE.match(sentence) or _SIGNPOST_RE.match(sentence):
         return True
     if not _CONDITION_RE.match(sentence):
         return False

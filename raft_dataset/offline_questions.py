@@ -809,6 +809,11 @@ def _is_name_title(page_title: str | None, heading_words: Sequence[_Token], keep
     return title
 
 
+# Nouns that name a kind of page, not a thing a task acts on ("Troubleshooting FAQ", "Getting started guide").
+_DOCUMENT_NOUNS = frozenset({"faq", "faqs", "guide", "guides", "overview", "tips", "reference", "basics", "checklist",
+                             "notes", "docs", "documentation", "tutorial", "cheatsheet"})
+
+
 def _gerund(
     text: str, tokens: list[_Token], *, keep: frozenset[str], title_case: bool, page_title: str | None
 ) -> _Result | None:
@@ -840,6 +845,10 @@ def _gerund(
     if len(tokens) > 3 and tokens[1].low in ("and", "or") and _is_gerund(tokens[2]):
         second = _verb_lemma(tokens[2].low)
         return _Result(f"How do I {verb} {tokens[1].low} {second} {render(3, len(tokens))}?", "howto")
+    if tokens[1].low in ("and", "or", "&"):  # "Logging and run history": two topics, not a task
+        return _NONE
+    if words[-1].low in _DOCUMENT_NOUNS:  # "Troubleshooting FAQ": the page's kind, not a task's object
+        return _NONE
     return _Result(f"How do I {verb} {render(1, len(tokens))}?", "howto")
 
 

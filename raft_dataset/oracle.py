@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,30 @@ SIMILAR_TO_ORACLE = "similar_to_oracle"  # near-copy: embedding cosine >= max_di
 SCORED_NEAR_ORACLE = "scored_near_oracle"  # dense or BM25 scores it within the margin of the oracle
 HOLDS_REFERENCE_ANSWER = "holds_reference_answer"  # holds the user's answer as well as the oracle does
 RANKED_ABOVE_ORACLE = "ranked_above_oracle"  # the build's retriever ranks it above a chosen oracle
+DEFINES_ASKED_TERM = "defines_asked_term"  # "What is X?" and it has a line defining X (a glossary entry)
+
+# "What is X?", "What are the Xs?", "What's an X?": the term a definition question asks about.
+_WHAT_IS_X = re.compile(r"^\s*what(?:'s|\s+is|\s+are)\s+(?:an?\s+|the\s+)?(?P<term>[^?]+?)\s*\?\s*$", re.IGNORECASE)
+
+
+def asked_term(question: str) -> str | None:
+    """The term a "What is X?" question asks to define (at most five words), else None."""
+    match = _WHAT_IS_X.match(question)
+    if not match:
+        return None
+    term = match["term"].strip("`*_\"' ")
+    return term if term and len(term.split()) <= 5 else None
+
+
+def defining_line(term: str) -> re.Pattern:
+    """A line that opens by defining `term`: "Jitter: ...", "**Overlap policy** - ...", "`capture` —
+    ...", "A handshake is ...", "Runs are ...", or the term alone on a line over an indented
+    definition (a glossary or definition list); singular or plural, any case."""
+    singular = term[:-1] if term.lower().endswith("s") and len(term) > 3 else term
+    forms = "|".join(re.escape(form) for form in sorted({term, singular, singular + "s"}, key=len, reverse=True))
+    return re.compile(rf"^[ \t>*_`\-•]*(?:an?\s+|the\s+)?(?:{forms})[`*_\"']*"
+                      rf"(?:[ \t]*(?::|—|–)|[ \t]+-[ \t]|[ \t]+(?:is|are|means|refers[ \t]+to)\b|[ \t]*\n[ \t]+\S)",
+                      re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -196,11 +221,14 @@ class DistractorGuard:
     min_reference_coverage: float = 0.5
 
     def reasons(self, rows: np.ndarray, oracle_row: int, index: ChunkIndex, evidence: QuestionEvidence | None,
-                reference_answer: str | None = None, ranked_above: frozenset[int] = frozenset()) -> list[str | None]:
+                reference_answer: str | None = None, ranked_above: frozenset[int] = frozenset(),
+                question: str | None = None) -> list[str | None]:
         """For each candidate row, the guard that excludes it, or None when it may be a distractor.
 
         `ranked_above`: rows the build's own retriever ranks above the oracle (when the oracle is not
         its top hit, they may answer as well; this also covers retrievers other than dense and BM25).
+        `question`: for "What is X?", a candidate with a line defining X answers it too (a glossary
+        that packs many entries scores too far below the oracle for the score guards to see it).
         """
         rows = np.asarray(rows, dtype=np.int64)
         oracle_vector = index.embeddings([oracle_row])[0]
@@ -216,6 +244,12 @@ class DistractorGuard:
         if reference_answer:
             holds = np.asarray([answer_coverage(reference_answer, c.text) >= self.min_reference_coverage
                                 for c in index.chunks(rows.tolist())], dtype=bool)
+        term = asked_term(question) if question else None
+        defines = np.zeros(len(rows), dtype=bool)
+        if term is not None:
+            pattern = defining_line(term)
+            defines = np.asarray([pattern.search(c.text) is not None for c in index.chunks(rows.tolist())], dtype=bool)
         return [SIMILAR_TO_ORACLE if similar[i] else HOLDS_REFERENCE_ANSWER if holds[i]
+                else DEFINES_ASKED_TERM if defines[i]
                 else RANKED_ABOVE_ORACLE if row in ranked_above else SCORED_NEAR_ORACLE if near[i] else None
                 for i, row in enumerate(rows.tolist())]

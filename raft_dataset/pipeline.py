@@ -316,8 +316,8 @@ def draft_samples(
         above = frozenset(ranked[i][: hits[0]].tolist()) if len(hits) and choice.how == REFERENCE_ANSWER else frozenset()
 
         def exclusion(rows: np.ndarray, oracle_row=choice.row, evidence=evidence, answer=query.answer,
-                      above=above) -> list:
-            return guard.reasons(rows, oracle_row, index, evidence, answer, above)
+                      above=above, question=query.question) -> list:
+            return guard.reasons(rows, oracle_row, index, evidence, answer, above, question)
 
         context = assemble_context(
             choice.row, ranked[i].tolist(), index.doc_codes, exclusion, settings, sample_rng(config.seed, i)

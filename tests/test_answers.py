@@ -442,3 +442,24 @@ def test_inner_heading_lines_and_version_notes_are_never_quoted():
         "Optionally you can pass a list of categories which filters the results of `get_flashed_messages()`. "
         "This is useful if you wish to render each category in a separate block."
     ]
+
+
+def test_a_signpost_to_the_section_is_not_the_answer():
+    """poetry_docs/contributing.md, "Suggesting enhancements" packed with its subsections (their
+    headings shown as lines): "This section guides you through ..." shares the most words with the
+    question but only announces the text; the answer is where suggestions go."""
+    text, evidence = _section("Suggesting enhancements", (
+        "This section guides you through submitting an enhancement suggestion for Poetry, including completely "
+        "new features as\nwell as improvements to existing functionality. Following these guidelines helps "
+        "maintainers and the community\nunderstand your suggestion and find related suggestions.\n\n"
+        "How do I submit a suggested enhancement?\n\n"
+        "Suggested enhancements concerning Poetry and poetry-core should be submitted to the main issue tracker, "
+        "using the\ncorrect issue template.\n"
+    ))
+    choice = select_quotes("How do I suggest enhancements?", text, title="Contributing to Poetry",
+                           evidence=evidence)
+    assert choice.best.startswith("Suggested enhancements concerning Poetry and poetry-core should be submitted")
+    # With nothing else to quote, a signpost still may be.
+    only, span = _section("Suggesting enhancements", text.split("\n\nHow do I")[0].split("\n\n", 1)[1] + "\n")
+    fallback = select_quotes("How do I suggest enhancements?", only, title="Contributing", evidence=span)
+    assert fallback.quotes[0].startswith("This section guides you")

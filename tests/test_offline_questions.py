@@ -59,6 +59,8 @@ HEADINGS = [
     ("Deploying to Production", None, "How do I deploy to production?"),
     ("Executing modules as scripts", None, "How do I execute modules as scripts?"),
     ("Accessing and Modifying the Session", None, "How do I access and modify the session?"),
+    ("Logging and run history", None, None),  # two topics, not "How do I log and run history?"
+    ("Troubleshooting FAQ", None, None),  # the page's kind, not "How do I troubleshoot FAQ?"
     ("Overriding dependencies during testing", None, "How do I override dependencies during testing?"),
     ("Define and Access the Database", None, "How do I define and access the database?"),
     ("Tell Flask it is Behind a Proxy", None, "How do I tell Flask it is behind a proxy?"),

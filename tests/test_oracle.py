@@ -169,3 +169,30 @@ def test_min_oracle_confidence_drops_doubtful_oracles(tmp_path):
     assert len(kept.splits["train"]) == len(confidences) - 1
     assert kept.report.rejected["low_oracle_confidence"] == 1
     assert min(r["oracle_confidence"] for r in kept.splits["train"]) >= threshold
+
+
+def test_a_distractor_that_defines_the_asked_term_is_kept_out():
+    """"What is jitter?": the example glossary (a plain-text definition list packing many entries)
+    answers it as well as the oracle, though it scores far below it."""
+    from raft_dataset.corpus import read_corpus
+    from raft_dataset.oracle import DEFINES_ASKED_TERM, asked_term, defining_line
+    from tests.test_retrieval import make_index
+
+    assert [asked_term(q) for q in ("What is Jitter?", "What's the overlap policy?", "What are `hooks`?",
+                                    "How do I add jitter?", "What is the difference between a job and a run "
+                                    "in the scheduler?")] == ["Jitter", "overlap policy", "hooks", None, None]
+    glossary = next(read_corpus("examples/corpus/glossary.txt")).text
+    assert defining_line("jitter").search(glossary)
+    assert defining_line("hooks").search(glossary)  # the entry is "Hook"
+    assert not defining_line("backoff jitter").search(glossary)  # named in a sentence, not defined
+    for question, line in (("What is the overlap policy?", "**Overlap policy** - what happens when a run is due"),
+                           ("What is `capture`?", "`capture`: where stdout and stderr go"),
+                           ("What is a handshake?", "A handshake is the first line a plugin sends.")):
+        assert defining_line(asked_term(question)).search(line), line
+    assert not defining_line("handshake").search("Tidepool waits for the handshake before it sends a run.")
+
+    mentions = "Retries wait a little longer each time; the wait has jitter added to it."
+    index = make_index([glossary, mentions, "The scheduler reads its configuration at start."])
+    reasons = DistractorGuard(max_similarity=1.1, score_margin=0.0).reasons(
+        np.array([0, 1]), 2, index, None, question="What is jitter?")
+    assert reasons == [DEFINES_ASKED_TERM, None]
