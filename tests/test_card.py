@@ -119,7 +119,11 @@ def test_body_sections_hold_real_content(folders, builds):
     assert [d.title for d in shown] == [d.title for d in full] and len(shown) == len(row["context_chunk_ids"])
     for short, long in zip(shown, full):
         limit = card_module.EXAMPLE_DOCUMENT_CHARS
-        assert short.text == long.text if len(long.text) <= limit else (len(short.text) == limit and short.text.endswith("…"))
+        if len(long.text) <= limit:
+            assert short.text == long.text
+        else:  # cut at the limit, trailing blanks (e.g. after a heading line) dropped before the ellipsis
+            assert short.text.endswith("…") and len(short.text) <= limit
+            assert long.text.startswith(short.text[:-1]) and not long.text[len(short.text) - 1:limit - 1].strip()
 
     # Limitations are this build's: its answer kind, and the oracle figures of its quality report.
     limitations = _section(body, "## Limitations")
