@@ -765,7 +765,8 @@ def _problem(text: str, tokens: list[_Token], *, keep: frozenset[str], title_cas
         ),
         None,
     )
-    if pred and _valid_subject(tokens[:pred]) and _np_core(tokens[:pred]) == pred:
+    # ... but a gerund alone is a task, not a subject: "Troubleshooting slow builds" is a how-to.
+    if pred and not (pred == 1 and _is_gerund(tokens[0])) and _valid_subject(tokens[:pred]) and _np_core(tokens[:pred]) == pred:
         be = "are" if _is_plural(tokens[pred - 1]) else "is"
         article = _article(tokens[:pred], [], keep=keep) if pred > 1 else ""
         subject = f"{article} {render(0, pred)}" if article else render(0, pred)
@@ -847,7 +848,7 @@ def _gerund(
         return _Result(f"How do I {verb} {tokens[1].low} {second} {render(3, len(tokens))}?", "howto")
     if tokens[1].low in ("and", "or", "&"):  # "Logging and run history": two topics, not a task
         return _NONE
-    if words[-1].low in _DOCUMENT_NOUNS:  # "Troubleshooting FAQ": the page's kind, not a task's object
+    if len(words) == 1 and words[0].low in _DOCUMENT_NOUNS:  # "Troubleshooting FAQ": the page's kind, not an object
         return _NONE
     return _Result(f"How do I {verb} {render(1, len(tokens))}?", "howto")
 

@@ -61,6 +61,9 @@ HEADINGS = [
     ("Accessing and Modifying the Session", None, "How do I access and modify the session?"),
     ("Logging and run history", None, None),  # two topics, not "How do I log and run history?"
     ("Troubleshooting FAQ", None, None),  # the page's kind, not "How do I troubleshoot FAQ?"
+    ("Troubleshooting slow builds", None, "How do I troubleshoot slow builds?"),  # not "if troubleshooting is slow"
+    ("Debugging failed runs", None, "How do I debug failed runs?"),
+    ("Self-hosting JavaScript and CSS for docs", None, "How do I self-host JavaScript and CSS for docs?"),
     ("Overriding dependencies during testing", None, "How do I override dependencies during testing?"),
     ("Define and Access the Database", None, "How do I define and access the database?"),
     ("Tell Flask it is Behind a Proxy", None, "How do I tell Flask it is behind a proxy?"),
