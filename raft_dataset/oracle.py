@@ -240,15 +240,14 @@ class DistractorGuard:
             for scores, (oracle_score,) in zip(candidate_scores, oracle_scores):
                 if oracle_score > 0:  # a retriever that does not find the oracle at all has no say
                     near |= scores >= oracle_score - self.score_margin
-        holds = np.zeros(len(rows), dtype=bool)
-        if reference_answer:
-            holds = np.asarray([answer_coverage(reference_answer, c.text) >= self.min_reference_coverage
-                                for c in index.chunks(rows.tolist())], dtype=bool)
         term = asked_term(question) if question else None
-        defines = np.zeros(len(rows), dtype=bool)
-        if term is not None:
-            pattern = defining_line(term)
-            defines = np.asarray([pattern.search(c.text) is not None for c in index.chunks(rows.tolist())], dtype=bool)
+        pattern = defining_line(term) if term is not None else None
+        holds, defines = np.zeros(len(rows), dtype=bool), np.zeros(len(rows), dtype=bool)
+        if reference_answer or pattern is not None:  # the candidates' texts, read once for both guards
+            for i, chunk in enumerate(index.chunks(rows.tolist())):
+                holds[i] = bool(reference_answer) and (
+                    answer_coverage(reference_answer, chunk.text) >= self.min_reference_coverage)
+                defines[i] = pattern is not None and pattern.search(chunk.text) is not None
         return [SIMILAR_TO_ORACLE if similar[i] else HOLDS_REFERENCE_ANSWER if holds[i]
                 else DEFINES_ASKED_TERM if defines[i]
                 else RANKED_ABOVE_ORACLE if row in ranked_above else SCORED_NEAR_ORACLE if near[i] else None

@@ -299,13 +299,19 @@ class RayLLMBackend:
         self._actors.clear()
 
 
-def _root_cause(err: BaseException) -> str:
-    """The innermost error of a Ray error chain, in one line."""
+def _innermost(err: BaseException) -> BaseException:
+    """The error a Ray error chain wraps (a task's or an actor's own exception)."""
     from ray.exceptions import RayError
 
-    cause: BaseException = err
+    cause = err
     while isinstance(cause, RayError) and getattr(cause, "cause", None) is not None:
         cause = cause.cause
+    return cause
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost error of a Ray error chain, in one line."""
+    cause = _innermost(err)
     return (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
 
 
@@ -476,9 +482,7 @@ def _unwrap_errors(batches: Iterator) -> Iterator:
     try:
         yield from batches
     except RayError as err:
-        cause = err
-        while isinstance(cause, RayError) and getattr(cause, "cause", None) is not None:
-            cause = cause.cause
+        cause = _innermost(err)
         if isinstance(cause, CorpusError):
             raise CorpusError(*cause.args) from None
         raise
