@@ -430,7 +430,7 @@ def select_quotes(
     return None
 
 
-_SUBJECT_RE = re.compile(r"^what (?:is|are|was|were|does|do) (?:(?:the|a|an) )?(.+?)(?: mean| do)?$")
+_SUBJECT_RE = re.compile(r"^what (?:is|are|was|were|does|do) (?:(?:the|a|an) )?(.+?)(?: mean| do| for)?$")
 # "How do I <verb>", "Can I <verb>", "how to <verb>", "is it possible to <verb>": the action asked about.
 _ACTION_RE = re.compile(
     r"\b(?:(?:do|does|can|could|should|would|may|might|must|shall|will)(?: not| n t)? (?:i|you|we|one|users?)"
@@ -450,10 +450,34 @@ _SIGNPOST_RE = re.compile(
     r"^\W*(?:in\s+)?(?:this|the\s+following|the\s+next)\s+(?:section|page|chapter|guide|document|tutorial|article|part)s?\b",
     re.IGNORECASE,
 )
+# "You might want to restrict the headers", "There could be cases where ...": why one would do
+# something, which a "How do I ...?" answer follows rather than is.
+_MOTIVATION_RE = re.compile(
+    r"\b(?:you|we|users?|one)\s+(?:might|may|could|would|will|often)\s+(?:also\s+|still\s+|sometimes\s+)?"
+    r"(?:want|need|wish|like)\b|\bthere (?:are|could be|might be|may be|will be) (?:some )?(?:cases|situations|times)\b"
+    r"|^\W*(?:in some (?:\w+ ){0,3}cases|sometimes)\b|\b(?:you|we) (?:don't|do not) (?:really )?need\b",
+    re.IGNORECASE,
+)
+# "Imagine that you want ...", "Let's say ...": a scene set for an example.
+_SCENE_RE = re.compile(r"^\W*(?:imagine|suppose|let'?s say|say you)\b", re.IGNORECASE)
+# "you can X", "use Y to X", "run ...": a sentence that tells how (with the asked verb, it is the answer).
+_INSTRUCTION_RE = re.compile(
+    r"\b(?:you|we)\s+(?:can|could|may|should|must|need to|have to|will need to)\b"
+    r"|\b(?:use|run|call|set|pass|add|type|enter|execute|configure)\b",
+    re.IGNORECASE,
+)
+# "For example, you could use it to ...": one use, not the way.
+_EXAMPLE_RE = re.compile(r"^\W*(?:for (?:example|instance)|e\.g\.)", re.IGNORECASE)
+# "You can read more at ...", "See X for more details": a pointer elsewhere, not an answer.
+_POINTER_RE = re.compile(
+    r"\b(?:read|learn|find out|see) more\b|\bfor (?:more|further) (?:details|information)\b"
+    r"|\bmore (?:details|information) (?:can be found|is available)\b",
+    re.IGNORECASE,
+)
 # "If you want to X, ..." states a purpose, not a condition: it answers "How do I X?".
 _CONDITION_RE = re.compile(
     r"^\W*(?:while|whilst|although|though|even (?:if|though|when)|whereas"
-    r"|if(?! you (?:want|wish|need|would like|prefer|'d like)\b))\b", re.IGNORECASE,
+    r"|if(?! (?:for some reason,? )?you (?:want|wish|need|would like|prefer|'d like)\b))\b", re.IGNORECASE,
 )
 
 
@@ -514,6 +538,18 @@ def _does(action: frozenset[str], sentence: str) -> bool:
     return False
 
 
+def _instructs(action: frozenset[str], sentence: str) -> bool:
+    """Whether a sentence tells how to do the asked action: the verb as an imperative or purpose
+    ("Install `uv`", "To stream SSE, use ..."), or with "you can" / "use ..." ("You can use the
+    model configuration to `forbid` ...")."""
+    if not _does(action, sentence) or _EXAMPLE_RE.match(sentence) or _POINTER_RE.search(sentence):
+        return False
+    words = re.findall(r"[^\W\d_]+", sentence.lower())
+    if words and (words[0] in action or (words[0] == "to" and len(words) > 1 and words[1] in action)):
+        return True
+    return bool(_INSTRUCTION_RE.search(sentence))
+
+
 def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     """How a sentence names the subject of "What is X?": "opens" when X is what it is about (the
     term of a "term: definition" line, or its first content words followed by a verb: "Tilde
@@ -527,6 +563,8 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     term = _DEFINITION_RE.match(sentence)  # a glossary line: "run: One execution of a job."
     if term and set(_stems(term.group("term"))) == set(subject_stems):
         return "opens"
+    if words and words[0] in ("this", "that", "these", "those", "such"):
+        return "names" if set(subject_stems) <= set(stems) else None  # "That status code will be used ...": leans back
     content = [k for k, word in enumerate(words) if word not in STOPWORDS and word not in _DETERMINERS]
     head = content[: len(subject_stems)]
     if head and head[0] <= 2 and {stems[k] for k in head} == set(subject_stems):
@@ -543,11 +581,12 @@ def _in_admonition(text: str, sentences: list[_Sentence], i: int) -> bool:
 
 
 def _aside(sentence: str, question: str) -> bool:
-    """A note or warning, a signpost ("This section guides you through ..."); or a sentence opening
+    """A note or warning, a signpost ("This section guides you through ..."), a pointer ("You can read
+    more at ..."); or a sentence opening
     with a condition or concession that is not what the question asks about: "If one of your
     dependencies is declared multiple times, ..." answers "How do I use the same dependency multiple
     times?", "While Poetry creates environments, ..." does not answer "Can I disable it?"."""
-    if _ASIDE_RE.match(sentence) or _SIGNPOST_RE.match(sentence):
+    if _ASIDE_RE.match(sentence) or _SIGNPOST_RE.match(sentence) or _POINTER_RE.search(sentence):
         return True
     if not _CONDITION_RE.match(sentence):
         return False
@@ -593,21 +632,34 @@ def _scores(
     form = question_form(question)
     asides = {i for i in ok if _aside(bodies[i], question) or _in_admonition(text, sentences, i)}
     # The section's lead: its first sentence that is not an aside.
-    lead = next((i for i in in_evidence if i not in asides), None) if subject else None
+    # The section's lead: its first sentence that is neither an aside nor the need or scene it opens
+    # with ("In some cases you don't really need ...", "Imagine that you want ...").
+    lead = next((i for i in in_evidence if i not in asides and not _MOTIVATION_RE.search(bodies[i])
+                 and not _SCENE_RE.match(bodies[i])), None) if subject else None
+    named = {i: _names(subject_stems, bodies[i]) for i in ok} if subject else {}
+    # With no sentence about X by name, the section's lead defines it ("The `at` form runs a job ..."
+    # under "Fixed times"), more surely than a later one that mentions X ("at most 48 fixed times").
+    lead_bonus = 0.5 if "opens" in named.values() else 0.8
     scores = {}
     for i in ok:
         s = sentences[i]
         score = relevance[i]
         if subject:  # "What is X?": "X is ...", a sentence naming all of X, and the section's lead
-            named = _names(subject_stems, bodies[i])
-            score += boost * ((0.5 if i == lead else 0.0) + {"opens": 0.4, "names": 0.15}.get(named or "", 0.0))
+            # X as the sentence's subject ("The `self add` command will ensure ...") defines it; a
+            # sentence that only mentions X ("formats supported by the `self add` command") does not.
+            score += boost * ((lead_bonus if i == lead else 0.0) + {"opens": 1.0, "names": 0.15}.get(named[i] or "", 0.0))
         leans = _refers_back(text, s) and not (
             i - 1 in quotable and _adjacent(text, sentences, i - 1, i) and not sentences[i - 1].takes
         )  # "That status code will be used..." after a code block: a dangling "that"
         if _does(action, bodies[i]) and not leans:
-            score += 0.5 * boost  # "Can I disable it?": "you can disable this feature by ..."
+            # "Can I disable it?": "you can disable this feature by ..." tells how; a sentence merely
+            # using the verb ("Templates are rendered on the server") gains less.
+            # A condition ("If you have a compiler, you can install ...") tells a way, not the way.
+            score += (2.0 if i not in asides and _instructs(action, bodies[i]) else 0.5) * boost
         if i in asides:
             score -= 0.3 * boost
+        if form == "how" and _MOTIVATION_RE.search(bodies[i]) and not _instructs(action, bodies[i]):
+            score -= 0.3 * boost  # "you might want to restrict the headers": the need, not the way
         if form == "why" and _REASON_RE.search(bodies[i]):
             score += 0.2 * boost  # "Why ...?": the sentence that gives a reason
         if form == "how" and (score > 0 or i in in_evidence):
@@ -657,9 +709,11 @@ def _extend(
     before = anchor - 1
     # The sentence before comes along when the anchor leans on it, or when it opens the evidence span
     # (a section's first sentences answer its heading together).
-    opens_evidence = in_evidence[:2] == [before, anchor]
+    leans = _refers_back(text, sentences[anchor])
+    opens_evidence = in_evidence[:2] == [before, anchor] and not leans and not _background(
+        text[sentences[before].start : sentences[before].body_end])
     if (
-        max_quotes > 1 and (_refers_back(text, sentences[anchor]) or opens_evidence) and before in allowed
+        max_quotes > 1 and (leans or opens_evidence) and before in allowed
         and _adjacent(text, sentences, before, anchor) and not sentences[before].takes
         and chars([before, anchor]) <= _QUOTE_BUDGET
     ):
@@ -682,6 +736,12 @@ def _extend(
             break
         group.append(nxt)
     return group
+
+
+def _background(sentence: str) -> bool:
+    """A note, a signpost or a motivation ("In some cases you might want to ..."): context an answer
+    can do without."""
+    return bool(_ASIDE_RE.match(sentence) or _SIGNPOST_RE.match(sentence) or _MOTIVATION_RE.search(sentence))
 
 
 def _block_kind(s: _Sentence) -> str | None:

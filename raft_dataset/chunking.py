@@ -504,6 +504,14 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
         return [code_blocks[i] for i in _overlapping(*block_bounds, start, end)]
 
     spans = [_without_dangling_fence(text, s, e, blocks_in(s, e)) for s, e in spans]
+    section_starts = [s.start for s in sections]
+
+    def movable(lead_in: int, end: int, next_start: int) -> bool:
+        """A prose lead-in (not a line of code) in the section where the next span starts."""
+        same_section = bisect.bisect_right(section_starts, lead_in) == bisect.bisect_right(section_starts, next_start)
+        return same_section and not blocks_in(lead_in, end)
+
+    spans = _lead_ins_with_their_blocks(text, spans, movable, tokenizer, chunk_size, max_chars)
     spans = [(s, e) for s, e in spans if _has_content(text[s:e])]
     layouts = [layout(s, e) for s, e in spans]
     fenced = [_with_whole_fences(text, s, e, blocks_in(s, e)) for s, e in spans]
@@ -527,6 +535,39 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
         for i, ((s, e), (path, _), chunk_text, added, n, (first_page, last_page)) in enumerate(
             zip(spans, layouts, texts, inserted, n_tokens, pages, strict=True))
     ]
+
+
+def _lead_in_start(text: str, start: int, end: int) -> int | None:
+    """Where the paragraph ending text[start:end] starts when it is a lead-in ("... like this:") and
+    something comes before it in the span; else None."""
+    body = text[start:end].rstrip()
+    if not body.endswith(":") or body.endswith("::"):
+        return None  # "::" is reST's literal-block marker: the block it leads into is in the same source
+    paragraph = body.rfind("\n\n")
+    if paragraph < 0:
+        return None
+    lead_in = start + paragraph + 2
+    return lead_in if text[lead_in:start + len(body)].strip() else None
+
+
+def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable: Callable[[int, int, int], bool],
+                                tokenizer: Any, chunk_size: int, max_chars: int) -> list[tuple[int, int]]:
+    """Move a lead-in paragraph ("For now, it looks like this:") that ends one span into the next
+    when the next span goes on with what it leads into and still fits: a chunk whose last words
+    announce a block it lacks answers nothing, and the block without its lead-in says nothing.
+    `movable(lead_in, end, next_start)` says whether text[lead_in:end] may join the next span."""
+    out = list(spans)
+    for k in range(len(out) - 1):
+        (a_start, a_end), (b_start, b_end) = out[k], out[k + 1]
+        lead_in = _lead_in_start(text, a_start, a_end)
+        if lead_in is None or b_start <= lead_in or text[a_end:b_start].strip() or not movable(lead_in, a_end, b_start):
+            continue
+        if text[lead_in:a_end].strip() in text[b_start:b_end]:
+            continue  # the overlap already carries it
+        if b_end - lead_in > max_chars or count_tokens([text[lead_in:b_end]], tokenizer)[0] > chunk_size:
+            continue
+        out[k], out[k + 1] = trim_span(text, a_start, lead_in), (lead_in, b_end)
+    return [(s, e) for s, e in out if s < e]
 
 
 def _with_whole_fences(text: str, start: int, end: int,

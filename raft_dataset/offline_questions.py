@@ -1044,14 +1044,62 @@ def _article(np: Sequence[_Token], rest: Sequence[_Token], *, keep: frozenset[st
     return "an" if _an(first.low) else "a"
 
 
+# --- headings that name a command, an option, a function ----------------------------------------
+
+# What the text calls the thing a heading names ("The `self sync` command ensures ..."): things that do
+# something, and things that hold a value.
+_ACTING_KINDS = ("command", "subcommand", "option", "flag", "setting", "function", "method", "decorator", "hook",
+                 "directive", "filter", "parameter", "argument", "class", "module", "plugin", "middleware")
+_VALUE_KINDS = ("variable", "key", "field", "property", "attribute", "environment variable")
+
+
+def named_thing_question(heading: str, body: str) -> str | None:
+    """ "What does the `X` command do?" for a heading that only names X when its text calls X a
+    command, an option, a setting, a function ... ("### self sync" over "The `self sync` command
+    ensures ..."; a variable or key: "What is the `X` key for?"). None otherwise.
+
+    Reading "self sync" or "debug info" as English gives "How do I self sync?"; the text says
+    what the words are.
+    """
+    named = _named_thing(heading, body)
+    return named[0] if named else None
+
+
+def _named_thing(heading: str, body: str) -> tuple[str, str] | None:
+    """(question, kind) for `named_thing_question`."""
+    name = _clean(heading).strip("`").strip()
+    if not name or len(name.split()) > 4 or "`" in name or name.endswith("?"):
+        return None
+    kinds = "|".join(sorted(_ACTING_KINDS + _VALUE_KINDS, key=len, reverse=True))
+    # In code ("the `self sync` command", "the `poetry self sync` command"), or plainly when the heading is
+    # written in lower case like a command ("the debug info command"; not "the Installing option").
+    plain = rf"|\b[Tt]he {re.escape(name)}" if name.islower() else ""
+    pattern = re.compile(rf"(?:`(?:[\w.-]+ )?{re.escape(name)}`{plain})\s+((?i:{kinds}))s?\b")
+    found = pattern.search(body[:1500])
+    if found is None:
+        return None
+    kind = found.group(1).lower()
+    if kind in _VALUE_KINDS:
+        return f"What is the `{name}` {kind} for?", kind
+    return f"What does the `{name}` {kind} do?", kind
+
+
 # --- definitions ---------------------------------------------------------------------------------
 
 
-def definition_question(term: str) -> str | None:
-    """'What is X?' / 'What are X?' for a glossary or definition-list term (code terms kept as written)."""
+def definition_question(term: str, doc_text: str = "", keep: frozenset[str] = frozenset()) -> str | None:
+    """'What is X?' / 'What are X?' for a glossary or definition-list term (code terms kept as written).
+
+    `doc_text`, the text the term is defined in, and `keep`, its names (see `proper_nouns`), decide the
+    capitals: a glossary capitalises every term, so "Jitter" becomes "What is jitter?" when the text
+    writes "jitter" in lower case elsewhere, while a name it keeps ("Flask") stays as it is.
+    """
     text = _clean(term).rstrip(":")
     if not text or not _LETTER_RE.search(text) or text.startswith(("(", "[")):
         return None
+    first = re.match(r"[A-Z][a-z]+\b", text)
+    if first and first.group() not in keep and re.search(rf"(?<![\w`]){first.group().lower()}(?![\w`])", doc_text):
+        text = text[0].lower() + text[1:]
     if text.endswith(("?", "？")):
         return _written_question(text)
     tokens = _tokenize(text)
@@ -1064,8 +1112,8 @@ def definition_question(term: str) -> str | None:
         return f"What is {words[0].text}?"
     core = _np_core(tokens) or len(tokens)
     np, head = tokens[:core], tokens[core - 1]
-    phrase = _render(text, tokens, 0, len(tokens), keep=frozenset(), title_case=_is_title_case(tokens), person=False)
-    article = _article(np, tokens[core:], keep=frozenset(), definite=False) if _valid_np(np) else ""
+    phrase = _render(text, tokens, 0, len(tokens), keep=keep, title_case=_is_title_case(tokens), person=False)
+    article = _article(np, tokens[core:], keep=keep, definite=False) if _valid_np(np) else ""
     be = "are" if _is_plural(head) else "is"
     return f"What {be} {article + ' ' if article else ''}{phrase}?"
 
@@ -1308,6 +1356,12 @@ def derive_queries(
             body = doc.text[section.body_start:section.body_end]
             own_prose = _prose_words(body) >= _MIN_PROSE_WORDS
             result = _analyse(heading.text, page_title=doc.title, keep=keep)
+            if result.kind not in ("question", "problem"):
+                named = _named_thing(heading.text, body)
+                # A key or field heading already reads as "What is `license-files`?"; a command heading
+                # read as English does not ("How do I debug info?").
+                if named and (named[1] in _ACTING_KINDS or result.question is None):
+                    result = _Result(named[0], "what")
             taken = 0
             heading_key = _normal(result.question or "")
             if result.question and result.kind in ("question", "problem"):
@@ -1337,7 +1391,7 @@ def derive_queries(
                 if question and _normal(question) != heading_key:
                     taken += add(question, "sentence", (section.body_start, section.body_end), capped=True)
         for definition in doc.definitions:
-            question = definition_question(definition.term)
+            question = definition_question(definition.term, doc.text, keep)
             if question:
                 add(question, "definition", (definition.start, definition.end), capped=True)
 

@@ -463,3 +463,64 @@ def test_a_signpost_to_the_section_is_not_the_answer():
     only, span = _section("Suggesting enhancements", text.split("\n\nHow do I")[0].split("\n\n", 1)[1] + "\n")
     fallback = select_quotes("How do I suggest enhancements?", only, title="Contributing", evidence=span)
     assert fallback.quotes[0].startswith("This section guides you")
+
+
+@pytest.mark.slow
+def test_how_do_i_quotes_the_way_not_the_need(minilm_generator):
+    """fastapi_docs/tutorial/header-param-models.md, "Forbid Extra Headers": the opening "you might want to
+    restrict the headers" is the sentence most similar to the question, but it states the need; the
+    answer is the sentence that says how ("You can use ... to `forbid` ..."), and the need stays out."""
+    text, evidence = _section("Forbid Extra Headers", (
+        "In some special use cases (probably not very common), you might want to restrict the headers that you "
+        "want to receive.\n\nYou can use Pydantic's model configuration to `forbid` any `extra` fields:\n\n"
+        "If a client tries to send some extra headers, they will receive an error response.\n\n"
+        "For example, if the client tries to send a `tool` header with a value of `plumbus`, they will receive an "
+        "error response telling them that the header parameter `tool` is not allowed:\n"
+    ))
+    oracle = _chunk("tutorial/header-param-models.md#1", text, "Header Parameter Models > Forbid Extra Headers")
+    question = "How do I forbid extra headers?"
+    (answer,) = minilm_generator.generate([AnswerRequest(question, oracle, [OTHER, oracle], evidence=evidence)])
+    assert answer_problem(answer.output, text, question=question, title=oracle.title) is None
+    assert extract_quotes(answer.output) == ["You can use Pydantic's model configuration to `forbid` any `extra` fields:"]
+    # Without the verb in an instruction, the need is only demoted, and still quoted when it is all there is.
+    need = text[: text.index("\n\nYou can use")] + "\n"
+    only = select_quotes(question, need, evidence=(evidence[0], len(need)))
+    assert only.best.startswith("In some special use cases")
+
+
+@pytest.mark.slow
+def test_what_does_a_command_do_quotes_the_sentence_it_is_the_subject_of(minilm_generator):
+    """poetry_docs/plugins.md, "The `self add` command": "The package specification formats supported by
+    the `self add` command ..." is the most similar sentence (it says "`add` command" twice), but the one
+    with the command as its subject says what it does."""
+    text, evidence = _section("The `self add` command", (
+        "Warning: Especially on Windows, `self add` and `self remove` may be problematic\nso that other methods should be "
+        "preferred.\n\n```bash\npoetry self add poetry-plugin\n```\n\n"
+        "The `self add` command will ensure that the plugin is compatible with the current version of Poetry\n"
+        "and install the needed packages for the plugin to work.\n\n"
+        "The package specification formats supported by the `self add` command are the same as the ones supported\n"
+        "by the `add` command.\n\n"
+        "If you no longer need a plugin and want to uninstall it, you can use the `self remove` command.\n"
+    ))
+    oracle = _chunk("plugins.md#10", text, "Plugins > Using plugins > The self add command")
+    for question in ("What is the self add command?", "What does the `self add` command do?"):
+        (answer,) = minilm_generator.generate([AnswerRequest(question, oracle, [oracle, OTHER], evidence=evidence)])
+        assert final_answer(answer.output).startswith("The `self add` command will ensure that the plugin is compatible")
+
+
+@pytest.mark.slow
+def test_what_is_x_without_a_sentence_naming_x_quotes_the_sections_lead(minilm_generator):
+    """examples/corpus/guide/scheduling.md, "Fixed times": no sentence has "fixed times" as its
+    subject; "A day can contain at most 48 fixed times." mentions them and is the most similar, but
+    the section's lead says what they are."""
+    text, evidence = _section("Fixed times", (
+        "The `at` form runs a job once a day at one or more times, written in 24-hour\n`HH:MM` notation and "
+        'separated by commas:\n\n```toml\nschedule = "at 02:30"\nschedule = "at 08:00, 12:00, 17:45"\n```\n\n'
+        "A day can contain at most 48 fixed times. Seconds are not supported in the\n`at` form; use a cron "
+        "expression if you need them.\n"
+    ))
+    oracle = _chunk("guide/scheduling.md#3", text, "Scheduling syntax > Fixed times")
+    (answer,) = minilm_generator.generate([AnswerRequest("What are fixed times?", oracle, [OTHER, oracle],
+                                                         evidence=evidence)])
+    assert answer_problem(answer.output, text, question="What are fixed times?", title=oracle.title) is None
+    assert final_answer(answer.output).startswith("The `at` form runs a job once a day at one or more times")

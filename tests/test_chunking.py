@@ -356,6 +356,28 @@ def test_oversize_fence_is_split_within_budget(tokenizer):
     assert chunks[0].text.startswith("Before.") and chunks[-1].text.endswith("After.")
 
 
+def test_a_lead_in_stays_with_the_block_it_announces(tokenizer):
+    """poetry_docs/basic-usage.md: a chunk ended on "... For now, it looks like this:" and the next began
+    with the TOML it announces, so neither answered "What does the project file look like?". The
+    lead-in paragraph moves to the block's chunk when that still fits; nothing is lost or repeated."""
+    prose = ("The project file describes the package, its dependencies and the tools that build it. "
+             "Poetry reads it on every command, so keep it in version control with the lock file. ")
+    lead_in = ("Poetry wrote the project file with the name, the version, the description and the Python versions "
+               "you gave it, and with an empty list of dependencies for now, so it looks like this:")
+    block = '```toml\n[project]\nname = "poetry-demo"\nversion = "0.1.0"\nrequires-python = ">=3.9"\n```'
+    doc = _md("# Project setup\n\n" + "\n\n".join([prose] * 4) + f"\n\n{lead_in}\n\n{block}\n\nRun `poetry check`.\n")
+    chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)
+    assert len(chunks) == 2 and all(c.n_tokens <= CHUNK_SIZE for c in chunks)
+    assert chunks[0].text.endswith("with the lock file.")
+    assert chunks[1].text.startswith(f"{lead_in}\n\n```toml")
+    assert doc.text[chunks[0].end:chunks[1].start].strip() == ""  # moved, not dropped
+    # A lead-in whose block cannot join it within the budget stays where the splitter put it.
+    big = "```toml\n" + "\n".join(f'key_{i} = "value number {i} of the table"' for i in range(25)) + "\n```"
+    doc = _md("# Project setup\n\n" + "\n\n".join([prose] * 4) + f"\n\n{lead_in}\n\n{big}\n")
+    chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)
+    assert chunks[0].text.endswith("so it looks like this:") and all(c.n_tokens <= CHUNK_SIZE for c in chunks)
+
+
 def test_rst_sections_and_text_splitter(tokenizer):
     text = ("Guide\n=====\n\nIntro paragraph.\n\nInstall\n-------\n\nRun pip install.\n\n"
             "Advanced\n~~~~~~~~\n\n" + "Deep detail sentence. " * 40 + "\n\nUsage\n-----\n\nCall it.")

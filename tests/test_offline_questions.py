@@ -522,3 +522,43 @@ def test_max_queries_is_the_head_of_the_full_list_and_stops_reading():
         last_needed = documents.index(next(d for d in documents if d.doc_id == every[min(limit, len(every)) - 1].doc_id))
         assert len(read) == (last_needed + 1 if limit <= len(every) else len(documents))
     assert derive_queries(streamed(), spans, max_queries=0) == []
+
+
+def test_a_heading_naming_a_command_or_setting_asks_what_it_does():
+    """poetry_docs/cli.md: "### debug info" read as English gave "How do I debug info?"; its text says
+    it is a command. The same for options, functions and keys, in code or (lower-case) plainly."""
+    more = " It is used by the examples below, and the reference lists every flag it takes in a table of its own."
+    doc = _document("cli.md", "Commands", [
+        (2, "debug info", "The `debug info` command shows debug information about Poetry." + more),
+        (2, "self sync", "The `poetry self sync` command ensures all additional packages are installed." + more),
+        (2, "env info", "To see the environment in use, run the env info command:" + more),
+        (2, "`--no-cache`", "The `--no-cache` option disables the package cache for this run." + more),
+        (2, "POETRY_HOME", "Set the `POETRY_HOME` environment variable to install elsewhere." + more),
+        # A bare key name ("name", refused as English) asks what the key is for, as its text calls it.
+        (2, "name", "The `name` field is required: the name of the package, as published." + more),
+        # Not names: Title Case English, or the words are not called a command in the text.
+        (2, "Installing", "The installing command of the tutorial is described later on the page." + more),
+        (2, "Dependency groups", "Dependency groups organise your dependencies by purpose." + more),
+    ])
+    questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
+    assert questions == [
+        "What does the `debug info` command do?",
+        "What does the `self sync` command do?",
+        "What does the `env info` command do?",
+        "What does the `--no-cache` option do?",
+        "What is `POETRY_HOME`?",  # already a question about the name: kept
+        "What is the `name` field for?",
+        "What are dependency groups?",
+    ]
+
+
+def test_a_glossary_capital_is_dropped_when_the_text_writes_the_word_in_lower_case():
+    """examples/corpus/glossary.txt capitalises every term: "Jitter" gave "What is Jitter?" although
+    the guide writes "random jitter". A name the text keeps capitalised stays so."""
+    text = ("Tidepool adds up to 10% random jitter to each backoff delay. Jobs run under Tidepool or under "
+            "Tidepool's scheduler. Setting `jitter` spreads out jobs.")
+    keep = proper_nouns(text)
+    assert definition_question("Jitter", text, keep) == "What is jitter?"
+    assert definition_question("Jitter") == "What is Jitter?"  # no text to tell: as written
+    assert definition_question("Tidepool", text, keep) == "What is Tidepool?"
+    assert definition_question("Backoff delay", text, keep) == "What is a backoff delay?"
