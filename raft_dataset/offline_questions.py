@@ -1097,9 +1097,8 @@ def definition_question(term: str, doc_text: str = "", keep: frozenset[str] = fr
     text = _clean(term).rstrip(":")
     if not text or not _LETTER_RE.search(text) or text.startswith(("(", "[")):
         return None
-    first = re.match(r"[A-Z][a-z]+\b", text)
-    if first and first.group() not in keep and re.search(rf"(?<![\w`]){first.group().lower()}(?![\w`])", doc_text):
-        text = text[0].lower() + text[1:]
+    if doc_text:
+        text = common_noun_case(text, lower_case_words(doc_text), keep, first=True)
     if text.endswith(("?", "？")):
         return _written_question(text)
     tokens = _tokenize(text)
@@ -1225,6 +1224,25 @@ def proper_nouns(text: str) -> frozenset[str]:
     return frozenset(w for w, n in capitalised.items() if lower.get(w.lower(), 0) * 5 <= n - 1 or w.lower() not in lower)
 
 
+def lower_case_words(text: str) -> frozenset[str]:
+    """The words a text writes in lower case in its prose (code left out)."""
+    prose = _INLINE_CODE_RE.sub(" ", _without_code(text))
+    return frozenset(re.findall(r"(?<![\w./-])[a-z]+(?![\w/-]|\.\w)", prose))
+
+
+def common_noun_case(text: str, lower_words: frozenset[str], keep: frozenset[str], *, first: bool = False) -> str:
+    """`text` with a capitalised word lower-cased when the document writes it in lower case and does
+    not keep it as a name: a heading or glossary capital, not a name ("What is Jitter?" on a page
+    that says "random jitter" -> "What is jitter?"). The first word stays unless `first`."""
+    def lower(m: re.Match) -> str:
+        word = m.group()
+        if (m.start() == 0 and not first) or word in keep or word.lower() not in lower_words:
+            return word
+        return word.lower()
+
+    return re.sub(r"(?<![\w`.-])[A-Z][a-z]+(?![\w`.-])", lower, text)
+
+
 # --- deriving queries -----------------------------------------------------------------------------
 
 _INDEX_TITLES = frozenset(["index", "contents", "table of contents", "toc", "site map", "sitemap"])
@@ -1348,6 +1366,7 @@ def derive_queries(
         if not spans or _is_index_page(doc):
             continue
         keep = proper_nouns(doc.text)
+        lower_words = lower_case_words(doc.text)
         candidates: list[tuple[int, int, bool, Query]] = []  # (position, order, capped, query)
 
         add = _Collector(doc, spans, candidates)
@@ -1362,6 +1381,8 @@ def derive_queries(
                 # read as English does not ("How do I debug info?").
                 if named and (named[1] in _ACTING_KINDS or result.question is None):
                     result = _Result(named[0], "what")
+                elif result.question and result.kind == "what":
+                    result = _Result(common_noun_case(result.question, lower_words, keep), "what")
             taken = 0
             heading_key = _normal(result.question or "")
             if result.question and result.kind in ("question", "problem"):

@@ -562,3 +562,12 @@ def test_a_glossary_capital_is_dropped_when_the_text_writes_the_word_in_lower_ca
     assert definition_question("Jitter") == "What is Jitter?"  # no text to tell: as written
     assert definition_question("Tidepool", text, keep) == "What is Tidepool?"
     assert definition_question("Backoff delay", text, keep) == "What is a backoff delay?"
+    # A heading's capital goes the same way ("### Jitter" in examples/corpus/guide/scheduling.md), and a
+    # Title Case capital the page writes in lower case too (flask_docs: "Context Processors").
+    doc = _document("scheduling.md", "Scheduling", [
+        (2, "Jitter", "Setting `jitter` delays each run by a random amount of jitter, up to the duration given." + PROSE),
+        (2, "Context Processors", "To inject new variables into a template, context processors exist." + PROSE),
+        (2, "Tidepool Daemon", "The daemon runs jobs; Tidepool starts it at boot and Tidepool stops it." + PROSE),
+    ])
+    assert [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})] == [
+        "What is jitter?", "What are context processors?", "What is the Tidepool daemon?"]
