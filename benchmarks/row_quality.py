@@ -7,6 +7,7 @@ question headings became rows, and whether each is answered from its own section
 random rows in full, to be read.
 
     python benchmarks/row_quality.py [--corpus flask_docs poetry_docs fastapi_docs] [--rows 10] [--json]
+                                     [--min-answer-similarity 0.3]
 
 Embeddings are cached (the default cache), so a second run only pays for what changed.
 """
@@ -63,6 +64,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", nargs="+", default=list(PATTERNS), choices=list(PATTERNS))
     parser.add_argument("--rows", type=int, default=10, help="random rows printed in full per corpus")
+    parser.add_argument("--min-answer-similarity", type=float, default=0.3,
+                        help="the weak-answer gate, as examples/raft.yaml sets it (a negative value turns it off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object of the figures, no rows")
     args = parser.parse_args()
@@ -73,7 +76,9 @@ def main() -> int:
             print(f"{corpus} not found", file=sys.stderr)
             return 2
         started = time.perf_counter()
-        result = build_raft_dataset(RaftDatasetConfig(corpus=str(corpus / PATTERNS[name])), show_progress=False)
+        gate = None if args.min_answer_similarity < 0 else args.min_answer_similarity
+        config = RaftDatasetConfig(corpus=str(corpus / PATTERNS[name]), min_answer_similarity=gate)
+        result = build_raft_dataset(config, show_progress=False)
         rows = [row for split in result.splits.values() for row in split]
         report = quality_report(rows)
         figures[name] = {

@@ -241,7 +241,44 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
             if _long_enough(piece, 2 if takes not in (None, "dangling") else 4) and BEGIN_QUOTE not in quoted \
                     and END_QUOTE not in quoted:
                 found.append(_Sentence(at, piece_end, body_end, b, kind, takes))
-    return tuple(found)
+    for first, last in _bare_lists(text, blocks):
+        start = text.rfind("\n", 0, blocks[first][1]) + 1  # from the item's marker: quoted as written
+        end = blocks[last][2]
+        if BEGIN_QUOTE in text[start:end] or END_QUOTE in text[start:end]:
+            continue
+        found = [f for f in found if not start <= f.start < end]
+        found.append(_Sentence(start, end, end, first, "list", "list"))
+    return tuple(sorted(found, key=lambda f: f.start))
+
+
+def _bare_lists(text: str, blocks: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
+    """(first, last) block indices of each list no lead-in takes along and no item of which is a
+    sentence of its own: the per-OS paths under "Data Directory", a list of short steps. Such a list
+    is quoted whole: it is the answer, and no item alone could be quoted."""
+    runs: list[tuple[int, int]] = []
+    b = 0
+    while b < len(blocks):
+        if blocks[b][0] != "item":
+            b += 1
+            continue
+        previous = next((blk for blk in reversed(blocks[:b]) if blk[0] != "blank"), None)
+        last = b
+        while last + 1 < len(blocks) and (
+            blocks[last + 1][0] == "item"
+            or (blocks[last + 1][0] == "blank" and last + 2 < len(blocks) and blocks[last + 2][0] == "item")
+        ):
+            last += 1
+        items = [text[start:end].strip() for kind, start, end in blocks[b:last + 1] if kind == "item"]
+        lead_in = previous is not None and previous[0] == "prose" and text[previous[1]:previous[2]].rstrip().endswith(
+            (":", "："))
+        if (
+            not lead_in and 2 <= len(items) <= _LEAD_IN_LINES
+            and all(len(item.split()) < 6 and not has_final_punctuation(item) for item in items)
+            and all("`" in item or ": " in item or len(item.split()) >= 4 for item in items)
+        ):
+            runs.append((b, last))
+        b = last + 1
+    return runs
 
 
 def candidate_sentences(text: str) -> tuple[tuple[int, int], ...]:
@@ -372,6 +409,9 @@ class QuoteChoice:
     best: str
     answer: str = ""
     takes: str | None = None
+    anchor: int | None = None  # the best sentence's index in `candidate_sentences`; None for a reference answer
+    # The best sentence is X's own ("X is ...", "The `X` command ...") or tells how to do the asked action.
+    direct: bool = False
 
 
 def select_quotes(
@@ -426,7 +466,8 @@ def select_quotes(
         if answer and content_problem(asked, quotes, answer, title=title) is None:
             best = oracle_text[sentences[anchor].start : sentences[anchor].end].strip()
             final = reference_answer.strip() if reference_answer else answer
-            return QuoteChoice(quotes, best, final, _block_kind(sentences[anchor]))
+            return QuoteChoice(quotes, best, final, _block_kind(sentences[anchor]), anchor,
+                               _direct(question, oracle_text[sentences[anchor].start : sentences[anchor].body_end]))
     return None
 
 
@@ -536,6 +577,14 @@ def _does(action: frozenset[str], sentence: str) -> bool:
             if not past or (k > 0 and words[k - 1] in _PASSIVE_AUXILIARIES):
                 return True
     return False
+
+
+def _direct(question: str, sentence: str) -> bool:
+    """Whether a sentence answers the question by its form: X as its subject for "What is X?", or
+    how to do the action of "How do I ...?"."""
+    subject = _subject(question)
+    stems = tuple(_stems(" ".join(w for w in (subject or "").split() if w not in STOPWORDS)))
+    return _names(stems, sentence) == "opens" or _instructs(_asked_action(question), sentence)
 
 
 def _instructs(action: frozenset[str], sentence: str) -> bool:
@@ -754,7 +803,7 @@ def _render_quotes(text: str, sentences: list[_Sentence], group: list[int]) -> l
     for _, members in itertools.groupby(group, key=lambda k: sentences[k].block):
         members = list(members)
         piece = text[sentences[members[0]].start : sentences[members[-1]].end].strip()
-        quotes.append(piece if sentences[members[-1]].takes in _BLOCK_KINDS else normalize_whitespace(piece))
+        quotes.append(piece if sentences[members[-1]].takes in (*_BLOCK_KINDS, "list") else normalize_whitespace(piece))
     return quotes
 
 
@@ -834,6 +883,8 @@ def _code_lines(text: str, s: _Sentence) -> list[str]:
 
 def _sentence_statement(text: str, s: _Sentence) -> str:
     """One quoted sentence as a statement; a lead-in brings its list or code into it."""
+    if s.takes == "list":  # a list without a lead-in: its items are the answer
+        return as_statement("; ".join(_list_items(text, dataclasses.replace(s, body_end=s.start))[:_MAX_LIST_ITEMS]))
     lead = plain_answer(text[s.start : s.body_end])
     if s.takes == "item":
         items = _list_items(text, s)
@@ -980,6 +1031,11 @@ class ExtractiveAnswerGenerator:
         max_quotes: Most adjacent sentences quoted.
         embed: Optional sentence encoder (texts -> vectors); with it, quotes are chosen by semantic
             similarity to the question instead of shared words alone.
+        min_similarity: With `embed`: a question whose best sentence in the oracle is less similar
+            to it than this is dropped ("weak_answer"), not answered with an intro or an aside the
+            section opens with. A sentence that answers by its form is kept whatever its similarity
+            ("The `self add` command will ensure ..." for "What is the self add command?"; "You can
+            use ... to `forbid` ..." for "How do I forbid ...?"). Not applied to a reference answer.
     """
 
     def __init__(
@@ -987,10 +1043,12 @@ class ExtractiveAnswerGenerator:
         oracle_absent_answer: str = "keep",
         max_quotes: int = 3,
         embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+        min_similarity: float | None = None,
     ) -> None:
         self.oracle_absent_answer = oracle_absent_answer
         self.max_quotes = max_quotes
         self.embed = embed
+        self.min_similarity = min_similarity
 
     def generate(self, requests: Sequence[AnswerRequest]) -> list[Answer]:
         similarities = self._similarities(requests) if self.embed else [None] * len(requests)
@@ -1029,5 +1087,9 @@ class ExtractiveAnswerGenerator:
         )
         if choice is None:
             return Answer(None, rejected="no_quotable_sentence")
+        if (self.min_similarity is not None and similarities is not None and choice.anchor is not None
+                and len(similarities) > choice.anchor and similarities[choice.anchor] < self.min_similarity
+                and not choice.direct):
+            return Answer(None, rejected="weak_answer")
         thought = reasoning(request.question, request.oracle.title, position, choice.quotes, choice.takes)
         return Answer(f"{thought}\n{ANSWER_MARKER} {choice.answer}")

@@ -412,7 +412,8 @@ class _OfflineRefusals:
 
 
 def default_answer_generator(config: RaftDatasetConfig, encoder: Encoder, llm_client) -> AnswerGenerator:
-    extractive = ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode)
+    extractive = ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode,
+                                           min_similarity=config.min_answer_similarity)
     if config.answer_generator != "llm":
         return extractive
     from .llm.generation import LLMAnswerGenerator

@@ -503,9 +503,12 @@ def test_what_does_a_command_do_quotes_the_sentence_it_is_the_subject_of(minilm_
         "If you no longer need a plugin and want to uninstall it, you can use the `self remove` command.\n"
     ))
     oracle = _chunk("plugins.md#10", text, "Plugins > Using plugins > The self add command")
+    # Its cosine to the question is low (about 0.27), but it answers by its form: the weak-answer gate keeps it.
+    gated = ExtractiveAnswerGenerator(embed=minilm_generator.embed, min_similarity=0.3)
     for question in ("What is the self add command?", "What does the `self add` command do?"):
-        (answer,) = minilm_generator.generate([AnswerRequest(question, oracle, [oracle, OTHER], evidence=evidence)])
-        assert final_answer(answer.output).startswith("The `self add` command will ensure that the plugin is compatible")
+        for generator in (minilm_generator, gated):
+            (answer,) = generator.generate([AnswerRequest(question, oracle, [oracle, OTHER], evidence=evidence)])
+            assert final_answer(answer.output).startswith("The `self add` command will ensure that the plugin is")
 
 
 @pytest.mark.slow
@@ -524,3 +527,62 @@ def test_what_is_x_without_a_sentence_naming_x_quotes_the_sections_lead(minilm_g
                                                          evidence=evidence)])
     assert answer_problem(answer.output, text, question="What are fixed times?", title=oracle.title) is None
     assert final_answer(answer.output).startswith("The `at` form runs a job once a day at one or more times")
+
+
+def test_a_list_without_a_lead_in_is_quoted_whole():
+    """poetry_docs/configuration.md, "Cache Directory": the section is a per-OS list with no lead-in,
+    and no item is a sentence of its own; the list was unquotable. It is now one candidate, quoted as
+    written, and the answer lists its items. A list a lead-in takes, or one whose items are
+    sentences, is unchanged."""
+    text, evidence = _section("Cache Directory", (
+        "- Linux: `$XDG_CACHE_HOME/pypoetry` or `~/.cache/pypoetry`\n- Windows: `%LOCALAPPDATA%\\pypoetry`\n"
+        "- macOS: `~/Library/Caches/pypoetry`\n"
+    ))
+    listed = text[text.index("- Linux"):].rstrip()
+    assert [text[a:b] for a, b in candidate_sentences(text)] == [listed]
+    choice = select_quotes("What is the cache directory?", text, title="Configuration > Cache Directory",
+                           evidence=evidence)
+    assert choice.quotes == [listed]
+    assert choice.answer == ("Linux: `$XDG_CACHE_HOME/pypoetry` or `~/.cache/pypoetry`; Windows: "
+                             "`%LOCALAPPDATA%\\pypoetry`; macOS: `~/Library/Caches/pypoetry`.")
+    oracle = _chunk("configuration.md#7", text, "Configuration > Cache Directory")
+    assert final_answer(_answer("What is the cache directory?", oracle, [oracle], evidence=evidence)) == choice.answer
+    # Items that are sentences stay separate candidates; so do items a lead-in takes along.
+    sentences = "- Poetry caches every wheel it downloads.\n- The cache is shared by all projects on the machine.\n"
+    assert len(candidate_sentences(sentences)) == 2
+    led = "The cache lives in one of these folders:\n\n" + text[text.index("- Linux"):]
+    spans = [led[a:b] for a, b in candidate_sentences(led)]
+    assert spans[0].startswith("The cache lives in one of these folders:") and spans[0].endswith("Caches/pypoetry`")
+    assert not any(span.startswith("- Linux") for span in spans)
+
+
+@pytest.mark.slow
+def test_a_question_whose_best_sentence_barely_relates_to_it_is_dropped(minilm_generator):
+    """fastapi_docs/advanced/events.md, "Lifespan": no sentence says what a lifespan is; the best one
+    ("You can define this startup and shutdown logic ... (I'll show you what that is in a second).")
+    has a cosine of about 0.26 to the question. With `min_similarity` the row is dropped as
+    "weak_answer"; a section that answers is kept at the same threshold."""
+    text, evidence = _section("Lifespan", (
+        "You can define this startup and shutdown logic using the `lifespan` parameter of the `FastAPI` app, and a "
+        "\"context manager\" (I'll show you what that is in a second).\n\nLet's start with an example and then see it "
+        "in detail.\n\nWe create an async function `lifespan()` with `yield` like this:\n\nHere we are simulating the "
+        "expensive startup operation of loading the model by putting the (fake) model function in the dictionary with "
+        "machine learning models before the `yield`. This code will be executed before the application starts taking "
+        "requests, during the startup.\n"
+    ))
+    oracle = _chunk("advanced/events.md#3", text, "Lifespan Events > Lifespan")
+    gated = ExtractiveAnswerGenerator(embed=minilm_generator.embed, min_similarity=0.3)
+    request = AnswerRequest("What is a lifespan?", oracle, [oracle], evidence=evidence)
+    assert gated.generate([request])[0].rejected == "weak_answer"
+    assert minilm_generator.generate([request])[0].output is not None  # no threshold: kept, as before
+    kept_text, kept_evidence = _section("Tilde requirements", (
+        "Tilde requirements specify a minimal version with some ability to update. If you specify a major, minor, and "
+        "patch version or only a major and minor version, only patch-level changes are allowed.\n"
+    ))
+    kept = _chunk("dependency-specification.md#9", kept_text, "Dependency specification > Tilde requirements")
+    (answer,) = gated.generate([AnswerRequest("What are tilde requirements?", kept, [kept], evidence=kept_evidence)])
+    assert final_answer(answer.output).startswith("Tilde requirements specify a minimal version")
+    # A user's reference answer is never held to it.
+    with_reference = AnswerRequest("What is a lifespan?", oracle, [oracle], evidence=evidence,
+                                   reference_answer="the `lifespan` parameter of the `FastAPI` app")
+    assert gated.generate([with_reference])[0].output is not None
