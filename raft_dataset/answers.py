@@ -920,7 +920,24 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         parts.append(anchor + 1)
     if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
         parts = parts[:1]
-    return " ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts)))
+    return _without_connective(" ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts))))
+
+
+# "But you might want ...", "Of course, there are ...": a link to the text before, which the final
+# answer (a statement standing alone) does without. Quotes keep it: they are verbatim.
+_CONNECTIVE_RE = re.compile(
+    r"^(?:but|and|so|also|however|of course|now|then|additionally|moreover|furthermore|finally|well|actually"
+    r"|in fact|in addition)\b,?\s+(?=[\w`\"'])",
+    re.IGNORECASE,
+)
+
+
+def _without_connective(answer: str) -> str:
+    """The answer without an opening connective, its next word capitalised ("But you can ..." -> "You can ...")."""
+    rest = _CONNECTIVE_RE.sub("", answer, count=1)
+    if rest == answer or len(rest.split()) < 3:
+        return answer
+    return rest[0].upper() + rest[1:] if rest[0].islower() else rest
 
 
 _WHAT_IS_RE = re.compile(r"^what (is|are) (.+?)\?$", re.IGNORECASE)

@@ -586,3 +586,19 @@ def test_a_question_whose_best_sentence_barely_relates_to_it_is_dropped(minilm_g
     with_reference = AnswerRequest("What is a lifespan?", oracle, [oracle], evidence=evidence,
                                    reference_answer="the `lifespan` parameter of the `FastAPI` app")
     assert gated.generate([with_reference])[0].output is not None
+
+
+def test_the_final_answer_drops_an_opening_connective_the_quote_keeps():
+    """fastapi_docs: "But you might want to still keep the return type annotation ..." answered as is
+    reads as a reply to something unseen; the final answer stands alone, the quote stays verbatim."""
+    text, evidence = _section("Disable Response Model", (
+        "But you can disable the response model generation by setting `response_model=None` in the decorator.\n"
+    ))
+    choice = select_quotes("How do I disable the response model?", text, evidence=evidence)
+    assert choice.quotes == ["But you can disable the response model generation by setting `response_model=None` in "
+                             "the decorator."]
+    assert choice.answer == ("You can disable the response model generation by setting `response_model=None` in the "
+                             "decorator.")
+    text, evidence = _section("Special Cases", "Of course, there are special cases where you may want to run many "
+                              "processes in one container.\n")
+    assert select_quotes("What are special cases?", text, evidence=evidence).answer.startswith("There are special cases")
