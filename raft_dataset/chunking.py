@@ -431,7 +431,7 @@ def render_chunk_text(text: str, start: int, end: int,
         added = ""
         if at > start and not text.endswith("\n\n", start, at):
             added = "\n" if text.endswith("\n", start, at) else "\n\n"
-        added += "\n\n".join(lines) + "\n\n"
+        added += " > ".join(lines) + "\n\n"  # a path on one line, as in titles: "config > Usage > Options"
         parts.append(added)
         inserted.append((at, len(added)))
         pos = at

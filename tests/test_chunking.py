@@ -73,9 +73,9 @@ def expected_text(doc: Document, chunk: Chunk) -> tuple[str, list[str]]:
             if not opening or heading.level < opening[0][0]:
                 opening.insert(0, (heading.level, heading.text))
     at = {offset: [text for _, text in opening] for offset, opening in at.items()}
-    parts, pos = ["".join(f"{h}\n\n" for h in leading)], chunk.start
+    parts, pos = [" > ".join(leading) + "\n\n" if leading else ""], chunk.start
     for offset in sorted(at):
-        parts += [doc.text[pos:offset], "".join(f"{h}\n\n" for h in at[offset])]
+        parts += [doc.text[pos:offset], " > ".join(at[offset]) + "\n\n"]
         pos = offset
     parts.append(doc.text[pos:chunk.end])
     return "".join(parts), leading
@@ -171,11 +171,12 @@ def test_fastapi_titles_carry_the_heading_path(fastapi_chunks):
     assert title_at("Check the openapi.json") == "First Steps > OpenAPI > Check the openapi.json"
     # A chunk's own heading path is its title, not text: the first chunk opens with the page's first sentence.
     assert chunks[0].title == "First Steps" and chunks[0].text.startswith("The simplest FastAPI file")
-    # A chunk packing several sections shows the headings below its title before their text, in order.
+    # A chunk packing several sections shows the headings below its title before their text, in order; a
+    # new parent and its child on one line, as a path.
     (packed,) = [c for c in chunks if c.start <= sections["Path"].start < c.end]
     lines = packed.text.split("\n\n")
     path_body = doc.text[sections["Path"].start:].split("\n\n")[0]
-    assert lines.index("Step 3: create a path operation") + 1 == lines.index("Path") == lines.index(path_body) - 1
+    assert lines.index("Step 3: create a path operation > Path") == lines.index(path_body) - 1
     assert packed.n_tokens <= CHUNK_SIZE
 
 
@@ -199,10 +200,12 @@ def _read_one(path: Path) -> Document:
 
 
 def _heading_lines(doc: Document, chunk: Chunk) -> list[str]:
-    """The lines of the chunk that are headings of its document (code aside)."""
+    """The headings of its document the chunk shows as lines (code aside); a line may show a path of
+    them ("Plugins > tidepool plugins list")."""
     names = {h.text for h in doc.headings}
     prose = re.sub(r"^```.*?^```", "", chunk.text, flags=re.M | re.S)
-    return [line for line in prose.split("\n") if line in names]
+    return [part for line in prose.split("\n") if all(p in names for p in line.split(" > "))
+            for part in line.split(" > ")]
 
 
 @pytest.mark.parametrize("chunk_size", [200, 64])
@@ -225,14 +228,15 @@ def test_cli_reference_chunks_show_each_command_before_its_description(tokenizer
         shown = _heading_lines(doc, chunk)
         assert heading.text in title or heading.text in shown, (heading.text, chunk.chunk_id)
         if heading.text in shown:
-            assert chunk.text.index(f"{heading.text}\n\n") < chunk.text.index(body), heading.text
+            line = re.search(rf"(?m)^(?:.* > )?{re.escape(heading.text)}(?: > .*)?\n\n", chunk.text)
+            assert line.start() < chunk.text.index(body), heading.text
 
     if chunk_size == 200:
         (logs,) = [c for c in chunks if "Lists past runs" in c.text]
         assert logs.title == "Command-line reference"
-        assert logs.text.startswith("Logs and history\n\ntidepool logs <job>\n\nPrints run output.")
+        assert logs.text.startswith("Logs and history > tidepool logs <job>\n\nPrints run output.")
         assert "\n\ntidepool history [job]\n\nLists past runs, newest first." in logs.text
-        assert "\n\nPlugins\n\ntidepool plugins list\n\nShows discovered plugins" in logs.text
+        assert "\n\nPlugins > tidepool plugins list\n\nShows discovered plugins" in logs.text
         assert "\n\ntidepool plugins test <name>\n\nSends a fake run to one plugin." in logs.text
         # One long section split in two: its heading path is the title of both, and no heading is text.
         serve = [c for c in chunks if c.title.endswith("> tidepool serve")]
@@ -317,9 +321,9 @@ def test_sections_are_packed_and_titled_by_their_common_path(tokenizer):
     text = "# Doc\n\nIntro.\n\n## Setup\n\n### Linux\n\nApt.\n\n### Mac\n\nBrew.\n\n## Use\n\n" + "word " * 80
     chunks = chunk_document(_md(text), tokenizer, 40, 5)
     # Covers Doc, Setup > Linux and Setup > Mac: the common path (the title) is the doc, and the headings
-    # below it are lines of text before their sections, plain, as the page reads.
+    # below it are lines of text before their sections, plain, a new parent with its child as a path.
     assert chunks[0].title == "Doc"
-    assert chunks[0].text == "Intro.\n\nSetup\n\nLinux\n\nApt.\n\nMac\n\nBrew."
+    assert chunks[0].text == "Intro.\n\nSetup > Linux\n\nApt.\n\nMac\n\nBrew."
     doc = _md(text)
     assert doc.text[chunks[0].start:chunks[0].end] == "Intro.\n\nApt.\n\nBrew."  # offsets stay the document's
     setup_only = chunk_document(_md("# Doc\n\n" + text[text.index("## Setup"):text.index("## Use")]), tokenizer, 40, 5)
