@@ -820,6 +820,9 @@ _OPEN_ENDED_RE = re.compile(
 )
 _MAX_LIST_ITEMS = 8
 _MAX_INLINE_CODE = 80
+_MAX_INLINE_LINES = 3
+# A command line: a program name, then arguments ("python3 -m venv .venv", "cd myproject"), not code.
+_SHELL_COMMAND_RE = re.compile(r"^[a-z][\w.-]*(?: +[^\s=(){}\[\];]+)*$")
 
 
 def plain_answer(quote: str) -> str:
@@ -898,12 +901,15 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
         joined = "; ".join(shown) + (f"; and {more} more" if more else "")
         return as_statement(f"{lead.rstrip().rstrip(':：').rstrip()}: {joined}") if shown else ""
     if s.takes == "code":
-        code = _code_lines(text, s)
-        line = re.sub(r"^[$%>] ", "", code[0]) if len(code) == 1 else ""  # a shell prompt is not the command
-        if line and len(line) <= _MAX_INLINE_CODE and "`" not in line:
+        lines = [re.sub(r"^[$%>] ", "", line) for line in _code_lines(text, s)]  # a shell prompt is not the command
+        if 0 < len(lines) <= _MAX_INLINE_LINES and all(
+            len(line) <= _MAX_INLINE_CODE and "`" not in line and not line.startswith("#") for line in lines
+        ) and (len(lines) == 1 or all(_SHELL_COMMAND_RE.match(line) for line in lines)):
+            # One line, or a few shell commands ("mkdir myproject", "python3 -m venv .venv"): the
+            # answer carries them, not "as shown above".
             lead = lead.rstrip().rstrip(":：").rstrip()
-            joiner = " " if _OPEN_ENDED_RE.search(lead) else ": "
-            return f"{lead}{joiner}`{line}`."
+            joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 else ": "
+            return f"{lead}{joiner}" + ", then ".join(f"`{line}`" for line in lines) + "."
         return _lead_in_statement(lead, "code")
     if s.takes == "row":
         return _lead_in_statement(lead, "table")

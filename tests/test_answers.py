@@ -162,10 +162,21 @@ def test_lead_in_with_code_short_inline_long_described():
     # A shell prompt is not part of the command; a purpose clause alone gets its main clause.
     prompt = select_quotes("How do I install Flask?", "Use this command to install Flask:\n\n```\n$ pip install Flask\n```")
     assert prompt.answer == "Use this command to install Flask: `pip install Flask`."
+    # A few shell commands are the answer itself (flask_docs/installation.rst: "How do I create an
+    # environment?" answered "Create a project folder and a `.venv` folder within." without them).
     purpose = "To create a project in an existing directory:\n\n```\ncd existing-project\npoetry init\n```"
     assert select_quotes("How do I create a project?", purpose).answer == (
-        "To create a project in an existing directory, use the code quoted above."
+        "To create a project in an existing directory: `cd existing-project`, then `poetry init`."
     )
+    venv = ("Create a project folder and a `.venv` folder within:\n\n```text\n$ mkdir myproject\n$ cd myproject\n"
+            "$ python3 -m venv .venv\n```\n")
+    assert select_quotes("How do I create an environment?", venv).answer == (
+        "Create a project folder and a `.venv` folder within: `mkdir myproject`, then `cd myproject`, then "
+        "`python3 -m venv .venv`."
+    )
+    # Code that is not a few commands is still described, not inlined.
+    view = 'Define the view like this:\n\n```python\n@app.route("/")\ndef index():\n    return "hi"\n```\n'
+    assert select_quotes("How do I define the view?", view).answer == "Define the view as shown in the code quoted above."
 
 
 def test_table_only_chunks_have_nothing_to_quote():
