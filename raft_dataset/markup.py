@@ -138,8 +138,18 @@ def _prefixed(entries: list, prefix: str, keep_empty: bool = False) -> list:
     return [_Para(prefix + ":"), *entries]
 
 
+# Terminal output dressed up for a web page (FastAPI's termynal: `<font color="#4E9A06">fastapi</font> dev`):
+# the colour tags are presentation, the text between them is the output.
+_TERMINAL_STYLE_RE = re.compile(r"<font\b|<span\s+style=", re.IGNORECASE)
+_PRESENTATION_TAG_RE = re.compile(r"</?(?:font|span|u|b|i|strong|em)\b[^>]*>", re.IGNORECASE)
+
+
 def _code_lines(block: _Code) -> list[str]:
-    lines = [line.rstrip() for line in block.code.split("\n")]
+    code = block.code
+    if _TERMINAL_STYLE_RE.search(code) and block.lang.strip().lower() in ("", "console", "shell", "bash", "sh", "text",
+                                                                            "shell-session", "terminal"):
+        code = html.unescape(_PRESENTATION_TAG_RE.sub("", code))
+    lines = [line.rstrip() for line in code.split("\n")]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:

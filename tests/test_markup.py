@@ -1071,3 +1071,15 @@ def test_real_corpora_render_without_markup_residue(corpus, pattern, parser, at_
         print(f"\n{corpus}: {len(residue)}/{len(files)} files with markup residue "
               f"({len(residue) / len(files):.1%}) {residue or ''}")
     assert residue == {}
+
+
+def test_terminal_output_loses_its_colour_tags_but_html_examples_keep_theirs():
+    """fastapi_docs/fastapi-cli.md renders a terminal with `<font color=...>` and `<span style=...>` inside a
+    console block; the chunks showed the tags. An HTML example in an html block is code: kept."""
+    console = ('To run your app, use the `fastapi dev` command:\n\n```console\n$ <font color="#4E9A06">fastapi</font> dev\n\n'
+               '  <span style="background-color:#009485"><font color="#D3D7CF"> FastAPI </font></span>  Starting '
+               'server at <u style="text-decoration-style:solid">http://127.0.0.1:8000</u> &amp; docs\n```\n')
+    text = parse_markdown(console).text
+    assert "```console\n$ fastapi dev\n\n   FastAPI   Starting server at http://127.0.0.1:8000 & docs\n```" in text
+    example = '```html\n<span style="color: red"><font color="red">Warning</font></span>\n```\n'
+    assert '<span style="color: red"><font color="red">Warning</font></span>' in parse_markdown(example).text
