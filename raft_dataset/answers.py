@@ -347,6 +347,8 @@ def _refers_back(text: str, s: _Sentence) -> bool:
     return bool(words) and (words[0] in _REFERRING or any(w in _PRONOUNS for w in words))
 
 
+# First words that need the sentence before to be understood ("This is an awful lot of repetition").
+_DEICTIC_OPENERS = frozenset(["this", "that", "these", "those", "such", "they", "them", "here"])
 _OPENERS = frozenset([
     "a", "an", "the", "this", "these", "that", "when", "if", "to", "you", "in", "for", "by", "it", "each", "every",
     "all", "some", "most", "as", "on", "with", "there", "we", "our", "your", "once", "after", "before", "while",
@@ -459,8 +461,14 @@ def select_quotes(
     ranked = sorted(ok, key=lambda i: (-scores[i], i))
     # The question's own markup is the validation's to count; the answer is judged on its words.
     asked = normalized_text(question)
-    for anchor in ranked[:8]:
-        group = _extend(oracle_text, sentences, set(ok), anchor, scores, in_evidence, max_quotes, semantic)
+    groups = {anchor: _extend(oracle_text, sentences, set(ok), anchor, scores, in_evidence, max_quotes, semantic)
+              for anchor in ranked[:8]}
+    # "This is an awful lot of repetition ..." without the sentence it points back to says nothing
+    # alone: such an anchor comes after every other candidate.
+    dangling = {a for a, group in groups.items() if group[0] == a and _first_word(
+        oracle_text[sentences[a].start : sentences[a].body_end]) in _DEICTIC_OPENERS}
+    for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
+        group = groups[anchor]
         answer = _as_definition(question, _statement(oracle_text, sentences, group, anchor))
         quotes = _render_quotes(oracle_text, sentences, group)
         if answer and content_problem(asked, quotes, answer, title=title) is None:

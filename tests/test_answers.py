@@ -613,3 +613,20 @@ def test_the_final_answer_drops_an_opening_connective_the_quote_keeps():
     text, evidence = _section("Special Cases", "Of course, there are special cases where you may want to run many "
                               "processes in one container.\n")
     assert select_quotes("What are special cases?", text, evidence=evidence).answer.startswith("There are special cases")
+
+
+def test_a_sentence_pointing_back_at_code_is_not_the_answer_when_another_is_there():
+    """flask_docs/patterns/urlprocessors.rst: "This is an awful lot of repetition ..." follows a code block
+    it cannot be quoted with; alone, its "This" points at nothing. Another sentence answers."""
+    text = ("Consider an application like this:\n\n```\n@app.route('/<lang_code>/')\ndef index(lang_code):\n"
+            "    g.lang_code = lang_code\n```\n\nThis is an awful lot of repetition as you have to handle the language "
+            "code in every single view function.\n\nA URL value preprocessor pulls the language code out of the URL "
+            "values once, for every view function.\n")
+    choice = select_quotes("How do I handle the language code in every view function?", text, evidence=(0, len(text)))
+    assert choice.quotes == ["A URL value preprocessor pulls the language code out of the URL values once, for every "
+                             "view function."]
+    # With nothing else to quote, it still may be.
+    alone = text[text.index("This is an awful"): text.index("\n\nA URL value")] + "\n"
+    fallback = select_quotes("How do I handle the language code in every view function?", alone,
+                             evidence=(0, len(alone)))
+    assert fallback.answer.startswith("This is an awful lot of repetition")
