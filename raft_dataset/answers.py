@@ -347,8 +347,9 @@ def _refers_back(text: str, s: _Sentence) -> bool:
     return bool(words) and (words[0] in _REFERRING or any(w in _PRONOUNS for w in words))
 
 
+_DEMONSTRATIVES = frozenset(["this", "that", "these", "those", "such"])
 # First words that need the sentence before to be understood ("This is an awful lot of repetition").
-_DEICTIC_OPENERS = frozenset(["this", "that", "these", "those", "such", "they", "them", "here"])
+_DEICTIC_OPENERS = _DEMONSTRATIVES | {"they", "them", "here"}
 _OPENERS = frozenset([
     "a", "an", "the", "this", "these", "that", "when", "if", "to", "you", "in", "for", "by", "it", "each", "every",
     "all", "some", "most", "as", "on", "with", "there", "we", "our", "your", "once", "after", "before", "while",
@@ -461,7 +462,8 @@ def select_quotes(
     ranked = sorted(ok, key=lambda i: (-scores[i], i))
     # The question's own markup is the validation's to count; the answer is judged on its words.
     asked = normalized_text(question)
-    groups = {anchor: _extend(oracle_text, sentences, set(ok), anchor, scores, in_evidence, max_quotes, semantic)
+    quotable = set(ok)
+    groups = {anchor: _extend(oracle_text, sentences, quotable, anchor, scores, in_evidence, max_quotes, semantic)
               for anchor in ranked[:8]}
     # "This is an awful lot of repetition ..." without the sentence it points back to says nothing
     # alone: such an anchor comes after every other candidate.
@@ -587,12 +589,16 @@ def _does(action: frozenset[str], sentence: str) -> bool:
     return False
 
 
+def _subject_stems(subject: str | None) -> tuple[str, ...]:
+    """The content-word stems of the X of "What is X?" (empty without one)."""
+    return tuple(_stems(" ".join(w for w in (subject or "").split() if w not in STOPWORDS)))
+
+
 def _direct(question: str, sentence: str) -> bool:
     """Whether a sentence answers the question by its form: X as its subject for "What is X?", or
     how to do the action of "How do I ...?"."""
-    subject = _subject(question)
-    stems = tuple(_stems(" ".join(w for w in (subject or "").split() if w not in STOPWORDS)))
-    return _names(stems, sentence) == "opens" or _instructs(_asked_action(question), sentence)
+    return (_names(_subject_stems(_subject(question)), sentence) == "opens"
+            or _instructs(_asked_action(question), sentence))
 
 
 def _instructs(action: frozenset[str], sentence: str) -> bool:
@@ -620,7 +626,7 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     term = _DEFINITION_RE.match(sentence)  # a glossary line: "run: One execution of a job."
     if term and set(_stems(term.group("term"))) == set(subject_stems):
         return "opens"
-    if words and words[0] in ("this", "that", "these", "those", "such"):
+    if words and words[0] in _DEMONSTRATIVES:
         return "names" if set(subject_stems) <= set(stems) else None  # "That status code will be used ...": leans back
     content = [k for k, word in enumerate(words) if word not in STOPWORDS and word not in _DETERMINERS]
     head = content[: len(subject_stems)]
@@ -639,11 +645,11 @@ def _in_admonition(text: str, sentences: list[_Sentence], i: int) -> bool:
 
 def _aside(sentence: str, question: str) -> bool:
     """A note or warning, a signpost ("This section guides you through ..."), a pointer ("You can read
-    more at ..."); or a sentence opening
-    with a condition or concession that is not what the question asks about: "If one of your
+    more at ..."); or a sentence opening with a condition or concession that is not what the question
+    asks about: "If one of your
     dependencies is declared multiple times, ..." answers "How do I use the same dependency multiple
     times?", "While Poetry creates environments, ..." does not answer "Can I disable it?"."""
-    if _ASIDE_RE.match(sentence) or _SIGNPOST_RE.match(sentence) or _POINTER_RE.search(sentence):
+    if _note_or_signpost(sentence) or _POINTER_RE.search(sentence):
         return True
     if not _CONDITION_RE.match(sentence):
         return False
@@ -684,11 +690,10 @@ def _scores(
         if _refers_back(text, sentences[i]) and _adjacent(text, sentences, i - 1, i):
             relevance[i] = max(relevance[i], 0.8 * relevance[i - 1])
     subject = _subject(question)
-    subject_stems = tuple(_stems(" ".join(w for w in (subject or "").split() if w not in STOPWORDS)))
+    subject_stems = _subject_stems(subject)
     action = _asked_action(question)
     form = question_form(question)
     asides = {i for i in ok if _aside(bodies[i], question) or _in_admonition(text, sentences, i)}
-    # The section's lead: its first sentence that is not an aside.
     # The section's lead: its first sentence that is neither an aside nor the need or scene it opens
     # with ("In some cases you don't really need ...", "Imagine that you want ...").
     lead = next((i for i in in_evidence if i not in asides and not _MOTIVATION_RE.search(bodies[i])
@@ -708,14 +713,15 @@ def _scores(
         leans = _refers_back(text, s) and not (
             i - 1 in quotable and _adjacent(text, sentences, i - 1, i) and not sentences[i - 1].takes
         )  # "That status code will be used..." after a code block: a dangling "that"
+        instructs = _instructs(action, bodies[i])
         if _does(action, bodies[i]) and not leans:
             # "Can I disable it?": "you can disable this feature by ..." tells how; a sentence merely
             # using the verb ("Templates are rendered on the server") gains less.
             # A condition ("If you have a compiler, you can install ...") tells a way, not the way.
-            score += (2.0 if i not in asides and _instructs(action, bodies[i]) else 0.5) * boost
+            score += (2.0 if i not in asides and instructs else 0.5) * boost
         if i in asides:
             score -= 0.3 * boost
-        if form == "how" and _MOTIVATION_RE.search(bodies[i]) and not _instructs(action, bodies[i]):
+        if form == "how" and _MOTIVATION_RE.search(bodies[i]) and not instructs:
             score -= 0.3 * boost  # "you might want to restrict the headers": the need, not the way
         if form == "why" and _REASON_RE.search(bodies[i]):
             score += 0.2 * boost  # "Why ...?": the sentence that gives a reason
@@ -795,10 +801,15 @@ def _extend(
     return group
 
 
+def _note_or_signpost(sentence: str) -> bool:
+    """A note ("Note: ..."), a version note or a signpost ("This section guides you through ...")."""
+    return bool(_ASIDE_RE.match(sentence) or _SIGNPOST_RE.match(sentence))
+
+
 def _background(sentence: str) -> bool:
     """A note, a signpost or a motivation ("In some cases you might want to ..."): context an answer
     can do without."""
-    return bool(_ASIDE_RE.match(sentence) or _SIGNPOST_RE.match(sentence) or _MOTIVATION_RE.search(sentence))
+    return _note_or_signpost(sentence) or bool(_MOTIVATION_RE.search(sentence))
 
 
 def _block_kind(s: _Sentence) -> str | None:

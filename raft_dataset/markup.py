@@ -142,12 +142,12 @@ def _prefixed(entries: list, prefix: str, keep_empty: bool = False) -> list:
 # the colour tags are presentation, the text between them is the output.
 _TERMINAL_STYLE_RE = re.compile(r"<font\b|<span\s+style=", re.IGNORECASE)
 _PRESENTATION_TAG_RE = re.compile(r"</?(?:font|span|u|b|i|strong|em)\b[^>]*>", re.IGNORECASE)
+_TERMINAL_LANGS = frozenset(["", "console", "shell", "bash", "sh", "text", "shell-session", "terminal"])
 
 
 def _code_lines(block: _Code) -> list[str]:
     code = block.code
-    if _TERMINAL_STYLE_RE.search(code) and block.lang.strip().lower() in ("", "console", "shell", "bash", "sh", "text",
-                                                                            "shell-session", "terminal"):
+    if block.lang.strip().lower() in _TERMINAL_LANGS and _TERMINAL_STYLE_RE.search(code):
         code = html.unescape(_PRESENTATION_TAG_RE.sub("", code))
     lines = [line.rstrip() for line in code.split("\n")]
     while lines and not lines[0]:

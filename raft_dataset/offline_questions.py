@@ -1051,6 +1051,7 @@ def _article(np: Sequence[_Token], rest: Sequence[_Token], *, keep: frozenset[st
 _ACTING_KINDS = ("command", "subcommand", "option", "flag", "setting", "function", "method", "decorator", "hook",
                  "directive", "filter", "parameter", "argument", "class", "module", "plugin", "middleware")
 _VALUE_KINDS = ("variable", "key", "field", "property", "attribute", "environment variable")
+_KINDS = "|".join(sorted(_ACTING_KINDS + _VALUE_KINDS, key=len, reverse=True))  # longest first: "environment variable"
 
 
 def named_thing_question(heading: str, body: str) -> str | None:
@@ -1070,11 +1071,10 @@ def _named_thing(heading: str, body: str) -> tuple[str, str] | None:
     name = _clean(heading).strip("`").strip()
     if not name or len(name.split()) > 4 or "`" in name or name.endswith("?"):
         return None
-    kinds = "|".join(sorted(_ACTING_KINDS + _VALUE_KINDS, key=len, reverse=True))
     # In code ("the `self sync` command", "the `poetry self sync` command"), or plainly when the heading is
     # written in lower case like a command ("the debug info command"; not "the Installing option").
     plain = rf"|\b[Tt]he {re.escape(name)}" if name.islower() else ""
-    pattern = re.compile(rf"(?:`(?:[\w.-]+ )?{re.escape(name)}`{plain})\s+((?i:{kinds}))s?\b")
+    pattern = re.compile(rf"(?:`(?:[\w.-]+ )?{re.escape(name)}`{plain})\s+((?i:{_KINDS}))s?\b")
     found = pattern.search(body[:1500])
     if found is None:
         return None
@@ -1094,11 +1094,16 @@ def definition_question(term: str, doc_text: str = "", keep: frozenset[str] = fr
     capitals: a glossary capitalises every term, so "Jitter" becomes "What is jitter?" when the text
     writes "jitter" in lower case elsewhere, while a name it keeps ("Flask") stays as it is.
     """
+    return _definition_question(term, lower_case_words(doc_text) if doc_text else None, keep)
+
+
+def _definition_question(term: str, lower_words: frozenset[str] | None, keep: frozenset[str]) -> str | None:
+    """`definition_question` with the document's lower-case words already read (None: no document)."""
     text = _clean(term).rstrip(":")
     if not text or not _LETTER_RE.search(text) or text.startswith(("(", "[")):
         return None
-    if doc_text:
-        text = common_noun_case(text, lower_case_words(doc_text), keep, first=True)
+    if lower_words is not None:
+        text = common_noun_case(text, lower_words, keep, first=True)
     if text.endswith(("?", "？")):
         return _written_question(text)
     tokens = _tokenize(text)
@@ -1201,13 +1206,22 @@ _MIDSENTENCE_CAPITAL_RE = re.compile(
 )
 
 
+# A lower-case word of prose, not part of a path, a file name or a dotted name.
+_LOWER_WORD_RE = re.compile(r"(?<![\w./-])[a-z]+(?![\w/-]|\.\w)")
+
+
+def _prose(text: str) -> str:
+    """The text without code: fences and `inline` code blanked out."""
+    return _INLINE_CODE_RE.sub(" ", _without_code(text))
+
+
 def proper_nouns(text: str) -> frozenset[str]:
     """Capitalised words a text uses mid-sentence and (almost) never in lower case ('Pydantic', 'Flask').
 
     Code (fences and `inline`) is left out, so `from flask import Flask` does not count against Flask;
     a word written in lower case at most once for every five capitalised uses still counts.
     """
-    prose = _INLINE_CODE_RE.sub(" ", _without_code(text))
+    prose = _prose(text)
     capitalised: dict[str, int] = {}
     for m in _MIDSENTENCE_CAPITAL_RE.finditer(prose):
         run = [re.sub(r"['’]s$", "", w).rstrip("'’.,;:") for w in m.group(1).split()]
@@ -1219,15 +1233,14 @@ def proper_nouns(text: str) -> frozenset[str]:
             if re.fullmatch(r"[A-Z][a-z]+", word):
                 capitalised[word] = capitalised.get(word, 0) + 1
     lower: dict[str, int] = {}
-    for word in re.findall(r"(?<![\w./-])[a-z]+(?![\w/-]|\.\w)", prose):
+    for word in _LOWER_WORD_RE.findall(prose):
         lower[word] = lower.get(word, 0) + 1
     return frozenset(w for w, n in capitalised.items() if lower.get(w.lower(), 0) * 5 <= n - 1 or w.lower() not in lower)
 
 
 def lower_case_words(text: str) -> frozenset[str]:
     """The words a text writes in lower case in its prose (code left out)."""
-    prose = _INLINE_CODE_RE.sub(" ", _without_code(text))
-    return frozenset(re.findall(r"(?<![\w./-])[a-z]+(?![\w/-]|\.\w)", prose))
+    return frozenset(_LOWER_WORD_RE.findall(_prose(text)))
 
 
 def common_noun_case(text: str, lower_words: frozenset[str], keep: frozenset[str], *, first: bool = False) -> str:
@@ -1412,7 +1425,7 @@ def derive_queries(
                 if question and _normal(question) != heading_key:
                     taken += add(question, "sentence", (section.body_start, section.body_end), capped=True)
         for definition in doc.definitions:
-            question = definition_question(definition.term, doc.text, keep)
+            question = _definition_question(definition.term, lower_words, keep)
             if question:
                 add(question, "definition", (definition.start, definition.end), capped=True)
 

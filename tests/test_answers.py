@@ -37,8 +37,8 @@ OTHER = _chunk("faq.md#3", "Logs are written to /var/log/tidepool by default.", 
 GENERATOR = ExtractiveAnswerGenerator()
 
 
-def _answer(question, oracle, context, **kwargs):
-    (answer,) = GENERATOR.generate([AnswerRequest(question, oracle, context, **kwargs)])
+def _answer(question, oracle, context, generator=GENERATOR, **kwargs):
+    (answer,) = generator.generate([AnswerRequest(question, oracle, context, **kwargs)])
     assert answer.output is not None, answer.rejected
     # Everything the generator writes passes the validation it will meet.
     assert answer_problem(answer.output, oracle.text, question=question, title=oracle.title,
@@ -339,6 +339,12 @@ def minilm_generator() -> ExtractiveAnswerGenerator:
     return ExtractiveAnswerGenerator(embed=Encoder().encode)
 
 
+@pytest.fixture(scope="module")
+def gated_generator(minilm_generator) -> ExtractiveAnswerGenerator:
+    """The build's generator with the weak-answer gate of examples/raft.yaml (min_answer_similarity 0.3)."""
+    return ExtractiveAnswerGenerator(embed=minilm_generator.embed, min_similarity=0.3)
+
+
 @pytest.mark.slow
 def test_what_is_x_quotes_the_sections_defining_lead_not_a_later_detail(minilm_generator):
     """examples/corpus/guide/scheduling.md: "The words `weekdays` ... are shortcuts." is the sentence
@@ -351,10 +357,7 @@ def test_what_is_x_quotes_the_sections_defining_lead_not_a_later_detail(minilm_g
         "since version 2.1.\n"
     ))
     oracle = _chunk("guide/scheduling.md#3", text, "Scheduling syntax > Weekday lists")
-    (answer,) = minilm_generator.generate([AnswerRequest("What are weekday lists?", oracle, [OTHER, oracle],
-                                                         evidence=evidence)])
-    output = answer.output
-    assert answer_problem(output, text, question="What are weekday lists?", title=oracle.title) is None
+    output = _answer("What are weekday lists?", oracle, [OTHER, oracle], minilm_generator, evidence=evidence)
     assert extract_quotes(output)[0].startswith("The `on` form restricts fixed times to certain days of the week:")
     assert final_answer(output) == "The `on` form restricts fixed times to certain days of the week."
 
@@ -490,9 +493,8 @@ def test_how_do_i_quotes_the_way_not_the_need(minilm_generator):
     ))
     oracle = _chunk("tutorial/header-param-models.md#1", text, "Header Parameter Models > Forbid Extra Headers")
     question = "How do I forbid extra headers?"
-    (answer,) = minilm_generator.generate([AnswerRequest(question, oracle, [OTHER, oracle], evidence=evidence)])
-    assert answer_problem(answer.output, text, question=question, title=oracle.title) is None
-    assert extract_quotes(answer.output) == ["You can use Pydantic's model configuration to `forbid` any `extra` fields:"]
+    output = _answer(question, oracle, [OTHER, oracle], minilm_generator, evidence=evidence)
+    assert extract_quotes(output) == ["You can use Pydantic's model configuration to `forbid` any `extra` fields:"]
     # Without the verb in an instruction, the need is only demoted, and still quoted when it is all there is.
     need = text[: text.index("\n\nYou can use")] + "\n"
     only = select_quotes(question, need, evidence=(evidence[0], len(need)))
@@ -500,7 +502,7 @@ def test_how_do_i_quotes_the_way_not_the_need(minilm_generator):
 
 
 @pytest.mark.slow
-def test_what_does_a_command_do_quotes_the_sentence_it_is_the_subject_of(minilm_generator):
+def test_what_does_a_command_do_quotes_the_sentence_it_is_the_subject_of(minilm_generator, gated_generator):
     """poetry_docs/plugins.md, "The `self add` command": "The package specification formats supported by
     the `self add` command ..." is the most similar sentence (it says "`add` command" twice), but the one
     with the command as its subject says what it does."""
@@ -515,9 +517,8 @@ def test_what_does_a_command_do_quotes_the_sentence_it_is_the_subject_of(minilm_
     ))
     oracle = _chunk("plugins.md#10", text, "Plugins > Using plugins > The self add command")
     # Its cosine to the question is low (about 0.27), but it answers by its form: the weak-answer gate keeps it.
-    gated = ExtractiveAnswerGenerator(embed=minilm_generator.embed, min_similarity=0.3)
     for question in ("What is the self add command?", "What does the `self add` command do?"):
-        for generator in (minilm_generator, gated):
+        for generator in (minilm_generator, gated_generator):
             (answer,) = generator.generate([AnswerRequest(question, oracle, [oracle, OTHER], evidence=evidence)])
             assert final_answer(answer.output).startswith("The `self add` command will ensure that the plugin is")
 
@@ -534,10 +535,8 @@ def test_what_is_x_without_a_sentence_naming_x_quotes_the_sections_lead(minilm_g
         "expression if you need them.\n"
     ))
     oracle = _chunk("guide/scheduling.md#3", text, "Scheduling syntax > Fixed times")
-    (answer,) = minilm_generator.generate([AnswerRequest("What are fixed times?", oracle, [OTHER, oracle],
-                                                         evidence=evidence)])
-    assert answer_problem(answer.output, text, question="What are fixed times?", title=oracle.title) is None
-    assert final_answer(answer.output).startswith("The `at` form runs a job once a day at one or more times")
+    output = _answer("What are fixed times?", oracle, [OTHER, oracle], minilm_generator, evidence=evidence)
+    assert final_answer(output).startswith("The `at` form runs a job once a day at one or more times")
 
 
 def test_a_list_without_a_lead_in_is_quoted_whole():
@@ -568,7 +567,7 @@ def test_a_list_without_a_lead_in_is_quoted_whole():
 
 
 @pytest.mark.slow
-def test_a_question_whose_best_sentence_barely_relates_to_it_is_dropped(minilm_generator):
+def test_a_question_whose_best_sentence_barely_relates_to_it_is_dropped(minilm_generator, gated_generator):
     """fastapi_docs/advanced/events.md, "Lifespan": no sentence says what a lifespan is; the best one
     ("You can define this startup and shutdown logic ... (I'll show you what that is in a second).")
     has a cosine of about 0.26 to the question. With `min_similarity` the row is dropped as
@@ -582,21 +581,20 @@ def test_a_question_whose_best_sentence_barely_relates_to_it_is_dropped(minilm_g
         "requests, during the startup.\n"
     ))
     oracle = _chunk("advanced/events.md#3", text, "Lifespan Events > Lifespan")
-    gated = ExtractiveAnswerGenerator(embed=minilm_generator.embed, min_similarity=0.3)
     request = AnswerRequest("What is a lifespan?", oracle, [oracle], evidence=evidence)
-    assert gated.generate([request])[0].rejected == "weak_answer"
+    assert gated_generator.generate([request])[0].rejected == "weak_answer"
     assert minilm_generator.generate([request])[0].output is not None  # no threshold: kept, as before
     kept_text, kept_evidence = _section("Tilde requirements", (
         "Tilde requirements specify a minimal version with some ability to update. If you specify a major, minor, and "
         "patch version or only a major and minor version, only patch-level changes are allowed.\n"
     ))
     kept = _chunk("dependency-specification.md#9", kept_text, "Dependency specification > Tilde requirements")
-    (answer,) = gated.generate([AnswerRequest("What are tilde requirements?", kept, [kept], evidence=kept_evidence)])
+    (answer,) = gated_generator.generate([AnswerRequest("What are tilde requirements?", kept, [kept], evidence=kept_evidence)])
     assert final_answer(answer.output).startswith("Tilde requirements specify a minimal version")
     # A user's reference answer is never held to it.
     with_reference = AnswerRequest("What is a lifespan?", oracle, [oracle], evidence=evidence,
                                    reference_answer="the `lifespan` parameter of the `FastAPI` app")
-    assert gated.generate([with_reference])[0].output is not None
+    assert gated_generator.generate([with_reference])[0].output is not None
 
 
 def test_the_final_answer_drops_an_opening_connective_the_quote_keeps():
