@@ -236,7 +236,7 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                 if piece_end == end:
                     piece_end = _lead_in_end(text, blocks, b, piece_end)
                     piece_end = body_end + len(text[body_end:piece_end].rstrip())
-                takes = _taken_kind(blocks, b) if piece_end > body_end else "dangling"
+                takes = _taken_kind(text, blocks, b) if piece_end > body_end else "dangling"
             quoted = text[at:piece_end]
             if _long_enough(piece, 2 if takes not in (None, "dangling") else 4) and BEGIN_QUOTE not in quoted \
                     and END_QUOTE not in quoted:
@@ -287,13 +287,28 @@ def candidate_sentences(text: str) -> tuple[tuple[int, int], ...]:
     return tuple((s.start, s.end) for s in _sentences(text))
 
 
-def _taken_kind(blocks: list[tuple[str, int, int]], b: int) -> str | None:
-    return next((block[0] for block in blocks[b + 1 :] if block[0] != "blank"), None)
+# "macOS/Linux:", "Python 3.10+:": the label of the first of tabbed alternatives, between a lead-in and its block.
+_TAB_LABEL_RE = re.compile(r"^[^\s:.!?][^:.!?\n]{0,30}:$")
+
+
+def _following(text: str, blocks: list[tuple[str, int, int]], b: int) -> list[tuple[str, int, int]]:
+    """The blocks after block b, blank lines left out; a tab label before a code block is passed over,
+    so that a lead-in takes the first tab's code ("Create a project folder ...:" / "macOS/Linux:" / code)."""
+    following = [block for block in blocks[b + 1 :] if block[0] != "blank"]
+    if len(following) > 1 and following[0][0] == "prose" and following[1][0] == "code" and len(
+            text[following[0][1] : following[0][2]].split()) <= 4 and _TAB_LABEL_RE.match(
+            text[following[0][1] : following[0][2]]):
+        return following[1:]
+    return following
+
+
+def _taken_kind(text: str, blocks: list[tuple[str, int, int]], b: int) -> str | None:
+    return next((block[0] for block in _following(text, blocks, b)), None)
 
 
 def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int) -> int:
     """Where a lead-in sentence's quote ends: after the list, table or code block that follows it."""
-    following = [block for block in blocks[b + 1 :] if block[0] != "blank"]
+    following = _following(text, blocks, b)
     kind = following[0][0] if following else None
     if kind not in ("item", "row", "code"):
         return end
@@ -373,6 +388,18 @@ def _title_prefix_end(text: str, sentence: _Sentence, title: str) -> int:
 
 
 _VERSION_NOTE_RE = re.compile(r"^(?:added|new|changed|deprecated) (?:in|since) version [\w.]+\.?$", re.IGNORECASE)
+# A sentence about the documentation, not its subject: "... is outside the scope of this doc", "If you are
+# curious why ..., this section is for you", "This documentation goes over ...", "See Testing for ...".
+_ABOUT_THE_DOCS_RE = re.compile(
+    r"\b(?:outside|beyond) (?:the )?scope of\b"
+    r"|\b(?:section|doc|document|documentation|docs|page|chapter|guide|article)s? (?:also )?"
+    r"(?:is for you|goes? over|covers?|describes?|explains?|discuss(?:es)?|focus(?:es)? on|will (?:show|explain"
+    r"|cover|describe|walk|guide|go over|teach|discuss))\b"
+    r"|\bshould give you an idea\b"
+    r"|^\W*(?:see|refer to|consult)\s"
+    r"|\b(?:refer to|consult) (?:the|its|their|each|that)\b.{0,60}\b(?:chapter|section|page|documentation|docs)\b",
+    re.IGNORECASE,
+)
 
 
 def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
@@ -382,6 +409,8 @@ def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
         return False  # a question asks, it does not answer
     if _VERSION_NOTE_RE.match(body):
         return False  # "Added in version 0.7." dates the text around it and says nothing alone
+    if _ABOUT_THE_DOCS_RE.search(body) or _POINTER_RE.search(body):
+        return False  # it tells what the docs cover or where to read on: no answer to a question about the subject
     if s.takes == "dangling" and (len(body.split()) < 8 or _ANNOUNCES_RE.search(body) or _POINTS_AT_RE.search(body)):
         return False  # "... as follows:" with its example missing only announces
     if markup_problem(text[s.start : s.end]) or restates_question(body, question, title):
@@ -453,7 +482,10 @@ def select_quotes(
         return None
     semantic = similarities is not None and len(similarities) == len(sentences)
     in_evidence = _in_evidence(sentences, ok, evidence)
-    scores = _scores(question, oracle_text, sentences, ok, similarities if semantic else None, in_evidence)
+    subject_stems = _subject_stems(_subject(question))
+    for_heading = _stands_for_heading(oracle_text, sentences, in_evidence, evidence, subject_stems, title)
+    scores = _scores(question, oracle_text, sentences, ok, similarities if semantic else None, in_evidence,
+                     for_heading)
     if reference_answer:  # not verbatim in the oracle: the sentences that cover its words answer it
         for i in ok:
             scores[i] += 2.0 * answer_coverage(reference_answer, oracle_text[sentences[i].start : sentences[i].end])
@@ -467,17 +499,21 @@ def select_quotes(
               for anchor in ranked[:8]}
     # "This is an awful lot of repetition ..." without the sentence it points back to says nothing
     # alone: such an anchor comes after every other candidate.
-    dangling = {a for a, group in groups.items() if group[0] == a and _first_word(
+    dangling = {a for a, group in groups.items() if group[0] == a and a != for_heading and _first_word(
         oracle_text[sentences[a].start : sentences[a].body_end]) in _DEICTIC_OPENERS}
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
-        answer = _as_definition(question, _statement(oracle_text, sentences, group, anchor))
+        defines = anchor == for_heading or bool(subject_stems) and _names(
+            subject_stems, oracle_text[sentences[anchor].start : sentences[anchor].body_end]) == "opens"
+        answer = _as_definition(question, _statement(oracle_text, sentences, group, anchor, defines))
+        if anchor == for_heading:
+            answer = _named_for_heading(question, answer)
         quotes = _render_quotes(oracle_text, sentences, group)
         if answer and content_problem(asked, quotes, answer, title=title) is None:
             best = oracle_text[sentences[anchor].start : sentences[anchor].end].strip()
             final = reference_answer.strip() if reference_answer else answer
-            return QuoteChoice(quotes, best, final, _block_kind(sentences[anchor]), anchor,
-                               _direct(question, oracle_text[sentences[anchor].start : sentences[anchor].body_end]))
+            return QuoteChoice(quotes, best, final, _block_kind(sentences[anchor]), anchor, anchor == for_heading
+                               or _direct(question, oracle_text[sentences[anchor].start : sentences[anchor].body_end]))
     return None
 
 
@@ -637,6 +673,30 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     return "names" if set(subject_stems) <= set(stems) else None
 
 
+# "It was one of the first ...", not "It is easy to ...", "It would probably all start by ..." or "It depends
+# on ..." (an "it" standing for nothing).
+_HEADING_PRONOUN_RE = re.compile(
+    r"^(?:It\s+(?!(?:is|was)\s+\w+\s+(?:to|that)\b|(?:would|could|might|may|should|will|can|must|seems|depends"
+    r"|turns|happens|means|makes)\b)|They\s+)(?=[a-z])"
+)
+
+
+def _stands_for_heading(text: str, sentences: list[_Sentence], in_evidence: list[int], evidence, subject_stems,
+                        title: str) -> int | None:
+    """The section's first sentence when it opens with "It"/"They" for the section's heading, which is
+    the X of "What is X?": under "Sanic", "It was one of the first extremely fast Python frameworks ..."
+    is Sanic's own sentence, not one leaning on the sentence before."""
+    if not subject_stems or not in_evidence or evidence is None:
+        return None
+    first = in_evidence[0]
+    # The line before the section; a section that opens the chunk has its heading at the end of the title.
+    heading = text[: evidence[0]].rstrip().rpartition("\n")[2] or title.rpartition(" > ")[2]
+    body = text[sentences[first].start : sentences[first].body_end]
+    if _HEADING_PRONOUN_RE.match(body) and set(_stems(heading)) == set(subject_stems):
+        return first
+    return None
+
+
 def _in_admonition(text: str, sentences: list[_Sentence], i: int) -> bool:
     """Whether sentence i carries on a paragraph that opens with "Note:" or "Warning:"."""
     first = next(k for k in range(i + 1) if sentences[k].block == sentences[i].block)
@@ -661,7 +721,8 @@ def _aside(sentence: str, question: str) -> bool:
 
 
 def _scores(
-    question: str, text: str, sentences: list[_Sentence], ok: list[int], similarities, in_evidence: list[int]
+    question: str, text: str, sentences: list[_Sentence], ok: list[int], similarities, in_evidence: list[int],
+    for_heading: int | None = None,
 ) -> dict[int, float]:
     """How well each quotable sentence answers the question.
 
@@ -698,7 +759,7 @@ def _scores(
     # with ("In some cases you don't really need ...", "Imagine that you want ...").
     lead = next((i for i in in_evidence if i not in asides and not _MOTIVATION_RE.search(bodies[i])
                  and not _SCENE_RE.match(bodies[i])), None) if subject else None
-    named = {i: _names(subject_stems, bodies[i]) for i in ok} if subject else {}
+    named = {i: "opens" if i == for_heading else _names(subject_stems, bodies[i]) for i in ok} if subject else {}
     # With no sentence about X by name, the section's lead defines it ("The `at` form runs a job ..."
     # under "Fixed times"), more surely than a later one that mentions X ("at most 48 fixed times").
     lead_bonus = 0.5 if "opens" in named.values() else 0.8
@@ -710,7 +771,7 @@ def _scores(
             # X as the sentence's subject ("The `self add` command will ensure ...") defines it; a
             # sentence that only mentions X ("formats supported by the `self add` command") does not.
             score += boost * ((lead_bonus if i == lead else 0.0) + {"opens": 1.0, "names": 0.15}.get(named[i] or "", 0.0))
-        leans = _refers_back(text, s) and not (
+        leans = i != for_heading and _refers_back(text, s) and not (
             i - 1 in quotable and _adjacent(text, sentences, i - 1, i) and not sentences[i - 1].takes
         )  # "That status code will be used..." after a code block: a dangling "that"
         instructs = _instructs(action, bodies[i])
@@ -899,8 +960,11 @@ def _list_items(text: str, s: _Sentence) -> list[str]:
     return [item for item in items if item]
 
 
-def _code_lines(text: str, s: _Sentence) -> list[str]:
-    return [line.strip() for line in text[s.body_end : s.end].splitlines() if line.strip() and not _FENCE_RE.match(line)]
+def _code_lines(text: str, s: _Sentence) -> tuple[str, list[str]]:
+    """(tab label or "", the code lines) of the block a lead-in takes."""
+    lines = [line.strip() for line in text[s.body_end : s.end].splitlines() if line.strip()]
+    label = lines.pop(0)[:-1] if lines and not _FENCE_RE.match(lines[0]) and _TAB_LABEL_RE.match(lines[0]) else ""
+    return label, [line for line in lines if not _FENCE_RE.match(line)]
 
 
 def _sentence_statement(text: str, s: _Sentence) -> str:
@@ -920,14 +984,15 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
         joined = "; ".join(shown) + (f"; and {more} more" if more else "")
         return as_statement(f"{lead.rstrip().rstrip(':：').rstrip()}: {joined}") if shown else ""
     if s.takes == "code":
-        lines = [re.sub(r"^[$%>] ", "", line) for line in _code_lines(text, s)]  # a shell prompt is not the command
+        label, lines = _code_lines(text, s)
+        lines = [re.sub(r"^[$%>] ", "", line) for line in lines]  # a shell prompt is not the command
         if 0 < len(lines) <= _MAX_INLINE_LINES and all(
             len(line) <= _MAX_INLINE_CODE and "`" not in line and not line.startswith("#") for line in lines
         ) and (len(lines) == 1 or all(_SHELL_COMMAND_RE.match(line) for line in lines)):
             # One line, or a few shell commands ("mkdir myproject", "python3 -m venv .venv"): the
             # answer carries them, not "as shown above".
-            lead = lead.rstrip().rstrip(":：").rstrip()
-            joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 else ": "
+            lead = lead.rstrip().rstrip(":：").rstrip() + (f" ({label})" if label else "")
+            joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "
             return f"{lead}{joiner}" + ", then ".join(f"`{line}`" for line in lines) + "."
         return _lead_in_statement(lead, "code")
     if s.takes == "row":
@@ -935,11 +1000,12 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
     return as_statement(lead)
 
 
-def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int) -> str:
-    """The final answer: the anchor sentence, with the sentence it refers back to before it, or the
-    next one after it when the anchor alone is short."""
+def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False) -> str:
+    """The final answer: the anchor sentence, with the sentence before it when that is quoted too, or
+    the next one after it when the anchor alone is short. An anchor that `defines` the X of "What is
+    X?" ("Middleware is a WSGI application that ...") stands first unless it leans on the one before."""
     parts = [anchor]
-    if group[0] < anchor:
+    if group[0] < anchor and not (defines and not _refers_back(text, sentences[anchor])):
         parts.insert(0, group[0])
     elif len(text[sentences[anchor].start : sentences[anchor].body_end].split()) < 10 and anchor + 1 in group:
         parts.append(anchor + 1)
@@ -965,9 +1031,21 @@ def _without_connective(answer: str) -> str:
     return rest[0].upper() + rest[1:] if rest[0].islower() else rest
 
 
+def _named_for_heading(question: str, answer: str) -> str:
+    """The answer with its opening "It"/"They" replaced by the X of "What is X?" (the heading it stands
+    for): "It was one of the first ..." -> "Sanic was one of the first ..."."""
+    asked = _WHAT_IS_RE.match(question.strip())
+    if not asked or not _HEADING_PRONOUN_RE.match(answer):
+        return answer
+    subject = asked.group(2).strip()
+    return f"{subject[:1].upper()}{subject[1:]}{answer[answer.index(' '):]}"
+
+
 _WHAT_IS_RE = re.compile(r"^what (is|are) (.+?)\?$", re.IGNORECASE)
 _DEFINITION_RE = re.compile(r"^(?P<term>[^:\n]{1,80}): (?P<body>\S.*)$", re.DOTALL)
 _DETERMINERS = frozenset(["the", "a", "an", "one", "any", "each", "every", "some", "all", "two"])
+_CLAUSE_RE = re.compile(r"\b(?:is|are|was|were|will|can|could|has|have|had|does|do|did|must|should|may|might)\b",
+                        re.IGNORECASE)
 
 
 def _as_definition(question: str, answer: str) -> str:
@@ -981,6 +1059,8 @@ def _as_definition(question: str, answer: str) -> str:
     first = body.split(" ", 1)[0]
     if bare.lower() != defined.group("term").strip().strip("`").lower() or first.lower() not in _DETERMINERS:
         return answer  # lower-casing any other first word could break a name ("Python ...")
+    if _CLAUSE_RE.search(re.split(r"[,;.(]", body, maxsplit=1)[0]):
+        return answer  # "`--app hello`: The given name is imported, ...": a clause, not a noun phrase to equate
     return f"{subject[:1].upper()}{subject[1:]} {asked.group(1).lower()} {first.lower()}{body[len(first):]}"
 
 

@@ -174,6 +174,13 @@ def test_lead_in_with_code_short_inline_long_described():
         "Create a project folder and a `.venv` folder within: `mkdir myproject`, then `cd myproject`, then "
         "`python3 -m venv .venv`."
     )
+    # The same with the platforms as tabs (flask_docs/installation.rst): the first tab's commands, named.
+    tabs = venv.replace("within:\n\n", "within:\n\nmacOS/Linux:\n\n") + (
+        "\nWindows:\n\n```text\n> mkdir myproject\n> cd myproject\n> py -3 -m venv .venv\n```\n")
+    choice = select_quotes("How do I create an environment?", tabs)
+    assert choice.answer == ("Create a project folder and a `.venv` folder within (macOS/Linux): `mkdir myproject`, "
+                             "then `cd myproject`, then `python3 -m venv .venv`.")
+    assert choice.quotes == [tabs[: tabs.index("```\n\nWindows") + 3]]
     # Code that is not a few commands is still described, not inlined.
     view = 'Define the view like this:\n\n```python\n@app.route("/")\ndef index():\n    return "hi"\n```\n'
     assert select_quotes("How do I define the view?", view).answer == "Define the view as shown in the code quoted above."
@@ -628,3 +635,60 @@ def test_a_sentence_pointing_back_at_code_is_not_the_answer_when_another_is_ther
     fallback = select_quotes("How do I handle the language code in every view function?", alone,
                              evidence=(0, len(alone)))
     assert fallback.answer.startswith("This is an awful lot of repetition")
+
+
+def test_a_sentence_about_the_docs_is_never_the_answer(minilm_generator):
+    """flask_docs: "What is the domain name?" was answered "Acquiring and configuring a domain name is
+    outside the scope of this doc.", "What is the context during testing?" with "See Testing for ...":
+    sentences about the documentation, not its subject. The section's next sentence answers, or none."""
+    text, evidence = _section("Domain Name", (
+        "Acquiring and configuring a domain name is outside the scope of this doc. In general, you will buy a "
+        "domain name from a registrar, pay for server space with a hosting provider, and then point your "
+        "registrar at the hosting provider's name servers.\n"))
+    oracle = _chunk("deploying/apache-httpd.rst#1", text, "Apache httpd > Domain Name")
+    assert final_answer(_answer("What is the domain name?", oracle, [OTHER, oracle], minilm_generator,
+                                evidence=evidence)).startswith("In general, you will buy a domain name")
+    text, evidence = _section("Context During Testing", (
+        "See Testing for detailed information about managing the context during tests.\n\nIf you only want to "
+        "unit test one function, rather than a full request, use `Flask.test_request_context()` in a `with` "
+        "block.\n"))
+    choice = select_quotes("What is the context during testing?", text, evidence=evidence)
+    assert choice.quotes == [text[text.index("If you only") :].strip()]
+    for meta in ("If you are curious why Flask does certain things the way it does, this section is for you.",
+                 "This documentation goes over techniques for working with different parts of the application.",
+                 "Consult each extension's documentation for installation, configuration, and usage instructions.",
+                 "For a gentle introduction into this topic refer to the Blueprints chapter of the documentation.",
+                 "You can read more about all of them in the FastAPI docs for Custom Response and in the Starlette docs."):
+        assert select_quotes("What are design decisions in Flask?", meta) is None, meta
+
+
+def test_what_is_x_answers_with_the_sentence_defining_x():
+    """flask_docs/lifecycle.rst: the section's first sentence is quoted with the definition after it,
+    but the final answer starts at the definition; a "term: clause" line is not forced into "X is ..." (a "term: noun phrase" line still is: test_rows)."""
+    text, evidence = _section("Middleware", (
+        "The WSGI application above is a callable that behaves in a certain way. Middleware is a WSGI application "
+        "that wraps another WSGI application. It's a similar concept to Python decorators.\n"))
+    choice = select_quotes("What is middleware?", text, evidence=evidence)
+    assert choice.quotes[0].startswith("The WSGI application above")
+    assert choice.answer == "Middleware is a WSGI application that wraps another WSGI application."
+    line = ("- `--app hello`: The given name is imported, automatically detecting an app.\n"
+            "- `--app hello.web`: The given module is imported from the package.\n")
+    assert select_quotes("What is `--app hello`?", line).answer == (
+        "`--app hello`: The given name is imported, automatically detecting an app.")
+
+
+def test_what_is_x_answered_by_its_sections_it_names_x():
+    """fastapi_docs/alternatives.md: under "Sanic", "It was one of the first ..." is Sanic's own sentence;
+    "What is Sanic?" was answered "That's what made it so fast. ...". The final answer names X; the
+    quote stays verbatim. An "it" that stands for nothing is left alone."""
+    text = ("It was one of the first extremely fast Python frameworks based on `asyncio`. It was made to be very "
+            "similar to Flask.\n\nTechnical Details: It used `uvloop` instead of the default Python `asyncio` loop. "
+            "That's what made it so fast.\n\nIt clearly inspired Uvicorn and Starlette, that are currently faster "
+            "than Sanic in open benchmarks.\n")
+    choice = select_quotes("What is Sanic?", text, title="Alternatives > Previous tools > Sanic", evidence=(0, len(text)))
+    assert choice.quotes[0].startswith("It was one of the first extremely fast Python frameworks")
+    assert choice.answer == "Sanic was one of the first extremely fast Python frameworks based on `asyncio`."
+    assert choice.direct
+    text, evidence = _section("Domain Name", "It would probably all start by you acquiring some domain name. Then "
+                              "you would configure it in a DNS server.\n")
+    assert select_quotes("What is the domain name?", text, evidence=evidence).answer.startswith("It would probably")
