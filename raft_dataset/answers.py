@@ -237,6 +237,12 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                     piece_end = _lead_in_end(text, blocks, b, piece_end)
                     piece_end = body_end + len(text[body_end:piece_end].rstrip())
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else "dangling"
+            elif piece_end == end and _takes_its_commands(text, blocks, b, piece):
+                # "Use `pip` to install your project in the virtual environment." over `pip install -e .`:
+                # a step written with a full stop still announces the commands that carry it out.
+                piece_end = _lead_in_end(text, blocks, b, piece_end)
+                piece_end = body_end + len(text[body_end:piece_end].rstrip())
+                takes = "code" if piece_end > body_end else None
             quoted = text[at:piece_end]
             if _long_enough(piece, 2 if takes not in (None, "dangling") else 4) and BEGIN_QUOTE not in quoted \
                     and END_QUOTE not in quoted:
@@ -300,6 +306,28 @@ def _following(text: str, blocks: list[tuple[str, int, int]], b: int) -> list[tu
             text[following[0][1] : following[0][2]]):
         return following[1:]
     return following
+
+
+_STEP_RE = re.compile(r"^\W*(?:(?:you|we) (?:can|could|should|need to|have to) |then |now |next,? |first,? )?(?:use|run|type|"
+                      r"enter|execute|install|create|start|activate|call|invoke)\b", re.IGNORECASE)
+
+
+_MAX_STEP_COMMANDS = 8  # most command lines a step written with a full stop takes along
+
+
+def _takes_its_commands(text: str, blocks: list[tuple[str, int, int]], b: int, sentence: str) -> bool:
+    """Whether a paragraph's last sentence, ending in a full stop, is a step whose shell commands follow
+    it: an imperative or "you can run ..." sentence, then a short code block of command lines."""
+    if not sentence.rstrip().endswith(".") or not _STEP_RE.match(sentence):
+        return False
+    following = _following(text, blocks, b)
+    if not following or following[0][0] != "code":
+        return False
+    code = list(itertools.takewhile(lambda block: block[0] == "code", following))
+    lines = [text[x[1] : x[2]].strip() for x in code if not _FENCE_RE.match(text[x[1] : x[2]])]
+    # A prompt marks a command line whatever it runs (". .venv/bin/activate"); without one, it must read as one.
+    return 0 < len(lines) <= _MAX_STEP_COMMANDS and all(
+        re.match(r"[$%>] \S", line) or _SHELL_COMMAND_RE.match(line) for line in lines)
 
 
 def _taken_kind(text: str, blocks: list[tuple[str, int, int]], b: int) -> str | None:
@@ -646,7 +674,11 @@ def _instructs(action: frozenset[str], sentence: str) -> bool:
     words = re.findall(r"[^\W\d_]+", sentence.lower())
     if words and (words[0] in action or (words[0] == "to" and len(words) > 1 and words[1] in action)):
         return True
-    return bool(_INSTRUCTION_RE.search(sentence))
+    # An imperative step that names the action further on: "Create a virtualenv, install your application,
+    # then install `mod_wsgi`." tells how to install mod_wsgi.
+    # ("Tip: ..." is a label, not the verb "tip".)
+    opening = re.match(r"\W*([A-Za-z]+)\s", sentence)
+    return bool(_INSTRUCTION_RE.search(sentence)) or bool(opening and words[0] in _verb_lemmas(words[0]))
 
 
 def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
@@ -991,7 +1023,7 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
         ) and (len(lines) == 1 or all(_SHELL_COMMAND_RE.match(line) for line in lines)):
             # One line, or a few shell commands ("mkdir myproject", "python3 -m venv .venv"): the
             # answer carries them, not "as shown above".
-            lead = lead.rstrip().rstrip(":：").rstrip() + (f" ({label})" if label else "")
+            lead = lead.rstrip().rstrip(":：.").rstrip() + (f" ({label})" if label else "")
             joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "
             return f"{lead}{joiner}" + ", then ".join(f"`{line}`" for line in lines) + "."
         return _lead_in_statement(lead, "code")
@@ -1018,7 +1050,12 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
 # answer (a statement standing alone) does without. Quotes keep it: they are verbatim.
 _CONNECTIVE_RE = re.compile(
     r"^(?:but|and|so|also|however|of course|now|then|additionally|moreover|furthermore|finally|well|actually"
-    r"|in fact|in addition)\b,?\s+(?=[\w`\"'])",
+    r"|in fact|in addition"
+    # "As mentioned above, ...", "As seen in Return a Response directly, ...", "The same way as before, ...":
+    # a pointer to text the reader of the answer does not have.
+    r"|as (?:mentioned|described|explained|shown|seen|noted|discussed|said|we saw|we have seen)"
+    r"(?: (?:above|before|earlier|previously|in [^,.]{1,60}))?(?=,)|(?:in )?the same way(?: as (?:before|above))?(?=,))"
+    r"\b,?\s+(?=[\w`\"'])",
     re.IGNORECASE,
 )
 

@@ -692,3 +692,45 @@ def test_what_is_x_answered_by_its_sections_it_names_x():
     text, evidence = _section("Domain Name", "It would probably all start by you acquiring some domain name. Then "
                               "you would configure it in a DNS server.\n")
     assert select_quotes("What is the domain name?", text, evidence=evidence).answer.startswith("It would probably")
+
+
+def test_a_step_ending_in_a_full_stop_takes_its_commands():
+    """flask_docs: "How do I install the project?" was answered "Use `pip` to install your project in
+    the virtual environment." without `pip install -e .`; "How do I install mod_wsgi?" with the
+    prerequisites, not the step. A step that closes its paragraph takes the command block after it."""
+    text, evidence = _section("Install the Project", (
+        "Use `pip` to install your project in the virtual environment.\n\n```none\n$ pip install -e .\n```\n\n"
+        "This tells pip to find `pyproject.toml` in the current directory and install the project in editable mode.\n"))
+    choice = select_quotes("How do I install the project?", text, evidence=evidence)
+    assert choice.quotes[0] == ("Use `pip` to install your project in the virtual environment.\n\n```none\n"
+                                "$ pip install -e .\n```")
+    assert choice.answer == "Use `pip` to install your project in the virtual environment: `pip install -e .`."
+    text, evidence = _section("Installing mod_wsgi", (
+        "Installing mod_wsgi requires a compiler and the Apache server and development headers installed. You will "
+        "get an error if they are not.\n\nCreate a virtualenv, install your application, then install `mod_wsgi`.\n\n"
+        "```text\n$ cd hello-app\n$ python -m venv .venv\n$ . .venv/bin/activate\n$ pip install .\n"
+        "$ pip install mod_wsgi\n```\n"))
+    choice = select_quotes("How do I install mod_wsgi?", text, evidence=evidence)
+    assert choice.quotes == [text[text.index("Create a virtualenv") :].strip()]
+    assert choice.answer == "Create a virtualenv, install your application, then install `mod_wsgi`."
+    # A sentence that describes rather than instructs keeps its full stop to itself; so does one before prose code.
+    described = "Debug mode is useful during development.\n\n```text\n$ flask run --debug\n```\n"
+    assert select_quotes("What is debug mode?", described).quotes == ["Debug mode is useful during development."]
+    python = "Use the factory in your tests.\n\n```python\napp = create_app()\n```\n"
+    assert select_quotes("How do I use the factory?", python).quotes == ["Use the factory in your tests."]
+
+
+def test_the_final_answer_drops_a_pointer_to_earlier_text():
+    """poetry_docs: "As mentioned above, the `poetry.lock` file prevents ..." answered "How do I update
+    dependencies ...?": the answer stands alone, without "above"; the quote keeps it."""
+    text, evidence = _section("Updating dependencies to their latest versions", (
+        "As mentioned above, the `poetry.lock` file prevents you from automatically getting the latest versions of "
+        "your dependencies. To update to the latest versions, use the `update` command.\n"))
+    choice = select_quotes("How do I update dependencies to their latest versions?", text, evidence=evidence)
+    assert choice.quotes[0].startswith("As mentioned above, the `poetry.lock` file")
+    assert choice.answer.startswith("The `poetry.lock` file prevents you")
+    assert choice.answer.endswith("To update to the latest versions, use the `update` command.")
+    text, evidence = _section("Return a Response", "As seen in Return a Response directly, you can also override the "
+                              "response directly in your path operation, by returning it.\n")
+    assert select_quotes("How do I return a response?", text, evidence=evidence).answer == (
+        "You can also override the response directly in your path operation, by returning it.")
