@@ -421,10 +421,11 @@ _VERSION_NOTE_RE = re.compile(r"^(?:added|new|changed|deprecated) (?:in|since) v
 _ABOUT_THE_DOCS_RE = re.compile(
     r"\b(?:outside|beyond) (?:the )?scope of\b"
     r"|\b(?:section|doc|document|documentation|docs|page|chapter|guide|article)s? (?:also )?"
-    r"(?:is for you|goes? over|covers?|describes?|explains?|discuss(?:es)?|focus(?:es)? on|will (?:show|explain"
-    r"|cover|describe|walk|guide|go over|teach|discuss))\b"
+    r"(?:is for you|goes? over|covers?|describes?|explains?|discuss(?:es)?|focus(?:es)? on|guides? you|walks? you"
+    r"|shows? you|will (?:show|explain|cover|describe|walk|guide|go over|teach|discuss))\b"
+    r"|^\W*here(?:'s| is| are) (?:the )?(?:reference|some (?:additional |more |other )?(?:ideas|tips|notes|resources))\b"
     r"|\bshould give you an idea\b"
-    r"|^\W*(?:see|refer to|consult)\s"
+    r"|^\W*(?:see|refer to|consult)\s|\bread the (?:docs|documentation) (?:for|on|about)\b"
     r"|\b(?:refer to|consult) (?:the|its|their|each|that)\b.{0,60}\b(?:chapter|section|page|documentation|docs)\b",
     re.IGNORECASE,
 )
@@ -439,8 +440,9 @@ def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
         return False  # "Added in version 0.7." dates the text around it and says nothing alone
     if _ABOUT_THE_DOCS_RE.search(body) or _POINTER_RE.search(body):
         return False  # it tells what the docs cover or where to read on: no answer to a question about the subject
-    if s.takes == "dangling" and (len(body.split()) < 8 or _ANNOUNCES_RE.search(body) or _POINTS_AT_RE.search(body)):
-        return False  # "... as follows:" with its example missing only announces
+    if s.takes == "dangling" and (len(body.split()) < 8 or _ANNOUNCES_RE.search(body) or _POINTS_AT_RE.search(body)
+                                  or _OPEN_ENDED_RE.search(body.rstrip().rstrip(":："))):
+        return False  # "... as follows:" or "... authenticate with:" with its example missing only announces
     if markup_problem(text[s.start : s.end]) or restates_question(body, question, title):
         return False
     statement = as_statement(body) if s.takes else body
@@ -1060,8 +1062,15 @@ _CONNECTIVE_RE = re.compile(
 )
 
 
+# ", as you read above." at a sentence's end: the same pointer, closing the sentence.
+_AS_ABOVE_RE = re.compile(r",? as (?:you (?:read|saw|have seen|learned)|(?:mentioned|described|explained|shown|seen)) "
+                          r"(?:above|before|earlier|previously)(?=[.!]?(?:\s|$))", re.IGNORECASE)
+
+
 def _without_connective(answer: str) -> str:
-    """The answer without an opening connective, its next word capitalised ("But you can ..." -> "You can ...")."""
+    """The answer without an opening connective, its next word capitalised ("But you can ..." -> "You can ..."),
+    and without a closing ", as you read above"."""
+    answer = _AS_ABOVE_RE.sub("", answer)
     rest = _CONNECTIVE_RE.sub("", answer, count=1)
     if rest == answer or len(rest.split()) < 3:
         return answer

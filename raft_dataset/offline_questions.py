@@ -28,6 +28,7 @@ import lemminflect
 
 from .chunking import trim_span
 from .markup import fenced_code_spans
+from .raft_format import STOPWORDS
 from .records import Document, Heading, Query
 
 __all__ = [
@@ -1054,6 +1055,35 @@ _VALUE_KINDS = ("variable", "key", "field", "property", "attribute", "environmen
 _KINDS = "|".join(sorted(_ACTING_KINDS + _VALUE_KINDS, key=len, reverse=True))  # longest first: "environment variable"
 
 
+# "To send form data, pass ...", "To update an item you can use ...": the purpose a section opens with; at
+# most 10 words, ended by the comma or the "you can" of the main clause.
+_PURPOSE_RE = re.compile(r"^(?:To|If you want to|In order to) ([a-z]+)((?: [^\s,.;:()]+){1,9}?)"
+                         r"(?:,| (?:you|we) (?:can|could|should|may|must|need to|have to)\b)")
+_PURPOSE_OBJECT_PRONOUNS = frozenset(["it", "this", "that", "these", "those", "them", "one"])
+
+
+def purpose_question(heading: str, body: str) -> str | None:
+    """ "How do I <purpose>?" when a section titled like a thing opens by saying what it is for:
+    "Form Data" over "To send form data, pass a dict to `data`." asks "How do I send form data?",
+    which its text answers, rather than "What is form data?", which it does not. None otherwise.
+
+    The purpose must share a content word with the heading and carry an object of its own ("To define
+    it, ..." does not say what).
+    """
+    paragraph = _without_code(body).strip().split("\n\n", 1)[0].replace("\n", " ")
+    match = _PURPOSE_RE.match(paragraph)
+    if not match:
+        return None
+    verb, rest = match.group(1), match.group(2).strip()
+    if _verb_lemma(verb) != verb or rest.split()[0].lower() in _PURPOSE_OBJECT_PRONOUNS:
+        return None
+    heading_words = {w.lower() for w in _WORD_RE.findall(heading)} - STOPWORDS
+    if not heading_words & {w.lower() for w in _WORD_RE.findall(f"{verb} {rest}")}:
+        return None
+    rest = re.sub(r"\b(you|your|yours|yourself)\b", lambda m: _first_person(m.group(1)), rest)
+    return f"How do I {verb} {rest}?"
+
+
 def named_thing_question(heading: str, body: str) -> str | None:
     """ "What does the `X` command do?" for a heading that only names X when its text calls X a
     command, an option, a setting, a function ... ("### self sync" over "The `self sync` command
@@ -1395,7 +1425,9 @@ def derive_queries(
                 if named and (named[1] in _ACTING_KINDS or result.question is None):
                     result = _Result(named[0], "what")
                 elif result.question and result.kind == "what":
-                    result = _Result(common_noun_case(result.question, lower_words, keep), "what")
+                    purpose = purpose_question(heading.text, body)
+                    result = _Result(purpose, "howto") if purpose else _Result(
+                        common_noun_case(result.question, lower_words, keep), "what")
             taken = 0
             heading_key = _normal(result.question or "")
             if result.question and result.kind in ("question", "problem"):

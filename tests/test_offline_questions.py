@@ -571,3 +571,25 @@ def test_a_glossary_capital_is_dropped_when_the_text_writes_the_word_in_lower_ca
     ])
     assert [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})] == [
         "What is jitter?", "What are context processors?", "What is the Tidepool daemon?"]
+
+
+def test_a_section_that_opens_with_its_purpose_asks_how_to_do_it():
+    """flask_docs/testing.rst: "Form Data" over "To send form data, pass a dict to `data`." gave "What is
+    form data?", which its text does not answer; the purpose it opens with is the question it answers."""
+    more = " The test client sets the `Content-Type` header for you, so the view reads it as it would a browser's."
+    doc = _document("testing.rst", "Testing Flask Applications", [
+        (2, "Form Data", "To send form data, pass a dict to `data`." + more),
+        (2, "Update replacing with PUT", "To update an item you can use the HTTP `PUT` operation." + more),
+        (2, "Credentials for git dependencies", "To use HTTP basic authentication with your git repositories, configure credentials." + more),
+        # Not a purpose with an object of its own, or not about the heading: the heading's question stays.
+        (2, "Union", "To define it you use the vertical bar (`|`) to separate both types." + more),
+        (2, "Startup event", "To add a function that should run before the application starts, declare it." + more),
+    ])
+    questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
+    assert questions == [
+        "How do I send form data?",
+        "How do I update an item?",
+        "How do I use HTTP basic authentication with my git repositories?",
+        "What is a union?",
+        "What is the startup event?",
+    ]
