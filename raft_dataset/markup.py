@@ -496,13 +496,38 @@ def _kind_label(kind: str) -> str:
     return _KIND_LABELS.get(kind, kind.replace("-", " ").replace("_", " ").capitalize())
 
 
+_MARKUP_FILE_SUFFIXES = (".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".mdx", ".ipynb")
+
+
+def _is_code_file(path: str) -> bool:
+    """Whether an included file is an example (code, config) rather than more text (`.md`, `.rst`)."""
+    name = path.rsplit("/", 1)[-1]
+    return "." in name and not name.lower().endswith(_MARKUP_FILE_SUFFIXES)
+
+
+# The line `included_file_note` writes: not prose of the section it stands in.
+INCLUDED_FILE_NOTE_RE = re.compile(r"^\(Example file: `[^`\n]+`\)$", re.MULTILINE)
+
+
+def included_file_note(path: str) -> str:
+    """The line standing for an example included from a file the corpus does not hold:
+    "../../docs_src/first_steps/tutorial001.py" -> "(Example file: `docs_src/first_steps/tutorial001.py`)"."""
+    path = re.sub(r"^(?:\.{1,2}/)+", "", path.strip().split("#", 1)[0])
+    return f"(Example file: `{path}`)"
+
+
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
 _TOML_FRONT_MATTER = re.compile(r"\A\+\+\+[ \t]*\n(.*?\n)?\+\+\+[ \t]*(?:\n|\Z)", re.S)
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _STYLE_SCRIPT = re.compile(r"<(style|script)\b[^<>]{0,1000}>.*?(?:</\1\s*>|\Z)", re.S | re.I)
+# A line that includes a code file: MkDocs/FastAPI `{* ../../docs_src/x.py hl[3] *}`, pymdownx.snippets
+# `--8<-- "docs/x.py"`. The file is not read (markup does no I/O); the text says which file it was.
+_INCLUDE_LINE = re.compile(
+    r"^[ \t]*(?:\{\*[ \t]*(?P<mkdocs>[^\s*{}]+)[^{}]*\*\}|;?-{1,2}8<-{1,2}[ \t]+[\"'](?P<snippet>[^\"']+)[\"'])[ \t]*$"
+)
 _DROP_LINE = re.compile(
-    r"^[ \t]*\{\*.*\*\}[ \t]*$"  # MkDocs/FastAPI include: {* ../../docs_src/x.py hl[3] *}
-    r"|^[ \t]*;?-{1,2}8<-{1,2}(?:[ \t].*)?$"  # pymdownx.snippets: --8<-- "file.md"
+    r"^[ \t]*\{\*.*\*\}[ \t]*$"  # MkDocs/FastAPI include with no file name
+    r"|^[ \t]*;?-{1,2}8<-{1,2}(?:[ \t].*)?$"  # pymdownx.snippets: a block marker or no file name
     r"|^[ \t]*\{%-?.*-?%\}[ \t]*$"  # Jinja/Liquid tag lines
     r"|^import[ \t]+(?:[\w*{}\s,]+?[ \t]+from[ \t]+)?['\"][^'\"]+['\"];?[ \t]*$"  # MDX import
     r"|^export[ \t]+(?:default|const|let|var|function|async|class|\{).*$"  # MDX export
@@ -679,6 +704,11 @@ def _preprocess_markdown(text: str) -> str:
             out.append(line)
             continue
         short = len(line) < 2000  # the line patterns backtrack; real directive lines are short
+        included = _INCLUDE_LINE.match(line) if short else None
+        if included and _is_code_file(included.group("mkdocs") or included.group("snippet")):
+            # "Let's start with a simple example:" would end on nothing: say what it showed.
+            out.extend(["", included_file_note(included.group("mkdocs") or included.group("snippet")), ""])
+            continue
         if short and _DROP_LINE.match(line):
             out.append("")  # a block-level construct: it ends the paragraph before it
             continue
@@ -1433,6 +1463,14 @@ def _build_docutils() -> dict[str, Any]:
                 self.state.nested_parse(self.content, self.content_offset, container)
             return container.children
 
+    class LiteralInclude(Drop):
+        """`.. literalinclude:: ../examples/app.py`: the file is not read; the text says which one it was."""
+
+        def run(self):
+            if not self.arguments or not _is_code_file(self.arguments[0]):
+                return []
+            return [nodes.paragraph("", "", nodes.Text(included_file_note(self.arguments[0])))]
+
     class Code(Drop):
         def run(self):
             lang = self.arguments[0].split()[0] if self.arguments else ""
@@ -1594,6 +1632,7 @@ def _build_docutils() -> dict[str, Any]:
     for name in _RST_CODE_DIRECTIVES:
         table[name] = Code
     table["code-tab"] = CodeTab
+    table["literalinclude"] = LiteralInclude
     for name in ("note", "warning", "tip", "hint", "important", "caution", "danger", "error", "attention",
                  "todo"):
         table[name] = Admonition

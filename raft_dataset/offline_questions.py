@@ -27,7 +27,7 @@ from functools import lru_cache
 import lemminflect
 
 from .chunking import trim_span
-from .markup import fenced_code_spans
+from .markup import INCLUDED_FILE_NOTE_RE, fenced_code_spans
 from .raft_format import STOPWORDS
 from .records import Document, Heading, Query
 
@@ -1293,8 +1293,8 @@ _MIN_PROSE_WORDS = 8
 
 
 def _prose_words(text: str) -> int:
-    """Words of prose: outside code fences and table rows."""
-    prose = _without_code(text)
+    """Words of prose: outside code fences, table rows and the notes that stand for included files."""
+    prose = INCLUDED_FILE_NOTE_RE.sub("", _without_code(text))
     lines = [ln for ln in prose.splitlines() if ln.strip() and not ln.lstrip().startswith("|")]
     return len(_WORD_RE.findall(" ".join(lines)))
 

@@ -167,16 +167,19 @@ def test_fastapi_titles_carry_the_heading_path(fastapi_chunks):
         return next(c.title for c in chunks if c.start <= sections[name].start < c.end)
 
     # A chunk of several sections is titled by their common path; one section's chunk by its own.
-    assert title_at("Path") == "First Steps > Recap, step by step"
+    step_2 = 'Step 2: create a FastAPI "instance"'
+    assert title_at(step_2) == "First Steps > Recap, step by step"
+    assert title_at("Path") == "First Steps > Recap, step by step > Step 3: create a path operation > Path"
     assert title_at("Check the openapi.json") == "First Steps > OpenAPI > Check the openapi.json"
     # A chunk's own heading path is its title, not text: the first chunk opens with the page's first sentence.
     assert chunks[0].title == "First Steps" and chunks[0].text.startswith("The simplest FastAPI file")
-    # A chunk packing several sections shows the headings below its title before their text, in order; a
-    # new parent and its child on one line, as a path.
-    (packed,) = [c for c in chunks if c.start <= sections["Path"].start < c.end]
+    # A chunk packing several sections shows the headings below its title before their text, in order (a
+    # new parent and its child go on one line, as a path: `expected_text`, checked on every chunk above).
+    (packed,) = [c for c in chunks if c.start <= sections[step_2].start < c.end]
     lines = packed.text.split("\n\n")
-    path_body = doc.text[sections["Path"].start:].split("\n\n")[0]
-    assert lines.index("Step 3: create a path operation > Path") == lines.index(path_body) - 1
+    step_2_body = doc.text[sections[step_2].start:].split("\n\n")[0]
+    assert lines.index("Step 1: import FastAPI") < lines.index(step_2)
+    assert lines[lines.index(step_2) + 1] == step_2_body
     assert packed.n_tokens <= CHUNK_SIZE
 
 

@@ -172,10 +172,11 @@ def test_markdown_cleanup(tmp_path):
     (doc,) = read_corpus(str(tmp_path / "page.md"))
     assert doc.doc_id == "page.md" and doc.format == "markdown"
     assert doc.title == "Front Matter Title"
-    # Front matter, the comment, the include and the template tag are gone; the heading is structure;
-    # admonitions keep their title as a lead-in; code is kept verbatim, in fences.
+    # Front matter, the comment and the template tag are gone; the include names its file (markup reads
+    # no files); the heading is structure; admonitions keep their title as a lead-in; code is kept
+    # verbatim, in fences.
     assert doc.text == (
-        "Intro paragraph.\n\nTechnical Details: Inside the note.\n\nCareful: Indented admonition body.\n\n"
+        "Intro paragraph.\n\n(Example file: `docs_src/app/tutorial001.py`)\n\nTechnical Details: Inside the note.\n\nCareful: Indented admonition body.\n\n"
         "```\nindented code inside it\n```\n\n"
         "```python\n# not a heading\n{* kept inside code *}\n<!-- kept inside code -->\n```\n\nDone."
     )

@@ -597,6 +597,8 @@ Per request only.
 
 Tip: Use `Depends()` with a callable.
 
+(Example file: `docs_src/dependencies/tutorial001.py`)
+
 Install it with pip.
 
 Note: Shortcode notes keep their text.
@@ -1083,3 +1085,17 @@ def test_terminal_output_loses_its_colour_tags_but_html_examples_keep_theirs():
     assert "```console\n$ fastapi dev\n\n   FastAPI   Starting server at http://127.0.0.1:8000 & docs\n```" in text
     example = '```html\n<span style="color: red"><font color="red">Warning</font></span>\n```\n'
     assert '<span style="color: red"><font color="red">Warning</font></span>' in parse_markdown(example).text
+
+
+def test_an_included_code_file_is_named_not_silently_dropped():
+    """fastapi_docs: 293 of 440 `{* ... *}` includes follow a lead-in ("Let's start with a simple example:")
+    that ended on nothing once the include was dropped. Markup reads no files, so the text names the file;
+    an included text file (more markdown or reST) is still dropped."""
+    md = ('Start with an example:\n\n{* ../../docs_src/python_types/tutorial001_py39.py hl[1] *}\n\n'
+          '--8<-- "docs/examples/config.toml"\n\n--8<-- "docs/includes/abbreviations.md"\n\nThe end.\n')
+    assert parse_markdown(md).text == (
+        "Start with an example:\n\n(Example file: `docs_src/python_types/tutorial001_py39.py`)\n\n"
+        "(Example file: `docs/examples/config.toml`)\n\nThe end.")
+    rst = ("Title\n=====\n\nUse it like this:\n\n.. literalinclude:: ../examples/app.py\n   :language: python\n"
+           "   :lines: 1-10\n\n.. literalinclude:: ../README.rst\n\nDone here.\n")
+    assert parse_rst(rst).text == "Use it like this:\n\n(Example file: `examples/app.py`)\n\nDone here."

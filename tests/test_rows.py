@@ -98,6 +98,7 @@ def test_clean_text_of_the_sphinx_and_mdx_pages():
     assert mdx.text == (
         "Tidewave runs on Linux and macOS and needs Python 3.10 or newer.\n\n"
         "Old releases: Releases before 2.0 are no longer supported.\n\n"
+        "(Example file: `docs_src/install.py`)\n\n"
         "Install the command-line tool with pipx, which keeps it in its own environment:\n\n"
         "```bash\npipx install tidewave\n```\n\n"
         "Run `pipx upgrade tidewave` to move to the latest release. Your configuration in `~/.tidewave` is kept."
