@@ -928,7 +928,7 @@ _ADMONITION_LABEL_RE = re.compile(
     r"\s*:\s+(?=\S)", re.IGNORECASE,
 )
 _FOLLOWING_RE = re.compile(r"\b(?:the\s+)?following(?:\s+(\w+))?\s*$", re.IGNORECASE)
-_LIKE_THIS_RE = re.compile(r"\s*,?\s*\b(?:like this|like so|as follows|as shown below|as below|below)\s*$", re.I)
+_LIKE_THIS_RE = re.compile(r"\s*,?\s*\b(?:like this|like so|like|as follows|as shown below|as below|below)\s*$", re.I)
 _OPEN_ENDED_RE = re.compile(
     r"\b(?:with|in|to|using|by|via|of|as|for|like|is|are|be|run|use|type|execute|call|add|write|enter)\s*$", re.I
 )

@@ -181,6 +181,10 @@ def test_lead_in_with_code_short_inline_long_described():
     assert choice.answer == ("Create a project folder and a `.venv` folder within (macOS/Linux): `mkdir myproject`, "
                              "then `cd myproject`, then `python3 -m venv .venv`.")
     assert choice.quotes == [tabs[: tabs.index("```\n\nWindows") + 3]]
+    # A lead-in ending on a bare "like:" (fastapi_docs) points at its block as "like this:" does.
+    like = 'You will get an "Inactive user" error, like:\n\n```JSON\n{\n  "detail": "Inactive user"\n}\n```\n'
+    assert select_quotes("What error does an inactive user get?", like).answer == (
+        'You will get an "Inactive user" error as shown in the code quoted above.')
     # Code that is not a few commands is still described, not inlined.
     view = 'Define the view like this:\n\n```python\n@app.route("/")\ndef index():\n    return "hi"\n```\n'
     assert select_quotes("How do I define the view?", view).answer == "Define the view as shown in the code quoted above."
