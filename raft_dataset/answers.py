@@ -683,6 +683,33 @@ def _instructs(action: frozenset[str], sentence: str) -> bool:
     return bool(_INSTRUCTION_RE.search(sentence)) or bool(opening and words[0] in _verb_lemmas(words[0]))
 
 
+_YOU_CAN_RE = re.compile(r"\b(?:you|we)\s+(?:can|should|must|need to|have to|will need to)\b", re.IGNORECASE)
+_BY_DOING_RE = re.compile(r"\bby (?:setting|passing|adding|using|calling|running|installing|declaring)\b", re.I)
+# Verbs that open a step ("Set `X` ...", "Mount a `StaticFiles()` instance ..."); a word list, because a
+# dictionary also calls "up", "flask" or "this" verbs.
+_IMPERATIVES = frozenset([
+    "use", "run", "set", "add", "call", "pass", "create", "install", "import", "define", "declare", "configure",
+    "enable", "disable", "open", "write", "put", "change", "start", "stop", "edit", "remove", "delete", "replace",
+    "register", "provide", "specify", "include", "return", "mount", "send", "check", "update", "type", "enter",
+    "execute", "select", "choose", "copy", "build", "deploy", "activate", "save", "load", "apply", "wrap",
+    "override", "raise", "catch", "point", "list", "generate", "upgrade", "downgrade", "export", "initialize",
+    "initialise", "attach", "assign", "inherit", "extend", "navigate", "visit", "restart", "login", "log",
+])
+_NOT_THE_WAY_RE = re.compile(r"\b(?:also|could|would|might|never|had)\b|\b(?:should|must)(?:n't| not)\b", re.IGNORECASE)
+
+
+def _tells_a_way(sentence: str) -> bool:
+    """A sentence that tells how to do something, whatever the verb: "you can/should ...", "use/run/set
+    ...", "... by setting ...", or an imperative opening ("Set `X` to ...")."""
+    if _EXAMPLE_RE.match(sentence) or _POINTER_RE.search(sentence) or _MOTIVATION_RE.search(sentence):
+        return False
+    if _NOT_THE_WAY_RE.search(sentence):
+        return False  # "You could also use ...", "should not be run as root": an alternative or a warning
+    opening = re.match(r"\W*([A-Za-z]+)\s", sentence)
+    return bool(_YOU_CAN_RE.search(sentence) or _BY_DOING_RE.search(sentence)
+                or (opening and opening.group(1).lower() in _IMPERATIVES))
+
+
 def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     """How a sentence names the subject of "What is X?": "opens" when X is what it is about (the
     term of a "term: definition" line, or its first content words followed by a verb: "Tilde
@@ -814,6 +841,10 @@ def _scores(
             # using the verb ("Templates are rendered on the server") gains less.
             # A condition ("If you have a compiler, you can install ...") tells a way, not the way.
             score += (2.0 if i not in asides and instructs else 0.5) * boost
+        elif form == "how" and i not in asides and _tells_a_way(bodies[i]):
+            # "You can tell Flask not to load dotenv files ... by setting `FLASK_SKIP_DOTENV`" answers "How
+            # do I disable dotenv?" in other words; the section's first sentence may only set the scene.
+            score += 0.35 * boost
         if i in asides:
             score -= 0.3 * boost
         if form == "how" and _MOTIVATION_RE.search(bodies[i]) and not instructs:

@@ -280,13 +280,16 @@ def _fake_embed(texts):
 
 
 def test_semantic_selection_with_an_encoder():
-    question = "How do I switch off retrying?"
+    question = "What setting will switch off retrying?"
     (answer,) = ExtractiveAnswerGenerator(embed=_fake_embed).generate([AnswerRequest(question, ORACLE, [ORACLE])])
     # Word overlap alone cannot tell the sentences apart; the encoder's similarity can.
     assert extract_quotes(answer.output) == ["Set `retries = 0` to disable retrying for a job."]
     assert final_answer(answer.output) == "Set `retries = 0` to disable retrying for a job."
     (lexical,) = GENERATOR.generate([AnswerRequest(question, ORACLE, [ORACLE])])
     assert extract_quotes(lexical.output) != extract_quotes(answer.output)
+    # "How do I ...?" needs no encoder for it: "Set ..." tells a way, in other words than the question's.
+    (how,) = GENERATOR.generate([AnswerRequest("How do I switch off retrying?", ORACLE, [ORACLE])])
+    assert extract_quotes(how.output) == ["Set `retries = 0` to disable retrying for a job."]
 
 
 def test_absent_oracle_keep_or_refuse():
@@ -747,3 +750,21 @@ def test_the_final_answer_drops_a_pointer_to_earlier_text():
                               "as you read above.\n")
     choice = select_quotes("What does the `JSONResponse` class do?", text, evidence=evidence)
     assert choice.answer == "Takes some data and returns an `application/json` encoded response."
+
+
+def test_how_do_i_prefers_a_sentence_that_tells_a_way_in_other_words():
+    """flask_docs/cli.rst: "How do I disable dotenv?" was answered with the section's first sentence
+    ("The `flask` command will show a message if it detects dotenv files ..."); the way is told without
+    the asked verb. An alternative ("You could also use ...") or a warning is not the way."""
+    text, evidence = _section("Disable dotenv", (
+        "The `flask` command will show a message if it detects dotenv files but python-dotenv is not installed.\n\n"
+        "```bash\n$ flask run\n * Tip: There are .env files present.\n```\n\n"
+        "You can tell Flask not to load dotenv files even when python-dotenv is installed by setting the "
+        "`FLASK_SKIP_DOTENV` environment variable.\n"))
+    choice = select_quotes("How do I disable dotenv?", text, evidence=evidence)
+    assert choice.answer.startswith("You can tell Flask not to load dotenv files")
+    text, evidence = _section("Static Files", (
+        "Static files are served from the disk by a `StaticFiles` application mounted in your app.\n\n"
+        "You could also use `from starlette.staticfiles import StaticFiles`.\n"))
+    assert select_quotes("How do I serve static files?", text, evidence=evidence).answer.startswith(
+        "Static files are served")
