@@ -145,11 +145,18 @@ _PRESENTATION_TAG_RE = re.compile(r"</?(?:font|span|u|b|i|strong|em)\b[^>]*>", r
 _TERMINAL_LANGS = frozenset(["", "console", "shell", "bash", "sh", "text", "shell-session", "terminal"])
 
 
+# Material for MkDocs code annotations: `# (1)!` marks where the numbered note after the block attaches
+# (the "!" strips the comment on the page); it is page furniture, not code.
+_ANNOTATION_MARKER_RE = re.compile(r"[ \t]*(?:#|//|--|;)[ \t]*\(\d{1,3}\)![ \t]*$")
+
+
 def _code_lines(block: _Code) -> list[str]:
     code = block.code
     if block.lang.strip().lower() in _TERMINAL_LANGS and _TERMINAL_STYLE_RE.search(code):
         code = html.unescape(_PRESENTATION_TAG_RE.sub("", code))
     lines = [line.rstrip() for line in code.split("\n")]
+    if "!" in code:
+        lines = [_ANNOTATION_MARKER_RE.sub("", line) for line in lines if not _ANNOTATION_MARKER_RE.fullmatch(line)]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:

@@ -1099,3 +1099,13 @@ def test_an_included_code_file_is_named_not_silently_dropped():
     rst = ("Title\n=====\n\nUse it like this:\n\n.. literalinclude:: ../examples/app.py\n   :language: python\n"
            "   :lines: 1-10\n\n.. literalinclude:: ../README.rst\n\nDone here.\n")
     assert parse_rst(rst).text == "Use it like this:\n\n(Example file: `examples/app.py`)\n\nDone here."
+
+
+def test_material_code_annotation_markers_are_not_code():
+    """fastapi_docs/deployment/docker.md: `# (1)!` lines in a `{ .annotate }` Dockerfile are where the
+    numbered notes after the block attach on the page; a plain `# (4)` comment is the code's own."""
+    md = ("Some text here.\n\n```{ .dockerfile .annotate }\n# (1)!\nFROM python:3.14\n\n# (2)!\nWORKDIR /code\n"
+          "RUN pip install x  # (3)!\n# (4) kept: a plain comment\n```\n\n1. Start from the official Python image.\n")
+    assert parse_markdown(md).text == (
+        "Some text here.\n\n```dockerfile\nFROM python:3.14\n\nWORKDIR /code\nRUN pip install x\n"
+        "# (4) kept: a plain comment\n```\n\n1. Start from the official Python image.")
