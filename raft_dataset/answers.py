@@ -1046,7 +1046,9 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
             shown.append(item)
             length += len(item) + 2
         more = len(items) - len(shown)
-        joined = "; ".join(shown) + (f"; and {more} more" if more else "")
+        if more == 1 and len(items) <= _MAX_LIST_ITEMS and len(items[-1]) <= 300:
+            shown, more = items, 0  # "and 1 more" would hide less than it says
+        joined = "; ".join(shown) + (f"; and {more} more in the list quoted above" if more else "")
         return as_statement(f"{lead.rstrip().rstrip(':：').rstrip()}: {joined}") if shown else ""
     if s.takes == "code":
         label, lines = _code_lines(text, s)
@@ -1076,7 +1078,7 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         parts.append(anchor + 1)
     if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
         parts = parts[:1]
-    return _without_connective(" ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts))))
+    return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts))))
 
 
 # "But you might want ...", "Of course, there are ...": a link to the text before, which the final
@@ -1098,10 +1100,17 @@ _AS_ABOVE_RE = re.compile(r",? as (?:you (?:read|saw|have seen|learned)|(?:menti
                           r"(?:above|before|earlier|previously)(?=[.!]?(?:\s|$))", re.IGNORECASE)
 
 
-def _without_connective(answer: str) -> str:
-    """The answer without an opening connective, its next word capitalised ("But you can ..." -> "You can ..."),
-    and without a closing ", as you read above"."""
-    answer = _AS_ABOVE_RE.sub("", answer)
+# Pictographs ("... a single session per request. 🤓", "... with one command. 🎉"): the docs' tone, which a
+# quote keeps and a final answer does without.
+_EMOJI_RE = re.compile("[ \t]*[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2B55][\uFE0F\u200D]?")
+
+
+def _standalone(answer: str) -> str:
+    """The final answer as a statement standing alone: without an opening connective, its next word
+    capitalised ("But you can ..." -> "You can ..."), without a closing ", as you read above" and
+    without emoji."""
+    answer = _EMOJI_RE.sub("", _AS_ABOVE_RE.sub("", answer)).strip() or answer
+    answer = re.sub(r"([.!?])\.$", r"\1", answer)  # "`fastapi deploy`. 🎉" was closed with a full stop of its own
     rest = _CONNECTIVE_RE.sub("", answer, count=1)
     if rest == answer or len(rest.split()) < 3:
         return answer

@@ -768,3 +768,20 @@ def test_how_do_i_prefers_a_sentence_that_tells_a_way_in_other_words():
         "You could also use `from starlette.staticfiles import StaticFiles`.\n"))
     assert select_quotes("How do I serve static files?", text, evidence=evidence).answer.startswith(
         "Static files are served")
+
+
+def test_the_final_answer_has_no_emoji_and_no_lone_hidden_item():
+    """fastapi_docs: "... one command: `fastapi deploy`. 🎉" and "`UploadFile` has the following attributes:
+    ...; and 1 more." The quote keeps the page as written; the final answer drops the pictograph and
+    lists a last item rather than hiding one."""
+    text = "Deploy your app to FastAPI Cloud with one command: `fastapi deploy`. 🎉\n"
+    choice = select_quotes("How do I deploy my app to FastAPI Cloud?", text)
+    assert "🎉" in choice.quotes[0]
+    assert choice.answer == "Deploy your app to FastAPI Cloud with one command: `fastapi deploy`."
+    long = "x" * 80  # two items fill the 300-character budget; the third is left over
+    text = ("`UploadFile` has the following attributes:\n\n"
+            f"- `filename`: A `str` with the original file name {long}.\n"
+            f"- `content_type`: A `str` with the content type {long}.\n"
+            "- `file`: A `SpooledTemporaryFile` (a file-like object).\n")
+    answer = select_quotes("What attributes does `UploadFile` have?", text).answer
+    assert "more" not in answer and answer.endswith("`file`: A `SpooledTemporaryFile` (a file-like object).")
