@@ -1102,15 +1102,17 @@ _AS_ABOVE_RE = re.compile(r",? as (?:you (?:read|saw|have seen|learned)|(?:menti
 
 # Pictographs ("... a single session per request. 🤓", "... with one command. 🎉"): the docs' tone, which a
 # quote keeps and a final answer does without.
-_EMOJI_RE = re.compile("[ \t]*[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2B55][\uFE0F\u200D]?")
+_EMOJI = "[ \t]*[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2B55][\uFE0F\u200D]?"
+_EMOJI_RE = re.compile(_EMOJI)
+# One after a sentence's end, with the full stop a statement gave it: "... for each request. ⚠️. But ...".
+_EMOJI_AFTER_SENTENCE_RE = re.compile(f"(?<=[.!?])(?:{_EMOJI})+\\.?")
 
 
 def _standalone(answer: str) -> str:
     """The final answer as a statement standing alone: without an opening connective, its next word
     capitalised ("But you can ..." -> "You can ..."), without a closing ", as you read above" and
     without emoji."""
-    answer = _EMOJI_RE.sub("", _AS_ABOVE_RE.sub("", answer)).strip() or answer
-    answer = re.sub(r"([.!?])\.$", r"\1", answer)  # "`fastapi deploy`. 🎉" was closed with a full stop of its own
+    answer = _EMOJI_RE.sub("", _EMOJI_AFTER_SENTENCE_RE.sub("", _AS_ABOVE_RE.sub("", answer))).strip() or answer
     rest = _CONNECTIVE_RE.sub("", answer, count=1)
     if rest == answer or len(rest.split()) < 3:
         return answer

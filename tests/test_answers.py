@@ -778,6 +778,10 @@ def test_the_final_answer_has_no_emoji_and_no_lone_hidden_item():
     choice = select_quotes("How do I deploy my app to FastAPI Cloud?", text)
     assert "🎉" in choice.quotes[0]
     assert choice.answer == "Deploy your app to FastAPI Cloud with one command: `fastapi deploy`."
+    # Between sentences too, without leaving the full stop the statement gave it (fastapi_docs/advanced/settings.md).
+    text = "The file is read for each request, every time it comes in. ⚠️ With the cache, it is read once at startup.\n"
+    answer = select_quotes("How often is the file read?", text).answer
+    assert "⚠" not in answer and ".." not in answer, answer
     long = "x" * 80  # two items fill the 300-character budget; the third is left over
     text = ("`UploadFile` has the following attributes:\n\n"
             f"- `filename`: A `str` with the original file name {long}.\n"
