@@ -301,10 +301,10 @@ def _following(text: str, blocks: list[tuple[str, int, int]], b: int) -> list[tu
     """The blocks after block b, blank lines left out; a tab label before a code block is passed over,
     so that a lead-in takes the first tab's code ("Create a project folder ...:" / "macOS/Linux:" / code)."""
     following = [block for block in blocks[b + 1 :] if block[0] != "blank"]
-    if len(following) > 1 and following[0][0] == "prose" and following[1][0] == "code" and len(
-            text[following[0][1] : following[0][2]].split()) <= 4 and _TAB_LABEL_RE.match(
-            text[following[0][1] : following[0][2]]):
-        return following[1:]
+    if len(following) > 1 and following[0][0] == "prose" and following[1][0] == "code":
+        label = text[following[0][1] : following[0][2]]
+        if len(label.split()) <= 4 and _TAB_LABEL_RE.match(label):
+            return following[1:]
     return following
 
 
@@ -533,8 +533,8 @@ def select_quotes(
         oracle_text[sentences[a].start : sentences[a].body_end]) in _DEICTIC_OPENERS}
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
-        defines = anchor == for_heading or bool(subject_stems) and _names(
-            subject_stems, oracle_text[sentences[anchor].start : sentences[anchor].body_end]) == "opens"
+        anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
+        defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
         answer = _as_definition(question, _statement(oracle_text, sentences, group, anchor, defines))
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
@@ -542,8 +542,8 @@ def select_quotes(
         if answer and content_problem(asked, quotes, answer, title=title) is None:
             best = oracle_text[sentences[anchor].start : sentences[anchor].end].strip()
             final = reference_answer.strip() if reference_answer else answer
-            return QuoteChoice(quotes, best, final, _block_kind(sentences[anchor]), anchor, anchor == for_heading
-                               or _direct(question, oracle_text[sentences[anchor].start : sentences[anchor].body_end]))
+            return QuoteChoice(quotes, best, final, _block_kind(sentences[anchor]), anchor,
+                               anchor == for_heading or _direct(question, anchor_body))
     return None
 
 
@@ -671,7 +671,7 @@ def _instructs(action: frozenset[str], sentence: str) -> bool:
     """Whether a sentence tells how to do the asked action: the verb as an imperative or purpose
     ("Install `uv`", "To stream SSE, use ..."), or with "you can" / "use ..." ("You can use the
     model configuration to `forbid` ...")."""
-    if not _does(action, sentence) or _EXAMPLE_RE.match(sentence) or _POINTER_RE.search(sentence):
+    if not _does(action, sentence) or _EXAMPLE_RE.match(sentence):
         return False
     words = re.findall(r"[^\W\d_]+", sentence.lower())
     if words and (words[0] in action or (words[0] == "to" and len(words) > 1 and words[1] in action)):
@@ -701,7 +701,7 @@ _NOT_THE_WAY_RE = re.compile(r"\b(?:also|could|would|might|never|had)\b|\b(?:sho
 def _tells_a_way(sentence: str) -> bool:
     """A sentence that tells how to do something, whatever the verb: "you can/should ...", "use/run/set
     ...", "... by setting ...", or an imperative opening ("Set `X` to ...")."""
-    if _EXAMPLE_RE.match(sentence) or _POINTER_RE.search(sentence) or _MOTIVATION_RE.search(sentence):
+    if _EXAMPLE_RE.match(sentence) or _MOTIVATION_RE.search(sentence):
         return False
     if _NOT_THE_WAY_RE.search(sentence):
         return False  # "You could also use ...", "should not be run as root": an alternative or a warning
@@ -765,12 +765,11 @@ def _in_admonition(text: str, sentences: list[_Sentence], i: int) -> bool:
 
 
 def _aside(sentence: str, question: str) -> bool:
-    """A note or warning, a signpost ("This section guides you through ..."), a pointer ("You can read
-    more at ..."); or a sentence opening with a condition or concession that is not what the question
-    asks about: "If one of your
+    """A note or warning, a signpost ("In this chapter, you will ..."); or a sentence opening with a
+    condition or concession that is not what the question asks about: "If one of your
     dependencies is declared multiple times, ..." answers "How do I use the same dependency multiple
     times?", "While Poetry creates environments, ..." does not answer "Can I disable it?"."""
-    if _note_or_signpost(sentence) or _POINTER_RE.search(sentence):
+    if _note_or_signpost(sentence):
         return True
     if not _CONDITION_RE.match(sentence):
         return False

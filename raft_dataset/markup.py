@@ -512,15 +512,17 @@ def _is_code_file(path: str) -> bool:
     return "." in name and not name.lower().endswith(_MARKUP_FILE_SUFFIXES)
 
 
+_INCLUDED_FILE_NOTE = "(Example file: `{}`)"
 # The line `included_file_note` writes: not prose of the section it stands in.
-INCLUDED_FILE_NOTE_RE = re.compile(r"^\(Example file: `[^`\n]+`\)$", re.MULTILINE)
+INCLUDED_FILE_NOTE_RE = re.compile(
+    "^" + re.escape(_INCLUDED_FILE_NOTE).replace(re.escape("{}"), "[^`\n]+") + "$", re.MULTILINE)
 
 
 def included_file_note(path: str) -> str:
     """The line standing for an example included from a file the corpus does not hold:
     "../../docs_src/first_steps/tutorial001.py" -> "(Example file: `docs_src/first_steps/tutorial001.py`)"."""
     path = re.sub(r"^(?:\.{1,2}/)+", "", path.strip().split("#", 1)[0])
-    return f"(Example file: `{path}`)"
+    return _INCLUDED_FILE_NOTE.format(path)
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)

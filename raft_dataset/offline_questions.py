@@ -453,6 +453,11 @@ def _first_person(word: str) -> str:
     return word
 
 
+def _in_first_person(text: str) -> str:
+    """`text` with the reader's "you/your/yours/yourself" as the asker's "I/my/mine/myself"."""
+    return re.sub(r"\b(you|your|yours|yourself)\b", lambda m: _first_person(m.group(1)), text)
+
+
 # --- the heading analysis ------------------------------------------------------------------------
 
 
@@ -1080,7 +1085,7 @@ def purpose_question(heading: str, body: str) -> str | None:
     heading_words = {w.lower() for w in _WORD_RE.findall(heading)} - STOPWORDS
     if not heading_words & {w.lower() for w in _WORD_RE.findall(f"{verb} {rest}")}:
         return None
-    rest = re.sub(r"\b(you|your|yours|yourself)\b", lambda m: _first_person(m.group(1)), rest)
+    rest = _in_first_person(rest)
     return f"How do I {verb} {rest}?"
 
 
@@ -1214,7 +1219,7 @@ def _reader_question(question: str) -> str | None:
         return None  # "Would you like to help?", "Is there anything unusual about your environment?"
     if not re.search(r"\byou", question, re.IGNORECASE):
         return question
-    out = re.sub(r"\b(you|your|yours|yourself)\b", lambda m: _first_person(m.group(1)), question)
+    out = _in_first_person(question)
     return re.sub(r"\b(are|were) I\b", lambda m: "am I" if m.group(1) == "are" else "was I", out)
 
 
