@@ -384,10 +384,11 @@ _PRONOUNS = frozenset(["it", "its", "this", "these", "they", "them", "their"])
 
 
 def _refers_back(text: str, s: _Sentence) -> bool:
-    """Whether a sentence leans on the one before: it opens with "It", "This", "However"... or has a
-    pronoun among its first four words ("To start it, run:")."""
+    """Whether a sentence leans on the one before: it opens with "It", "This", "However", "For that"... or
+    has a pronoun among its first four words ("To start it, run:")."""
     words = re.findall(r"\w+", text[s.start : s.body_end].lower())[:4]
-    return bool(words) and (words[0] in _REFERRING or any(w in _PRONOUNS for w in words))
+    return bool(words) and (words[0] in _REFERRING or any(w in _PRONOUNS for w in words) or (
+        words[0] in ("for", "with", "by", "after", "from") and words[1:2] in (["that"], ["those"], ["such"])))
 
 
 _DEMONSTRATIVES = frozenset(["this", "that", "these", "those", "such"])
@@ -577,6 +578,20 @@ _MOTIVATION_RE = re.compile(
 )
 # "Imagine that you want ...", "Let's say ...": a scene set for an example.
 _SCENE_RE = re.compile(r"^\W*(?:imagine|suppose|let'?s say|say you)\b", re.IGNORECASE)
+# "First, let's create a Pydantic user model.": a tutorial's step, which the final answer states as one.
+_LETS_RE = re.compile(r"^(?:(?:so|now|then|next|first|finally|ok|okay),?\s+)?let(?:'s|\u2019s|\s+us)\s+"
+                      r"(?!say\b|imagine\b|suppose\b|assume\b|pretend\b)", re.IGNORECASE)
+# "Ah yes, the good old problem of file uploads.", "Let's see how to ...", "At this point we have the user
+# data ...": the text talking to its reader or telling where the tutorial stands, which says nothing of
+# the subject alone. (A "Let's see it:" with its code is a step: see `_idle`.)
+_CHATTER_RE = re.compile(
+    r"^\W*(?:(?:ah|oh|well|ok|okay|alright|yes|yay|hooray|wow|great|voil[aà])\b\W|at this point\b"
+    r"|(?:(?:so|now|then|next|first|ok|okay|alright),?\s+)?let(?:'s|\u2019s|\s+us)\s+(?:now\s+|first\s+|quickly\s+)?"
+    r"(?:see|look|walk|try|focus|start|begin|go|take|dive|review|recap|explore|imagine|say|assume|pretend|think"
+    r"|understand|learn|discuss|talk|continue|move|revisit|get started|jump|zoom|play|have a look)\b"
+    r"|(?:(?:so|now|then|next|first),?\s+)?let(?:'s|\u2019s|\s+us)\s+\w+\s+(?:such|this|that|these|those|it|them)\b)",
+    re.IGNORECASE,
+)
 # "you can X", "use Y to X", "run ...": a sentence that tells how (with the asked verb, it is the answer).
 _INSTRUCTION_RE = re.compile(
     r"\b(?:you|we)\s+(?:can|could|may|should|must|need to|have to|will need to)\b"
@@ -815,10 +830,14 @@ def _scores(
     action = _asked_action(question)
     form = question_form(question)
     asides = {i for i in ok if _aside(bodies[i], question) or _in_admonition(text, sentences, i)}
-    # The section's lead: its first sentence that is neither an aside nor the need or scene it opens
-    # with ("In some cases you don't really need ...", "Imagine that you want ...").
-    lead = next((i for i in in_evidence if i not in asides and not _MOTIVATION_RE.search(bodies[i])
-                 and not _SCENE_RE.match(bodies[i])), None) if subject else None
+    idle = {i for i in ok if _idle(sentences[i], bodies[i])}
+    # The text's answer to a question it asks itself about the subject ("What does a cache do? [...] the
+    # idea is that you put the result ... into a cache"): the author's own answer, ahead of the section's lead.
+    answers_own_question = _answers_own_question(text, sentences, bodies, ok, idle, question)
+    # The section's lead: its first sentence that is neither an aside nor the need, scene or chatter it
+    # opens with ("In some cases you don't really need ...", "Imagine that you want ...", "Ah yes, ...").
+    lead = next((i for i in in_evidence if i not in asides and i not in idle
+                 and not _MOTIVATION_RE.search(bodies[i])), None) if subject and answers_own_question is None else None
     named = {i: "opens" if i == for_heading else _names(subject_stems, bodies[i]) for i in ok} if subject else {}
     # With no sentence about X by name, the section's lead defines it ("The `at` form runs a job ..."
     # under "Fixed times"), more surely than a later one that mentions X ("at most 48 fixed times").
@@ -834,7 +853,7 @@ def _scores(
         leans = i != for_heading and _refers_back(text, s) and not (
             i - 1 in quotable and _adjacent(text, sentences, i - 1, i) and not sentences[i - 1].takes
         )  # "That status code will be used..." after a code block: a dangling "that"
-        instructs = _instructs(action, bodies[i])
+        instructs = i not in idle and _instructs(action, bodies[i])  # "Let's say that you want to return ..."
         if _does(action, bodies[i]) and not leans:
             # "Can I disable it?": "you can disable this feature by ..." tells how; a sentence merely
             # using the verb ("Templates are rendered on the server") gains less.
@@ -844,8 +863,10 @@ def _scores(
             # "You can tell Flask not to load dotenv files ... by setting `FLASK_SKIP_DOTENV`" answers "How
             # do I disable dotenv?" in other words; the section's first sentence may only set the scene.
             score += 0.35 * boost
-        if i in asides:
+        if i in asides or i in idle:
             score -= 0.3 * boost
+        if i == answers_own_question:
+            score += boost
         if form == "how" and _MOTIVATION_RE.search(bodies[i]) and not instructs:
             score -= 0.3 * boost  # "you might want to restrict the headers": the need, not the way
         if form == "why" and _REASON_RE.search(bodies[i]):
@@ -863,6 +884,32 @@ def _scores(
             score += -1.0 if place is None else boost * (0.3, 0.15, 0.05)[place] if place < 3 else 0.0
         scores[i] = score if relevance[i] > 0 or i in in_evidence else min(score, 0.0)
     return scores
+
+
+def _idle(s: _Sentence, body: str) -> bool:
+    """Chatter or a scene set ("Ah yes, ...", "So let's implement ...", "Say you have a function ..."), unless it
+    takes a block along: it opens no final answer and defines nothing."""
+    return not s.takes and bool(_CHATTER_RE.match(body) or _SCENE_RE.match(body))
+
+
+def _content_stems(text: str) -> set[str]:
+    return set(_stems(" ".join(w for w in re.findall(r"[^\W\d_]+", text.lower()) if w not in STOPWORDS)))
+
+
+def _answers_own_question(text: str, sentences: list[_Sentence], bodies: list[str], ok: list[int], idle: set[int],
+                          question: str) -> int | None:
+    """The sentence that answers a question the text asks itself about the asked subject: after "What does a
+    cache do?" (for "What is caching?"), the first sentence past the scene it sets. None without one."""
+    asked = _content_stems(_last_sentence(question))
+    for q, body in enumerate(bodies):
+        if not body.rstrip().endswith(("?", "？")) or len(asked & _content_stems(body)) < min(2, len(asked)):
+            continue
+        k = q + 1
+        while k in idle and _adjacent(text, sentences, k, k + 1):
+            k += 1  # past "Say you have a function that ..."
+        if k in ok and k not in idle and _adjacent(text, sentences, k - 1, k):
+            return k
+    return None
 
 
 def _in_evidence(sentences: list[_Sentence], ok: list[int], evidence: tuple[int, int] | None) -> list[int]:
@@ -932,9 +979,9 @@ def _note_or_signpost(sentence: str) -> bool:
 
 
 def _background(sentence: str) -> bool:
-    """A note, a signpost or a motivation ("In some cases you might want to ..."): context an answer
-    can do without."""
-    return _note_or_signpost(sentence) or bool(_MOTIVATION_RE.search(sentence))
+    """A note, a signpost, a motivation ("In some cases you might want to ...") or chatter ("Ah yes, ..."):
+    context an answer can do without."""
+    return _note_or_signpost(sentence) or bool(_MOTIVATION_RE.search(sentence) or _CHATTER_RE.match(sentence))
 
 
 def _block_kind(s: _Sentence) -> str | None:
@@ -1024,6 +1071,15 @@ def _list_items(text: str, s: _Sentence) -> list[str]:
     return [item for item in items if item]
 
 
+def _join_items(items: list[str]) -> str:
+    """List items in one line, "; " between them; an item ending in "or"/"and" runs on into the next
+    ("`@contextlib.contextmanager` or `@contextlib.asynccontextmanager`")."""
+    joined = ""
+    for k, item in enumerate(items):
+        joined += item if k == 0 else (" " if re.search(r"\b(?:or|and)$", items[k - 1]) else "; ") + item
+    return joined
+
+
 def _code_lines(text: str, s: _Sentence) -> tuple[str, list[str]]:
     """(tab label or "", the code lines) of the block a lead-in takes."""
     lines = [line.strip() for line in text[s.body_end : s.end].splitlines() if line.strip()]
@@ -1031,10 +1087,29 @@ def _code_lines(text: str, s: _Sentence) -> tuple[str, list[str]]:
     return label, [line for line in lines if not _FENCE_RE.match(line)]
 
 
+def _inline_code(lines: list[str]) -> bool:
+    """Whether a code block is one short line or a few shell commands ("mkdir myproject", "python3 -m venv
+    .venv"), which a final answer carries instead of pointing at the quote."""
+    lines = [re.sub(r"^[$%>] ", "", line) for line in lines]  # a shell prompt is not the command
+    return 0 < len(lines) <= _MAX_INLINE_LINES and all(
+        len(line) <= _MAX_INLINE_CODE and "`" not in line and not line.startswith("#") for line in lines
+    ) and (len(lines) == 1 or all(_SHELL_COMMAND_RE.match(line) for line in lines))
+
+
+def _brings_its_block(text: str, s: _Sentence) -> bool:
+    """Whether a lead-in is a clause whose statement carries its block: a list's items, or code short enough
+    to inline ("You can import it directly from `fastapi`: `from fastapi import UploadFile`"; not "So, in a
+    URL like:", a fragment, nor "Any function that is valid to use with:", which ends open)."""
+    lead = text[s.start : s.body_end].rstrip().rstrip(":：").rstrip()
+    if not has_verb(lead) or _OPEN_ENDED_RE.search(lead):
+        return False
+    return s.takes == "item" or (s.takes == "code" and _inline_code(_code_lines(text, s)[1]))
+
+
 def _sentence_statement(text: str, s: _Sentence) -> str:
     """One quoted sentence as a statement; a lead-in brings its list or code into it."""
     if s.takes == "list":  # a list without a lead-in: its items are the answer
-        return as_statement("; ".join(_list_items(text, dataclasses.replace(s, body_end=s.start))[:_MAX_LIST_ITEMS]))
+        return as_statement(_join_items(_list_items(text, dataclasses.replace(s, body_end=s.start))[:_MAX_LIST_ITEMS]))
     lead = plain_answer(text[s.start : s.body_end])
     if s.takes == "item":
         items = _list_items(text, s)
@@ -1047,16 +1122,12 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
         more = len(items) - len(shown)
         if more == 1 and len(items) <= _MAX_LIST_ITEMS and len(items[-1]) <= 300:
             shown, more = items, 0  # "and 1 more" would hide less than it says
-        joined = "; ".join(shown) + (f"; and {more} more in the list quoted above" if more else "")
+        joined = _join_items(shown) + (f"; and {more} more in the list quoted above" if more else "")
         return as_statement(f"{lead.rstrip().rstrip(':：').rstrip()}: {joined}") if shown else ""
     if s.takes == "code":
         label, lines = _code_lines(text, s)
-        lines = [re.sub(r"^[$%>] ", "", line) for line in lines]  # a shell prompt is not the command
-        if 0 < len(lines) <= _MAX_INLINE_LINES and all(
-            len(line) <= _MAX_INLINE_CODE and "`" not in line and not line.startswith("#") for line in lines
-        ) and (len(lines) == 1 or all(_SHELL_COMMAND_RE.match(line) for line in lines)):
-            # One line, or a few shell commands ("mkdir myproject", "python3 -m venv .venv"): the
-            # answer carries them, not "as shown above".
+        if _inline_code(lines):
+            lines = [re.sub(r"^[$%>] ", "", line) for line in lines]  # a shell prompt is not the command
             lead = lead.rstrip().rstrip(":：.").rstrip() + (f" ({label})" if label else "")
             joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "
             return f"{lead}{joiner}" + ", then ".join(f"`{line}`" for line in lines) + "."
@@ -1069,11 +1140,22 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
 def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False) -> str:
     """The final answer: the anchor sentence, with the sentence before it when that is quoted too, or
     the next one after it when the anchor alone is short. An anchor that `defines` the X of "What is
-    X?" ("Middleware is a WSGI application that ...") stands first unless it leans on the one before."""
+    X?" ("Middleware is a WSGI application that ...") stands first unless it leans on the one before. Chatter
+    or a scene ("Ah yes, ...", "Say you have ...") opens no final answer when a quoted sentence follows."""
+
+    def idle(k: int) -> bool:
+        return _idle(sentences[k], text[sentences[k].start : sentences[k].body_end])
+
+    while idle(anchor) and anchor + 1 in group and not _refers_back(text, sentences[anchor + 1]):
+        anchor, defines = anchor + 1, False
     parts = [anchor]
-    if group[0] < anchor and not (defines and not _refers_back(text, sentences[anchor])):
-        parts.insert(0, group[0])
-    elif len(text[sentences[anchor].start : sentences[anchor].body_end].split()) < 10 and anchor + 1 in group:
+    leans = _refers_back(text, sentences[anchor])
+    if anchor - 1 in group and (leans or not idle(anchor - 1)) and not (defines and not leans):
+        parts.insert(0, anchor - 1)
+    elif anchor + 1 in group and (len(text[sentences[anchor].start : sentences[anchor].body_end].split()) < 10
+                                  or not sentences[anchor].takes and _brings_its_block(text, sentences[anchor + 1])):
+        # A short anchor, or one followed by the list or commands it introduces ("The basic idea is quite
+        # simple. It basically works like this: 1. ...").
         parts.append(anchor + 1)
     if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
         parts = parts[:1]
@@ -1084,7 +1166,7 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
 # answer (a statement standing alone) does without. Quotes keep it: they are verbatim.
 _CONNECTIVE_RE = re.compile(
     r"^(?:but|and|so|also|however|of course|now|then|additionally|moreover|furthermore|finally|well|actually"
-    r"|in fact|in addition"
+    r"|in fact|in addition|in (?:this|these|that|those|such|both|either) cases?"
     # "As mentioned above, ...", "As seen in Return a Response directly, ...", "The same way as before, ...":
     # a pointer to text the reader of the answer does not have.
     r"|as (?:mentioned|described|explained|shown|seen|noted|discussed|said|we saw|we have seen)"
@@ -1109,13 +1191,16 @@ _EMOJI_AFTER_SENTENCE_RE = re.compile(f"(?<=[.!?])(?:{_EMOJI})+\\.?")
 
 def _standalone(answer: str) -> str:
     """The final answer as a statement standing alone: without an opening connective, its next word
-    capitalised ("But you can ..." -> "You can ..."), without a closing ", as you read above" and
-    without emoji."""
+    capitalised ("But you can ..." -> "You can ..."), a tutorial's "let's" as the step it is ("First, let's
+    create a model." -> "Create a model."), without a closing ", as you read above" and without emoji."""
     answer = _EMOJI_RE.sub("", _EMOJI_AFTER_SENTENCE_RE.sub("", _AS_ABOVE_RE.sub("", answer))).strip() or answer
-    rest = _CONNECTIVE_RE.sub("", answer, count=1)
-    if rest == answer or len(rest.split()) < 3:
-        return answer
-    return rest[0].upper() + rest[1:] if rest[0].islower() else rest
+    for opener in (_CONNECTIVE_RE, _LETS_RE):  # "So, let's create ..." -> "Create ..."
+        if opener is _LETS_RE and _CHATTER_RE.match(answer):
+            break  # "Let's see how to ...": no step to state
+        rest = opener.sub("", answer, count=1)
+        if rest != answer and len(rest.split()) >= 3:
+            answer = rest[0].upper() + rest[1:] if rest[0].islower() else rest
+    return answer
 
 
 def _named_for_heading(question: str, answer: str) -> str:

@@ -789,3 +789,68 @@ def test_the_final_answer_has_no_emoji_and_no_lone_hidden_item():
             "- `file`: A `SpooledTemporaryFile` (a file-like object).\n")
     answer = select_quotes("What attributes does `UploadFile` have?", text).answer
     assert "more" not in answer and answer.endswith("`file`: A `SpooledTemporaryFile` (a file-like object).")
+
+
+def test_chatter_and_scenes_open_no_final_answer():
+    """flask_docs/patterns/fileuploads.rst answered "How do I upload files?" with "Ah yes, the good old
+    problem of file uploads. ..."; the steps the text lists are the answer. A scene ("Let's imagine ...")
+    stays when the answer leans on it ("For that ...")."""
+    text, evidence = _section("Uploading Files", (
+        "Ah yes, the good old problem of file uploads. The basic idea of file uploads is actually quite simple. "
+        "It basically works like this:\n\n"
+        "1. A `<form>` tag is marked with `enctype=multipart/form-data` and an `<input type=file>` is placed in that form.\n"
+        "2. The application accesses the file from the `files` dictionary on the request object.\n"
+        "3. use the `save()` method of the file to save the file permanently somewhere on the filesystem.\n"))
+    choice = select_quotes("How do I upload files?", text, evidence=evidence)
+    assert not choice.answer.startswith("Ah"), choice.answer
+    assert "The application accesses the file from the `files` dictionary" in choice.answer
+    text, evidence = _section("Details about the Request object", (
+        "Let's imagine you want to get the client's IP address/host inside of your path operation function. "
+        "For that you need to access the request directly.\n"))
+    answer = select_quotes("How do I use the Request object directly?", text, evidence=evidence).answer
+    assert answer.startswith("Let's imagine you want") and answer.endswith("access the request directly.")
+
+
+def test_a_tutorials_lets_is_stated_as_its_step():
+    """fastapi_docs/tutorial/security/get-current-user.md: "First, let's create a Pydantic user model." is
+    the step "How do I create a user model?" asks for; "Let's see how to ..." only announces one and is
+    not stated as a step."""
+    text, evidence = _section("Create a user model", (
+        "First, let's create a Pydantic user model.\n\n"
+        "The same way we use Pydantic to declare bodies, we can use it anywhere else.\n"))
+    answer = select_quotes("How do I create a user model?", text, evidence=evidence).answer
+    assert answer.startswith("Create a Pydantic user model."), answer
+    text = "Let's see how to make use of a custom `Request` subclass to decompress gzip requests.\n"
+    assert select_quotes("How do I decompress gzip requests?", text).answer.startswith("Let's see how")
+
+
+def test_the_texts_answer_to_its_own_question_is_the_answer():
+    """flask_docs/patterns/caching.rst opens with a quip ("When your application runs slow, throw some caches
+    in.") and then asks itself "What does a cache do?": the sentences after that question answer "What is
+    caching?"."""
+    text, evidence = _section("Caching", (
+        "When your application runs slow, throw some caches in. Well, at least it's the easiest way to speed up "
+        "things. What does a cache do? Say you have a function that takes some time to complete but the results "
+        "would still be good enough if they were 5 minutes old. So then the idea is that you actually put the "
+        "result of that calculation into a cache for some time.\n\n"
+        "Flask itself does not provide caching for you, but Flask-Caching, an extension for Flask does.\n"))
+    choice = select_quotes("What is caching?", text, evidence=evidence)
+    assert "put the result of that calculation into a cache" in choice.answer, choice.answer
+    assert not any("throw some caches in" in quote for quote in choice.quotes)
+
+
+def test_list_items_joined_by_or_read_as_one_phrase():
+    """fastapi_docs: "... with:\\n- `@contextlib.contextmanager` or\\n- `@contextlib.asynccontextmanager`" read
+    "`@contextlib.contextmanager` or; `@contextlib.asynccontextmanager`"."""
+    text = ("Another way to create a context manager is with:\n\n"
+            "- `@contextlib.contextmanager` or\n- `@contextlib.asynccontextmanager`\n")
+    answer = select_quotes("How do I create a context manager?", text).answer
+    assert answer.endswith("with: `@contextlib.contextmanager` or `@contextlib.asynccontextmanager`."), answer
+
+
+def test_the_final_answer_drops_in_these_cases():
+    """fastapi_docs/tutorial/stream-json-lines.md: "In these cases, ..." points at text the answer's reader lacks."""
+    text = ("In these cases, it's common to send \"JSON Lines\", which is a format where you send one JSON object "
+            "per line.\n")
+    answer = select_quotes("What are JSON Lines?", text).answer
+    assert answer.startswith("It's common to send \"JSON Lines\""), answer
