@@ -530,12 +530,24 @@ _TOML_FRONT_MATTER = re.compile(r"\A\+\+\+[ \t]*\n(.*?\n)?\+\+\+[ \t]*(?:\n|\Z)"
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _STYLE_SCRIPT = re.compile(r"<(style|script)\b[^<>]{0,1000}>.*?(?:</\1\s*>|\Z)", re.S | re.I)
 # A line that includes a code file: MkDocs/FastAPI `{* ../../docs_src/x.py hl[3] *}`, pymdownx.snippets
-# `--8<-- "docs/x.py"`. The file is not read (markup does no I/O); the text says which file it was.
+# `--8<-- "docs/x.py"`, mdx_include `{!../../docs_src/x.py!}` (`{!> ...!}`: with its Python version).
+# The file is not read (markup does no I/O); the text says which file it was.
 _INCLUDE_LINE = re.compile(
-    r"^[ \t]*(?:\{\*[ \t]*(?P<mkdocs>[^\s*{}]+)[^{}]*\*\}|;?-{1,2}8<-{1,2}[ \t]+[\"'](?P<snippet>[^\"']+)[\"'])[ \t]*$"
+    r"^[ \t]*(?:\{\*[ \t]*(?P<mkdocs>[^\s*{}]+)[^{}]*\*\}|;?-{1,2}8<-{1,2}[ \t]+[\"'](?P<snippet>[^\"']+)[\"']"
+    r"|\{!>?[ \t]*(?P<mdx>[^\s!{}]+)[ \t]*!\})[ \t]*$"
 )
+# A fenced block holding nothing but an mdx_include line: it shows the file as code (an HTML template too).
+_FENCED_INCLUDE = re.compile(
+    r"^[ \t]*(?P<fence>`{3,}|~{3,})[^\n`]*\n[ \t]*\{!>?[ \t]*(?P<mdx>[^\s!{}]+)[ \t]*!\}[ \t]*\n[ \t]*(?P=fence)[ \t]*$",
+    re.MULTILINE,
+)
+
+
+def _included_path(match: re.Match) -> str:
+    return match.group("mkdocs") or match.group("snippet") or match.group("mdx")
 _DROP_LINE = re.compile(
     r"^[ \t]*\{\*.*\*\}[ \t]*$"  # MkDocs/FastAPI include with no file name
+    r"|^[ \t]*\{!.*!\}[ \t]*$"  # mdx_include of a text file
     r"|^[ \t]*;?-{1,2}8<-{1,2}(?:[ \t].*)?$"  # pymdownx.snippets: a block marker or no file name
     r"|^[ \t]*\{%-?.*-?%\}[ \t]*$"  # Jinja/Liquid tag lines
     r"|^import[ \t]+(?:[\w*{}\s,]+?[ \t]+from[ \t]+)?['\"][^'\"]+['\"];?[ \t]*$"  # MDX import
@@ -681,6 +693,8 @@ _AUTODOC_LINE = re.compile(r"^:::[ \t]+[A-Za-z_][\w.]*[ \t]*$")
 def _preprocess_markdown(text: str) -> str:
     """Remove what markdown-it can't know about, outside fenced code; Hugo notes become `:::` blocks."""
     text = _map_prose(text, lambda s: _STYLE_SCRIPT.sub("", _HTML_COMMENT.sub("", s)))
+    if "{!" in text:
+        text = _FENCED_INCLUDE.sub(lambda m: f"\n{included_file_note(m.group('mdx'))}\n", text)
     out: list[str] = []
     events: list[tuple[int, str, bool, str]] = []  # (line index in out, name, is_closing, indent)
     fence: tuple[str, int] | None = None
@@ -714,9 +728,9 @@ def _preprocess_markdown(text: str) -> str:
             continue
         short = len(line) < 2000  # the line patterns backtrack; real directive lines are short
         included = _INCLUDE_LINE.match(line) if short else None
-        if included and _is_code_file(included.group("mkdocs") or included.group("snippet")):
+        if included and _is_code_file(_included_path(included)):
             # "Let's start with a simple example:" would end on nothing: say what it showed.
-            out.extend(["", included_file_note(included.group("mkdocs") or included.group("snippet")), ""])
+            out.extend(["", included_file_note(_included_path(included)), ""])
             continue
         if short and _DROP_LINE.match(line):
             out.append("")  # a block-level construct: it ends the paragraph before it

@@ -81,7 +81,7 @@ def test_fastapi_include_directives_and_front_matter_are_removed(fastapi_docs):
 
 def test_fastapi_code_fences_survive_cleanup_verbatim(fastapi_docs):
     docs, _ = fastapi_docs
-    total = terminals = annotated = 0
+    total = terminals = annotated = included = 0
     for doc in docs:
         raw = (FASTAPI / doc.doc_id).read_text(encoding="utf-8")
         # The code lines are kept verbatim (blank lines around them aside); the info string keeps only
@@ -95,10 +95,13 @@ def test_fastapi_code_fences_survive_cleanup_verbatim(fastapi_docs):
         # And Material's code-annotation markers (`# (1)!`, deployment/docker.md): page furniture, not code.
         annotated += sum("(1)!" in f for f in raw_fences)
         raw_fences = [re.sub(r"[ \t]*# \(\d+\)!\n?", "", f) for f in raw_fences]
+        # And a fence holding only an mdx_include line (`{!> ../../docs_src/x.py!}`) becomes a note naming the file.
+        included += sum(bool(re.fullmatch(r"\{!>?[^\n]*!\}", f.strip())) for f in raw_fences)
+        raw_fences = [f for f in raw_fences if not re.fullmatch(r"\{!>?[^\n]*!\}", f.strip())]
         assert doc_fences == raw_fences, doc.doc_id
         total += len(doc_fences)
         terminals += sum(styled)
-    assert total > 350 and terminals >= 5 and annotated >= 3
+    assert total > 350 and terminals >= 5 and annotated >= 3 and included >= 5
 
 
 def test_fastapi_titles(fastapi_docs):

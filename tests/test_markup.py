@@ -1109,3 +1109,17 @@ def test_material_code_annotation_markers_are_not_code():
     assert parse_markdown(md).text == (
         "Some text here.\n\n```dockerfile\nFROM python:3.14\n\nWORKDIR /code\nRUN pip install x\n"
         "# (4) kept: a plain comment\n```\n\n1. Start from the official Python image.")
+
+
+def test_an_mdx_include_is_named_in_a_fence_or_alone():
+    """fastapi_docs/python-types.md and advanced/templates.md: mdx_include's `{!> ../../docs_src/x.py!}`, alone
+    in a fence, showed as the code of the block. The fence holds nothing else, so the note replaces it; a
+    fence with more than the include is code as written, and an included markdown file is dropped."""
+    md = ('This means a union:\n\n```Python hl_lines="1"\n{!> ../../docs_src/python_types/tutorial008b_py310.py!}\n```\n\n'
+          'Write a template:\n\n```jinja\n{!../../docs_src/templates/templates/item.html!}\n```\n\n'
+          '{!../../docs/en/docs/release-notes.md!}\n\n'
+          '```Python\n# the syntax\n{!../x.py!}\n```\n')
+    assert parse_markdown(md).text == (
+        "This means a union:\n\n(Example file: `docs_src/python_types/tutorial008b_py310.py`)\n\n"
+        "Write a template:\n\n(Example file: `docs_src/templates/templates/item.html`)\n\n"
+        "```Python\n# the syntax\n{!../x.py!}\n```")
