@@ -237,6 +237,12 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                     piece_end = _lead_in_end(text, blocks, b, piece_end)
                     piece_end = body_end + len(text[body_end:piece_end].rstrip())
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else "dangling"
+            elif piece_end == end and _POINTS_AT_RE.search(piece) and _taken_kind(text, blocks, b) in _BLOCK_KINDS:
+                # "The following are the steps directly related to the context." over its list: a lead-in
+                # with a full stop.
+                piece_end = _lead_in_end(text, blocks, b, piece_end)
+                piece_end = body_end + len(text[body_end:piece_end].rstrip())
+                takes = _taken_kind(text, blocks, b) if piece_end > body_end else None
             elif piece_end == end and _takes_its_commands(text, blocks, b, piece):
                 # "Use `pip` to install your project in the virtual environment." over `pip install -e .`:
                 # a step written with a full stop still announces the commands that carry it out.
@@ -427,7 +433,12 @@ _ABOUT_THE_DOCS_RE = re.compile(
     r"|^\W*here(?:'s| is| are) (?:the )?(?:reference|some (?:additional |more |other )?(?:ideas|tips|notes|resources))\b"
     r"|\bshould give you an idea\b"
     r"|^\W*(?:see|refer to|consult)\s|\bread the (?:docs|documentation) (?:for|on|about)\b"
-    r"|\b(?:refer to|consult) (?:the|its|their|each|that)\b.{0,60}\b(?:chapter|section|page|documentation|docs)\b",
+    r"|\b(?:refer to|consult) (?:the|its|their|each|that)\b.{0,60}\b(?:chapter|section|page|documentation|docs)\b"
+    # "You'll see what other things can be used ... in the next chapter", "Later, in the Advanced User Guide,
+    # you will see how to ...", "For more on Flask extensions, see Extensions.", "Read Extensiondev to ..."
+    r"|^(?=.*(?:\blater(?:,|\s+in\b|\s+on\b)|\b(?:next (?:chapter|section|page)|in the next|user guide|further down)\b))"
+    r".*\b(?:you|we)(?:'ll| will) (?:see|learn|read|find out|discover)\b|^\W*next,? (?:you|we)(?:'ll| will) (?:see|learn)\b"
+    r"|\bfor more (?:on|about)\b.{0,80}\bsee\b|^\W*read (?-i:[A-Z`])\S* (?:to|for)\b",
     re.IGNORECASE,
 )
 
@@ -536,7 +547,8 @@ def select_quotes(
         group = groups[anchor]
         anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
-        answer = _as_definition(question, _statement(oracle_text, sentences, group, anchor, defines))
+        statement = _statement(oracle_text, sentences, group, anchor, defines, why=question_form(question) == "why")
+        answer = _with_its_subject(question, _as_definition(question, statement))
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
         quotes = _render_quotes(oracle_text, sentences, group)
@@ -1123,7 +1135,7 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
         if more == 1 and len(items) <= _MAX_LIST_ITEMS and len(items[-1]) <= 300:
             shown, more = items, 0  # "and 1 more" would hide less than it says
         joined = _join_items(shown) + (f"; and {more} more in the list quoted above" if more else "")
-        return as_statement(f"{lead.rstrip().rstrip(':：').rstrip()}: {joined}") if shown else ""
+        return as_statement(f"{lead.rstrip().rstrip(':：.').rstrip()}: {joined}") if shown else ""
     if s.takes == "code":
         label, lines = _code_lines(text, s)
         if _inline_code(lines):
@@ -1137,11 +1149,13 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
     return as_statement(lead)
 
 
-def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False) -> str:
+def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False,
+               why: bool = False) -> str:
     """The final answer: the anchor sentence, with the sentence before it when that is quoted too, or
     the next one after it when the anchor alone is short. An anchor that `defines` the X of "What is
     X?" ("Middleware is a WSGI application that ...") stands first unless it leans on the one before. Chatter
-    or a scene ("Ah yes, ...", "Say you have ...") opens no final answer when a quoted sentence follows."""
+    or a scene ("Ah yes, ...", "Say you have ...") opens no final answer when a quoted sentence follows. For
+    a `why` question, the quoted sentence after them that gives the reason ("This is due to ...") comes too."""
 
     def idle(k: int) -> bool:
         return _idle(sentences[k], text[sentences[k].start : sentences[k].body_end])
@@ -1159,6 +1173,10 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         parts.append(anchor + 1)
     if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
         parts = parts[:1]
+    if why and parts[-1] + 1 in group and not any(
+            _REASON_RE.search(text[sentences[k].start : sentences[k].body_end]) for k in parts) and _REASON_RE.search(
+            text[sentences[parts[-1] + 1].start : sentences[parts[-1] + 1].body_end]):
+        parts.append(parts[-1] + 1)
     return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts))))
 
 
@@ -1234,6 +1252,34 @@ def _as_definition(question: str, answer: str) -> str:
     if _CLAUSE_RE.search(re.split(r"[,;.(]", body, maxsplit=1)[0]):
         return answer  # "`--app hello`: The given name is imported, ...": a clause, not a noun phrase to equate
     return f"{subject[:1].upper()}{subject[1:]} {asked.group(1).lower()} {first.lower()}{body[len(first):]}"
+
+
+def _with_its_subject(question: str, answer: str) -> str:
+    """A description written without its subject (a reference page's style), as a sentence about the X of
+    "What is X?": "Whether Poetry operates in package mode (default) or not." -> "`package-mode` sets whether
+    Poetry operates ..."; "A proxy to the request data ..." -> "Incoming request data is a proxy to ...";
+    for a setting or option X, "Enable the system keyring ..." -> "`keyring.enabled` enables the system keyring ...".
+    Other answers are returned unchanged."""
+    asked = _WHAT_IS_RE.match(question.strip())
+    if not asked:
+        return answer
+    subject, be = asked.group(2).strip(), asked.group(1).lower()
+    named = subject[:1].upper() + subject[1:]
+    if be == "is" and answer.startswith("Whether "):
+        return f"{named} sets {answer[:1].lower()}{answer[1:]}"
+    first_sentence = _SENTENCE_END_RE.split(answer, maxsplit=1)[0]
+    first_clause = re.split(r"[,;.(]", answer, maxsplit=1)[0]
+    if re.match(r"An? ", answer) and not (_CLAUSE_RE.search(first_sentence) or has_verb(first_clause)):
+        return f"{named} {be} {answer[:1].lower()}{answer[1:]}"
+    # A setting's or an option's own line ("Set the maximum number of workers ..."), not an instruction that
+    # names it ("Pass the keys and values of the `user_dict` ...").
+    word = re.match(r"([A-Z][a-z]+) ", answer)
+    if be == "is" and word and re.fullmatch(r"`(?:--)?[\w-]+(?:[.-][\w-]+)+`", subject) and subject not in answer \
+            and word.group(1).lower() in _IMPERATIVES:
+        third_person = lemminflect.getInflection(word.group(1).lower(), "VBZ")
+        if third_person:
+            return f"{subject} {third_person[0]}{answer[word.end(1):]}"
+    return answer
 
 
 # -- the reasoning ---------------------------------------------------------------------------------

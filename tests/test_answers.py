@@ -854,3 +854,55 @@ def test_the_final_answer_drops_in_these_cases():
             "per line.\n")
     answer = select_quotes("What are JSON Lines?", text).answer
     assert answer.startswith("It's common to send \"JSON Lines\""), answer
+
+
+def test_a_description_without_its_subject_is_stated_about_it():
+    """Reference pages describe a key without naming it: "What is `package-mode`?" was answered "Whether
+    Poetry operates in package mode (default) or not.", a fragment; a setting's "Enable ..." line and "A
+    proxy to ..." likewise. An instruction that names the subject, or a full sentence, stays as it is."""
+    cases = {
+        ("What is `package-mode`?", "Whether Poetry operates in package mode (default) or not."):
+            "`package-mode` sets whether Poetry operates in package mode (default) or not.",
+        ("What is `keyring.enabled`?", "Enable the system keyring for storing credentials."):
+            "`keyring.enabled` enables the system keyring for storing credentials.",
+        ("What is incoming request data?", "A proxy to the request data for the current request, an instance of `Request`."):
+            "Incoming request data is a proxy to the request data for the current request, an instance of `Request`.",
+        ("What are environment variables?", "An environment variable (also known as an env var) is a value that lives "
+                                            "outside of your Python code."):
+            "An environment variable (also known as an env var) is a value that lives outside of your Python code.",
+        ("What is `user_dict`?", "Pass the keys and values of the `user_dict` directly as key-value arguments."):
+            "Pass the keys and values of the `user_dict` directly as key-value arguments.",
+    }
+    for (question, text), expected in cases.items():
+        assert select_quotes(question, text + "\n").answer == expected
+
+
+def test_a_sentence_announcing_the_following_list_takes_it():
+    """flask_docs/appcontext.rst: "The following are the steps directly related to the context." ends in a full
+    stop; its list is the answer to "What is the lifecycle of the context?"."""
+    text, evidence = _section("Lifecycle of the Context", (
+        "See Lifecycle for a list of all the steps. The following are the steps directly related to the context.\n\n"
+        "- The app context is pushed, the proxies are available.\n- The `appcontext_pushed` signal is sent.\n"
+        "- The request is dispatched.\n- The app context is popped, the proxies are no longer available.\n"))
+    answer = select_quotes("What is the lifecycle of the context?", text, evidence=evidence).answer
+    assert answer.startswith("The following are the steps directly related to the context: The app context is pushed")
+    assert answer.endswith("the proxies are no longer available.")
+
+
+def test_why_answers_carry_the_reason_and_pointers_ahead_are_not_answers():
+    """poetry_docs/faq.md: the reason ("This is due to ...") followed the quoted first sentence but the final
+    answer stopped before it. fastapi_docs: "You'll see ... in the next chapter" and flask_docs' "For more on
+    Flask extensions, see Extensions." point elsewhere; "Sooner or later you will see an exception" does not."""
+    text = ("While the dependency resolver is highly optimized, with certain sets of dependencies, it can take time "
+            "to find a valid solution. This is due to the fact that not all libraries on PyPI have properly declared "
+            "their metadata.\n")
+    answer = select_quotes("Why is the dependency resolution process slow?", text).answer
+    assert answer.endswith("have properly declared their metadata."), answer
+    text = ("You only give `Depends` a single parameter. This parameter must be something like a function.\n\n"
+            "You'll see what other things, apart from functions, can be used as dependencies in the next chapter.\n\n"
+            "For more on dependencies, see Dependencies.\n")
+    choice = select_quotes("How do I declare the dependency?", text)
+    assert choice.answer.startswith("You only give `Depends` a single parameter"), choice.answer
+    assert not any("next chapter" in quote or "see Dependencies" in quote for quote in choice.quotes)
+    text = "Applications fail, servers fail. Sooner or later you will see an exception in production.\n"
+    assert select_quotes("How do I handle application errors?", text).answer.endswith("exception in production.")
