@@ -43,7 +43,7 @@ from .records import Chunk
 
 __all__ = [
     "REFUSAL_ANSWER", "Answer", "AnswerGenerator", "AnswerRequest", "ExtractiveAnswerGenerator", "QuoteChoice",
-    "as_statement", "candidate_sentences", "plain_answer", "question_form", "reasoning", "select_quotes", "stable_hash",
+    "as_statement", "candidate_sentences", "gives_a_way", "plain_answer", "question_form", "reasoning", "select_quotes", "stable_hash",
 ]
 
 
@@ -737,6 +737,37 @@ def _tells_a_way(sentence: str) -> bool:
                 or (opening and opening.group(1).lower() in _IMPERATIVES))
 
 
+# What may come before a way's verb: "First, configure ...", "In your FastAPI application, import ...", "To use
+# gevent, write ...", "If you want to use Gevent and asyncio, you'll need to ...".
+_WAY_OPENING_RE = re.compile(
+    r"^\W*(?:(?:first|then|next|now|finally|also|so|here|instead),?\s+|(?:in|inside|on|from|for|with|at)\s[^,]{1,60},\s+"
+    r"|to\s[a-z]+[^,]{0,80},\s+|if you (?:want|need|wish|would like)\s[^,]{1,80},\s+)", re.IGNORECASE,
+)
+# "It is also possible to load configuration from a file ... using `from_file()`", "The reloader can watch
+# additional files with the `--extra-files` option": a way told as a possibility.
+_POSSIBLE_WAY_RE = re.compile(
+    r"\b(?:it is|it's) (?:also )?possible to\b|\bcan be \w+ (?:with|using|by|via|from|through)\b"
+    r"|\b(?:with|using) the `[^`]+` (?:option|flag|argument|parameter|setting|command|method|function)\b", re.IGNORECASE,
+)
+
+
+def gives_a_way(question: str, answer: str) -> bool:
+    """Whether a final answer to "How do I ...?" tells a way to do it: an instruction or a step ("Create a
+    virtualenv, ...", "First, configure the package source ...", "To use gevent, write a script ..."), "you
+    can ...", "by setting ...", a way told as a possibility ("It is also possible to ... using `from_file()`"),
+    or a command it gives ("...: `poetry sync`"). Not a definition, an intro or a scene ("A plugin is a regular
+    Python package ...", "Poetry makes project environment isolation one of its core features.")."""
+    action = _asked_action(question)
+    if _tells_a_way(answer) or _instructs(action, answer) or _INSTRUCTION_RE.search(answer) \
+            or _POSSIBLE_WAY_RE.search(answer) or re.search(r":\s*`[^`]+`", answer):
+        return True
+    rest = answer
+    for _ in range(2):
+        rest = _WAY_OPENING_RE.sub("", rest, count=1)
+    first = _first_word(rest)
+    return first in _IMPERATIVES or first in action
+
+
 def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     """How a sentence names the subject of "What is X?": "opens" when X is what it is about (the
     term of a "term: definition" line, or its first content words followed by a verb: "Tilde
@@ -1375,7 +1406,9 @@ class ExtractiveAnswerGenerator:
             to it than this is dropped ("weak_answer"), not answered with an intro or an aside the
             section opens with. A sentence that answers by its form is kept whatever its similarity
             ("The `self add` command will ensure ..." for "What is the self add command?"; "You can
-            use ... to `forbid` ..." for "How do I forbid ...?"). Not applied to a reference answer.
+            use ... to `forbid` ..." for "How do I forbid ...?"). With it, a "How do I ...?" whose answer
+            tells no way (`gives_a_way`: "A plugin is a regular Python package ..." for "How do I create a
+            plugin?") is dropped as "weak_answer" too. Not applied to a reference answer.
     """
 
     def __init__(
@@ -1431,5 +1464,8 @@ class ExtractiveAnswerGenerator:
                 and len(similarities) > choice.anchor and similarities[choice.anchor] < self.min_similarity
                 and not choice.direct):
             return Answer(None, rejected="weak_answer")
+        if (self.min_similarity is not None and choice.anchor is not None and not choice.direct
+                and question_form(request.question) == "how" and not gives_a_way(request.question, choice.answer)):
+            return Answer(None, rejected="weak_answer")  # "How do I create a plugin?": "A plugin is a ..."
         thought = reasoning(request.question, request.oracle.title, position, choice.quotes, choice.takes)
         return Answer(f"{thought}\n{ANSWER_MARKER} {choice.answer}")

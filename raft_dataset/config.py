@@ -144,10 +144,10 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         min_query_similarity: Reject samples whose query-to-oracle cosine similarity is lower.
         min_answer_similarity: Offline (extractive) answers: reject a sample whose quoted sentence is
             less similar than this to the question ("weak_answer": the section's intro or an aside,
-            not an answer); None (the default) keeps them all. 0.3 suits MiniLM-sized encoders
-            (examples/raft.yaml sets it): it drops 7-11% of the rows of real documentation sets,
-            about two in three of them rows not worth training on. Not applied to reference
-            answers or LLM answers.
+            not an answer), and a "How do I ...?" sample whose answer tells no way (a definition or
+            an intro); None (the default) keeps them all. 0.3 suits MiniLM-sized encoders
+            (examples/raft.yaml sets it): it drops 13-18% of the rows of real documentation sets,
+            most of them rows not worth training on. Not applied to reference answers or LLM answers.
         min_reference_coverage: With a reference answer: reject samples whose quotes hold a smaller
             share of the answer's content words ("unsupported_reference"); a candidate distractor
             that holds this share of them is never used as a distractor.

@@ -8,6 +8,7 @@ from raft_dataset.answers import (
     AnswerRequest,
     ExtractiveAnswerGenerator,
     candidate_sentences,
+    gives_a_way,
     plain_answer,
     question_form,
     reasoning,
@@ -906,3 +907,29 @@ def test_why_answers_carry_the_reason_and_pointers_ahead_are_not_answers():
     assert not any("next chapter" in quote or "see Dependencies" in quote for quote in choice.quotes)
     text = "Applications fail, servers fail. Sooner or later you will see an exception in production.\n"
     assert select_quotes("How do I handle application errors?", text).answer.endswith("exception in production.")
+
+
+def test_a_how_question_whose_answer_tells_no_way_is_dropped_by_the_gate(minilm_generator, gated_generator):
+    """poetry_docs/plugins.md: "How do I create a plugin?" was answered "A plugin is a regular Python package
+    ...", a definition; the section's way (an entry point) is not in it. With the weak-answer gate the row is
+    dropped; a section that tells the way in any form is kept, and without the gate nothing changes."""
+    text, evidence = _section("Creating a plugin", (
+        "A plugin is a regular Python package which ships its code as part of the package and may also depend on "
+        "further packages.\n"))
+    oracle = _chunk("plugins.md#1", text, "Plugins > Creating a plugin")
+    request = AnswerRequest("How do I create a plugin?", oracle, [oracle], evidence=evidence)
+    assert gated_generator.generate([request])[0].rejected == "weak_answer"
+    assert minilm_generator.generate([request])[0].output is not None
+    for heading, body, question in [
+        ("Configuring from Data Files", "It is also possible to load configuration from a file in a format of your "
+         "choice using `from_file()`.\n", "How do I configure from data files?"),
+        ("Install from private sources", "First, configure the package source as a supplemental package source to "
+         "your project.\n", "How do I install from private package sources?"),
+        ("Running gevent", "To use gevent to serve your application, write a script that imports its `WSGIServer`, as "
+         "well as your app or app factory.\n", "How do I run gevent?"),
+    ]:
+        text, evidence = _section(heading, body)
+        kept = _chunk("doc.md#0", text, heading)
+        assert gated_generator.generate([AnswerRequest(question, kept, [kept], evidence=evidence)])[0].output, question
+    assert not gives_a_way("How do I manage environments?", "Poetry makes project environment isolation one of its "
+                           "core features.")
