@@ -1464,8 +1464,11 @@ class ExtractiveAnswerGenerator:
                 and len(similarities) > choice.anchor and similarities[choice.anchor] < self.min_similarity
                 and not choice.direct):
             return Answer(None, rejected="weak_answer")
-        if (self.min_similarity is not None and choice.anchor is not None and not choice.direct
+        # "How do I create a plugin?" answered "A plugin is a ...": no way told. A question the section's own
+        # heading asks (an FAQ's) is the author's, and so is whatever answer follows it.
+        asked_by_heading = normalized_text(request.oracle.title.rpartition(" > ")[2]) == normalized_text(request.question)
+        if (self.min_similarity is not None and choice.anchor is not None and not choice.direct and not asked_by_heading
                 and question_form(request.question) == "how" and not gives_a_way(request.question, choice.answer)):
-            return Answer(None, rejected="weak_answer")  # "How do I create a plugin?": "A plugin is a ..."
+            return Answer(None, rejected="weak_answer")
         thought = reasoning(request.question, request.oracle.title, position, choice.quotes, choice.takes)
         return Answer(f"{thought}\n{ANSWER_MARKER} {choice.answer}")

@@ -933,3 +933,9 @@ def test_a_how_question_whose_answer_tells_no_way_is_dropped_by_the_gate(minilm_
         assert gated_generator.generate([AnswerRequest(question, kept, [kept], evidence=evidence)])[0].output, question
     assert not gives_a_way("How do I manage environments?", "Poetry makes project environment isolation one of its "
                            "core features.")
+    # An FAQ's own question keeps the author's answer, whatever its form (poetry_docs/faq.md).
+    faq_question = "How do I migrate an existing Poetry project using tools.poetry section to use the new project section?"
+    text, evidence = _section(faq_question, "Poetry `>=2.0.0` should seamlessly support both `tools.poetry` section only "
+                              "configuration as well using the `project` section.\n")
+    faq = _chunk("faq.md#5", text, f"FAQ > {faq_question}")
+    assert gated_generator.generate([AnswerRequest(faq_question, faq, [faq], evidence=evidence)])[0].output
