@@ -366,6 +366,7 @@ _REFERRING = frozenset([
 ])
 _BLOCK_KINDS = ("item", "row", "code")
 _QUOTE_BUDGET = 420  # most characters of prose quoted (a lead-in's block comes on top)
+_STATEMENT_BUDGET = 360  # most characters of two sentences a final answer states together
 
 
 def _lexical_score(question_terms: set[str], sentence: str) -> float:
@@ -428,9 +429,9 @@ _VERSION_NOTE_RE = re.compile(r"^(?:added|new|changed|deprecated) (?:in|since) v
 _ABOUT_THE_DOCS_RE = re.compile(
     r"\b(?:outside|beyond) (?:the )?scope of\b"
     r"|\b(?:section|doc|document|documentation|docs|page|chapter|guide|article)s? (?:also )?"
-    r"(?:is for you|goes? over|covers?|describes?|explains?|discuss(?:es)?|focus(?:es)? on|guides? you|walks? you"
+    r"(?:is for you|goes? over|covers?|describes?|documents|explains?|discuss(?:es)?|focus(?:es)? on|guides? you|walks? you"
     r"|shows? you|will (?:show|explain|cover|describe|walk|guide|go over|teach|discuss))\b"
-    r"|^\W*here(?:'s| is| are) (?:the )?(?:reference|some (?:additional |more |other )?(?:ideas|tips|notes|resources))\b"
+    r"|^\W*here(?:'s| is| are) (?:the )?(?:reference|some (?:additional |more |other )?(?:ideas|tips|notes|resources|examples))\b"
     r"|\bshould give you an idea\b"
     r"|^\W*(?:see|refer to|consult)\s|\bread the (?:docs|documentation) (?:for|on|about)\b"
     r"|\b(?:refer to|consult) (?:the|its|their|each|that)\b.{0,60}\b(?:chapter|section|page|documentation|docs)\b"
@@ -610,8 +611,10 @@ _INSTRUCTION_RE = re.compile(
     r"|\b(?:use|run|call|set|pass|add|type|enter|execute|configure)\b",
     re.IGNORECASE,
 )
-# "For example, you could use it to ...": one use, not the way.
-_EXAMPLE_RE = re.compile(r"^\W*(?:for (?:example|instance)|e\.g\.)", re.IGNORECASE)
+# "For example, you could use it to ...", "In our example, we are requesting `pendulum` ...": one use, not the way
+# nor what the thing is.
+_EXAMPLE_RE = re.compile(r"^\W*(?:for (?:example|instance)|e\.g\.|in (?:our|this|the above) example\b|in our case\b)",
+                         re.IGNORECASE)
 # "You can read more at ...", "See X for more details": a pointer elsewhere, not an answer.
 _POINTER_RE = re.compile(
     r"\b(?:read|learn|find out|see) more\b|\bfor (?:more|further) (?:details|information)\b"
@@ -908,6 +911,8 @@ def _scores(
             score += 0.35 * boost
         if i in asides or i in idle:
             score -= 0.3 * boost
+        elif not s.takes and _EXAMPLE_RE.match(bodies[i]):
+            score -= 0.2 * boost  # the example's case, which a sentence about the thing itself beats
         if i == answers_own_question:
             score += boost
         if form == "how" and _MOTIVATION_RE.search(bodies[i]) and not instructs:
@@ -1197,10 +1202,14 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     leans = _refers_back(text, sentences[anchor])
     if anchor - 1 in group and (leans or not idle(anchor - 1)) and not (defines and not leans):
         parts.insert(0, anchor - 1)
-    elif anchor + 1 in group and (len(text[sentences[anchor].start : sentences[anchor].body_end].split()) < 10
-                                  or not sentences[anchor].takes and _brings_its_block(text, sentences[anchor + 1])):
-        # A short anchor, or one followed by the list or commands it introduces ("The basic idea is quite
-        # simple. It basically works like this: 1. ...").
+    elif anchor + 1 in group and not sentences[anchor].takes and (
+            len(text[sentences[anchor].start : sentences[anchor].body_end].split()) < 10
+            or _brings_its_block(text, sentences[anchor + 1])
+            or _refers_back(text, sentences[anchor + 1]) and not sentences[anchor + 1].takes
+            and sentences[anchor + 1].body_end - sentences[anchor].start <= _STATEMENT_BUDGET):
+        # A short anchor; one followed by the list or commands it introduces ("The basic idea is quite simple. It
+        # basically works like this: 1. ..."); or one whose next sentence carries it on, often with the point
+        # ("Unlike `pip`, Poetry doesn't resolve for just the current Python. Instead, it makes sure ...").
         parts.append(anchor + 1)
     if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
         parts = parts[:1]

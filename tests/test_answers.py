@@ -93,7 +93,8 @@ def test_evidence_span_is_quoted_first():
         "##begin_quote##Each worker runs one job at a time and reports the result to the scheduler. "
         "It restarts itself after 1000 jobs.##end_quote##\n"
         "This gives the answer.\n"
-        "<ANSWER>: Each worker runs one job at a time and reports the result to the scheduler."
+        "<ANSWER>: Each worker runs one job at a time and reports the result to the scheduler. "
+        "It restarts itself after 1000 jobs."  # the sentence carrying it on comes along
     )
     # Without the span, the sentence that starts with the question's subject wins.
     assert final_answer(_answer("What are workers?", section, [OTHER, section])) == (
@@ -683,7 +684,8 @@ def test_what_is_x_answers_with_the_sentence_defining_x():
         "that wraps another WSGI application. It's a similar concept to Python decorators.\n"))
     choice = select_quotes("What is middleware?", text, evidence=evidence)
     assert choice.quotes[0].startswith("The WSGI application above")
-    assert choice.answer == "Middleware is a WSGI application that wraps another WSGI application."
+    assert choice.answer == ("Middleware is a WSGI application that wraps another WSGI application. "
+                             "It's a similar concept to Python decorators.")
     line = ("- `--app hello`: The given name is imported, automatically detecting an app.\n"
             "- `--app hello.web`: The given module is imported from the package.\n")
     assert select_quotes("What is `--app hello`?", line).answer == (
@@ -700,7 +702,8 @@ def test_what_is_x_answered_by_its_sections_it_names_x():
             "than Sanic in open benchmarks.\n")
     choice = select_quotes("What is Sanic?", text, title="Alternatives > Previous tools > Sanic", evidence=(0, len(text)))
     assert choice.quotes[0].startswith("It was one of the first extremely fast Python frameworks")
-    assert choice.answer == "Sanic was one of the first extremely fast Python frameworks based on `asyncio`."
+    assert choice.answer == ("Sanic was one of the first extremely fast Python frameworks based on `asyncio`. "
+                             "It was made to be very similar to Flask.")
     assert choice.direct
     text, evidence = _section("Domain Name", "It would probably all start by you acquiring some domain name. Then "
                               "you would configure it in a DNS server.\n")
@@ -939,3 +942,21 @@ def test_a_how_question_whose_answer_tells_no_way_is_dropped_by_the_gate(minilm_
                               "configuration as well using the `project` section.\n")
     faq = _chunk("faq.md#5", text, f"FAQ > {faq_question}")
     assert gated_generator.generate([AnswerRequest(faq_question, faq, [faq], evidence=evidence)])[0].output
+
+
+def test_the_next_sentence_that_carries_the_anchor_on_is_stated_too():
+    """poetry_docs/faq.md: "Unlike `pip`, Poetry doesn't resolve for just the Python in the current environment."
+    was the whole final answer; the point is the sentence after it ("Instead, ..."). A sentence about the docs
+    ("This chapter documents ...") or an example's case ("In our example, ...") is not the answer."""
+    text = ("Unlike `pip`, Poetry doesn't resolve for just the Python in the current environment. Instead, it makes "
+            "sure that a dependency is resolvable within the given Python version range in `pyproject.toml`.\n")
+    answer = select_quotes("Why is Poetry telling me that the Python range is not compatible?", text).answer
+    assert answer.endswith("resolvable within the given Python version range in `pyproject.toml`."), answer
+    text = ("You've already learned how to use the command-line interface to do some things. This chapter documents "
+            "all the available commands.\n")
+    assert not any("This chapter" in quote for quote in select_quotes("What are commands?", text).quotes)
+    text, evidence = _section("Version constraints", (
+        "In our example, we are requesting the `pendulum` package with the version constraint `>=2.1.0 <3.0.0`.\n\n"
+        "Version constraints tell Poetry which releases of a dependency your project accepts.\n"))
+    answer = select_quotes("What are version constraints?", text, evidence=evidence).answer
+    assert answer.startswith("Version constraints tell Poetry"), answer

@@ -61,7 +61,8 @@ EXPECTED_ROWS = [
     ("How do I build a URL to a view?", "heading", "sphinx.rst",
      ["To build a URL to a view, call `url_for()` with the view's name and its arguments. It escapes special "
       "characters for you."],
-     "To build a URL to a view, call `url_for()` with the view's name and its arguments."),
+     "To build a URL to a view, call `url_for()` with the view's name and its arguments. It escapes special "
+     "characters for you."),
     ("What should I do if the scheduler won't start?", "heading", "troubleshooting.md",
      ["Check that port 7400 is free. Another process listening on it stops the scheduler from binding its API."],
      "Check that port 7400 is free. Another process listening on it stops the scheduler from binding its API."),
