@@ -367,6 +367,8 @@ _REFERRING = frozenset([
 _BLOCK_KINDS = ("item", "row", "code")
 _QUOTE_BUDGET = 420  # most characters of prose quoted (a lead-in's block comes on top)
 _STATEMENT_BUDGET = 360  # most characters of two sentences a final answer states together
+# "..., here's how you can do it.": announces what follows, which a stated sentence does not bring.
+_HERES_HOW_RE = re.compile(r"\bhere(?:'s|\u2019s| is) (?:how|what|an example)\b", re.IGNORECASE)
 
 
 def _lexical_score(question_terms: set[str], sentence: str) -> float:
@@ -395,7 +397,7 @@ def _refers_back(text: str, s: _Sentence) -> bool:
     has a pronoun among its first four words ("To start it, run:")."""
     words = re.findall(r"\w+", text[s.start : s.body_end].lower())[:4]
     return bool(words) and (words[0] in _REFERRING or any(w in _PRONOUNS for w in words) or (
-        words[0] in ("for", "with", "by", "after", "from") and words[1:2] in (["that"], ["those"], ["such"])))
+        len(words) > 1 and words[0] in ("for", "with", "by", "after", "from") and words[1] in ("that", "those", "such")))
 
 
 _DEMONSTRATIVES = frozenset(["this", "that", "these", "those", "such"])
@@ -433,13 +435,16 @@ _ABOUT_THE_DOCS_RE = re.compile(
     r"|shows? you|will (?:show|explain|cover|describe|walk|guide|go over|teach|discuss))\b"
     r"|^\W*here(?:'s| is| are) (?:the )?(?:reference|some (?:additional |more |other )?(?:ideas|tips|notes|resources|examples))\b"
     r"|\bshould give you an idea\b"
-    r"|^\W*(?:see|refer to|consult)\s|\bread the (?:docs|documentation) (?:for|on|about)\b"
+    r"|^\W*(?:see|refer to|consult|check out)\s|\bread the (?:docs|documentation) (?:for|on|about)\b"
+    r"|\b(?:continue|skip|jump|go|move) (?:on |ahead )?to the next (?:section|chapter|page)\b"
     r"|\b(?:refer to|consult) (?:the|its|their|each|that)\b.{0,60}\b(?:chapter|section|page|documentation|docs)\b"
     # "You'll see what other things can be used ... in the next chapter", "Later, in the Advanced User Guide,
     # you will see how to ...", "For more on Flask extensions, see Extensions.", "Read Extensiondev to ..."
-    r"|^(?=.*(?:\blater(?:,|\s+in\b|\s+on\b)|\b(?:next (?:chapter|section|page)|in the next|user guide|further down)\b))"
-    r".*\b(?:you|we)(?:'ll| will) (?:see|learn|read|find out|discover)\b|^\W*next,? (?:you|we)(?:'ll| will) (?:see|learn)\b"
-    r"|\bfor more (?:on|about)\b.{0,80}\bsee\b|^\W*read (?-i:[A-Z`])\S* (?:to|for)\b",
+    r"|^(?=.*\b(?:(?:in )?the next (?:chapter|section|page|part)s?|later in (?:this|the) (?:guide|tutorial|docs|documentation)"
+    r"|in the (?:advanced )?user guide)\b).*\b(?:you|we)(?:'ll| will) (?:see|learn|read|find out|discover)\b"
+    r"|^\W*(?:later|next),? (?:(?:on|when|in|after)\b[^.]{0,120}, )?(?:you|we)(?:'ll| will) (?:see|learn|read)"
+    r" (?:how|about|what|more)\b"
+    r"|\bfor more (?:on|about)\b[^.]{0,80},\s*see\s+(?-i:[A-Z`])|^\W*read (?-i:[A-Z`])\S* (?:to|for)\b",
     re.IGNORECASE,
 )
 
@@ -592,23 +597,28 @@ _MOTIVATION_RE = re.compile(
 # "Imagine that you want ...", "Let's say ...": a scene set for an example.
 _SCENE_RE = re.compile(r"^\W*(?:imagine|suppose|let'?s say|say you)\b", re.IGNORECASE)
 # "First, let's create a Pydantic user model.": a tutorial's step, which the final answer states as one.
-_LETS_RE = re.compile(r"^(?:(?:so|now|then|next|first|finally|ok|okay),?\s+)?let(?:'s|\u2019s|\s+us)\s+"
-                      r"(?!say\b|imagine\b|suppose\b|assume\b|pretend\b)", re.IGNORECASE)
+_LETS = r"(?:(?:so|now|then|next|first|finally|ok|okay|alright),?\s+)?let(?:'s|\u2019s|\s+us)\s+"
+_LETS_RE = re.compile(f"^{_LETS}", re.IGNORECASE)
 # "Ah yes, the good old problem of file uploads.", "Let's see how to ...", "At this point we have the user
 # data ...": the text talking to its reader or telling where the tutorial stands, which says nothing of
 # the subject alone. (A "Let's see it:" with its code is a step: see `_idle`.)
 _CHATTER_RE = re.compile(
-    r"^\W*(?:(?:ah|oh|well|ok|okay|alright|yes|yay|hooray|wow|great|voil[aà])\b\W|at this point\b"
-    r"|(?:(?:so|now|then|next|first|ok|okay|alright),?\s+)?let(?:'s|\u2019s|\s+us)\s+(?:now\s+|first\s+|quickly\s+)?"
-    r"(?:see|look|walk|try|focus|start|begin|go|take|dive|review|recap|explore|imagine|say|assume|pretend|think"
-    r"|understand|learn|discuss|talk|continue|move|revisit|get started|jump|zoom|play|have a look)\b"
-    r"|(?:(?:so|now|then|next|first),?\s+)?let(?:'s|\u2019s|\s+us)\s+\w+\s+(?:such|this|that|these|those|it|them)\b)",
+    r"^\W*(?:(?:(?:ah|oh)(?: yes| no| well)?|well|ok|okay|alright|yay|hooray|wow|voil[aà])\b\s*[,!]"
+    r"|at this point,? (?:we|you) (?:have|'ve|are|know)\b"
+    f"|{_LETS}(?:now\\s+|first\\s+|quickly\\s+)?(?:see|look|walk|recap|review|dive|explore|imagine|say|suppose|assume"
+    r"|pretend|think|understand|discuss|talk|focus|zoom|have a look|take a look|try (?:it|that|this))\b"
+    f"|{_LETS}\\w+\\s+such\\b)",
     re.IGNORECASE,
 )
 # "you can X", "use Y to X", "run ...": a sentence that tells how (with the asked verb, it is the answer).
 _INSTRUCTION_RE = re.compile(
     r"\b(?:you|we)\s+(?:can|could|may|should|must|need to|have to|will need to)\b"
     r"|\b(?:use|run|call|set|pass|add|type|enter|execute|configure)\b",
+    re.IGNORECASE,
+)
+# "Prefer using Gunicorn ...", "Keep in mind that ...", "Make sure ...": advice about the thing, not what it is.
+_ADVICE_RE = re.compile(
+    r"^\W*(?:prefer|avoid|consider|remember|always|never|don't|do not|make sure|be sure|keep in mind|try to)\b",
     re.IGNORECASE,
 )
 # "For example, you could use it to ...", "In our example, we are requesting `pendulum` ...": one use, not the way
@@ -746,6 +756,13 @@ _WAY_OPENING_RE = re.compile(
     r"^\W*(?:(?:first|then|next|now|finally|also|so|here|instead),?\s+|(?:in|inside|on|from|for|with|at)\s[^,]{1,60},\s+"
     r"|to\s[a-z]+[^,]{0,80},\s+|if you (?:want|need|wish|would like)\s[^,]{1,80},\s+)", re.IGNORECASE,
 )
+# "you use `HTTPException`", "use `fallback=None`", "pass the IP addresses ...", "you can define ...": a way's verb,
+# not in the passive of a description ("a package which is set up ...").
+_ACTIVE_INSTRUCTION_RE = re.compile(
+    r"(?<!\bis )(?<!\bare )(?<!\bbe )(?<!\bbeen )\b(?:use|run|call|set|pass|add|type|enter|execute|configure)\b"
+    r"|\b(?:you|we)\s+(?:can|may|should|must|have to|will need to)\b",
+    re.IGNORECASE,
+)
 # "It is also possible to load configuration from a file ... using `from_file()`", "The reloader can watch
 # additional files with the `--extra-files` option": a way told as a possibility.
 _POSSIBLE_WAY_RE = re.compile(
@@ -761,8 +778,13 @@ def gives_a_way(question: str, answer: str) -> bool:
     or a command it gives ("...: `poetry sync`"). Not a definition, an intro or a scene ("A plugin is a regular
     Python package ...", "Poetry makes project environment isolation one of its core features.")."""
     action = _asked_action(question)
-    if _tells_a_way(answer) or _instructs(action, answer) or _INSTRUCTION_RE.search(answer) \
-            or _POSSIBLE_WAY_RE.search(answer) or re.search(r":\s*`[^`]+`", answer):
+    if _tells_a_way(answer) or _instructs(action, answer) or _POSSIBLE_WAY_RE.search(answer) \
+            or _ACTIVE_INSTRUCTION_RE.search(answer) or re.search(r":\s*`[^`]+`", answer):
+        return True
+    # "The `poetry build` command builds ...", "Publishing is done with `poetry publish`": the code that does it.
+    if re.match(r"\W*(?:the )?`[^`]+`", answer, re.IGNORECASE) and _does(action, " ".join(answer.split()[:8])):
+        return True
+    if re.search(r"\b(?:is|are) done (?:with|by|using|via) `", answer):
         return True
     rest = answer
     for _ in range(2):
@@ -882,8 +904,10 @@ def _scores(
     answers_own_question = _answers_own_question(text, sentences, bodies, ok, idle, question)
     # The section's lead: its first sentence that is neither an aside nor the need, scene or chatter it
     # opens with ("In some cases you don't really need ...", "Imagine that you want ...", "Ah yes, ...").
-    lead = next((i for i in in_evidence if i not in asides and i not in idle
-                 and not _MOTIVATION_RE.search(bodies[i])), None) if subject and answers_own_question is None else None
+    # Nor advice ("Prefer using Gunicorn ... rather than using gevent directly."), which says what to do about X.
+    lead = next((i for i in in_evidence if i not in asides and i not in idle and not _MOTIVATION_RE.search(bodies[i])
+                 and not _ADVICE_RE.match(bodies[i])),
+                None) if subject and answers_own_question is None else None
     named = {i: "opens" if i == for_heading else _names(subject_stems, bodies[i]) for i in ok} if subject else {}
     # With no sentence about X by name, the section's lead defines it ("The `at` form runs a job ..."
     # under "Fixed times"), more surely than a later one that mentions X ("at most 48 fixed times").
@@ -949,6 +973,8 @@ def _answers_own_question(text: str, sentences: list[_Sentence], bodies: list[st
     """The sentence that answers a question the text asks itself about the asked subject: after "What does a
     cache do?" (for "What is caching?"), the first sentence past the scene it sets. None without one."""
     asked = _content_stems(_last_sentence(question))
+    if not asked:
+        return None
     for q, body in enumerate(bodies):
         if not body.rstrip().endswith(("?", "？")) or len(asked & _content_stems(body)) < min(2, len(asked)):
             continue
@@ -1187,11 +1213,14 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
 
 def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False,
                why: bool = False) -> str:
-    """The final answer: the anchor sentence, with the sentence before it when that is quoted too, or
-    the next one after it when the anchor alone is short. An anchor that `defines` the X of "What is
-    X?" ("Middleware is a WSGI application that ...") stands first unless it leans on the one before. Chatter
-    or a scene ("Ah yes, ...", "Say you have ...") opens no final answer when a quoted sentence follows. For
-    a `why` question, the quoted sentence after them that gives the reason ("This is due to ...") comes too."""
+    """The final answer, from the quoted `group`: the anchor sentence, with the one before it when that is
+    quoted and is not chatter; else the one after it when the anchor alone is short (under 10 words), when
+    that one brings the list or commands it introduces, or when it carries the anchor on ("Instead, ...",
+    "This means ...") within `_STATEMENT_BUDGET` characters. An anchor that `defines` the X of "What is X?"
+    ("Middleware is a WSGI application that ...") stands first unless it leans on the one before. Chatter or
+    a scene ("Ah yes, ...", "Say you have ...") opens no final answer when a quoted sentence follows that does
+    not lean on it. For a `why` question, a quoted sentence after them that gives the reason ("This is due to
+    ...") comes too."""
 
     def idle(k: int) -> bool:
         return _idle(sentences[k], text[sentences[k].start : sentences[k].body_end])
@@ -1205,7 +1234,8 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     elif anchor + 1 in group and not sentences[anchor].takes and (
             len(text[sentences[anchor].start : sentences[anchor].body_end].split()) < 10
             or _brings_its_block(text, sentences[anchor + 1])
-            or _refers_back(text, sentences[anchor + 1]) and not sentences[anchor + 1].takes
+            or _refers_back(text, sentences[anchor + 1])
+            and not _HERES_HOW_RE.search(text[sentences[anchor + 1].start : sentences[anchor + 1].body_end])
             and sentences[anchor + 1].body_end - sentences[anchor].start <= _STATEMENT_BUDGET):
         # A short anchor; one followed by the list or commands it introduces ("The basic idea is quite simple. It
         # basically works like this: 1. ..."); or one whose next sentence carries it on, often with the point
@@ -1252,13 +1282,19 @@ def _standalone(answer: str) -> str:
     capitalised ("But you can ..." -> "You can ..."), a tutorial's "let's" as the step it is ("First, let's
     create a model." -> "Create a model."), without a closing ", as you read above" and without emoji."""
     answer = _EMOJI_RE.sub("", _EMOJI_AFTER_SENTENCE_RE.sub("", _AS_ABOVE_RE.sub("", answer))).strip() or answer
-    for opener in (_CONNECTIVE_RE, _LETS_RE):  # "So, let's create ..." -> "Create ..."
-        if opener is _LETS_RE and _CHATTER_RE.match(answer):
-            break  # "Let's see how to ...": no step to state
-        rest = opener.sub("", answer, count=1)
-        if rest != answer and len(rest.split()) >= 3:
-            answer = rest[0].upper() + rest[1:] if rest[0].islower() else rest
+    answer = _without_opener(answer, _CONNECTIVE_RE)
+    if not (_CHATTER_RE.match(answer) or _SCENE_RE.match(answer)):  # "Let's see how to ...": no step to state
+        answer = _without_opener(answer, _LETS_RE)  # "Let's create a model." -> "Create a model."
     return answer
+
+
+def _without_opener(answer: str, opener: re.Pattern) -> str:
+    """The answer without what `opener` matches at its start, its next word capitalised; unchanged when less
+    than three words would be left."""
+    rest = opener.sub("", answer, count=1)
+    if rest == answer or len(rest.split()) < 3:
+        return answer
+    return rest[0].upper() + rest[1:] if rest[0].islower() else rest
 
 
 def _named_for_heading(question: str, answer: str) -> str:
@@ -1272,6 +1308,9 @@ def _named_for_heading(question: str, answer: str) -> str:
 
 
 _WHAT_IS_RE = re.compile(r"^what (is|are) (.+?)\?$", re.IGNORECASE)
+_WHETHER_PREDICATE_RE = re.compile(r"\b(?:depends|determines|decides|matters|is up to)\b|,\s+(?:is|are|was)\b", re.I)
+_DEFINING_PHRASE_RE = re.compile(
+    r"^An? (?:[\w`-]+ ){0,2}[\w`-]+,? (?:of|to|for|that|which|with|from|used|containing|where|whose|an instance)\b")
 _DEFINITION_RE = re.compile(r"^(?P<term>[^:\n]{1,80}): (?P<body>\S.*)$", re.DOTALL)
 _DETERMINERS = frozenset(["the", "a", "an", "one", "any", "each", "every", "some", "all", "two"])
 _CLAUSE_RE = re.compile(r"\b(?:is|are|was|were|will|can|could|has|have|had|does|do|did|must|should|may|might)\b",
@@ -1305,11 +1344,13 @@ def _with_its_subject(question: str, answer: str) -> str:
         return answer
     subject, be = asked.group(2).strip(), asked.group(1).lower()
     named = subject[:1].upper() + subject[1:]
-    if be == "is" and answer.startswith("Whether "):
-        return f"{named} sets {answer[:1].lower()}{answer[1:]}"
     first_sentence = _SENTENCE_END_RE.split(answer, maxsplit=1)[0]
-    first_clause = re.split(r"[,;.(]", answer, maxsplit=1)[0]
-    if re.match(r"An? ", answer) and not (_CLAUSE_RE.search(first_sentence) or has_verb(first_clause)):
+    # "Whether debug mode is enabled.", not "Whether the cache is used depends on ...": no predicate of its own.
+    if be == "is" and answer.startswith("Whether ") and not _WHETHER_PREDICATE_RE.search(first_sentence):
+        return f"{named} sets {answer[:1].lower()}{answer[1:]}"
+    # "A proxy to the request data ...", "A list of glob patterns that ...": a noun phrase defining X, not a
+    # sentence ("A request arrives at the router ...").
+    if _DEFINING_PHRASE_RE.match(answer) and not _CLAUSE_RE.search(first_sentence):
         return f"{named} {be} {answer[:1].lower()}{answer[1:]}"
     # A setting's or an option's own line ("Set the maximum number of workers ..."), not an instruction that
     # names it ("Pass the keys and values of the `user_dict` ...").

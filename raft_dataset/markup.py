@@ -542,9 +542,6 @@ _FENCED_INCLUDE = re.compile(
     re.MULTILINE,
 )
 
-
-def _included_path(match: re.Match) -> str:
-    return match.group("mkdocs") or match.group("snippet") or match.group("mdx")
 _DROP_LINE = re.compile(
     r"^[ \t]*\{\*.*\*\}[ \t]*$"  # MkDocs/FastAPI include with no file name
     r"|^[ \t]*\{!.*!\}[ \t]*$"  # mdx_include of a text file
@@ -554,6 +551,13 @@ _DROP_LINE = re.compile(
     r"|^export[ \t]+(?:default|const|let|var|function|async|class|\{).*$"  # MDX export
     r"|^[ \t]*\([\w.:-]+\)=[ \t]*$"  # MyST target: (label)=
 )
+
+
+def _included_path(match: re.Match) -> str:
+    """The file an `_INCLUDE_LINE` or `_FENCED_INCLUDE` match names."""
+    return match.group("mkdocs") or match.group("snippet") or match.group("mdx")
+
+
 _SHORTCODE_LINE = re.compile(
     r"^(?P<indent>[ \t]*)\{\{(?P<delim>[<%])-?[ \t]*(?P<close>/)?[ \t]*(?P<name>[\w.-]+)(?P<args>.*?)"
     r"-?[ \t]*[>%]\}\}[ \t]*$"

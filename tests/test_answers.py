@@ -960,3 +960,40 @@ def test_the_next_sentence_that_carries_the_anchor_on_is_stated_too():
         "Version constraints tell Poetry which releases of a dependency your project accepts.\n"))
     answer = select_quotes("What are version constraints?", text, evidence=evidence).answer
     assert answer.startswith("Version constraints tell Poetry"), answer
+
+
+def test_a_signpost_is_not_carried_on_and_next_section_pointers_are_not_quoted():
+    """fastapi_docs/advanced/stream-data.md: "... you should Stream JSON Lines. But if you want to stream pure
+    binary data or strings, here's how you can do it." stated the signpost too; "Check out the Pydantic
+    migration guide." and "continue to the next section below" point elsewhere."""
+    text = ("If you want to stream data that can be structured as JSON, you should Stream JSON Lines. But if you want "
+            "to stream pure binary data or strings, here's how you can do it.\n")
+    answer = select_quotes("How do I stream data that can be structured as JSON?", text).answer
+    assert answer == "If you want to stream data that can be structured as JSON, you should Stream JSON Lines."
+    text = ("Check out the Pydantic migration guide.\n\nFor the things that need changes in your Pydantic models, the "
+            "Pydantic team built `bump-pydantic`.\n\nTip: If you know how imports work, continue to the next section below.\n")
+    quotes = select_quotes("What is a migration?", text).quotes
+    assert not any("Check out" in quote or "next section" in quote for quote in quotes), quotes
+
+
+def test_ordinary_sentences_are_not_taken_for_chatter_pointers_or_fragments(gated_generator):
+    """What the heuristics above must leave alone (a review's counter-examples): an FAQ's "Yes, ...", a
+    hyphenated "Well-formed ...", a tutorial step "Let's move ...", a "Whether ..." with its own predicate, a
+    sentence opening "A request arrives ...", behaviour seen "later in the log", and a command named as the way."""
+    text = "Yes, the cache is shared between all workers. Each worker process keeps its own connection pool.\n"
+    assert select_quotes("Can the cache be shared?", text).answer.startswith("Yes, the cache is shared")
+    text = "Well-formed JSON is required by the endpoint. The server rejects anything else with a 422 status.\n"
+    assert select_quotes("What is well-formed JSON?", text).answer.startswith("Well-formed JSON is required")
+    text = "Let's move the database settings into a separate module named `settings.py`.\n"
+    assert select_quotes("How do I move the settings?", text).answer == (
+        "Move the database settings into a separate module named `settings.py`.")
+    assert select_quotes("What is `package-mode`?", "Whether the cache is used depends on the `package-mode` flag.\n"
+                         ).answer == "Whether the cache is used depends on the `package-mode` flag."
+    text = "A request arrives at the router, which matches it against the routes.\n"
+    assert select_quotes("What is a request?", text).answer == text.strip()
+    text = "If you enable debug mode, you will see the full traceback later in the log.\n"
+    assert select_quotes("What does debug mode show?", text).answer == text.strip()
+    text, evidence = _section("Building", "The `poetry build` command builds the source and wheel archives.\n")
+    oracle = _chunk("cli.md#3", text, "Commands > build")
+    assert gated_generator.generate([AnswerRequest("How do I build my package?", oracle, [oracle],
+                                                   evidence=evidence)])[0].output
