@@ -1310,7 +1310,16 @@ def _named_for_heading(question: str, answer: str) -> str:
 _WHAT_IS_RE = re.compile(r"^what (is|are) (.+?)\?$", re.IGNORECASE)
 _WHETHER_PREDICATE_RE = re.compile(r"\b(?:depends|determines|decides|matters|is up to)\b|,\s+(?:is|are|was)\b", re.I)
 _DEFINING_PHRASE_RE = re.compile(
-    r"^An? (?:[\w`-]+ ){0,2}[\w`-]+,? (?:of|to|for|that|which|with|from|used|containing|where|whose|an instance)\b")
+    r"^An? (?:[\w`-]+ ){0,2}(?P<head>[\w`-]+),? (?:of|to|for|that|which|with|from|used|containing|where|whose"
+    r"|an instance)\b")
+
+
+def _third_person_verb(word: str) -> bool:
+    """"starts", "arrives": a verb's -s form ("An interval schedule starts with ..." is a sentence, not a
+    noun phrase "A list of ..."); a plural noun that is also a verb ("patterns") counts too, which only
+    leaves a fragment as it was."""
+    word = word.lower()
+    return word.endswith("s") and any(lemma != word for lemma in _verb_lemmas(word))
 _DEFINITION_RE = re.compile(r"^(?P<term>[^:\n]{1,80}): (?P<body>\S.*)$", re.DOTALL)
 _DETERMINERS = frozenset(["the", "a", "an", "one", "any", "each", "every", "some", "all", "two"])
 _CLAUSE_RE = re.compile(r"\b(?:is|are|was|were|will|can|could|has|have|had|does|do|did|must|should|may|might)\b",
@@ -1350,7 +1359,8 @@ def _with_its_subject(question: str, answer: str) -> str:
         return f"{named} sets {answer[:1].lower()}{answer[1:]}"
     # "A proxy to the request data ...", "A list of glob patterns that ...": a noun phrase defining X, not a
     # sentence ("A request arrives at the router ...").
-    if _DEFINING_PHRASE_RE.match(answer) and not _CLAUSE_RE.search(first_sentence):
+    phrase = _DEFINING_PHRASE_RE.match(answer)
+    if phrase and not _CLAUSE_RE.search(first_sentence) and not _third_person_verb(phrase.group("head")):
         return f"{named} {be} {answer[:1].lower()}{answer[1:]}"
     # A setting's or an option's own line ("Set the maximum number of workers ..."), not an instruction that
     # names it ("Pass the keys and values of the `user_dict` ...").

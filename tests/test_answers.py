@@ -991,6 +991,8 @@ def test_ordinary_sentences_are_not_taken_for_chatter_pointers_or_fragments(gate
                          ).answer == "Whether the cache is used depends on the `package-mode` flag."
     text = "A request arrives at the router, which matches it against the routes.\n"
     assert select_quotes("What is a request?", text).answer == text.strip()
+    text = "An interval schedule starts with `every` followed by a duration.\n"  # examples/corpus: "Intervals are an ..."
+    assert select_quotes("What are intervals?", text).answer == text.strip()
     text = "If you enable debug mode, you will see the full traceback later in the log.\n"
     assert select_quotes("What does debug mode show?", text).answer == text.strip()
     text, evidence = _section("Building", "The `poetry build` command builds the source and wheel archives.\n")
