@@ -234,20 +234,17 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
             takes = None
             if piece.rstrip().endswith((":", "：")):
                 if piece_end == end:
-                    piece_end = _lead_in_end(text, blocks, b, piece_end)
-                    piece_end = body_end + len(text[body_end:piece_end].rstrip())
+                    piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else "dangling"
             elif piece_end == end and _POINTS_AT_RE.search(piece) and _taken_kind(text, blocks, b) in _BLOCK_KINDS:
                 # "The following are the steps directly related to the context." over its list: a lead-in
                 # with a full stop.
-                piece_end = _lead_in_end(text, blocks, b, piece_end)
-                piece_end = body_end + len(text[body_end:piece_end].rstrip())
+                piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else None
             elif piece_end == end and _takes_its_commands(text, blocks, b, piece):
                 # "Use `pip` to install your project in the virtual environment." over `pip install -e .`:
                 # a step written with a full stop still announces the commands that carry it out.
-                piece_end = _lead_in_end(text, blocks, b, piece_end)
-                piece_end = body_end + len(text[body_end:piece_end].rstrip())
+                piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = "code" if piece_end > body_end else None
             quoted = text[at:piece_end]
             if _long_enough(piece, 2 if takes not in (None, "dangling") else 4) and BEGIN_QUOTE not in quoted \
@@ -338,6 +335,13 @@ def _takes_its_commands(text: str, blocks: list[tuple[str, int, int]], b: int, s
 
 def _taken_kind(text: str, blocks: list[tuple[str, int, int]], b: int) -> str | None:
     return next((block[0] for block in _following(text, blocks, b)), None)
+
+
+def _through_its_block(text: str, blocks: list[tuple[str, int, int]], b: int, body_end: int) -> int:
+    """Where the quote of block b's last sentence (ending at `body_end`) ends: after the block it takes
+    along, trailing white space left out; `body_end` when it takes none."""
+    piece_end = _lead_in_end(text, blocks, b, body_end)
+    return body_end + len(text[body_end:piece_end].rstrip())
 
 
 def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int) -> int:
@@ -549,11 +553,12 @@ def select_quotes(
     # alone: such an anchor comes after every other candidate.
     dangling = {a for a, group in groups.items() if group[0] == a and a != for_heading and _first_word(
         oracle_text[sentences[a].start : sentences[a].body_end]) in _DEICTIC_OPENERS}
+    why = question_form(question) == "why"
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
         anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
-        statement = _statement(oracle_text, sentences, group, anchor, defines, why=question_form(question) == "why")
+        statement = _statement(oracle_text, sentences, group, anchor, defines, why=why)
         answer = _with_its_subject(question, _as_definition(question, statement))
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
@@ -611,9 +616,9 @@ _CHATTER_RE = re.compile(
     re.IGNORECASE,
 )
 # "you can X", "use Y to X", "run ...": a sentence that tells how (with the asked verb, it is the answer).
+_INSTRUCTION_VERBS = r"\b(?:use|run|call|set|pass|add|type|enter|execute|configure)\b"
 _INSTRUCTION_RE = re.compile(
-    r"\b(?:you|we)\s+(?:can|could|may|should|must|need to|have to|will need to)\b"
-    r"|\b(?:use|run|call|set|pass|add|type|enter|execute|configure)\b",
+    r"\b(?:you|we)\s+(?:can|could|may|should|must|need to|have to|will need to)\b|" + _INSTRUCTION_VERBS,
     re.IGNORECASE,
 )
 # "Prefer using Gunicorn ...", "Keep in mind that ...", "Make sure ...": advice about the thing, not what it is.
@@ -759,8 +764,8 @@ _WAY_OPENING_RE = re.compile(
 # "you use `HTTPException`", "use `fallback=None`", "pass the IP addresses ...", "you can define ...": a way's verb,
 # not in the passive of a description ("a package which is set up ...").
 _ACTIVE_INSTRUCTION_RE = re.compile(
-    r"(?<!\bis )(?<!\bare )(?<!\bbe )(?<!\bbeen )\b(?:use|run|call|set|pass|add|type|enter|execute|configure)\b"
-    r"|\b(?:you|we)\s+(?:can|may|should|must|have to|will need to)\b",
+    r"(?<!\bis )(?<!\bare )(?<!\bbe )(?<!\bbeen )" + _INSTRUCTION_VERBS
+    + r"|\b(?:you|we)\s+(?:can|may|should|must|have to|will need to)\b",
     re.IGNORECASE,
 )
 # "It is also possible to load configuration from a file ... using `from_file()`", "The reloader can watch
@@ -1148,10 +1153,10 @@ def _list_items(text: str, s: _Sentence) -> list[str]:
 def _join_items(items: list[str]) -> str:
     """List items in one line, "; " between them; an item ending in "or"/"and" runs on into the next
     ("`@contextlib.contextmanager` or `@contextlib.asynccontextmanager`")."""
-    joined = ""
-    for k, item in enumerate(items):
-        joined += item if k == 0 else (" " if re.search(r"\b(?:or|and)$", items[k - 1]) else "; ") + item
-    return joined
+    parts = items[:1]
+    for before, item in zip(items, items[1:]):
+        parts.append((" " if re.search(r"\b(?:or|and)$", before) else "; ") + item)
+    return "".join(parts)
 
 
 def _code_lines(text: str, s: _Sentence) -> tuple[str, list[str]]:
@@ -1161,10 +1166,14 @@ def _code_lines(text: str, s: _Sentence) -> tuple[str, list[str]]:
     return label, [line for line in lines if not _FENCE_RE.match(line)]
 
 
+def _without_prompts(lines: list[str]) -> list[str]:
+    """Code lines without a shell prompt ("$ pip install ..."): the prompt is not the command."""
+    return [re.sub(r"^[$%>] ", "", line) for line in lines]
+
+
 def _inline_code(lines: list[str]) -> bool:
-    """Whether a code block is one short line or a few shell commands ("mkdir myproject", "python3 -m venv
-    .venv"), which a final answer carries instead of pointing at the quote."""
-    lines = [re.sub(r"^[$%>] ", "", line) for line in lines]  # a shell prompt is not the command
+    """Whether code lines (prompts removed) are one short line or a few shell commands ("mkdir myproject",
+    "python3 -m venv .venv"), which a final answer carries instead of pointing at the quote."""
     return 0 < len(lines) <= _MAX_INLINE_LINES and all(
         len(line) <= _MAX_INLINE_CODE and "`" not in line and not line.startswith("#") for line in lines
     ) and (len(lines) == 1 or all(_SHELL_COMMAND_RE.match(line) for line in lines))
@@ -1177,7 +1186,7 @@ def _brings_its_block(text: str, s: _Sentence) -> bool:
     lead = text[s.start : s.body_end].rstrip().rstrip(":：").rstrip()
     if not has_verb(lead) or _OPEN_ENDED_RE.search(lead):
         return False
-    return s.takes == "item" or (s.takes == "code" and _inline_code(_code_lines(text, s)[1]))
+    return s.takes == "item" or (s.takes == "code" and _inline_code(_without_prompts(_code_lines(text, s)[1])))
 
 
 def _sentence_statement(text: str, s: _Sentence) -> str:
@@ -1200,8 +1209,8 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
         return as_statement(f"{lead.rstrip().rstrip(':：.').rstrip()}: {joined}") if shown else ""
     if s.takes == "code":
         label, lines = _code_lines(text, s)
+        lines = _without_prompts(lines)
         if _inline_code(lines):
-            lines = [re.sub(r"^[$%>] ", "", line) for line in lines]  # a shell prompt is not the command
             lead = lead.rstrip().rstrip(":：.").rstrip() + (f" ({label})" if label else "")
             joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "
             return f"{lead}{joiner}" + ", then ".join(f"`{line}`" for line in lines) + "."
@@ -1222,8 +1231,11 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     not lean on it. For a `why` question, a quoted sentence after them that gives the reason ("This is due to
     ...") comes too."""
 
+    def body(k: int) -> str:
+        return text[sentences[k].start : sentences[k].body_end]
+
     def idle(k: int) -> bool:
-        return _idle(sentences[k], text[sentences[k].start : sentences[k].body_end])
+        return _idle(sentences[k], body(k))
 
     while idle(anchor) and anchor + 1 in group and not _refers_back(text, sentences[anchor + 1]):
         anchor, defines = anchor + 1, False
@@ -1232,10 +1244,9 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     if anchor - 1 in group and (leans or not idle(anchor - 1)) and not (defines and not leans):
         parts.insert(0, anchor - 1)
     elif anchor + 1 in group and not sentences[anchor].takes and (
-            len(text[sentences[anchor].start : sentences[anchor].body_end].split()) < 10
+            len(body(anchor).split()) < 10
             or _brings_its_block(text, sentences[anchor + 1])
-            or _refers_back(text, sentences[anchor + 1])
-            and not _HERES_HOW_RE.search(text[sentences[anchor + 1].start : sentences[anchor + 1].body_end])
+            or _refers_back(text, sentences[anchor + 1]) and not _HERES_HOW_RE.search(body(anchor + 1))
             and sentences[anchor + 1].body_end - sentences[anchor].start <= _STATEMENT_BUDGET):
         # A short anchor; one followed by the list or commands it introduces ("The basic idea is quite simple. It
         # basically works like this: 1. ..."); or one whose next sentence carries it on, often with the point
@@ -1243,10 +1254,9 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         parts.append(anchor + 1)
     if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
         parts = parts[:1]
-    if why and parts[-1] + 1 in group and not any(
-            _REASON_RE.search(text[sentences[k].start : sentences[k].body_end]) for k in parts) and _REASON_RE.search(
-            text[sentences[parts[-1] + 1].start : sentences[parts[-1] + 1].body_end]):
-        parts.append(parts[-1] + 1)
+    reason = parts[-1] + 1
+    if why and reason in group and _REASON_RE.search(body(reason)) and not any(_REASON_RE.search(body(k)) for k in parts):
+        parts.append(reason)
     return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts))))
 
 
@@ -1313,13 +1323,6 @@ _DEFINING_PHRASE_RE = re.compile(
     r"^An? (?:[\w`-]+ ){0,2}(?P<head>[\w`-]+),? (?:of|to|for|that|which|with|from|used|containing|where|whose"
     r"|an instance)\b")
 
-
-def _third_person_verb(word: str) -> bool:
-    """"starts", "arrives": a verb's -s form ("An interval schedule starts with ..." is a sentence, not a
-    noun phrase "A list of ..."); a plural noun that is also a verb ("patterns") counts too, which only
-    leaves a fragment as it was."""
-    word = word.lower()
-    return word.endswith("s") and any(lemma != word for lemma in _verb_lemmas(word))
 _DEFINITION_RE = re.compile(r"^(?P<term>[^:\n]{1,80}): (?P<body>\S.*)$", re.DOTALL)
 _DETERMINERS = frozenset(["the", "a", "an", "one", "any", "each", "every", "some", "all", "two"])
 _CLAUSE_RE = re.compile(r"\b(?:is|are|was|were|will|can|could|has|have|had|does|do|did|must|should|may|might)\b",
@@ -1340,6 +1343,14 @@ def _as_definition(question: str, answer: str) -> str:
     if _CLAUSE_RE.search(re.split(r"[,;.(]", body, maxsplit=1)[0]):
         return answer  # "`--app hello`: The given name is imported, ...": a clause, not a noun phrase to equate
     return f"{subject[:1].upper()}{subject[1:]} {asked.group(1).lower()} {first.lower()}{body[len(first):]}"
+
+
+def _third_person_verb(word: str) -> bool:
+    """"starts", "arrives": a verb's -s form ("An interval schedule starts with ..." is a sentence, not a
+    noun phrase "A list of ..."); a plural noun that is also a verb ("patterns") counts too, which only
+    leaves a fragment as it was."""
+    word = word.lower()
+    return word.endswith("s") and any(lemma != word for lemma in _verb_lemmas(word))
 
 
 def _with_its_subject(question: str, answer: str) -> str:
@@ -1526,9 +1537,9 @@ class ExtractiveAnswerGenerator:
             return Answer(None, rejected="weak_answer")
         # "How do I create a plugin?" answered "A plugin is a ...": no way told. A question the section's own
         # heading asks (an FAQ's) is the author's, and so is whatever answer follows it.
-        asked_by_heading = normalized_text(request.oracle.title.rpartition(" > ")[2]) == normalized_text(request.question)
-        if (self.min_similarity is not None and choice.anchor is not None and not choice.direct and not asked_by_heading
-                and question_form(request.question) == "how" and not gives_a_way(request.question, choice.answer)):
+        if (self.min_similarity is not None and choice.anchor is not None and not choice.direct
+                and question_form(request.question) == "how" and not gives_a_way(request.question, choice.answer)
+                and normalized_text(request.oracle.title.rpartition(" > ")[2]) != normalized_text(request.question)):
             return Answer(None, rejected="weak_answer")
         thought = reasoning(request.question, request.oracle.title, position, choice.quotes, choice.takes)
         return Answer(f"{thought}\n{ANSWER_MARKER} {choice.answer}")

@@ -532,13 +532,14 @@ _STYLE_SCRIPT = re.compile(r"<(style|script)\b[^<>]{0,1000}>.*?(?:</\1\s*>|\Z)",
 # A line that includes a code file: MkDocs/FastAPI `{* ../../docs_src/x.py hl[3] *}`, pymdownx.snippets
 # `--8<-- "docs/x.py"`, mdx_include `{!../../docs_src/x.py!}` (`{!> ...!}`: with its Python version).
 # The file is not read (markup does no I/O); the text says which file it was.
+_MDX_INCLUDE = r"\{!>?[ \t]*(?P<mdx>[^\s!{}]+)[ \t]*!\}"
 _INCLUDE_LINE = re.compile(
     r"^[ \t]*(?:\{\*[ \t]*(?P<mkdocs>[^\s*{}]+)[^{}]*\*\}|;?-{1,2}8<-{1,2}[ \t]+[\"'](?P<snippet>[^\"']+)[\"']"
-    r"|\{!>?[ \t]*(?P<mdx>[^\s!{}]+)[ \t]*!\})[ \t]*$"
+    f"|{_MDX_INCLUDE})[ \\t]*$"
 )
 # A fenced block holding nothing but an mdx_include line: it shows the file as code (an HTML template too).
 _FENCED_INCLUDE = re.compile(
-    r"^[ \t]*(?P<fence>`{3,}|~{3,})[^\n`]*\n[ \t]*\{!>?[ \t]*(?P<mdx>[^\s!{}]+)[ \t]*!\}[ \t]*\n[ \t]*(?P=fence)[ \t]*$",
+    r"^[ \t]*(?P<fence>`{3,}|~{3,})[^\n`]*\n[ \t]*" + _MDX_INCLUDE + r"[ \t]*\n[ \t]*(?P=fence)[ \t]*$",
     re.MULTILINE,
 )
 
