@@ -434,9 +434,9 @@ _VERSION_NOTE_RE = re.compile(r"^(?:added|new|changed|deprecated) (?:in|since) v
 # curious why ..., this section is for you", "This documentation goes over ...", "See Testing for ...".
 _ABOUT_THE_DOCS_RE = re.compile(
     r"\b(?:outside|beyond) (?:the )?scope of\b"
-    r"|\b(?:section|doc|document|documentation|docs|page|chapter|guide|article)s? (?:also )?"
+    r"|\b(?:section|doc|document|documentation|docs|page|chapter|guide|article|pattern|tutorial|recipe)s? (?:also )?"
     r"(?:is for you|goes? over|covers?|describes?|documents|explains?|discuss(?:es)?|focus(?:es)? on|guides? you|walks? you"
-    r"|shows? you|will (?:show|explain|cover|describe|walk|guide|go over|teach|discuss))\b"
+    r"|shows? (?:you|how)|will (?:show|explain|cover|describe|walk|guide|go over|teach|discuss))\b"
     r"|^\W*here(?:'s| is| are) (?:the )?(?:reference|some (?:additional |more |other )?(?:ideas|tips|notes|resources|examples))\b"
     r"|\bshould give you an idea\b"
     r"|^\W*(?:see|refer to|consult|check out)\s|\bread the (?:docs|documentation) (?:for|on|about)\b"

@@ -106,7 +106,11 @@ class _Lines:
 @dataclass
 class _Head:
     level: int
-    text: str
+    text: str  # inline code keeps its backticks; `Heading.text` drops them
+
+    @property
+    def plain(self) -> str:
+        return self.text.replace("`", "")
 
 
 @dataclass
@@ -175,7 +179,7 @@ def _flow(entries: list) -> list[tuple[int, str, bool]]:
     joinable = False
     for entry in entries:
         if isinstance(entry, (_Para, _Head)):
-            text = _norm(entry.text)
+            text = _norm(entry.plain if isinstance(entry, _Head) else entry.text)
             if not text:
                 continue
             if joinable and out:
@@ -228,6 +232,11 @@ def _flatten_text(entries: list) -> str:
     return _norm(" ".join(text for _, text, _ in _flow(entries)))
 
 
+def _heading(offset: int, level: int, marked: str) -> Heading:
+    plain = _norm(marked.replace("`", ""))
+    return Heading(offset, offset, level, plain, marked if "`" in marked and plain else "")
+
+
 class _Assembler:
     """Joins blocks into the clean text, resolving heading and definition offsets."""
 
@@ -244,7 +253,7 @@ class _Assembler:
             self.pos += 2
         start = self.pos
         for level, heading in self.pending:
-            self.headings.append(Heading(start, start, level, heading))
+            self.headings.append(_heading(start, level, heading))
         self.pending.clear()
         self.parts.append(text)
         self.pos += len(text)
@@ -265,9 +274,8 @@ class _Assembler:
                 if text.strip():
                     self._emit(text)
             elif isinstance(entry, _Head):
-                text = _norm(entry.text)
-                if text:
-                    self.pending.append((min(max(entry.level, 1), 6), text))
+                if _norm(entry.plain):
+                    self.pending.append((min(max(entry.level, 1), 6), _norm(entry.text)))
             elif isinstance(entry, _Def):
                 self._add_definition(entry)
 
@@ -293,8 +301,7 @@ class _Assembler:
 
     def result(self, title: str | None) -> ParsedMarkup:
         text = "".join(self.parts)
-        headings = self.headings + [Heading(len(text), len(text), level, heading)
-                                    for level, heading in self.pending]
+        headings = self.headings + [_heading(len(text), level, heading) for level, heading in self.pending]
         if title is None:
             title = next((h.text for h in headings if h.level == 1), None)
         return ParsedMarkup(text, title or None, tuple(headings), tuple(self.definitions))
@@ -943,7 +950,7 @@ def _md_block(node: _Tok, depth: int) -> list:
     if kind == "inline_raw":
         return [_Para(_cheap_inline(token.content))]
     if kind == "heading_open":
-        return [_Head(int(token.tag[1]), clean_inline(_inline_text(node)).replace("`", ""))]
+        return [_Head(int(token.tag[1]), clean_inline(_inline_text(node)))]
     if kind == "fence":
         info = token.info.strip()
         if re.match(r"\{[\w:-]", info):  # MyST `{note}`; not an attribute list `{ .dockerfile .annotate }`
@@ -1223,7 +1230,7 @@ def _html_entries(element, depth: int) -> list:
 
 def _html_block(element, tag: str, depth: int) -> list:
     if tag in _HTML_HEADINGS:
-        return [_Head(_HTML_HEADINGS[tag], _clean_md_text(_html_inline(element, depth)).replace("`", ""))]
+        return [_Head(_HTML_HEADINGS[tag], _clean_md_text(_html_inline(element, depth)))]
     if tag == "pre":
         return [_Code(_html_code_lang(element), element.text_content())]
     if tag in ("ul", "ol", "menu", "dir"):
@@ -1841,7 +1848,7 @@ def _rst_block(node, depth: int, section_level: int) -> list:  # noqa: C901 - on
         return []
     if isinstance(node, nodes.section):
         title = next((c for c in node.children if isinstance(c, nodes.title)), None)
-        head = [_Head(section_level + 1, _rst_inline(title).replace("`", ""))] if title is not None else []
+        head = [_Head(section_level + 1, _rst_inline(title))] if title is not None else []
         body = [c for c in node.children if c is not title]
         entries = head
         for child in body:
@@ -2005,7 +2012,7 @@ def _rst_entries(source: str, depth: int = 0) -> list:
     entries: list = []
     for child in doctree.children:
         if isinstance(child, du["nodes"].title):  # a document title (doctitle_xform is off: not expected)
-            entries.append(_Head(1, _rst_inline(child).replace("`", "")))
+            entries.append(_Head(1, _rst_inline(child)))
             continue
         entries.extend(_rst_block(child, depth + 1, 0))
     return entries
@@ -2089,7 +2096,7 @@ def _cheap_entries(text: str, rst: bool, depth: int = 0) -> list:  # noqa: C901 
         flush()
         if style not in styles:
             styles.append(style)
-        entries.append(_Head(min(styles.index(style) + 1, 6), clean(title).replace("`", "")))
+        entries.append(_Head(min(styles.index(style) + 1, 6), clean(title)))
 
     def admonition(name: str, title: str | None, myst: bool = False) -> None:
         flush()
@@ -2227,12 +2234,12 @@ def _cheap_entries(text: str, rst: bool, depth: int = 0) -> list:  # noqa: C901 
             atx = _CHEAP_ATX.match(line)
             if atx:
                 flush()
-                entries.append(_Head(len(atx.group(1)), clean_inline(atx.group(2)).replace("`", "")))
+                entries.append(_Head(len(atx.group(1)), clean_inline(atx.group(2))))
                 i += 1
                 continue
             if len(para) == 1 and not items and _SETEXT_RULE.fullmatch(stripped):
                 title = para.pop()
-                entries.append(_Head(1 if stripped[0] == "=" else 2, clean_inline(title).replace("`", "")))
+                entries.append(_Head(1 if stripped[0] == "=" else 2, clean_inline(title)))
                 i += 1
                 continue
             if _CHEAP_HR.match(line):

@@ -73,7 +73,7 @@ _PARTICLES = _words("in out up down off on over away back")
 _CLOSED = _DETERMINERS | _POSSESSIVES | _PRONOUNS | _PREPOSITIONS | _CONJUNCTIONS | _SUBORDINATORS | _AUXILIARIES
 # Words the lemminflect dictionary only knows as verbs although documentation uses them as nouns
 # ("Debug Mode", "Template Inheritance", "Log Records").
-_NOUN_GAPS = _words("template debug log config dependency app plugin")
+_NOUN_GAPS = _words("template debug log config dependency app plugin admin")
 
 # --- what is not a topic -------------------------------------------------------------------------
 
@@ -385,6 +385,8 @@ def _known_word(word: str) -> bool:
             return True
     if any(_lemmas(form) for form in (word + "s", word + "es", word[:-1] + "ies")):
         return True  # "dependency": the dictionary has "dependencies"
+    if word.endswith("s") and _lemmas(word[:-1]):
+        return True  # "globals": a word used as a noun
     if word.endswith(("in", "up", "out", "on")) and any(_lemmas(word[:k]) for k in (len(word) - 2, len(word) - 3)):
         return True  # "plugin", "lookup", "checkout"
     return any(
@@ -458,20 +460,76 @@ def _in_first_person(text: str) -> str:
     return re.sub(r"\b(you|your|yours|yourself)\b", lambda m: _first_person(m.group(1)), text)
 
 
+# --- how the document uses a word ---------------------------------------------------------------
+
+# A word after these is a verb ("you can stream", "to import"); after these a noun ("the stream").
+_VERB_CONTEXT = r"(?:to|can|could|will|would|must|should|may|might|you|we|they|let's|then|also|first|just|not|don't|doesn't)"
+_NOUN_CONTEXT = r"(?:the|a|an|this|that|each|every|your|our|its|their|any|some|no|of)"
+_FOLLOWED_BY_OBJECT = r"(?!\s+(?:the|a|an|your|it|them|this|that)\b)"  # "the return the value" is not a noun use
+
+
+class _WordUse:
+    """How a document's prose uses a word that can be a noun or a verb: "to stream", "you can import"
+    against "the stream", "a view". A heading's grammar alone cannot tell "Stream Bytes" (a task) from
+    "Test Coverage" (a topic); the page it heads usually can.
+
+    Args:
+        text: The document text; code (fences and `inline`) is left out.
+    """
+
+    def __init__(self, text: str = ""):
+        self.prose = _prose(text) if text else ""
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def counts(self, word: str) -> tuple[int, int]:
+        """(uses as a verb, uses as a noun) of a lower-case word."""
+        if word not in self._counts:
+            w = re.escape(word)
+            verb = len(re.findall(rf"\b{_VERB_CONTEXT}\s+{w}\b", self.prose, re.IGNORECASE))
+            noun = len(re.findall(rf"\b{_NOUN_CONTEXT}\s+{w}\b{_FOLLOWED_BY_OBJECT}", self.prose, re.IGNORECASE))
+            self._counts[word] = (verb, noun)
+        return self._counts[word]
+
+    def as_verb(self, word: str) -> bool:
+        verb, noun = self.counts(word)
+        return (verb >= 1 and noun == 0) or (verb >= 2 and verb > 2 * noun)
+
+    def as_noun(self, word: str) -> bool:
+        verb, noun = self.counts(word)
+        return (noun >= 2 and verb == 0) or (noun >= 3 and noun > 3 * verb)
+
+    def compound(self, first: str, second: str) -> bool:
+        """The text writes the two words mid-sentence as one noun more often than as a verb and its
+        object: "the run's exit status", "a use case" against "you can stream bytes"."""
+        stem = re.sub(r"(?:es|s)$", "", second) if len(second) > 4 else second
+        pattern = rf"([\w'’]+)\s+{re.escape(first)}\s+{re.escape(stem)}"
+        verb = noun = 0
+        for m in re.finditer(pattern, self.prose, re.IGNORECASE):
+            before = m.group(1)
+            if re.fullmatch(_VERB_CONTEXT, before, re.IGNORECASE):
+                verb += 1
+            elif before[:1].islower():
+                noun += 1
+        return noun > verb
+
+
+_NO_USE = _WordUse()
+
+
 # --- the heading analysis ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Result:
     question: str | None
-    kind: str  # "question", "problem", "howto", "what", "none"
+    kind: str  # "question", "problem", "howto", "use" (a "How do I use ...?"), "what", "none"
 
 
 _NONE = _Result(None, "none")
 
 
 def heading_question(
-    heading: str, *, page_title: str | None = None, proper_nouns: frozenset[str] = frozenset()
+    heading: str, *, page_title: str | None = None, proper_nouns: frozenset[str] = frozenset(), document_text: str = ""
 ) -> str | None:
     """The question a user would ask about a section with this heading, or None if it is not a topic.
 
@@ -482,6 +540,9 @@ def heading_question(
             "Gunicorn" -> "How do I install Gunicorn?"), and a heading that is the page title itself may
             be a one-word topic ("Caching" on the page "Caching" -> "What is caching?").
         proper_nouns: Words whose capitals stay although the heading is in Title Case (see `proper_nouns`).
+        document_text: The text of the page, when known. A first word that can be a noun or a verb is read
+            as the page uses it: "Stream Bytes" is a task on a page that says "you can stream", "View
+            Lifetime" a topic on a page that says "the view".
 
     Examples:
         "My computer won't connect" -> "What should I do if my computer won't connect?"
@@ -490,10 +551,11 @@ def heading_question(
         "`dependency_overrides`" -> "What is `dependency_overrides`?"
         "Next Steps", "A Word About Names and Objects", "1.2.0" -> None
     """
-    return _analyse(heading, page_title=page_title, keep=frozenset(proper_nouns)).question
+    usage = _WordUse(document_text) if document_text else _NO_USE
+    return _analyse(heading, page_title=page_title, keep=frozenset(proper_nouns), usage=usage).question
 
 
-def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str]) -> _Result:
+def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str], usage: _WordUse = _NO_USE) -> _Result:
     text = _clean(heading)
     if not text or not _LETTER_RE.search(text) or _is_version(text):
         return _NONE
@@ -527,9 +589,11 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str]) -> _
     text = _strip_parenthetical(text)
     # "Dependencies with `yield` and `except`, Technical Details", "Order the parameters, tricks"
     parts = re.split(r",\s+(?![^`]*`)", text)
+    explained = False
     if len(parts) == 2 and (len(parts[1].split()) == 1 or _normal(parts[1]) in _GENERIC_HEADINGS) and (
         parts[1].split()[0].lower() not in ("and", "or", "etc")
     ):
+        explained = _normal(parts[1]) in _EXPLANATION_HEADINGS
         text = parts[0]
     if not text:
         return _NONE
@@ -547,7 +611,7 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str]) -> _
         return _interrogative(text, tokens, keep=keep, title_case=title_case)
     if first.low in _AUXILIARIES and first.low not in _NEGATIONS and len(words) >= 3 and words[1].low != "not":
         return _Result(_written_question(text + "?"), "question")
-    problem = _problem(text, tokens, keep=keep, title_case=title_case)
+    problem = _problem(text, tokens, keep=keep, title_case=title_case, usage=usage)
     if problem is not None:
         return problem
     if first.low in _NEGATIONS or (first.low in ("do", "don't") and len(words) > 1):
@@ -564,9 +628,24 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str]) -> _
         result = _gerund(text, tokens, keep=keep, title_case=title_case, page_title=page_title)
         if result is not None:
             return result
-    if first.kind == "word" and _is_imperative(tokens, keep=keep, title_case=title_case):
+    if first.kind == "word" and _is_imperative(tokens, keep=keep, title_case=title_case, usage=usage):
         return _imperative(text, tokens, keep=keep, title_case=title_case)
-    return _noun_phrase(text, tokens, keep=keep, title_case=title_case, page_title=page_title)
+    result = _noun_phrase(text, tokens, keep=keep, title_case=title_case, page_title=page_title)
+    if explained and result.kind in ("what", "use"):
+        return _how_it_works(text, tokens, keep=keep, title_case=title_case)
+    return result
+
+
+# "Dependencies with `yield` and `except`, Technical Details": the section explains how the thing works.
+_EXPLANATION_HEADINGS = _phrases("technical details, details, more details, internals, under the hood, how it works")
+
+
+def _how_it_works(text: str, tokens: Sequence[_Token], *, keep: frozenset[str], title_case: bool) -> _Result:
+    np = tokens[:_np_core(tokens)]
+    phrase = _render(text, tokens, 0, len(tokens), keep=keep, title_case=title_case, person=False)
+    article = _article(np, tokens[len(np):], keep=keep)
+    verb = "do" if _is_plural(np[-1]) else "does"
+    return _Result(f"How {verb} {article + ' ' if article else ''}{phrase} work?", "howto")
 
 
 def _split_subtitle(text: str) -> tuple[str, str, str]:
@@ -746,7 +825,9 @@ def _valid_subject(tokens: Sequence[_Token]) -> bool:
     return True
 
 
-def _problem(text: str, tokens: list[_Token], *, keep: frozenset[str], title_case: bool) -> _Result | None:
+def _problem(
+    text: str, tokens: list[_Token], *, keep: frozenset[str], title_case: bool, usage: _WordUse = _NO_USE
+) -> _Result | None:
     words = [t for t in tokens if t.kind != "punct"]
     render = lambda i, j: _render(text, tokens, i, j, keep=keep, title_case=title_case)  # noqa: E731
     # "ImportError when running tests"
@@ -780,7 +861,7 @@ def _problem(text: str, tokens: list[_Token], *, keep: frozenset[str], title_cas
     # "Slow dependency resolution", "Connection timeouts" (but "Migrate outdated configs" is a how-to)
     core = _np_core(tokens)
     if (
-        core and _valid_np(tokens[:core]) and not _is_imperative(tokens, keep=keep, title_case=title_case)
+        core and _valid_np(tokens[:core]) and not _is_imperative(tokens, keep=keep, title_case=title_case, usage=usage)
         and not (_is_gerund(tokens[0]) and not _problem_word(tokens[0]))  # "Troubleshooting X" is a how-to
     ):
         head = tokens[core - 1]
@@ -859,7 +940,9 @@ def _gerund(
     return _Result(f"How do I {verb} {render(1, len(tokens))}?", "howto")
 
 
-def _is_imperative(tokens: Sequence[_Token], *, keep: frozenset[str], title_case: bool) -> bool:
+def _is_imperative(
+    tokens: Sequence[_Token], *, keep: frozenset[str], title_case: bool, usage: _WordUse = _NO_USE
+) -> bool:
     first = tokens[0]
     forms = _verb_forms(first.low)
     if "VB" not in forms or first.genitive:
@@ -892,6 +975,17 @@ def _is_imperative(tokens: Sequence[_Token], *, keep: frozenset[str], title_case
         return True  # "Return JSON from Views" (but "Test CLI Runner" is a noun phrase)
     if "ADJ" in tags:
         return False  # "Base Docker Image", "Parallel Burgers"
+    if usage.as_noun(first.low) or usage.compound(first.low, second.low):
+        return False  # "View Lifetime and self" on a page about "the view"; "Exit statuses" ("the exit status")
+    if usage.as_verb(first.low) and _can_be_object(tokens[1:]):
+        return True  # "Stream Bytes", "Handle JWT tokens" on pages that say "you can stream", "to handle"
+    core = _np_core(tokens[1:])
+    if (
+        core < len(tokens) - 1 and tokens[1 + core].low in ("to", "from", "into") and len(tokens) > core + 2
+        and _valid_np(tokens[1:1 + core]) and "VB" not in _verb_forms(tokens[2 + core].low)
+        and tokens[2 + core].kind != "num" and not _is_version(tokens[2 + core].bare)
+    ):
+        return True  # "Email Errors to Admins", "Read settings from .env": a noun does not go to or from
     if second.kind == "word" and not title_case and not _known_word(second.low):
         return True  # "Call uvicorn": a lower-case name the dictionary does not know
     # "Mix Path, Query and body parameters": in a sentence-case heading a capital marks a name.
@@ -901,6 +995,20 @@ def _is_imperative(tokens: Sequence[_Token], *, keep: frozenset[str], title_case
         return True
     # "Change Default Swagger UI Parameters": a long object rather than a compound noun.
     return _np_core(tokens[1:]) >= 4 and _valid_np(tokens[1:1 + _np_core(tokens[1:])])
+
+
+def _can_be_object(tokens: Sequence[_Token]) -> bool:
+    """The words after a verb can be its object (or an adverb): "Bytes", "JWT tokens", "Automatically
+    on Startup"; not a gerund ("Update replacing with PUT") or a bare preposition ("yield from")."""
+    if not tokens or tokens[0].kind == "punct":
+        return False
+    first = tokens[0]
+    if first.kind != "word":
+        return True
+    tags = _tags(first)
+    if tags & (_CLOSED_TAGS - {"DET", "POSS"}) or (_is_gerund(first) and "NOUN" not in tags):
+        return False
+    return bool(tags & {"NOUN", "ADJ", "X", "DET", "POSS"}) or ("ADV" in tags and len(tokens) > 1)
 
 
 def _imperative(text: str, tokens: list[_Token], *, keep: frozenset[str], title_case: bool) -> _Result:
@@ -913,6 +1021,8 @@ def _imperative(text: str, tokens: list[_Token], *, keep: frozenset[str], title_
     if lows and lows[0] in ("and", "or") and all(w in ("and", "or") or "VB" in _verb_forms(w) for w in lows):
         return _NONE  # "Build and Install": no object
     verb = tokens[0].low
+    if verb == "import":  # what one imports is a name: "Import Field" -> "How do I import Field?"
+        keep = keep | {t.bare for t in words if t.kind == "word" and t.bare[:1].isupper()}
     rest = _render(text, tokens, 1, len(tokens), keep=keep, title_case=title_case, first_index=-1)
     return _Result(f"How do I {verb} {rest}?", "howto")
 
@@ -986,6 +1096,10 @@ def _noun_phrase(
     rest = tokens[core:]
     if rest and rest[0].low in _SUBORDINATORS:
         return _NONE
+    if len(rest) >= 3 and rest[0].low == "in" and (rest[1].kind == "num" or rest[1].low in _NUMBER_WORDS) and (
+        re.sub(r"s$", "", rest[2].low) in ("second", "minute", "hour", "day", "week", "step", "line")
+    ):
+        return _NONE  # "Tidepool in five minutes": the page's promise, not a topic
     if any(t.low in _CONJUNCTIONS for t in rest) and len(rest) > 6:
         return _NONE
     if len(words) > 1 and all(t.kind == "word" and t.bare.islower() for t in words) and (
@@ -1016,8 +1130,39 @@ def _noun_phrase(
     if first.kind == "word" and first.low == "the":
         phrase = "the" + phrase[3:]
     article = _article(np, rest, keep=keep)
+    if _used_with(np, rest):
+        return _Result(f"How do I use {article + ' ' if article else ''}{phrase}?", "use")
     be = "are" if _is_plural(head) else "is"
     return _Result(f"What {be} {article + ' ' if article else ''}{phrase}?", "what")
+
+
+# Heads that name what is said about a topic rather than a thing one uses: "Design Decisions in Flask".
+_NOT_USED_HEADS = _words(
+    """decision change difference error issue problem note example usage consideration detail case step thing
+    way reason tip improvement question answer data code information content minute hour day week"""
+)
+_NUMBER_WORDS = _words("one two three four five six seven eight nine ten twenty thirty few several")
+# "in practice", "in short": an adverb, not where the thing is used.
+_ADVERBIAL_OBJECTS = _words("practice short general detail depth brief particular summary theory")
+
+
+def _used_with(np: Sequence[_Token], rest: Sequence[_Token]) -> bool:
+    """A thing with, in or as another ("MongoDB with MongoEngine", "Settings in a dependency", "Classes
+    as Dependencies") is asked about as "How do I use X with Y?": nobody asks "What is MongoDB with
+    MongoEngine?"."""
+    if len(rest) < 2 or rest[0].low not in ("with", "in", "as"):
+        return False
+    first, head = np[0], np[-1]
+    if first.kind == "word" and first.low in _DETERMINERS and first.low != "the":
+        return False  # "Another module with APIRouter": the page's own example
+    if head.kind == "word":
+        lemma = (_lemmas(_last_part(head)).get("NOUN") or (_last_part(head),))[0]
+        if lemma in _NOT_USED_HEADS or _last_part(head) in _NOT_USED_HEADS or _is_gerund(head):
+            return False
+    objects = [t for t in rest[1:] if t.kind != "punct" and t.low not in _DETERMINERS]
+    if not objects or objects[0].kind == "num" or objects[0].low in _ADVERBIAL_OBJECTS:
+        return False  # "Tidepool in five minutes", "Caching in practice"
+    return objects[0].low not in _NUMBER_WORDS
 
 
 def _an(word: str) -> bool:
@@ -1065,6 +1210,13 @@ _KINDS = "|".join(sorted(_ACTING_KINDS + _VALUE_KINDS, key=len, reverse=True))  
 _PURPOSE_RE = re.compile(r"^(?:To|If you want to|In order to) ([a-z]+)((?: [^\s,.;:()]+){1,9}?)"
                          r"(?:,| (?:you|we) (?:can|could|should|may|must|need to|have to)\b)")
 _PURPOSE_OBJECT_PRONOUNS = frozenset(["it", "this", "that", "these", "those", "them", "one"])
+# "You can define background tasks to be run ...": what the section shows the reader doing.
+_ABILITY_RE = re.compile(
+    r"^(?:(?:Now|So|Then|Here|Also|Similarly|First|Next),? )?(?:You|We) can,?(?: also| now| easily| just| still"
+    r"| then| simply| of course,| even| additionally)* ([a-z]+) ([^,.;:()!?]+?)"
+    r"(?= (?:to|with|in|into|from|by|for|using|as|the same way|instead|inside|on|at|via|and|or|if|when|so|that"
+    r"|which|where|while|because|like|just|directly|there|here|too|yourself)\b|[,.;:()!?]|$)"
+)
 
 
 def purpose_question(heading: str, body: str) -> str | None:
@@ -1078,7 +1230,7 @@ def purpose_question(heading: str, body: str) -> str | None:
     paragraph = _without_code(body).strip().split("\n\n", 1)[0].replace("\n", " ")
     match = _PURPOSE_RE.match(paragraph)
     if not match:
-        return None
+        return _ability_question(heading, paragraph)
     verb, rest = match.group(1), match.group(2).strip()
     if _verb_lemma(verb) != verb or rest.split()[0].lower() in _PURPOSE_OBJECT_PRONOUNS:
         return None
@@ -1086,6 +1238,34 @@ def purpose_question(heading: str, body: str) -> str | None:
     if not heading_words & {w.lower() for w in _WORD_RE.findall(f"{verb} {rest}")}:
         return None
     rest = _in_first_person(rest)
+    return f"How do I {verb} {rest}?"
+
+
+def _ability_question(heading: str, paragraph: str) -> str | None:
+    """ "How do I define background tasks?" for "Background Tasks" over "You can define background tasks
+    to be run after returning a response.": the section shows how, so the question asks how. The
+    object must hold the heading's head noun ("Tags" over "You can add tags to ..."), not only share
+    a word with it ("Templates" over "You can use any template engine you want" asks nothing)."""
+    match = _ABILITY_RE.match(paragraph)
+    if not match:
+        return None
+    verb, rest = match.group(1), match.group(2).replace('"', "").strip()
+    words = rest.split()
+    if _verb_lemma(verb) != verb or not 1 <= len(words) <= 6:
+        return None
+    lows = [w.lower() for w in words]
+    if lows[0] in _PURPOSE_OBJECT_PRONOUNS | {"any", "some", "more", "other", "all"} or any(
+        w in _PRONOUNS or w in _POSSESSIVES for w in lows
+    ):
+        return None
+    heading_words = [w.lower() for w in _WORD_RE.findall(heading) if w.lower() not in STOPWORDS]
+    if not heading_words:
+        return None
+    stem = lambda w: re.sub(r"(?<=\w{3})(?:es|s)$", "", w.strip("`'\""))  # noqa: E731
+    said = {stem(w) for w in lows}
+    # "Form Models" over "You can use Pydantic models ..." says nothing about forms.
+    if stem(heading_words[-1]) not in said or sum(stem(w) in said for w in set(heading_words)) < min(2, len(set(heading_words))):
+        return None
     return f"How do I {verb} {rest}?"
 
 
@@ -1256,13 +1436,42 @@ def proper_nouns(text: str) -> frozenset[str]:
     Code (fences and `inline`) is left out, so `from flask import Flask` does not count against Flask;
     a word written in lower case at most once for every five capitalised uses still counts.
     """
+    return _CaseCounts(text).names()
+
+
+class _CaseCounts:
+    """How often a text writes each word capitalised mid-sentence and in lower case; counts add up, so
+    a corpus's names are known from all of its pages ("Flask" on a page that writes "flask" once)."""
+
+    def __init__(self, text: str = ""):
+        self.capitalised: dict[str, int] = {}
+        self.lower: dict[str, int] = {}
+        if text:
+            self.add(text)
+
+    def add(self, text: str) -> _CaseCounts:
+        capitalised, lower = _case_counts(text)
+        for word, n in capitalised.items():
+            self.capitalised[word] = self.capitalised.get(word, 0) + n
+        for word, n in lower.items():
+            self.lower[word] = self.lower.get(word, 0) + n
+        return self
+
+    def names(self) -> frozenset[str]:
+        lower = self.lower
+        return frozenset(
+            w for w, n in self.capitalised.items() if lower.get(w.lower(), 0) * 5 <= n - 1 or w.lower() not in lower
+        )
+
+
+def _case_counts(text: str) -> tuple[dict[str, int], dict[str, int]]:
     prose = _prose(text)
     capitalised: dict[str, int] = {}
     for m in _MIDSENTENCE_CAPITAL_RE.finditer(prose):
         run = [re.sub(r"['’]s$", "", w).rstrip("'’.,;:") for w in m.group(1).split()]
-        # "to FastAPI Cloud": a name may run over several words; but "see Caching Decorator" is the
-        # Title Case title of another page, so a run of dictionary words counts for nothing.
-        if len(run) > 1 and _known_word(run[0].lower()):
+        # "to FastAPI Cloud", "the Swagger UI": a name may run over several words; but "see Caching
+        # Decorator" is the Title Case title of another page, so a run of dictionary words counts for nothing.
+        if len(run) > 1 and all(_known_word(w.lower()) for w in run):
             continue
         for word in run:
             if re.fullmatch(r"[A-Z][a-z]+", word):
@@ -1270,7 +1479,7 @@ def proper_nouns(text: str) -> frozenset[str]:
     lower: dict[str, int] = {}
     for word in _LOWER_WORD_RE.findall(prose):
         lower[word] = lower.get(word, 0) + 1
-    return frozenset(w for w, n in capitalised.items() if lower.get(w.lower(), 0) * 5 <= n - 1 or w.lower() not in lower)
+    return capitalised, lower
 
 
 def lower_case_words(text: str) -> frozenset[str]:
@@ -1409,12 +1618,15 @@ def derive_queries(
         return []
     queries: list[Query] = []
     seen: set[str] = set()
+    corpus_case = _CaseCounts()  # the pages read so far: a name stays a name on a page that says little
     for doc in documents:
         spans = chunk_spans.get(doc.doc_id)
         if not spans or _is_index_page(doc):
             continue
-        keep = proper_nouns(doc.text)
+        page_case = _CaseCounts(doc.text)
+        keep = page_case.names() | corpus_case.add(doc.text).names()
         lower_words = lower_case_words(doc.text)
+        usage = _WordUse(doc.text)
         candidates: list[tuple[int, int, bool, Query]] = []  # (position, order, capped, query)
 
         add = _Collector(doc, spans, candidates)
@@ -1422,13 +1634,15 @@ def derive_queries(
             heading = section.heading
             body = doc.text[section.body_start:section.body_end]
             own_prose = _prose_words(body) >= _MIN_PROSE_WORDS
-            result = _analyse(heading.text, page_title=doc.title, keep=keep)
+            result = _analyse(heading.marked or heading.text, page_title=doc.title, keep=keep, usage=usage)
             if result.kind not in ("question", "problem"):
                 named = _named_thing(heading.text, body)
                 # A key or field heading already reads as "What is `license-files`?"; a command heading
                 # read as English does not ("How do I debug info?").
                 if named and (named[1] in _ACTING_KINDS or result.question is None):
                     result = _Result(named[0], "what")
+                elif result.kind == "use":  # the thing's first word is no longer the sentence's
+                    result = _Result(common_noun_case(result.question, lower_words, keep), "howto")
                 elif result.question and result.kind == "what":
                     purpose = purpose_question(heading.text, body)
                     result = _Result(purpose, "howto") if purpose else _Result(

@@ -28,12 +28,15 @@ class Heading:
             when the markup was rendered away (clean text keeps headings as structure only).
         level: 1 for a page title, 2 for its sections, and so on.
         text: The heading as plain text, without markup.
+        marked: The heading with its inline code in backticks ("Dependencies with `yield`"), or "" when
+            it has none. Questions read it: code is a name, not an English word ("Import `Field`").
     """
 
     start: int
     end: int
     level: int
     text: str
+    marked: str = ""
 
 
 @dataclass(frozen=True)

@@ -974,6 +974,11 @@ def test_a_signpost_is_not_carried_on_and_next_section_pointers_are_not_quoted()
             "Pydantic team built `bump-pydantic`.\n\nTip: If you know how imports work, continue to the next section below.\n")
     quotes = select_quotes("What is a migration?", text).quotes
     assert not any("Check out" in quote or "next section" in quote for quote in quotes), quotes
+    # flask_docs/patterns/mongoengine.rst: the page says what it will show; the way is further on.
+    text = ("Using a document database like MongoDB is a common alternative to relational SQL databases. This "
+            "pattern shows how to use MongoEngine, a document mapper library, to integrate with MongoDB.\n")
+    quotes = select_quotes("How do I use MongoDB with MongoEngine?", text).quotes
+    assert not any("This pattern shows" in quote for quote in quotes), quotes
 
 
 def test_ordinary_sentences_are_not_taken_for_chatter_pointers_or_fragments(gated_generator):

@@ -934,6 +934,11 @@ def test_html_title_falls_back_to_first_h1():
 def test_parse_dispatches_and_text_only_normalises():
     assert parse("# T\n\nx", "markdown") == parse_markdown("# T\n\nx")
     assert parse("T\n=\n\nx", "rst").headings == (Heading(0, 0, 1, "T"),)
+    # Inline code in a heading: plain in `text`, in backticks in `marked` (questions read code as a name).
+    assert parse("## Import `Field`\n\nx", "markdown").headings == (Heading(0, 0, 2, "Import Field", "Import `Field`"),)
+    assert parse("Using ``async``\n===============\n\nx", "rst").headings == (
+        Heading(0, 0, 1, "Using async", "Using `async`"),
+    )
     assert parse("<p>x</p>", "html").text == "x"
     assert parse("  a  \r\n\r\n\r\n\r\nb\r\n", "text") == ParsedMarkup("a\n\nb", None, (), ())
     with pytest.raises(ValueError, match="unknown markup format"):

@@ -104,6 +104,25 @@ HEADINGS = [
     ("SQL (Relational) Databases", None, "What are SQL databases?"),
     ("repositories..url", None, None),  # a placeholder lost in rendering
     ("Exceptions", "Errors and Exceptions", "What are exceptions?"),  # the page title is never appended
+    # A thing with, in or as another is asked about as something one uses.
+    ("MongoDB with MongoEngine", None, "How do I use MongoDB with MongoEngine?"),
+    ("Dependencies with `yield`", None, "How do I use dependencies with `yield`?"),
+    ("Classes as Dependencies", None, "How do I use classes as dependencies?"),
+    ("Settings in a dependency", None, "How do I use settings in a dependency?"),
+    ("Design Decisions in Flask", None, "What are design decisions in Flask?"),  # said about Flask, not used
+    ("Errors in production", None, "What are errors in production?"),
+    ("Tidepool in five minutes", None, None),  # the page's promise
+    # A noun does not go to or from somewhere: the first word is a verb.
+    ("Email Errors to Admins", None, "How do I email errors to admins?"),
+    ("Read settings from `.env`", None, "How do I read settings from `.env`?"),
+    ("Code to get the username", None, "What is the code to get the username?"),
+    ("Release Notes from 1.0", None, "What are release notes from 1.0?"),
+    # A section of technical details explains how the thing works.
+    ("Dependencies with `yield` and `except`, Technical Details", None,
+     "How do dependencies with `yield` and `except` work?"),
+    ("The Routing System, Internals", None, "How does the routing system work?"),
+    # Code is a name: what one imports keeps its case.
+    ("Import `Field`", None, "How do I import `Field`?"),
     # Not topics.
     ("A Word About Names and Objects", "The Python Tutorial", None),
     ("Whetting Your Appetite", "The Python Tutorial", None),
@@ -185,6 +204,34 @@ def test_heading_markup_is_removed_and_code_kept():
     assert heading_question("**Deploying** to production") == "How do I deploy to production?"
 
 
+def test_a_word_that_can_be_a_noun_or_a_verb_is_read_as_the_page_uses_it():
+    # Taken from fastapi_docs (advanced/stream-data.md), flask_docs (views.rst), examples/corpus (cli.md).
+    streams = "You can stream bytes from a generator. To stream a file, open it first."
+    assert heading_question("Stream Bytes") == "What are stream bytes?"
+    assert heading_question("Stream Bytes", document_text=streams) == "How do I stream bytes?"
+    views = "A view function handles the request. The view returns a response. Each view is created per request."
+    assert heading_question("View Lifetime and self", document_text=views) is None  # a topic, and two of them
+    # "exit" is a verb on this page, but "exit status" is one noun.
+    statuses = "If the scheduler is not running they exit with status 4. The run ends with the run's exit status."
+    assert heading_question("Exit statuses", document_text=statuses) == "What are exit statuses?"
+
+
+def test_derived_heading_questions_keep_code_and_read_the_page(tmp_path):
+    from raft_dataset.corpus import read_corpus
+
+    (tmp_path / "deps.md").write_text(
+        "# Dependencies\n\n## Dependencies with `yield`\n\nFastAPI supports dependencies that do some extra steps "
+        "after finishing, with `yield` instead of `return`.\n\n## Stream Bytes\n\nYou can stream bytes from a "
+        "generator function and return them. To stream a large file, open it in a generator.\n",
+        encoding="utf-8",
+    )
+    doc = next(iter(read_corpus(str(tmp_path / "*.md"))))
+    assert [h.marked for h in doc.headings] == ["", "Dependencies with `yield`", ""]
+    asked = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 1000)})]
+    assert "How do I use dependencies with `yield`?" in asked
+    assert "How do I stream bytes?" in asked
+
+
 def test_title_case_words_are_lower_cased_but_names_kept():
     assert heading_question("Setting a Python Version", proper_nouns=NAMES) == "How do I set a Python version?"
     assert heading_question("Setting a Python Version") == "How do I set a python version?"
@@ -239,6 +286,10 @@ def test_proper_nouns_are_capitalised_mid_sentence():
         "```\nfrom pydantic import BaseModel\n```\n"
     )
     assert proper_nouns(text) == frozenset({"Pydantic", "Cloud", "Gunicorn"})
+    # A name followed by an acronym is still a name; a run of dictionary words is another page's title.
+    assert proper_nouns("Open the Swagger UI in the browser. It shows the Swagger UI. See Caching Decorator.") == (
+        frozenset({"Swagger"})
+    )
 
 
 # --- documents ------------------------------------------------------------------------------------
@@ -592,4 +643,28 @@ def test_a_section_that_opens_with_its_purpose_asks_how_to_do_it():
         "How do I use HTTP basic authentication with my git repositories?",
         "What is a union?",
         "What is the startup event?",
+    ]
+
+
+def test_a_section_that_shows_the_reader_doing_its_topic_asks_how():
+    """fastapi_docs: "Tags" over "You can add tags to your path operation ..." gave "What are tags?", which
+    its text does not answer; it shows how to add them. The object must hold the heading's words."""
+    more = " The editor will check the types for you, so the rest of the code reads as it did before."
+    doc = _document("tutorial.md", "Tutorial", [
+        (2, "Tags", "You can add tags to your path operation, pass the parameter `tags`." + more),
+        (2, "Background Tasks", "You can define background tasks to be run after returning a response." + more),
+        (2, "Default values", "You can, of course, use default values other than `None`." + more),
+        # Not the heading's topic, or not all of it: the heading's question stays.
+        (2, "Templates", "You can use any template engine you want with FastAPI." + more),
+        (2, "Form Models", "You can use Pydantic models to declare form fields in FastAPI." + more),
+        (2, "Status Codes", "You can import the `status` module from `fastapi`." + more),
+    ])
+    questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
+    assert questions == [
+        "How do I add tags?",
+        "How do I define background tasks?",
+        "How do I use default values other than `None`?",
+        "What are templates?",
+        "What are form models?",
+        "What are status codes?",
     ]
