@@ -99,6 +99,8 @@ _SENTENCE_END_RE = re.compile(
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _LEAD_IN_LINES = 12  # most list, table or code lines a sentence ending in ":" takes along
+_LEAD_IN_CONSOLE_LINES = 40  # ... of a console session whose few commands print more than that
+_PROMPT_RE = re.compile(r"^[$%] (?=\S)")  # a shell prompt; not ">", which quotes and Python's ">>>" use
 
 
 _FUNCTION_WORDS = frozenset(["the", "a", "an", "of", "to", "with", "and", "or", "in", "for", "on", "by", "from", "as"])
@@ -311,7 +313,9 @@ def _following(text: str, blocks: list[tuple[str, int, int]], b: int) -> list[tu
     return following
 
 
-_STEP_RE = re.compile(r"^\W*(?:(?:you|we) (?:can|could|should|need to|have to) |then |now |next,? |first,? )?(?:use|run|type|"
+# "To use HTTP basic authentication ..., you can configure credentials ...": a purpose may come first.
+_STEP_RE = re.compile(r"^\W*(?:to [^,.]{1,80}, )?(?:(?:you|we) (?:can|could|should|need to|have to|must) |then |now |next,? "
+                      r"|first,? )?(?:configure|add|set|build|publish|deploy|upgrade|update|clone|download|use|run|type|"
                       r"enter|execute|install|create|start|activate|call|invoke)\b", re.IGNORECASE)
 
 
@@ -357,8 +361,11 @@ def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int
     complete = len(taken) < len(following) or (
         fenced and len(taken) > 1 and _FENCE_RE.match(text[taken[-1][1] : taken[-1][2]])
     )
-    # A long block, or one the chunk cuts off, is left out: the sentence then stands alone.
-    return taken[-1][2] if complete and len(taken) <= _LEAD_IN_LINES else end
+    # A long block, or one the chunk cuts off, is left out: the sentence then stands alone. A console session
+    # is the exception: its few commands are the answer, however much output they print ("$ fastapi run").
+    lines = [text[x[1] : x[2]].strip() for x in taken if not _FENCE_RE.match(text[x[1] : x[2]])]
+    limit = _LEAD_IN_CONSOLE_LINES if 0 < len(_commands(lines)) <= _MAX_INLINE_LINES else _LEAD_IN_LINES
+    return taken[-1][2] if complete and len(taken) <= limit else end
 
 
 # -- choosing the quotes ---------------------------------------------------------------------------
@@ -1167,8 +1174,22 @@ def _code_lines(text: str, s: _Sentence) -> tuple[str, list[str]]:
 
 
 def _without_prompts(lines: list[str]) -> list[str]:
-    """Code lines without a shell prompt ("$ pip install ..."): the prompt is not the command."""
-    return [re.sub(r"^[$%>] ", "", line) for line in lines]
+    """Code lines without a shell prompt ("$ pip install ..."): the prompt is not the command. In a console
+    session (some lines have a prompt) only the commands are kept: the rest is what they print."""
+    return _commands(lines) or [re.sub(r"^[$%>] ", "", line) for line in lines]
+
+
+def _commands(lines: list[str]) -> list[str]:
+    """The commands of a console session, without their prompts ("$ uv add pwdlib" over "---> 100%"); a
+    line ending in a backslash goes on into the next. Empty when no line has a prompt."""
+    commands: list[str] = []
+    going_on = False
+    for line in lines:
+        prompt = _PROMPT_RE.match(line)
+        if prompt or going_on:
+            commands.append(line[prompt.end():] if prompt else line)
+        going_on = bool(commands) and (prompt is not None or going_on) and line.endswith("\\")
+    return commands
 
 
 def _inline_code(lines: list[str]) -> bool:

@@ -29,6 +29,7 @@ The built-in readers are registered through the package's own `raft_dataset.read
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 import statistics
 import zipfile
@@ -459,7 +460,7 @@ def _assemble_pdf(pages: Sequence[_Page], outline: Mapping[int, list[tuple[int, 
             offsets.append((page_start, page.number))
     text = "".join(parts)
     # A heading placed after the last paragraph points at the end of the text.
-    headings = [Heading(min(h.start, len(text)), min(h.end, len(text)), h.level, h.text) for h in headings]
+    headings = [dataclasses.replace(h, start=min(h.start, len(text)), end=min(h.end, len(text))) for h in headings]
     return text, headings, offsets
 
 

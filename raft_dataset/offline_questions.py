@@ -19,9 +19,11 @@ text that answers each question as its evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import lemminflect
@@ -297,6 +299,8 @@ def _is_nounish(token: _Token) -> bool:
 
 
 def _is_plural(token: _Token) -> bool:
+    if token.kind == "code" and re.fullmatch(r"[a-z]+", token.bare) and _lemmas(token.bare).get("NOUN"):
+        return _is_plural(dataclasses.replace(token, kind="word"))  # "Dependency `extras`"
     if token.kind in ("code", "name", "num"):
         return False
     if token.kind == "acronym":
@@ -463,36 +467,89 @@ def _in_first_person(text: str) -> str:
 # --- how the document uses a word ---------------------------------------------------------------
 
 # A word after these is a verb ("you can stream", "to import"); after these a noun ("the stream").
-_VERB_CONTEXT = r"(?:to|can|could|will|would|must|should|may|might|you|we|they|let's|then|also|first|just|not|don't|doesn't)"
-_NOUN_CONTEXT = r"(?:the|a|an|this|that|each|every|your|our|its|their|any|some|no|of)"
-_FOLLOWED_BY_OBJECT = r"(?!\s+(?:the|a|an|your|it|them|this|that)\b)"  # "the return the value" is not a noun use
+_VERB_CONTEXT = _words("to can could will would must should may might you we they let's don't doesn't")
+_NOUN_CONTEXT = _words("the a an this that each every your our its their any some no of")
+# "the return the value" is not a noun use: a noun is not followed by its own object.
+_OBJECT_OPENERS = _words("the a an your it them this that")
+_PROSE_WORD_RE = re.compile(r"[\w'’]+")
+
+
+@lru_cache(maxsize=65536)
+def _noun_stem(word: str) -> str:
+    """A word's singular, lower-cased ("statuses" -> "status", "Bytes" -> "byte")."""
+    low = word.lower().strip("`'\"’")
+    nouns = _lemmas(low).get("NOUN")
+    return nouns[0] if nouns else re.sub(r"(?<=\w{3})(?:es|s)$", "", low)
+
+
+@dataclass
+class _Uses:
+    """How a text uses one word (see `_WordUse`)."""
+
+    as_verb: int = 0  # after "to", "you can", ...
+    as_noun: int = 0  # after "the", "a", ..., not followed by an object
+    objects: set[str] = field(default_factory=set)  # stems of the words a verb use acts on
+    compound: Counter = field(default_factory=Counter)  # next word's stem, written mid-sentence as one noun
+    verb_then: Counter = field(default_factory=Counter)  # next word's stem after a verb use
 
 
 class _WordUse:
-    """How a document's prose uses a word that can be a noun or a verb: "to stream", "you can import"
-    against "the stream", "a view". A heading's grammar alone cannot tell "Stream Bytes" (a task) from
-    "Test Coverage" (a topic); the page it heads usually can.
+    """How a document's prose uses a word that can be a noun or a verb: "you can stream bytes" against
+    "the stream", "the run's exit status". A heading's grammar alone cannot tell "Stream Bytes" (a task)
+    from "Test Coverage" (a topic); the page it heads usually can.
+
+    The prose is read once into words (inline code and emphasis read as words: "to stream `bytes`", "can
+    return *enum members*"); a word's uses are summed up the first time a heading asks about it, so time
+    stays linear in the text whatever the headings.
 
     Args:
-        text: The document text; code (fences and `inline`) is left out.
+        text: The document text (code blocks are left out).
+        prose: The text already without code blocks, instead of `text`.
     """
 
-    def __init__(self, text: str = ""):
-        self.prose = _prose(text) if text else ""
-        self._counts: dict[str, tuple[int, int]] = {}
+    def __init__(self, text: str = "", *, prose: str | None = None):
+        if prose is None:
+            prose = _without_code(text) if text else ""
+        self._words = _PROSE_WORD_RE.findall(prose)
+        self._positions: dict[str, list[int]] | None = None
+        self._uses: dict[str, _Uses] = {}
+
+    def _of(self, word: str) -> _Uses:
+        if word in self._uses:
+            return self._uses[word]
+        if self._positions is None:
+            self._positions = {}
+            for i, token in enumerate(self._words):
+                self._positions.setdefault(token.lower(), []).append(i)
+        uses = _Uses()
+        words = self._words
+        for i in self._positions.get(word, ()):
+            before = words[i - 1] if i else ""
+            after = words[i + 1] if i + 1 < len(words) else ""
+            after_that = words[i + 2] if i + 2 < len(words) else ""
+            stem = _noun_stem(after) if after else ""
+            if before.lower() in _VERB_CONTEXT:
+                uses.as_verb += 1
+                # the object's first word or, after a determiner or a modifier, its second
+                uses.objects.update(w for w in (stem, after_that and _noun_stem(after_that)) if w)
+                uses.verb_then[stem] += 1
+            else:
+                if before.lower() in _NOUN_CONTEXT and after.lower() not in _OBJECT_OPENERS:
+                    uses.as_noun += 1
+                if before[:1].islower():
+                    uses.compound[stem] += 1
+        self._uses[word] = uses
+        return uses
 
     def counts(self, word: str) -> tuple[int, int]:
         """(uses as a verb, uses as a noun) of a lower-case word."""
-        if word not in self._counts:
-            w = re.escape(word)
-            verb = len(re.findall(rf"\b{_VERB_CONTEXT}\s+{w}\b", self.prose, re.IGNORECASE))
-            noun = len(re.findall(rf"\b{_NOUN_CONTEXT}\s+{w}\b{_FOLLOWED_BY_OBJECT}", self.prose, re.IGNORECASE))
-            self._counts[word] = (verb, noun)
-        return self._counts[word]
+        uses = self._of(word)
+        return uses.as_verb, uses.as_noun
 
-    def as_verb(self, word: str) -> bool:
-        verb, noun = self.counts(word)
-        return (verb >= 1 and noun == 0) or (verb >= 2 and verb > 2 * noun)
+    def acts_on(self, verb: str, object_word: str) -> bool:
+        """The text does what the heading says, as a verb with its object: "you can stream bytes", "to
+        handle the tokens" for "Stream Bytes", "Handle JWT tokens" (the object's head or first word)."""
+        return _noun_stem(object_word) in self._of(verb).objects
 
     def as_noun(self, word: str) -> bool:
         verb, noun = self.counts(word)
@@ -501,16 +558,8 @@ class _WordUse:
     def compound(self, first: str, second: str) -> bool:
         """The text writes the two words mid-sentence as one noun more often than as a verb and its
         object: "the run's exit status", "a use case" against "you can stream bytes"."""
-        stem = re.sub(r"(?:es|s)$", "", second) if len(second) > 4 else second
-        pattern = rf"([\w'’]+)\s+{re.escape(first)}\s+{re.escape(stem)}"
-        verb = noun = 0
-        for m in re.finditer(pattern, self.prose, re.IGNORECASE):
-            before = m.group(1)
-            if re.fullmatch(_VERB_CONTEXT, before, re.IGNORECASE):
-                verb += 1
-            elif before[:1].islower():
-                noun += 1
-        return noun > verb
+        uses, stem = self._of(first), _noun_stem(second)
+        return uses.compound[stem] > uses.verb_then[stem]
 
 
 _NO_USE = _WordUse()
@@ -631,7 +680,7 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str], usag
     if first.kind == "word" and _is_imperative(tokens, keep=keep, title_case=title_case, usage=usage):
         return _imperative(text, tokens, keep=keep, title_case=title_case)
     result = _noun_phrase(text, tokens, keep=keep, title_case=title_case, page_title=page_title)
-    if explained and result.kind in ("what", "use"):
+    if explained and result.kind in ("what", "use") and "VB" not in _verb_forms(tokens[0].low):
         return _how_it_works(text, tokens, keep=keep, title_case=title_case)
     return result
 
@@ -977,9 +1026,15 @@ def _is_imperative(
         return False  # "Base Docker Image", "Parallel Burgers"
     if usage.as_noun(first.low) or usage.compound(first.low, second.low):
         return False  # "View Lifetime and self" on a page about "the view"; "Exit statuses" ("the exit status")
-    if usage.as_verb(first.low) and _can_be_object(tokens[1:]):
-        return True  # "Stream Bytes", "Handle JWT tokens" on pages that say "you can stream", "to handle"
     core = _np_core(tokens[1:])
+    if _can_be_object(tokens[1:]):
+        if second.low in _MANNER_PREPOSITIONS:  # "Dispatch by Subdomain" on a page that says "to dispatch"
+            verb_uses, noun_uses = usage.counts(first.low)
+            if verb_uses and not noun_uses:
+                return True
+        # "Stream Bytes" on a page that says "you can stream bytes"; "Handle JWT tokens": "to handle the tokens"
+        elif any(usage.acts_on(first.low, t.bare) for t in (second, tokens[core]) if t.kind != "punct"):
+            return True
     if (
         core < len(tokens) - 1 and tokens[1 + core].low in ("to", "from", "into") and len(tokens) > core + 2
         and _valid_np(tokens[1:1 + core]) and "VB" not in _verb_forms(tokens[2 + core].low)
@@ -997,15 +1052,20 @@ def _is_imperative(
     return _np_core(tokens[1:]) >= 4 and _valid_np(tokens[1:1 + _np_core(tokens[1:])])
 
 
+_MANNER_PREPOSITIONS = _words("by with on over via through")
+
+
 def _can_be_object(tokens: Sequence[_Token]) -> bool:
-    """The words after a verb can be its object (or an adverb): "Bytes", "JWT tokens", "Automatically
-    on Startup"; not a gerund ("Update replacing with PUT") or a bare preposition ("yield from")."""
+    """The words after a verb can be its object, an adverb or a manner: "Bytes", "JWT tokens", "Automatically
+    on Startup", "by Subdomain"; not a gerund ("Update replacing with PUT") or a bare preposition ("yield from")."""
     if not tokens or tokens[0].kind == "punct":
         return False
     first = tokens[0]
     if first.kind != "word":
         return True
     tags = _tags(first)
+    if first.low in _MANNER_PREPOSITIONS and len(tokens) > 1:
+        return True  # "Dispatch by Subdomain", "Run on Startup": how, not what
     if tags & (_CLOSED_TAGS - {"DET", "POSS"}) or (_is_gerund(first) and "NOUN" not in tags):
         return False
     return bool(tags & {"NOUN", "ADJ", "X", "DET", "POSS"}) or ("ADV" in tags and len(tokens) > 1)
@@ -1021,8 +1081,6 @@ def _imperative(text: str, tokens: list[_Token], *, keep: frozenset[str], title_
     if lows and lows[0] in ("and", "or") and all(w in ("and", "or") or "VB" in _verb_forms(w) for w in lows):
         return _NONE  # "Build and Install": no object
     verb = tokens[0].low
-    if verb == "import":  # what one imports is a name: "Import Field" -> "How do I import Field?"
-        keep = keep | {t.bare for t in words if t.kind == "word" and t.bare[:1].isupper()}
     rest = _render(text, tokens, 1, len(tokens), keep=keep, title_case=title_case, first_index=-1)
     return _Result(f"How do I {verb} {rest}?", "howto")
 
@@ -1130,7 +1188,7 @@ def _noun_phrase(
     if first.kind == "word" and first.low == "the":
         phrase = "the" + phrase[3:]
     article = _article(np, rest, keep=keep)
-    if _used_with(np, rest):
+    if _used_with(np, rest, keep):
         return _Result(f"How do I use {article + ' ' if article else ''}{phrase}?", "use")
     be = "are" if _is_plural(head) else "is"
     return _Result(f"What {be} {article + ' ' if article else ''}{phrase}?", "what")
@@ -1139,18 +1197,19 @@ def _noun_phrase(
 # Heads that name what is said about a topic rather than a thing one uses: "Design Decisions in Flask".
 _NOT_USED_HEADS = _words(
     """decision change difference error issue problem note example usage consideration detail case step thing
-    way reason tip improvement question answer data code information content minute hour day week"""
+    way reason tip improvement question answer data code information content minute hour day week support
+    pattern requirement recommendation guideline practice"""
 )
 _NUMBER_WORDS = _words("one two three four five six seven eight nine ten twenty thirty few several")
 # "in practice", "in short": an adverb, not where the thing is used.
 _ADVERBIAL_OBJECTS = _words("practice short general detail depth brief particular summary theory")
 
 
-def _used_with(np: Sequence[_Token], rest: Sequence[_Token]) -> bool:
-    """A thing with, in or as another ("MongoDB with MongoEngine", "Settings in a dependency", "Classes
-    as Dependencies") is asked about as "How do I use X with Y?": nobody asks "What is MongoDB with
+def _used_with(np: Sequence[_Token], rest: Sequence[_Token], keep: frozenset[str]) -> bool:
+    """A thing with, in, as or for another ("MongoDB with MongoEngine", "Settings in a dependency", "Classes
+    as Dependencies", "Pydantic Models for Forms") is asked about as "How do I use X with Y?": nobody asks "What is MongoDB with
     MongoEngine?"."""
-    if len(rest) < 2 or rest[0].low not in ("with", "in", "as"):
+    if len(rest) < 2 or rest[0].low not in ("with", "in", "as", "for"):
         return False
     first, head = np[0], np[-1]
     if first.kind == "word" and first.low in _DETERMINERS and first.low != "the":
@@ -1160,9 +1219,18 @@ def _used_with(np: Sequence[_Token], rest: Sequence[_Token]) -> bool:
         if lemma in _NOT_USED_HEADS or _last_part(head) in _NOT_USED_HEADS or _is_gerund(head):
             return False
     objects = [t for t in rest[1:] if t.kind != "punct" and t.low not in _DETERMINERS]
-    if not objects or objects[0].kind == "num" or objects[0].low in _ADVERBIAL_OBJECTS:
+    if not objects or objects[0].kind == "num" or objects[0].low in _ADVERBIAL_OBJECTS | _NUMBER_WORDS:
         return False  # "Tidepool in five minutes", "Caching in practice"
-    return objects[0].low not in _NUMBER_WORDS
+    # A tool, a name or code on either side ("MongoDB with MongoEngine", "Dependencies with `yield`",
+    # "Pydantic Models for Forms"); "Users with Admin Rights", "Backups in the Cloud" are topics.
+    return rest[0].low == "as" or any(_is_name(t, keep) for t in [*np, *objects])
+
+
+def _is_name(token: _Token, keep: frozenset[str]) -> bool:
+    """Code, an acronym, a CamelCase name, a name the corpus keeps, or a word the dictionary does not know."""
+    if token.kind in ("code", "acronym", "name"):
+        return True
+    return token.kind == "word" and (token.bare in keep or not _known_word(token.low))
 
 
 def _an(word: str) -> bool:
@@ -1211,6 +1279,7 @@ _PURPOSE_RE = re.compile(r"^(?:To|If you want to|In order to) ([a-z]+)((?: [^\s,
                          r"(?:,| (?:you|we) (?:can|could|should|may|must|need to|have to)\b)")
 _PURPOSE_OBJECT_PRONOUNS = frozenset(["it", "this", "that", "these", "those", "them", "one"])
 # "You can define background tasks to be run ...": what the section shows the reader doing.
+_NOT_TASK_VERBS = _words("be have get see find expect notice imagine think say tell know feel")
 _ABILITY_RE = re.compile(
     r"^(?:(?:Now|So|Then|Here|Also|Similarly|First|Next),? )?(?:You|We) can,?(?: also| now| easily| just| still"
     r"| then| simply| of course,| even| additionally)* ([a-z]+) ([^,.;:()!?]+?)"
@@ -1225,7 +1294,8 @@ def purpose_question(heading: str, body: str) -> str | None:
     which its text answers, rather than "What is form data?", which it does not. None otherwise.
 
     The purpose must share a content word with the heading and carry an object of its own ("To define
-    it, ..." does not say what).
+    it, ..." does not say what). A section that opens by showing the reader doing its topic asks the
+    same way: "Tags" over "You can add tags to your path operation ..." asks "How do I add tags?".
     """
     paragraph = _without_code(body).strip().split("\n\n", 1)[0].replace("\n", " ")
     match = _PURPOSE_RE.match(paragraph)
@@ -1251,8 +1321,8 @@ def _ability_question(heading: str, paragraph: str) -> str | None:
         return None
     verb, rest = match.group(1), match.group(2).replace('"', "").strip()
     words = rest.split()
-    if _verb_lemma(verb) != verb or not 1 <= len(words) <= 6:
-        return None
+    if _verb_lemma(verb) != verb or verb in _NOT_TASK_VERBS or not 1 <= len(words) <= 6:
+        return None  # "You can be sure headers are sent", "You can get errors if ...": not a task
     lows = [w.lower() for w in words]
     if lows[0] in _PURPOSE_OBJECT_PRONOUNS | {"any", "some", "more", "other", "all"} or any(
         w in _PRONOUNS or w in _POSSESSIVES for w in lows
@@ -1436,36 +1506,51 @@ def proper_nouns(text: str) -> frozenset[str]:
     Code (fences and `inline`) is left out, so `from flask import Flask` does not count against Flask;
     a word written in lower case at most once for every five capitalised uses still counts.
     """
-    return _CaseCounts(text).names()
+    return _CaseCounts(_prose(text)).names
 
 
 class _CaseCounts:
-    """How often a text writes each word capitalised mid-sentence and in lower case; counts add up, so
-    a corpus's names are known from all of its pages ("Flask" on a page that writes "flask" once)."""
+    """How often prose writes each word capitalised mid-sentence and in lower case, and so which words
+    are names. Counts add up, so a corpus's names are known from all of its pages read so far ("Flask"
+    on a page that writes "flask" once); `names` is kept up to date word by word.
 
-    def __init__(self, text: str = ""):
+    Args:
+        prose: Text without code (`_prose`).
+    """
+
+    def __init__(self, prose: str = ""):
         self.capitalised: dict[str, int] = {}
         self.lower: dict[str, int] = {}
-        if text:
-            self.add(text)
+        self._names: set[str] = set()
+        if prose:
+            self.add(prose)
 
-    def add(self, text: str) -> _CaseCounts:
-        capitalised, lower = _case_counts(text)
+    def add(self, prose: str) -> _CaseCounts:
+        return self.merge(*_case_counts(prose))
+
+    def merge(self, capitalised: Mapping[str, int], lower: Mapping[str, int]) -> _CaseCounts:
+        """Adds another text's counts (`_CaseCounts.capitalised`, `.lower`)."""
+        touched = set(capitalised)
         for word, n in capitalised.items():
             self.capitalised[word] = self.capitalised.get(word, 0) + n
         for word, n in lower.items():
             self.lower[word] = self.lower.get(word, 0) + n
+            if word.capitalize() in self.capitalised:
+                touched.add(word.capitalize())
+        for word in touched:
+            # a word written in lower case at most once for every five capitalised uses still counts
+            if self.lower.get(word.lower(), 0) * 5 <= self.capitalised[word] - 1 or word.lower() not in self.lower:
+                self._names.add(word)
+            else:
+                self._names.discard(word)
         return self
 
+    @property
     def names(self) -> frozenset[str]:
-        lower = self.lower
-        return frozenset(
-            w for w, n in self.capitalised.items() if lower.get(w.lower(), 0) * 5 <= n - 1 or w.lower() not in lower
-        )
+        return frozenset(self._names)
 
 
-def _case_counts(text: str) -> tuple[dict[str, int], dict[str, int]]:
-    prose = _prose(text)
+def _case_counts(prose: str) -> tuple[dict[str, int], dict[str, int]]:
     capitalised: dict[str, int] = {}
     for m in _MIDSENTENCE_CAPITAL_RE.finditer(prose):
         run = [re.sub(r"['’]s$", "", w).rstrip("'’.,;:") for w in m.group(1).split()]
@@ -1623,10 +1708,11 @@ def derive_queries(
         spans = chunk_spans.get(doc.doc_id)
         if not spans or _is_index_page(doc):
             continue
-        page_case = _CaseCounts(doc.text)
-        keep = page_case.names() | corpus_case.add(doc.text).names()
-        lower_words = lower_case_words(doc.text)
-        usage = _WordUse(doc.text)
+        unfenced = _without_code(doc.text)
+        page_case = _CaseCounts(_INLINE_CODE_RE.sub(" ", unfenced))
+        keep = page_case.names | corpus_case.merge(page_case.capitalised, page_case.lower).names
+        lower_words = frozenset(page_case.lower)
+        usage = _WordUse(prose=unfenced)
         candidates: list[tuple[int, int, bool, Query]] = []  # (position, order, capped, query)
 
         add = _Collector(doc, spans, candidates)
@@ -1641,12 +1727,13 @@ def derive_queries(
                 # read as English does not ("How do I debug info?").
                 if named and (named[1] in _ACTING_KINDS or result.question is None):
                     result = _Result(named[0], "what")
-                elif result.kind == "use":  # the thing's first word is no longer the sentence's
-                    result = _Result(common_noun_case(result.question, lower_words, keep), "howto")
-                elif result.question and result.kind == "what":
+                elif result.question and result.kind in ("what", "use"):
+                    # The purpose the section opens with is what it answers; else the heading's question,
+                    # whose capitals go where the page writes the word in lower case ("use": its thing's
+                    # first word no longer opens the sentence).
                     purpose = purpose_question(heading.text, body)
                     result = _Result(purpose, "howto") if purpose else _Result(
-                        common_noun_case(result.question, lower_words, keep), "what")
+                        common_noun_case(result.question, lower_words, keep), "what" if result.kind == "what" else "howto")
             taken = 0
             heading_key = _normal(result.question or "")
             if result.question and result.kind in ("question", "problem"):

@@ -1004,3 +1004,29 @@ def test_ordinary_sentences_are_not_taken_for_chatter_pointers_or_fragments(gate
     oracle = _chunk("cli.md#3", text, "Commands > build")
     assert gated_generator.generate([AnswerRequest("How do I build my package?", oracle, [oracle],
                                                    evidence=evidence)])[0].output
+
+
+def test_a_how_answer_states_the_commands_its_quote_shows():
+    """fastapi_docs: "Add `pwdlib` with Argon2 to your project:" over a console block ended the final answer
+    without `uv add ...` (the progress bar under it made the block look like more than commands), and
+    "use `fastapi run` to serve your FastAPI application:" lost its block, 25 lines of server output. poetry_docs:
+    "To use HTTP basic authentication ..., you can configure credentials ..." took none of the commands after it."""
+    text = 'Add `pwdlib` with Argon2 to your project:\n\n```console\n$ uv add "pwdlib[argon2]"\n---> 100%\n```\n'
+    choice = select_quotes("How do I install `pwdlib`?", text)
+    assert "---> 100%" in choice.quotes[0]  # quotes are verbatim
+    assert choice.answer == 'Add `pwdlib` with Argon2 to your project: `uv add "pwdlib[argon2]"`.'
+    output = "\n".join(f"      INFO   Server line {n}" for n in range(25))
+    text = f"In short, use `fastapi run` to serve your FastAPI application:\n\n```console\n$ fastapi run main.py\n\n{output}\n```\n"
+    choice = select_quotes("How do I use the `fastapi run` command?", text)
+    assert choice.answer == "In short, use `fastapi run` to serve your FastAPI application: `fastapi run main.py`."
+    text = ("To use HTTP basic authentication with your git repositories, you can configure credentials similar to how "
+            "repository credentials are configured.\n\n```bash\npoetry config http-basic.git-org-project username token\n"
+            "poetry add git+https://github.com/org/project.git\n```\n")
+    answer = select_quotes("How do I use HTTP basic authentication with my git repositories?", text).answer
+    assert answer.endswith(": `poetry config http-basic.git-org-project username token`, then "
+                           "`poetry add git+https://github.com/org/project.git`."), answer
+    # Program output without a prompt on any line is code, not a session: a long one is still left out.
+    text = ("The server prints this when it starts:\n\n```text\n" + output + "\n```\n\n"
+            "The server then waits for requests on port 8000 until it is stopped.\n")
+    quotes = select_quotes("What does the server do when it starts?", text).quotes
+    assert quotes and not any("Server line 24" in quote for quote in quotes), quotes

@@ -108,10 +108,15 @@ HEADINGS = [
     ("MongoDB with MongoEngine", None, "How do I use MongoDB with MongoEngine?"),
     ("Dependencies with `yield`", None, "How do I use dependencies with `yield`?"),
     ("Classes as Dependencies", None, "How do I use classes as dependencies?"),
-    ("Settings in a dependency", None, "How do I use settings in a dependency?"),
+    # ... a tool, a name or code on either side; otherwise it is a topic.
+    ("Settings in a dependency", None, "What are settings in a dependency?"),
+    ("Users with Admin Rights", None, "What are users with admin rights?"),
+    ("Backups in the Cloud", None, "What are backups in the cloud?"),
     ("Design Decisions in Flask", None, "What are design decisions in Flask?"),  # said about Flask, not used
     ("Errors in production", None, "What are errors in production?"),
     ("Tidepool in five minutes", None, None),  # the page's promise
+    ("Pydantic Models for Forms", None, "How do I use Pydantic models for forms?"),
+    ("Patterns for Flask", None, "What are patterns for Flask?"),
     # A noun does not go to or from somewhere: the first word is a verb.
     ("Email Errors to Admins", None, "How do I email errors to admins?"),
     ("Read settings from `.env`", None, "How do I read settings from `.env`?"),
@@ -123,6 +128,8 @@ HEADINGS = [
     ("The Routing System, Internals", None, "How does the routing system work?"),
     # Code is a name: what one imports keeps its case.
     ("Import `Field`", None, "How do I import `Field`?"),
+    ("Import the Module", None, "How do I import the module?"),
+    ("Dependency `extras`", None, "What are dependency `extras`?"),  # code holding a plural noun
     # Not topics.
     ("A Word About Names and Objects", "The Python Tutorial", None),
     ("Whetting Your Appetite", "The Python Tutorial", None),
@@ -211,6 +218,13 @@ def test_a_word_that_can_be_a_noun_or_a_verb_is_read_as_the_page_uses_it():
     assert heading_question("Stream Bytes", document_text=streams) == "How do I stream bytes?"
     views = "A view function handles the request. The view returns a response. Each view is created per request."
     assert heading_question("View Lifetime and self", document_text=views) is None  # a topic, and two of them
+    dispatch = "You can configure your webserver to dispatch all requests for all subdomains to your application."
+    assert heading_question("Dispatch by Subdomain", document_text=dispatch) == "How do I dispatch by subdomain?"
+    # The verb must act on the heading's object: one "you can search" does not make "Search Results" a task.
+    search = "You can search the index. To search, type a word. The results appear below."
+    assert heading_question("Search Results", document_text=search) == "What are search results?"
+    zones = "Each job runs in the time zone of its host. Set the time zone to UTC on servers."
+    assert heading_question("Time Zones to UTC", document_text=zones) == "What are time zones to UTC?"
     # "exit" is a verb on this page, but "exit status" is one noun.
     statuses = "If the scheduler is not running they exit with status 4. The run ends with the run's exit status."
     assert heading_question("Exit statuses", document_text=statuses) == "What are exit statuses?"
@@ -668,3 +682,20 @@ def test_a_section_that_shows_the_reader_doing_its_topic_asks_how():
         "What are form models?",
         "What are status codes?",
     ]
+
+
+def test_names_are_counted_over_the_pages_read_so_far():
+    """flask_docs/patterns/sqlalchemy.rst writes "your flask application" once and "Flask" only a few times, so
+    the page alone takes "Flask" for a Title Case word ("... in flask?"); the pages before it settle it."""
+    prose = " It needs more words to count as a section with prose of its own."
+    intro = _document("index.rst", "Welcome", [(1, "Welcome", (
+        "This is about Flask and how Flask works. Using Flask with Werkzeug is the way Flask apps run, and "
+        "we build on Flask every day. Extensions add to Flask what Flask leaves out, so that Flask stays small."
+        + prose))])
+    page = _document("sqlalchemy.rst", "SQLAlchemy in Flask", [(1, "SQLAlchemy in Flask", (
+        "Many people prefer SQLAlchemy for database access. Put the models of your flask application into a "
+        "module and import them in Flask." + prose))])
+    alone = [q.question for q in derive_queries([page], {page.doc_id: _spans(page)})]
+    after = [q.question for q in derive_queries([intro, page], {d.doc_id: _spans(d) for d in (intro, page)})]
+    assert alone == ["How do I use SQLAlchemy in flask?"]
+    assert after[-1] == "How do I use SQLAlchemy in Flask?"
