@@ -479,7 +479,11 @@ def _noun_stem(word: str) -> str:
     """A word's singular, lower-cased ("statuses" -> "status", "Bytes" -> "byte")."""
     low = word.lower().strip("`'\"’")
     nouns = _lemmas(low).get("NOUN")
-    return nouns[0] if nouns else re.sub(r"(?<=\w{3})(?:es|s)$", "", low)
+    if nouns:
+        return nouns[0]
+    if low.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return low[:-2]
+    return low[:-1] if low.endswith("s") and not low.endswith(("ss", "us", "is")) and len(low) > 3 else low
 
 
 @dataclass
@@ -1585,6 +1589,36 @@ def common_noun_case(text: str, lower_words: frozenset[str], keep: frozenset[str
     return re.sub(r"(?<![\w`.-])[A-Z][a-z]+(?![\w`.-])", lower, text)
 
 
+_DEFINING_VERBS = _words("is are was were means mean refers refer stands stand describes describe")
+
+
+def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool:
+    """Whether a section under a page is headed by one common word ("Templates", "Memory", "HTTPS") that its
+    text does not open with: "What are templates?" under "Blueprint Resources" over "If you want the blueprint
+    to expose templates, ..." asks what the section does not answer (it is about templates there, not what
+    they are). A name ("Werkzeug", `yield`) or a phrase is left alone; so is a section that opens with the
+    word ("Extras and `@` can be combined ...", "Middleware is a function ...") or lists what it names
+    ("Tidepool calls plugins at four hooks:")."""
+    words = [t for t in _tokenize(_clean(heading.marked or heading.text)) if t.kind != "punct"]
+    if len(words) != 1 or words[0].kind not in ("word", "acronym"):
+        return False
+    word = words[0]
+    if word.kind == "word" and (word.bare in keep or not _known_word(word.low)):
+        return False
+    paragraph = _without_code(body).strip().split("\n\n", 1)[0]
+    stem = _noun_stem(word.bare)
+    # Its first two sentences: "The WSGI application above is a callable ... Middleware is a WSGI application ..."
+    for sentence in _SENTENCE_SPLIT_RE.split(paragraph.replace("\n", " "), maxsplit=2)[:2]:
+        said = [w.lower() for w in _WORD_RE.findall(sentence)]
+        for k, w in enumerate(said[:12]):
+            # "Pytest fixtures allow ...", "The `self add` command ...", "Coroutine is just ..."
+            if _noun_stem(w) == stem and (k <= 2 or (k + 1 < len(said) and said[k + 1] in _DEFINING_VERBS)):
+                return False
+        if sentence.rstrip().endswith(":") and any(_noun_stem(w) == stem for w in said):
+            return False  # "Tidepool calls plugins at four hooks:" over the list of them
+    return True
+
+
 # --- deriving queries -----------------------------------------------------------------------------
 
 _INDEX_TITLES = frozenset(["index", "contents", "table of contents", "toc", "site map", "sitemap"])
@@ -1734,6 +1768,9 @@ def derive_queries(
                     purpose = purpose_question(heading.text, body)
                     result = _Result(purpose, "howto") if purpose else _Result(
                         common_noun_case(result.question, lower_words, keep), "what" if result.kind == "what" else "howto")
+            if result.kind == "what" and section.heading.level > 1 and result.question.startswith("What ") and (
+                    "`" not in result.question and _unanswered_topic(heading, body, keep)):
+                result = _NONE  # "Blueprint Resources > Templates" over "If you want the blueprint to expose ..."
             taken = 0
             heading_key = _normal(result.question or "")
             if result.question and result.kind in ("question", "problem"):
