@@ -917,8 +917,9 @@ def _scores(
     # The section's lead: its first sentence that is neither an aside nor the need, scene or chatter it
     # opens with ("In some cases you don't really need ...", "Imagine that you want ...", "Ah yes, ...").
     # Nor advice ("Prefer using Gunicorn ... rather than using gevent directly."), which says what to do about X.
+    # Nor a field of another term ("Audience: users who want ...", a page's metadata), which is about that term.
     lead = next((i for i in in_evidence if i not in asides and i not in idle and not _MOTIVATION_RE.search(bodies[i])
-                 and not _ADVICE_RE.match(bodies[i])),
+                 and not _ADVICE_RE.match(bodies[i]) and not _field_of_another_term(bodies[i], subject_stems)),
                 None) if subject and answers_own_question is None else None
     named = {i: "opens" if i == for_heading else _names(subject_stems, bodies[i]) for i in ok} if subject else {}
     # With no sentence about X by name, the section's lead defines it ("The `at` form runs a job ..."
@@ -968,6 +969,14 @@ def _scores(
             score += -1.0 if place is None else boost * (0.3, 0.15, 0.05)[place] if place < 3 else 0.0
         scores[i] = score if relevance[i] > 0 or i in in_evidence else min(score, 0.0)
     return scores
+
+
+def _field_of_another_term(body: str, subject_stems: tuple[str, ...]) -> bool:
+    """A "Label: value" line (a field list, a page's metadata) whose label is not the X asked about."""
+    field = _DEFINITION_RE.match(body)
+    if not field or len(field.group("term").split()) > 3 or "`" in field.group("term"):
+        return False
+    return set(_stems(field.group("term"))) != set(subject_stems)
 
 
 def _idle(s: _Sentence, body: str) -> bool:
@@ -1091,6 +1100,8 @@ _ADMONITION_LABEL_RE = re.compile(
     r"\s*:\s+(?=\S)", re.IGNORECASE,
 )
 _FOLLOWING_RE = re.compile(r"\b(?:the\s+)?following(?:\s+(\w+))?\s*$", re.IGNORECASE)
+# "... exits with one of these statuses:": the statuses are the block's.
+_THESE_RE = re.compile(r"\b(?:these|those)\s+(\w+)\s*$", re.IGNORECASE)
 _LIKE_THIS_RE = re.compile(r"\s*,?\s*\b(?:like this|like so|like|as follows|as shown below|as below|below)\s*$", re.I)
 _OPEN_ENDED_RE = re.compile(
     r"\b(?:with|in|to|using|by|via|of|as|for|like|is|are|be|run|use|type|execute|call|add|write|enter)\s*$", re.I
@@ -1133,6 +1144,9 @@ def _lead_in_statement(lead: str, what: str) -> str:
     if following:
         noun = following.group(1) or what
         return as_statement(f"{lead[: following.start()].rstrip()} the {noun} quoted above")
+    these = _THESE_RE.search(lead)
+    if these:
+        return as_statement(f"{lead[: these.start()]}the {these.group(1)} in the {what} quoted above")
     if _LIKE_THIS_RE.search(lead):
         return as_statement(f"{_LIKE_THIS_RE.sub('', lead)} as shown in the {what} quoted above")
     if _OPEN_ENDED_RE.search(lead):

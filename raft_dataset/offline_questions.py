@@ -765,6 +765,8 @@ def _interrogative(text: str, tokens: list[_Token], *, keep: frozenset[str], tit
     if aux is not None:
         subject = render(1, aux)
         rest = render(aux + 1, len(tokens))
+        if not rest and words[aux] in ("do", "does", "did"):
+            rest = "do"  # "What Tidepool does" -> "What does Tidepool do?"
         return _Result(f"{wh} {words[aux]} {subject}{' ' + rest if rest else ''}?", "question")
     # "How Proxy Forwarded Headers Work" -> "How do proxy forwarded headers work?"
     for k in range(len(tokens) - 1, 1, -1):
@@ -1508,7 +1510,7 @@ def proper_nouns(text: str) -> frozenset[str]:
     """Capitalised words a text uses mid-sentence and (almost) never in lower case ('Pydantic', 'Flask').
 
     Code (fences and `inline`) is left out, so `from flask import Flask` does not count against Flask;
-    a word written in lower case at most once for every five capitalised uses still counts.
+    a word written in lower case at most once for every four capitalised uses still counts.
     """
     return _CaseCounts(_prose(text)).names
 
@@ -1542,8 +1544,8 @@ class _CaseCounts:
             if word.capitalize() in self.capitalised:
                 touched.add(word.capitalize())
         for word in touched:
-            # a word written in lower case at most once for every five capitalised uses still counts
-            if self.lower.get(word.lower(), 0) * 5 <= self.capitalised[word] - 1 or word.lower() not in self.lower:
+            # a word written in lower case at most once for every four capitalised uses still counts
+            if self.lower.get(word.lower(), 0) * 4 <= self.capitalised[word] - 1 or word.lower() not in self.lower:
                 self._names.add(word)
             else:
                 self._names.discard(word)
@@ -1802,7 +1804,10 @@ def derive_queries(
         for definition in doc.definitions:
             question = _definition_question(definition.term, lower_words, keep)
             if question:
-                add(question, "definition", (definition.start, definition.end), capped=True)
+                # From the start of its line: a "term: definition" line is quoted whole ("`--verbose`, `-v`: Print
+                # more detail."), not from its second sentence on.
+                line_start = doc.text.rfind("\n", 0, definition.start) + 1
+                add(question, "definition", (line_start, definition.end), capped=True)
 
         capped_taken = 0
         for _, _, capped, query in sorted(candidates, key=lambda c: (c[0], c[1])):

@@ -1030,3 +1030,22 @@ def test_a_how_answer_states_the_commands_its_quote_shows():
             "The server then waits for requests on port 8000 until it is stopped.\n")
     quotes = select_quotes("What does the server do when it starts?", text).quotes
     assert quotes and not any("Server line 24" in quote for quote in quotes), quotes
+
+
+def test_a_page_field_is_not_the_lead_and_these_rows_are_the_tables():
+    """examples/corpus/guide/plugins.rst: the page's ":Audience:" field answered "What are Tidepool plugins?"
+    ("Audience: users who want Tidepool to notify ..."); the first sentence about plugins does. reference/cli.md:
+    "Every `tidepool` subcommand exits with one of these statuses." pointed at nothing once the table was left
+    out of the final answer."""
+    text = ("Audience: users who want Tidepool to notify, report or check things\n\n"
+            "Applies to: Tidepool 2.0 and later (plugin protocol version 3)\n\n"
+            "Plugins let Tidepool call your own programs at fixed points in the life of a run.\n")
+    answer = select_quotes("What are Tidepool plugins?", text, evidence=(0, len(text)), title="Tidepool plugins").answer
+    assert answer.startswith("Plugins let Tidepool call your own programs"), answer
+    # The field that is the asked term still answers it (a reference page's "`before_run`: Called before ...").
+    text = "`before_run`: Called before the first attempt of a run.\n\n`after_run`: Called once the run has ended.\n"
+    assert select_quotes("What is `before_run`?", text, evidence=(0, len(text))).answer.startswith("`before_run`")
+    text = ("Every `tidepool` subcommand exits with one of these statuses:\n\n| Status | Meaning |\n|---|---|\n"
+            "| 0 | Success. |\n| 1 | Usage error. |\n| 4 | The scheduler is not running. |\n")
+    answer = select_quotes("What are exit statuses?", text, evidence=(0, len(text))).answer
+    assert answer == "Every `tidepool` subcommand exits with one of the statuses in the table quoted above.", answer

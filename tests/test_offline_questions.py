@@ -16,7 +16,7 @@ from raft_dataset.offline_questions import (
 )
 from raft_dataset.records import Definition, Document, Heading
 
-NAMES = frozenset({"Poetry", "Flask", "Python", "Windows", "Gunicorn", "Quart", "Docker"})
+NAMES = frozenset({"Poetry", "Flask", "Python", "Windows", "Gunicorn", "Quart", "Docker", "Tidepool"})
 
 # (heading, page title, expected question or None)
 HEADINGS = [
@@ -35,6 +35,8 @@ HEADINGS = [
     ("How the Context Works", None, "How does the context work?"),
     ("How a Request is Handled", None, "How is a request handled?"),
     ("What is a Program", None, "What is a program?"),
+    ("What Tidepool does", None, "What does Tidepool do?"),
+    ("What Tidepool does not do", None, "What does Tidepool not do?"),
     ("What it does", None, None),
     ("Where to go from here", None, None),
     # Problem statements.
@@ -387,8 +389,11 @@ def test_glossary_definitions_become_questions_with_the_definition_as_evidence()
         ("What is `pyproject.toml`?", "definition"),
     ]
     for query, definition in zip(queries, definitions):
-        assert query.evidence == (definition.start, definition.end)
-        assert query.chunk_id == _chunk_of(spans, definition.start)
+        # the whole "term: definition" line, so the answer quotes it from its term on
+        line_start = text.rfind("\n", 0, definition.start) + 1
+        assert query.evidence == (line_start, definition.end)
+        assert text[slice(*query.evidence)].startswith(definition.term + ": ")
+        assert query.chunk_id == _chunk_of(spans, line_start)
 
 
 def test_faq_page_keeps_every_question_heading_whatever_the_caps():
