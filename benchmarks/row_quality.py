@@ -44,7 +44,8 @@ def faq_coverage(rows: list[dict], corpus: Path) -> dict:
             continue
         end = next((h.start for h in faq.headings[i + 1 :] if h.level <= heading.level), len(faq.text))
         sections.append((heading.text, faq.text[heading.end : end]))
-    by_question = {normalize_whitespace(r["question"]).rstrip("?!. ").lower(): r for r in rows
+    # A question keeps the heading's inline code ("`tools.poetry`"); the heading's text has none.
+    by_question = {normalize_whitespace(r["question"].replace("`", "")).rstrip("?!. ").lower(): r for r in rows
                    if r["oracle_doc_id"] == "faq.md"}
     found, own_section = [], []
     for text, body in sections:
