@@ -560,12 +560,13 @@ def select_quotes(
     # alone: such an anchor comes after every other candidate.
     dangling = {a for a, group in groups.items() if group[0] == a and a != for_heading and _first_word(
         oracle_text[sentences[a].start : sentences[a].body_end]) in _DEICTIC_OPENERS}
-    why = question_form(question) == "why"
+    form = question_form(question)
+    why = form == "why"
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
         anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
-        statement = _statement(oracle_text, sentences, group, anchor, defines, why=why)
+        statement = _statement(oracle_text, sentences, group, anchor, defines, why=why, how=form == "how")
         answer = _with_its_subject(question, _as_definition(question, statement))
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
@@ -1256,7 +1257,7 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
 
 
 def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False,
-               why: bool = False) -> str:
+               why: bool = False, how: bool = False) -> str:
     """The final answer, from the quoted `group`: the anchor sentence, with the one before it when that is
     quoted and is not chatter; else the one after it when the anchor alone is short (under 10 words), when
     that one brings the list or commands it introduces, or when it carries the anchor on ("Instead, ...",
@@ -1264,7 +1265,8 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     ("Middleware is a WSGI application that ...") stands first unless it leans on the one before. Chatter or
     a scene ("Ah yes, ...", "Say you have ...") opens no final answer when a quoted sentence follows that does
     not lean on it. For a `why` question, a quoted sentence after them that gives the reason ("This is due to
-    ...") comes too."""
+    ...") comes too; for a `how` question whose statement says what not to do, the quoted "Instead, ..."
+    after it."""
 
     def body(k: int) -> str:
         return text[sentences[k].start : sentences[k].body_end]
@@ -1292,7 +1294,19 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     reason = parts[-1] + 1
     if why and reason in group and _REASON_RE.search(body(reason)) and not any(_REASON_RE.search(body(k)) for k in parts):
         parts.append(reason)
+    if how and _NOT_THIS_RE.search(" ".join(body(k) for k in parts)):
+        # "... you should not use the development server. [...] Instead, use a production WSGI server.": what to
+        # do instead, quoted further on, comes too.
+        instead = next((k for k in group if k > parts[-1] and _INSTEAD_RE.match(body(k))), None)
+        if instead is not None and sentences[instead].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET * 2:
+            parts.append(instead)
     return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts))))
+
+
+# "you should not use ...", "Don't run ...": what not to do; "Instead, use ...": what to do.
+_NOT_THIS_RE = re.compile(r"\b(?:you|we) (?:should|must|shall) not\b|\b(?:do not|don't|never) (?:use|run|call|install)\b",
+                          re.IGNORECASE)
+_INSTEAD_RE = re.compile(r"^\W*instead,? (?:you (?:can|should) )?[a-z]+\b", re.IGNORECASE)
 
 
 # "But you might want ...", "Of course, there are ...": a link to the text before, which the final

@@ -1049,3 +1049,20 @@ def test_a_page_field_is_not_the_lead_and_these_rows_are_the_tables():
             "| 0 | Success. |\n| 1 | Usage error. |\n| 4 | The scheduler is not running. |\n")
     answer = select_quotes("What are exit statuses?", text, evidence=(0, len(text))).answer
     assert answer == "Every `tidepool` subcommand exits with one of the statuses in the table quoted above.", answer
+
+
+def test_a_how_answer_that_only_says_what_not_to_do_takes_the_way_quoted_after_it():
+    """flask_docs/tutorial/deploy.rst: "How do I run with a production server?" was answered "... you should not
+    use the built-in development server (`flask run`)." although "Instead, use a production WSGI server." was
+    quoted too: what to do instead comes with what not to do."""
+    text = ("When running publicly rather than in development, you should not use the built-in development server "
+            "(`flask run`). The development server is provided by Werkzeug for convenience, but is not designed to "
+            "be particularly efficient, stable, or secure.\n\nInstead, use a production WSGI server.\n")
+    answer = select_quotes("How do I run with a production server?", text, evidence=(0, len(text))).answer
+    assert answer.endswith("(`flask run`). Instead, use a production WSGI server."), answer
+    # A statement that tells the way itself takes no "Instead, ..." along.
+    text = ("Run the production server with `waitress-serve --port 8080 myapp:app` from the project folder. The "
+            "development server reloads on every change and is meant for development only.\n\n"
+            "Instead, some teams use Gunicorn behind a proxy.\n")
+    answer = select_quotes("How do I run with a production server?", text, evidence=(0, len(text))).answer
+    assert answer.startswith("Run the production server") and "Instead" not in answer, answer
