@@ -1220,10 +1220,9 @@ def _used_with(np: Sequence[_Token], rest: Sequence[_Token], keep: frozenset[str
     first, head = np[0], np[-1]
     if first.kind == "word" and first.low in _DETERMINERS and first.low != "the":
         return False  # "Another module with APIRouter": the page's own example
-    if head.kind == "word":
-        lemma = (_lemmas(_last_part(head)).get("NOUN") or (_last_part(head),))[0]
-        if lemma in _NOT_USED_HEADS or _last_part(head) in _NOT_USED_HEADS or _is_gerund(head):
-            return False
+    if head.kind == "word" and (
+            _noun_stem(_last_part(head)) in _NOT_USED_HEADS or _last_part(head) in _NOT_USED_HEADS or _is_gerund(head)):
+        return False
     objects = [t for t in rest[1:] if t.kind != "punct" and t.low not in _DETERMINERS]
     if not objects or objects[0].kind == "num" or objects[0].low in _ADVERBIAL_OBJECTS | _NUMBER_WORDS:
         return False  # "Tidepool in five minutes", "Caching in practice"
@@ -1605,7 +1604,7 @@ def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool
     if len(words) != 1 or words[0].kind not in ("word", "acronym"):
         return False
     word = words[0]
-    if word.kind == "word" and (word.bare in keep or not _known_word(word.low)):
+    if word.kind == "word" and _is_name(word, keep):
         return False
     paragraph = _without_code(body).strip().split("\n\n", 1)[0]
     stem = _noun_stem(word.bare)
@@ -1744,7 +1743,7 @@ def derive_queries(
         spans = chunk_spans.get(doc.doc_id)
         if not spans or _is_index_page(doc):
             continue
-        unfenced = _without_code(doc.text)
+        unfenced = _without_code(doc.text)  # fences out once: names leave inline code out too (`_prose`), usage not
         page_case = _CaseCounts(_INLINE_CODE_RE.sub(" ", unfenced))
         keep = page_case.names | corpus_case.merge(page_case.capitalised, page_case.lower).names
         lower_words = frozenset(page_case.lower)
