@@ -118,6 +118,10 @@ class _Def:
     term: str
     body: list
 
+    def __post_init__(self) -> None:
+        # "``response``:" over its indented body (requests' docs): the colon is ours to add, not twice.
+        self.term = self.term.rstrip().removesuffix(":").rstrip() if self.term.rstrip().endswith(":") else self.term
+
 
 _WS = re.compile(r"\s+")
 
@@ -519,6 +523,21 @@ def _is_code_file(path: str) -> bool:
     return "." in name and not name.lower().endswith(_MARKUP_FILE_SUFFIXES)
 
 
+# A line of a program or a shell session, not of prose: a statement's first word, a decorator, a
+# prompt, a comment, or code punctuation and no sentence end.
+_CODE_LINE_RE = re.compile(
+    r"^\s*(?:(?:import|from|def|class|return|if|elif|else|for|while|with|try|except|finally|raise|async|await"
+    r"|yield|assert|pass|print|lambda)\b|@\w|#|>>>|\.\.\.|\$ |[\w.\[\]'\"]+\s*[-+*/]?=[^=]|\w[\w.]*\(.*\)\s*$|[)\]}],?\s*$)"
+)
+
+
+def looks_like_code(lines: list[str]) -> bool:
+    """Whether a block of text (an unknown directive's content) is a program rather than prose: at least
+    two thirds of its non-blank lines read as code."""
+    lines = [line for line in lines if line.strip()]
+    return bool(lines) and 3 * sum(bool(_CODE_LINE_RE.match(line)) for line in lines) >= 2 * len(lines)
+
+
 _INCLUDED_FILE_NOTE = "(Example file: `{}`)"
 # The line `included_file_note` writes: not prose of the section it stands in.
 INCLUDED_FILE_NOTE_RE = re.compile(
@@ -592,10 +611,11 @@ def _markdown_it():
     from mdit_py_plugins.container import container_plugin
     from mdit_py_plugins.deflist import deflist_plugin
     from mdit_py_plugins.footnote import footnote_plugin
+    from mdit_py_plugins.myst_role import myst_role_plugin
 
     md = MarkdownIt("commonmark", {"html": True, "maxNesting": _MD_MAX_NESTING})
     md.enable(["table", "strikethrough"])
-    md.use(admon_plugin).use(deflist_plugin).use(footnote_plugin)
+    md.use(admon_plugin).use(deflist_plugin).use(footnote_plugin).use(myst_role_plugin)  # {func}`echo`
     md.core.ruler.before("inline", "raft_inline_budget", _inline_budget)
     md.normalizeLink = lambda url: url  # link targets are dropped: don't spend time encoding them
     md.validateLink = lambda url: True
@@ -658,11 +678,15 @@ _CODE_SPAN = re.compile(r"(`+[^`\n]{0,1000}`+)")
 _CHEAP_SPECIALS = re.compile(r"[\[<*_{`]")
 
 
+_MYST_ROLE = re.compile(r"\{(?P<role>[A-Za-z][\w.:+-]{0,60})\}`(?P<text>[^`\n]{1,1000})`")  # {func}`echo`
+
+
 def _cheap_inline(text: str) -> str:
     """Inline markdown cleaned with linear-time regexes (for input too large for the parser)."""
     if not _CHEAP_SPECIALS.search(text):
         return text
     text = _clean_md_text(text)
+    text = _MYST_ROLE.sub(lambda m: _role_plain(m.group("role"), m.group("text")), text)
     for _ in range(2):  # twice: [![badge](img.svg)](url)
         text = _CHEAP_LINK.sub(lambda m: "" if m.group(0).startswith("!") else m.group(1), text)
     text = _AUTOLINK.sub(r"\1", text)
@@ -833,6 +857,8 @@ def _md_inline(token) -> str:
         elif kind == "html_inline":
             if re.match(r"<br\b", child.content, re.I):
                 out.append(" ")
+        elif kind == "myst_role":  # rendered as the reST role it is: {func}`echo` -> `echo()`
+            out.append(_role_plain(child.meta.get("name", ""), child.content))
         elif kind in ("image", "footnote_ref"):
             continue
         elif child.children:
@@ -1490,9 +1516,16 @@ def _build_docutils() -> dict[str, Any]:
             return []
 
     class Content(Drop):
-        """Unknown or structural directive: its content, parsed as reST; arguments dropped."""
+        """Unknown or structural directive: its content, parsed as reST; arguments dropped. Content that
+        reads as code (Click's `.. click:example::` holds a program) stays code: parsed as reST, its
+        indented lines would turn into definition lists ("def hello():: click.echo(...)")."""
 
         def run(self):
+            # Code written right under the directive line is parsed as its argument: it belongs to the code.
+            head = self.arguments[0].split("\n") if self.arguments and looks_like_code(self.arguments[:1]) else []
+            if head or (self.content and looks_like_code(self.content)):
+                code = "\n".join([*head, *(["", *self.content] if head and self.content else self.content)])
+                return [nodes.literal_block(code, code)]
             container = nodes.container()
             if self.content:
                 self.state.nested_parse(self.content, self.content_offset, container)

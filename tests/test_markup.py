@@ -1128,3 +1128,37 @@ def test_an_mdx_include_is_named_in_a_fence_or_alone():
         "This means a union:\n\n(Example file: `docs_src/python_types/tutorial008b_py310.py`)\n\n"
         "Write a template:\n\n(Example file: `docs_src/templates/templates/item.html`)\n\n"
         "```Python\n# the syntax\n{!../x.py!}\n```")
+
+
+def test_myst_roles_render_like_the_rst_roles_they_are():
+    """click/docs (MyST): "{class}`CliRunner` captures output ..." reached answers with its role markup."""
+    source = ("## The {class}`Context` object\n\nUse {func}`echo`, {meth}`~click.ParamType.shell_complete` or "
+              "{class}`click.Group`; see {ref}`Positional arguments <arguments>`. It raises {exc}`UnicodeError`.\n")
+    parsed = parse_markdown(source)
+    assert parsed.text == ("Use `echo()`, `shell_complete()` or `click.Group`; see Positional arguments. It raises "
+                           "`UnicodeError`.")
+    assert parsed.headings[0].marked == "The `Context` object"
+    long_page = parse_markdown(source * 1000)  # past the inline budget, the cheap cleaner agrees
+    assert "{" not in long_page.text and long_page.text.endswith("It raises `UnicodeError`.")
+
+
+def test_an_unknown_directive_holding_a_program_keeps_it_as_code():
+    """click/docs: `.. click:example::` (a Sphinx extension) holds a program; its content parsed as reST
+    became definition lists, and "def hello():" a question ("What is def hello()?")."""
+    source = ("Decorate a function:\n\n```{eval-rst}\n.. click:example::\n    import click\n\n    @click.command()\n"
+              "    def hello():\n        click.echo('Hello World!')\n\nWhat it looks like:\n\n.. click:run::\n"
+              "    invoke(hello, args=['--help'])\n\n.. tidepool:hooks::\n\n    Plugins load in order.\n    Each one "
+              "sees the config.\n```\n")
+    parsed = parse_markdown(source)
+    assert parsed.text == (
+        "Decorate a function:\n\n```\nimport click\n\n@click.command()\ndef hello():\n    click.echo('Hello World!')"
+        "\n```\n\nWhat it looks like:\n\n```\ninvoke(hello, args=['--help'])\n```\n\nPlugins load in order. Each one "
+        "sees the config.")
+    assert parsed.definitions == ()
+
+
+def test_a_definition_term_written_with_its_colon_gets_one_colon():
+    """requests/docs/user/advanced.rst: "``response``:" over its body read "`response`:: The response ..."."""
+    parsed = parse_rst("Available hooks:\n\n``response``:\n    The response generated from a Request.\n")
+    assert parsed.text == "Available hooks:\n\n`response`: The response generated from a Request."
+    assert [d.term for d in parsed.definitions] == ["`response`"]
