@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -416,14 +417,26 @@ def _decode(data: bytes) -> str | None:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def humanize_stem(path: str) -> str:
-    """A title from a file name: 'request-files.md' -> 'Request files'; an index page takes its folder's."""
+def humanize_stem(path: str, text: str = "") -> str:
+    """A title from a file name: 'request-files.md' -> 'Request files'; an index page takes its folder's.
+    A word the document's `text` writes in capitals more often than not keeps them: 'ssl.md' -> 'SSL'."""
     name = os.path.basename(path)
     stem = name.split(".", 1)[0] if detect_format(name) else os.path.splitext(name)[0]
     if stem.lower() in {"index", "readme", "_index"} and os.path.basename(os.path.dirname(path)):
         stem = os.path.basename(os.path.dirname(path))
-    words = re.sub(r"[-_\s]+", " ", stem).strip()
-    return words[:1].upper() + words[1:] if words else name
+    words = [_as_written(word, text) for word in re.sub(r"[-_\s]+", " ", stem).split()]
+    title = " ".join(words)
+    return title[:1].upper() + title[1:] if title else name
+
+
+def _as_written(word: str, text: str) -> str:
+    """`word` as `text` most often writes it, if that has capitals past its first letter ("SSL", "OAuth"; a
+    capital at a sentence's start says nothing); else as it is."""
+    if not text or not word.isalnum():
+        return word
+    forms = Counter(m.group() for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE))
+    form, count = forms.most_common(1)[0] if forms else (word, 0)
+    return form if count and form[1:] != form[1:].lower() and count > forms.get(word.lower(), 0) else word
 
 
 def read_limited(path: str, max_bytes: int) -> bytes | Skipped:
@@ -496,8 +509,8 @@ def _markup_reader(fmt: str) -> Reader:
         if not parsed.text.strip():
             yield Skipped("empty", path, "no text (empty after cleanup)")
             return
-        yield Document(doc_id=doc_id, title=parsed.title or humanize_stem(doc_id), text=parsed.text, format=fmt,
-                       source=path, headings=parsed.headings, definitions=parsed.definitions)
+        title = parsed.title or humanize_stem(doc_id, parsed.text)
+        yield Document(doc_id=doc_id, title=title, text=parsed.text, format=fmt, source=path, headings=parsed.headings, definitions=parsed.definitions)
 
     read.__name__ = read.__qualname__ = f"read_{fmt}"
     return read

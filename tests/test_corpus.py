@@ -194,9 +194,12 @@ def test_markdown_title_falls_back_to_heading_then_file_name(tmp_path):
     _write(tmp_path / "getting-started.mdx", "No heading at all.\n")
     _write(tmp_path / "setup" / "index.markdown", "Just text.\n")
     _write(tmp_path / "setext.md", "Setext Title\n============\n\nBody.\n")
+    # httpx/docs/advanced/ssl.md has no heading: "Ssl" read wrong; the page writes "SSL" (and "Verify" only
+    # at a sentence's start).
+    _write(tmp_path / "ssl-verify.md", "Verify the host with SSL certificates. SSL is on; ssl.c says why.\n")
     titles = {d.doc_id: d.title for d in read_corpus(str(tmp_path))}
     assert titles == {"a.md": "Real Title", "getting-started.mdx": "Getting started",
-                      "setup/index.markdown": "Setup", "setext.md": "Setext Title"}
+                      "setup/index.markdown": "Setup", "setext.md": "Setext Title", "ssl-verify.md": "SSL verify"}
 
 
 def test_a_leading_rule_that_is_not_front_matter_is_only_a_rule():
