@@ -91,6 +91,10 @@ def assemble_context(
         # Fewer other documents than distractors wanted: repeat documents rather than show fewer.
         picker.distinct = False
         hard += picker.take(hard_pool, wanted - len(hard) - len(random_rows))
+    if not hard and not random_rows:
+        # Every other chunk may hold the answer too (a vague question over a small corpus): the context
+        # keeps the oracle rather than show no document at all.
+        oracle_present = True
     rows = hard + random_rows + ([oracle_row] if oracle_present else [])
     order = rng.permutation(len(rows))
     rows = [int(rows[i]) for i in order]

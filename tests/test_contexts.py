@@ -68,3 +68,19 @@ def test_tiny_corpus_gives_fewer_distractors_without_failing():
     vectors, doc_codes = _corpus(n_docs=2, chunks_per_doc=2)
     context = _draw(vectors, doc_codes, 0, ContextSettings(num_distractors=4, oracle_probability=1.0), 0)
     assert sorted(context.rows) == [0, 2, 3]
+
+
+def test_the_oracle_stays_when_no_distractor_is_acceptable():
+    """fastapi_docs: "What is the directory structure?" drew the oracle out and every other chunk was kept out
+    as likely holding the answer: the row had no document at all. It keeps its oracle instead."""
+    vectors, doc_codes = _corpus()
+    settings = ContextSettings(num_distractors=4, oracle_probability=0.0)
+    ranked = np.argsort(-(vectors @ vectors[0]))[:50].tolist()
+    context = assemble_context(0, ranked, doc_codes, lambda rows: ["scored_near_oracle"] * len(rows), settings,
+                               sample_rng(1, 0))
+    assert context.rows == [0] and context.oracle_present and context.oracle_position == 0
+    assert context.excluded  # each candidate says why it was kept out
+    # With one acceptable distractor the oracle is drawn out as p says.
+    only_one = assemble_context(0, ranked, doc_codes, lambda rows: [None if r == 9 else "x" for r in rows], settings,
+                                sample_rng(1, 0))
+    assert only_one.rows == [9] and not only_one.oracle_present
