@@ -344,6 +344,18 @@ def _is_version(text: str) -> bool:
     return bool(_VERSION_RE.fullmatch(rest)) and bool(re.search(r"\d", rest))
 
 
+def _asked(text: str, keep: frozenset[str]) -> str:
+    """A heading that asks, as a user would write it; a bare topic with a question mark (an FAQ's "Encoded
+    Data?") asks "What about encoded data?"."""
+    tokens = _tokenize(text[:-1].rstrip()) if text.isascii() else []
+    words = [t for t in tokens if t.kind != "punct"]
+    if 0 < len(words) <= 6 and not re.search(r"[.!:;]\s", text) and words[0].low not in _INTERROGATIVES | _AUXILIARIES \
+            and _finite_verb(tokens, start=0) is None:
+        title_case = _is_title_case(tokens)
+        return f"What about {_render(text, tokens, 0, len(tokens), keep=keep, title_case=title_case, first_index=-1)}?"
+    return _written_question(text)
+
+
 def _written_question(text: str) -> str:
     text = re.sub(r"\s+([?？])$", r"\1", text)
     return text[:1].upper() + text[1:] if text[:1].islower() else text
@@ -486,6 +498,9 @@ def _noun_stem(word: str) -> str:
     return low[:-1] if low.endswith("s") and not low.endswith(("ss", "us", "is")) and len(low) > 3 else low
 
 
+_SINGULAR_DETERMINERS = frozenset(["each", "every", "single", "one"])  # not "the": "the jitter" may be mass
+
+
 @dataclass
 class _Uses:
     """How a text uses one word (see `_WordUse`)."""
@@ -495,6 +510,7 @@ class _Uses:
     objects: set[str] = field(default_factory=set)  # stems of the words a verb use acts on
     compound: Counter = field(default_factory=Counter)  # next word's stem, written mid-sentence as one noun
     verb_then: Counter = field(default_factory=Counter)  # next word's stem after a verb use
+    counted: int = 0  # written after "a"/"an", or lower-case after "each"/"single"/...: a count noun
 
 
 class _WordUse:
@@ -542,6 +558,11 @@ class _WordUse:
                     uses.as_noun += 1
                 if before[:1].islower():
                     uses.compound[stem] += 1
+            # "a **Load Balancer**", "the single load balancer"; not "a gevent worker" (a noun follows)
+            determiners = {before.lower(), words[i - 2].lower() if i > 1 else ""}
+            if (determiners & {"a", "an"} or (determiners & _SINGULAR_DETERMINERS and words[i].islower())) \
+                    and "NOUN" not in _lemmas(after.lower()):
+                uses.counted += 1
         self._uses[word] = uses
         return uses
 
@@ -558,6 +579,11 @@ class _WordUse:
     def as_noun(self, word: str) -> bool:
         verb, noun = self.counts(word)
         return (noun >= 2 and verb == 0) or (noun >= 3 and noun > 3 * verb)
+
+    def count_noun(self, word: str) -> bool:
+        """The text writes the word as a singular noun of its own ("a **Load Balancer**", "the single load
+        balancer"), not as a name ("gevent") nor before another noun ("a gevent worker")."""
+        return self._of(word).counted > 0
 
     def compound(self, first: str, second: str) -> bool:
         """The text writes the two words mid-sentence as one noun more often than as a verb and its
@@ -618,7 +644,7 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str], usag
             first_word in _PREPOSITIONS | _CONJUNCTIONS | _SUBORDINATORS or len(_WORD_RE.findall(text)) < 2
         ):
             return _NONE  # "In a hurry?", "Really?": a teaser, not a question
-        return _Result(_written_question(text), "question")
+        return _Result(_asked(text, keep), "question")
     if not _LATIN_RE.search(text):
         return _NONE  # the templates below are English; another script is only used when it asks
     text = text.rstrip("!").strip()
@@ -674,7 +700,7 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str], usag
     if len(words) > 10:
         return _NONE
     if first.low in ("about", "on") and len(words) > 1:
-        return _noun_phrase(text, tokens[1:], keep=keep, title_case=title_case, page_title=page_title)
+        return _noun_phrase(text, tokens[1:], keep=keep, title_case=title_case, page_title=page_title, usage=usage)
     if first.kind == "word" and _tags(first) & {"ADP", "CCONJ", "SCONJ"} and "DET" not in _tags(first):
         return _NONE  # "Before Using Apps", "With pip", "In Production": fragments
     if _is_gerund(first):
@@ -683,7 +709,7 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str], usag
             return result
     if first.kind == "word" and _is_imperative(tokens, keep=keep, title_case=title_case, usage=usage):
         return _imperative(text, tokens, keep=keep, title_case=title_case)
-    result = _noun_phrase(text, tokens, keep=keep, title_case=title_case, page_title=page_title)
+    result = _noun_phrase(text, tokens, keep=keep, title_case=title_case, page_title=page_title, usage=usage)
     if explained and result.kind in ("what", "use") and "VB" not in _verb_forms(tokens[0].low):
         return _how_it_works(text, tokens, keep=keep, title_case=title_case)
     return result
@@ -818,6 +844,14 @@ def _problem_word(token: _Token) -> bool:
     return bool(lemmas & _PROBLEM_LEMMAS)
 
 
+def _modifies_next(tokens: Sequence[_Token], k: int) -> bool:
+    """Whether word k, an adjective or participle, stands before the noun it modifies ("breaking changes")."""
+    if tokens[k].low == "not" or k + 1 >= len(tokens):
+        return False
+    nxt = tokens[k + 1]
+    return nxt.kind in ("code", "name") or (nxt.kind == "word" and "NOUN" in _tags(nxt) and nxt.low not in _PREPOSITIONS)
+
+
 def _finite_verb(tokens: Sequence[_Token], start: int = 1) -> int | None:
     """Index of the finite verb of a clause 'subject verb ...', or None when the words are no clause."""
     for k in range(start, len(tokens)):
@@ -907,8 +941,10 @@ def _problem(
         ),
         None,
     )
-    # ... but a gerund alone is a task, not a subject: "Troubleshooting slow builds" is a how-to.
-    if pred and not (pred == 1 and _is_gerund(tokens[0])) and _valid_subject(tokens[:pred]) and _np_core(tokens[:pred]) == pred:
+    # ... but a gerund alone is a task, not a subject: "Troubleshooting slow builds" is a how-to; and a
+    # problem word before a noun modifies it: "Specific Breaking Changes" names changes, states nothing.
+    if pred and not (pred == 1 and _is_gerund(tokens[0])) and not _modifies_next(tokens, pred) \
+            and _valid_subject(tokens[:pred]) and _np_core(tokens[:pred]) == pred:
         be = "are" if _is_plural(tokens[pred - 1]) else "is"
         article = _article(tokens[:pred], [], keep=keep) if pred > 1 else ""
         subject = f"{article} {render(0, pred)}" if article else render(0, pred)
@@ -957,6 +993,15 @@ _DOCUMENT_NOUNS = frozenset({"faq", "faqs", "guide", "guides", "overview", "tips
                              "notes", "docs", "documentation", "tutorial", "cheatsheet"})
 
 
+_ACTION_NOUN_SUFFIXES = ("tion", "sion", "ment", "ance", "ence")
+# Gerunds that name a field of their own and so modify a noun: "Logging Configuration", "Routing Registration".
+_MODIFIER_GERUNDS = _words(
+    """logging caching testing routing streaming parsing loading hashing rendering processing packaging matching
+    mapping building tracking profiling debugging monitoring scheduling networking signing pooling queueing
+    versioning licensing pricing billing programming templating messaging"""
+)
+
+
 def _gerund(
     text: str, tokens: list[_Token], *, keep: frozenset[str], title_case: bool, page_title: str | None
 ) -> _Result | None:
@@ -981,8 +1026,12 @@ def _gerund(
         return _NONE
     if tokens[1].low == "of":  # "Handling of pre-releases": the gerund is a noun
         return _Result(f"What is the {first.low} {render(1, len(tokens))}?", "what")
-    # "Caching Decorator": a bare singular count noun cannot be the object; the gerund is a modifier.
-    if len(rest) == 1 and _valid_np(rest) and _article(rest, [], keep=keep):
+    # "Caching Decorator": a bare singular count noun cannot be the object; the gerund is a modifier. But
+    # a noun made from a verb ("Enabling Completion", "Using auto-detection") is the object of a task.
+    if len(rest) == 1 and _valid_np(rest) and (
+        (_article(rest, [], keep=keep) and not _last_part(rest[0]).endswith(_ACTION_NOUN_SUFFIXES))
+        or (first.low in _MODIFIER_GERUNDS and rest[0].kind == "word" and not _is_plural(rest[0]))
+    ):
         return None
     # "Accessing and Modifying the Session" -> "How do I access and modify the session?"
     if len(tokens) > 3 and tokens[1].low in ("and", "or") and _is_gerund(tokens[2]):
@@ -1028,6 +1077,8 @@ def _is_imperative(
         return True  # "Use SecurityScopes", "Import APIRouter"
     if second.kind == "acronym" and (len(tokens) == 2 or "ADP" in _tags(tokens[2])):
         return True  # "Return JSON from Views" (but "Test CLI Runner" is a noun phrase)
+    if first.low == "use" and _noun_stem(second.low) != "case":
+        return True  # "Use feature detection", "Use environment variables": "use" opens a noun only in "use case"
     if "ADJ" in tags:
         return False  # "Base Docker Image", "Parallel Burgers"
     if usage.as_noun(first.low) or usage.compound(first.low, second.low):
@@ -1129,7 +1180,8 @@ _CLOSED_TAGS = frozenset({"DET", "POSS", "PRON", "ADP", "CCONJ", "SCONJ", "AUX",
 
 
 def _noun_phrase(
-    text: str, tokens: Sequence[_Token], *, keep: frozenset[str], title_case: bool, page_title: str | None
+    text: str, tokens: Sequence[_Token], *, keep: frozenset[str], title_case: bool, page_title: str | None,
+    usage: _WordUse = _NO_USE,
 ) -> _Result:
     tokens = list(tokens)
     words = [t for t in tokens if t.kind != "punct"]
@@ -1193,7 +1245,7 @@ def _noun_phrase(
     phrase = _render(text, tokens, 0, len(tokens), keep=keep, title_case=title_case, person=False)
     if first.kind == "word" and first.low == "the":
         phrase = "the" + phrase[3:]
-    article = _article(np, rest, keep=keep)
+    article = _article(np, rest, keep=keep, usage=usage)
     if _used_with(np, rest, keep):
         return _Result(f"How do I use {article + ' ' if article else ''}{phrase}?", "use")
     be = "are" if _is_plural(head) else "is"
@@ -1245,23 +1297,28 @@ def _an(word: str) -> bool:
     return w[:1] in ("a", "e", "i", "o") and not w.startswith(("eu", "one", "once"))
 
 
-def _article(np: Sequence[_Token], rest: Sequence[_Token], *, keep: frozenset[str], definite: bool = True) -> str:
+def _article(
+    np: Sequence[_Token], rest: Sequence[_Token], *, keep: frozenset[str], definite: bool = True,
+    usage: _WordUse = _NO_USE,
+) -> str:
     """The article a singular count noun phrase needs in "What is ...?": "the"/"a"/"an", or "".
 
     For a heading (`definite`), a multi-word phrase ("the application object") or one followed by a
     phrase ("the model for input") takes "the", a single count noun "a"/"an" ("a blueprint"); a glossary
     term always takes "a"/"an" ("a lock file"). Plurals, mass nouns ("JSON support", "authentication"),
-    names and unknown words take none.
+    names and unknown words take none, unless the page writes the word after "a"/"an" ("a load balancer").
     """
     first, head = np[0], np[-1]
-    if first.genitive or (first.kind == "word" and _tags(first) & {"DET", "POSS"}):
+    if first.genitive:  # "the contributor's guide", but "Flask's config": a name's needs none
+        return "the" if first.kind == "word" and first.bare not in keep and "NOUN" in _lemmas(first.low) else ""
+    if first.kind == "word" and _tags(first) & {"DET", "POSS"}:
         return ""
     if head.kind != "word" or head.bare in keep or _is_plural(head):
         return ""
     if rest and rest[0].low == "of":
         return "the"
     low = _last_part(head)
-    if not _lemmas(low) or low in _MASS_NOUNS or low.endswith(_MASS_SUFFIXES) or "VBG" in _verb_forms(low):
+    if (not _lemmas(low) and not usage.count_noun(low)) or low in _MASS_NOUNS or low.endswith(_MASS_SUFFIXES) or "VBG" in _verb_forms(low):
         return ""
     if definite and (len(np) > 1 or rest):
         return "the"  # "the application object", "the model for input"

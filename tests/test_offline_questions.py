@@ -28,6 +28,12 @@ HEADINGS = [
      "I don't want Poetry to manage my virtual environments. Can I disable it?"),
     ("什么是依赖注入？", None, "什么是依赖注入？"),
     ("In a hurry?", None, None),  # a teaser, not a question
+    # An FAQ entry that is a bare topic (requests/docs/community/faq.rst) asks about it.
+    ("Encoded Data?", "FAQ", "What about encoded data?"),
+    ("HTTPS support?", "FAQ", "What about HTTPS support?"),
+    ("Contributor's Guide", None, "What is the contributor's guide?"),  # requests (was "What is contributor's guide?")
+    ("My job left processes running after it timed out. Why?", None,
+     "My job left processes running after it timed out. Why?"),
     # Interrogatives without a question mark.
     ("How to install Poetry", None, "How do I install Poetry?"),
     ("Why Poetry", None, "Why Poetry?"),
@@ -50,11 +56,22 @@ HEADINGS = [
     ("pip doesn't find the package", None, "What should I do if pip doesn't find the package?"),
     ("Lock file out of date", None, "What should I do if the lock file is out of date?"),
     ("Slow dependency resolution", None, "What should I do about slow dependency resolution?"),
+    # A problem word before its noun modifies it (was "What should I do if specific is breaking changes?").
+    ("Specific Breaking Changes", None, "What should I do about specific breaking changes?"),
+    ("Builds broken on Windows", None, "What should I do if builds are broken on Windows?"),
     ("Connection timeouts", None, "What should I do about connection timeouts?"),
     ("Troubleshooting installation problems", None, "How do I troubleshoot installation problems?"),
     ("Troubleshooting", None, None),
     # Gerunds and imperatives.
     ("Installing packages", None, "How do I install packages?"),
+    # A noun made from a verb is the gerund's object (click, httpx); a gerund naming a field modifies its noun.
+    ("Enabling Completion", None, "How do I enable completion?"),
+    ("Using auto-detection", None, "How do I use auto-detection?"),
+    ("Caching Decorator", None, "What is the caching decorator?"),
+    ("Scheduling syntax", None, "What is scheduling syntax?"),
+    ("Logging Requests", None, "How do I log requests?"),
+    ("Use feature detection", None, "How do I use feature detection?"),  # click (was "What is the use feature ...?")
+    ("Use Cases", None, None),
     ("Install the CLI", None, "How do I install the CLI?"),
     ("Configuring logging", None, "How do I configure logging?"),
     ("Using Poetry with pre-commit", None, "How do I use Poetry with pre-commit?"),
@@ -211,6 +228,16 @@ def test_heading_markup_is_removed_and_code_kept():
     assert heading_question("Using ``async`` and ``await``") == "How do I use `async` and `await`?"
     assert heading_question("[Pydantic](https://pydantic.dev) models") == "What are Pydantic models?"
     assert heading_question("**Deploying** to production") == "How do I deploy to production?"
+
+
+def test_a_word_no_dictionary_knows_takes_an_article_when_the_page_gives_it_one():
+    # fastapi_docs/deployment/docker.md: "it is also commonly called a **Load Balancer**".
+    balancer = "It is also commonly called a **Load Balancer**. The single **load balancer** that listens ..."
+    assert heading_question("Load Balancer") == "What is load balancer?"
+    assert heading_question("Load Balancer", document_text=balancer) == "What is the load balancer?"
+    # A name before its noun ("a gevent worker") and "the" (which a mass noun takes too) are no evidence.
+    assert heading_question("gevent", document_text="Start a gevent worker. The gevent loop runs.") == "What is gevent?"
+    assert heading_question("Jitter", document_text="The jitter may add up to a second.").lower() == "what is jitter?"
 
 
 def test_a_word_that_can_be_a_noun_or_a_verb_is_read_as_the_page_uses_it():
