@@ -562,11 +562,14 @@ def select_quotes(
         oracle_text[sentences[a].start : sentences[a].body_end]) in _DEICTIC_OPENERS}
     form = question_form(question)
     why = form == "why"
+    # What a how-question's code line must name: its words but the question's own ("how", "do", "I", "use").
+    code_terms = frozenset(_stems(question)) - _NOT_CODE_TERMS if form == "how" else frozenset()
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
         anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
-        statement = _statement(oracle_text, sentences, group, anchor, defines, why=why, how=form == "how")
+        statement = _statement(oracle_text, sentences, group, anchor, defines, why=why, how=form == "how",
+                               terms=code_terms)
         answer = _with_its_subject(question, _as_definition(question, statement))
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
@@ -691,6 +694,8 @@ def _asked_action(question: str) -> frozenset[str]:
     return frozenset() if verb in _VAGUE_VERBS else _verb_lemmas(verb) - _VAGUE_VERBS
 
 
+_NOT_CODE_TERMS = frozenset(_stems(
+    "how do does i we you my a an the to of in on for with and or from by use using can should get make"))
 _PASSIVE_AUXILIARIES = frozenset(["be", "is", "are", "was", "were", "been", "being", "get", "gets"])
 
 
@@ -834,8 +839,9 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
 # on ..." (an "it" standing for nothing).
 _HEADING_PRONOUN_RE = re.compile(
     r"^(?:It\s+(?!(?:is|was)\s+\w+\s+(?:to|that)\b|(?:would|could|might|may|should|will|can|must|seems|depends"
-    r"|turns|happens|means|makes)\b)|They\s+)(?=[a-z])"
+    r"|turns|happens|means|makes)\b)|It['\u2019]s\s+(?!\w+\s+(?:to|that)\b)|They(?:['\u2019]re)?\s+)(?=[a-z])"
 )
+_CONTRACTED_BE = {"it's": "is", "it\u2019s": "is", "they're": "are", "they\u2019re": "are"}
 
 
 def _stands_for_heading(text: str, sentences: list[_Sentence], in_evidence: list[int], evidence, subject_stems,
@@ -1225,8 +1231,27 @@ def _brings_its_block(text: str, s: _Sentence) -> bool:
     return s.takes == "item" or (s.takes == "code" and _inline_code(_without_prompts(_code_lines(text, s)[1])))
 
 
-def _sentence_statement(text: str, s: _Sentence) -> str:
-    """One quoted sentence as a statement; a lead-in brings its list or code into it."""
+def _key_code_line(lines: list[str], terms: frozenset[str]) -> str | None:
+    """The statement of a long code block that does what a how-question asks: the first line naming the
+    most of its `terms` (question stems), e.g. "httpx.get(url, timeout=10.0)" for "How do I set timeouts?".
+    Comments, imports, decorators and block openers ("with ...:") say less; None when no line names a term."""
+    best, hits = None, 0
+    session = [line[4:] for line in lines if line.startswith(">>> ")]  # a Python session: its input, not output
+    for line in session or lines:
+        line = re.sub(r"\s{2,}#.*$", "", line).strip()  # "client = httpx.Client(timeout=None)  # Disable ..."
+        if (len(line) > _MAX_INLINE_CODE or "`" in line or line.endswith((":", "(", "[", "{", ",", "\\"))
+                or re.match(r"(?:#|//|@|from\s|import\s|[)\]}]|[rbuf]?[\"'])", line)):  # nor a string (docstring)
+            continue
+        found = len(terms & set(_stems(" ".join(re.split(r"[\W_]+", line)))))
+        if found > hits:
+            best, hits = line, found
+    return best
+
+
+def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozenset()) -> str:
+    """One quoted sentence as a statement; a lead-in brings its list or code into it. With a how-question's
+    `terms`, a lead-in whose code is too long to inline brings the line that does it ("You can set timeouts
+    for an individual request, for example `httpx.get(url, timeout=10.0)`.")."""
     if s.takes == "list":  # a list without a lead-in: its items are the answer
         return as_statement(_join_items(_list_items(text, dataclasses.replace(s, body_end=s.start))[:_MAX_LIST_ITEMS]))
     lead = plain_answer(text[s.start : s.body_end])
@@ -1250,6 +1275,13 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
             lead = lead.rstrip().rstrip(":：.").rstrip() + (f" ({label})" if label else "")
             joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "
             return f"{lead}{joiner}" + ", then ".join(f"`{line}`" for line in lines) + "."
+        # Not when the sentence is an example already, or names the call itself ("use `await client.aclose()`").
+        key = _key_code_line(lines, terms) if terms and has_verb(lead) and not _EXAMPLE_RE.match(lead) and not re.search(
+            r"`[^`]*\(", lead) else None
+        if key and not (_FOLLOWING_RE.search(lead.rstrip(":： ")) or _THESE_RE.search(lead.rstrip(":： "))
+                        or _OPEN_ENDED_RE.search(lead.rstrip(":： "))):
+            lead = _LIKE_THIS_RE.sub("", lead.rstrip().rstrip(":：.").rstrip())
+            return f"{lead}, for example `{key}`."
         return _lead_in_statement(lead, "code")
     if s.takes == "row":
         return _lead_in_statement(lead, "table")
@@ -1257,7 +1289,7 @@ def _sentence_statement(text: str, s: _Sentence) -> str:
 
 
 def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False,
-               why: bool = False, how: bool = False) -> str:
+               why: bool = False, how: bool = False, terms: frozenset[str] = frozenset()) -> str:
     """The final answer, from the quoted `group`: the anchor sentence, with the one before it when that is
     quoted and is not chatter; else the one after it when the anchor alone is short (under 10 words), when
     that one brings the list or commands it introduces, or when it carries the anchor on ("Instead, ...",
@@ -1300,7 +1332,7 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         instead = next((k for k in group if k > parts[-1] and _INSTEAD_RE.match(body(k))), None)
         if instead is not None and sentences[instead].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET * 2:
             parts.append(instead)
-    return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k]) for k in parts))))
+    return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k], terms) for k in parts))))
 
 
 # "you should not use ...", "Don't run ...": what not to do; "Instead, use ...": what to do.
@@ -1310,10 +1342,11 @@ _INSTEAD_RE = re.compile(r"^\W*instead,? (?:you (?:can|should) )?[a-z]+\b", re.I
 
 
 # "But you might want ...", "Of course, there are ...": a link to the text before, which the final
-# answer (a statement standing alone) does without. Quotes keep it: they are verbatim.
+# answer (a statement standing alone) does without. Quotes keep it: they are verbatim. "Now that ..." and
+# "So that ..." open a clause, not a link: without the first word they would not parse.
 _CONNECTIVE_RE = re.compile(
-    r"^(?:but|and|so|also|however|of course|now|then|additionally|moreover|furthermore|finally|well|actually"
-    r"|in fact|in addition|in (?:this|these|that|those|such|both|either) cases?"
+    r"^(?:but|and|so(?!,?\s+that\b)|also|alternatively|however|of course|now(?!,?\s+that\b)|then|additionally|moreover|furthermore|finally|well|actually"
+    r"|in fact|in addition(?! to\b)|in (?:this|these|that|those|such|both|either) cases?"
     # "As mentioned above, ...", "As seen in Return a Response directly, ...", "The same way as before, ...":
     # a pointer to text the reader of the answer does not have.
     r"|as (?:mentioned|described|explained|shown|seen|noted|discussed|said|we saw|we have seen)"
@@ -1363,7 +1396,9 @@ def _named_for_heading(question: str, answer: str) -> str:
     if not asked or not _HEADING_PRONOUN_RE.match(answer):
         return answer
     subject = asked.group(2).strip()
-    return f"{subject[:1].upper()}{subject[1:]}{answer[answer.index(' '):]}"
+    pronoun, rest = answer.split(" ", 1)
+    be = _CONTRACTED_BE.get(pronoun.lower())  # "It's a Flask plug-in" -> "flask-apispec is a Flask plug-in"
+    return f"{subject[:1].upper()}{subject[1:]} {be + ' ' if be else ''}{rest}"
 
 
 _WHAT_IS_RE = re.compile(r"^what (is|are) (.+?)\?$", re.IGNORECASE)

@@ -628,6 +628,14 @@ def test_the_final_answer_drops_an_opening_connective_the_quote_keeps():
     text, evidence = _section("Special Cases", "Of course, there are special cases where you may want to run many "
                               "processes in one container.\n")
     assert select_quotes("What are special cases?", text, evidence=evidence).answer.startswith("There are special cases")
+    # "Now that ..." opens a clause: without "Now" it would read "That the client and server ... have ...".
+    text, evidence = _section("HTTP Request", "Now that the client and server have an encrypted TCP connection, they "
+                              "can start the HTTP communication.\n")
+    assert select_quotes("What is the HTTP request?", text, evidence=evidence).answer.startswith("Now that the client")
+    # click/docs/extending-click.md: "In addition to common functionality ..." read "To common functionality ...".
+    text, evidence = _section("Extending Click", "In addition to common functionality that is implemented in the "
+                              "library itself, there are countless patterns that can be implemented by extending Click.\n")
+    assert select_quotes("How do I extend Click?", text, evidence=evidence).answer.startswith("In addition to common")
 
 
 def test_a_sentence_pointing_back_at_code_is_not_the_answer_when_another_is_there():
@@ -708,6 +716,13 @@ def test_what_is_x_answered_by_its_sections_it_names_x():
     text, evidence = _section("Domain Name", "It would probably all start by you acquiring some domain name. Then "
                               "you would configure it in a DNS server.\n")
     assert select_quotes("What is the domain name?", text, evidence=evidence).answer.startswith("It would probably")
+    # "It's" is "It is": "Django is the most popular ...", not "It's the most popular ...".
+    text, evidence = _section("Django", "It's the most popular Python framework and is widely trusted. It is used to "
+                              "build systems like Instagram.\n")
+    assert select_quotes("What is Django?", text, evidence=evidence).answer.startswith(
+        "Django is the most popular Python framework and is widely trusted.")
+    text, evidence = _section("HTTPS", "It's easy to assume that HTTPS is something that is just enabled or not.\n")
+    assert select_quotes("What is HTTPS?", text, evidence=evidence).answer.startswith("It's easy to assume")
 
 
 def test_a_step_ending_in_a_full_stop_takes_its_commands():
@@ -1066,3 +1081,31 @@ def test_a_how_answer_that_only_says_what_not_to_do_takes_the_way_quoted_after_i
             "Instead, some teams use Gunicorn behind a proxy.\n")
     answer = select_quotes("How do I run with a production server?", text, evidence=(0, len(text))).answer
     assert answer.startswith("Run the production server") and "Instead" not in answer, answer
+
+
+def test_a_how_answer_brings_the_line_of_a_long_example_that_does_it():
+    """httpx/docs/advanced/timeouts.md: "How do I set and disable timeouts?" was answered "You can set timeouts
+    for an individual request." The example is too long to inline; its line naming the timeout comes along."""
+    text, evidence = _section("Setting and disabling timeouts", (
+        "You can set timeouts for an individual request:\n\n```python\n# Using the top-level API:\n"
+        "httpx.get('http://example.com/api/v1/example', timeout=10.0)\n\n# Using a client instance:\n"
+        "with httpx.Client() as client:\n    client.get(\"http://example.com/api/v1/example\", timeout=10.0)\n```\n"))
+    choice = select_quotes("How do I set and disable timeouts?", text, evidence=evidence)
+    assert choice.quotes[0].endswith("timeout=10.0)\n```")
+    assert choice.answer == ("You can set timeouts for an individual request, for example "
+                             "`httpx.get('http://example.com/api/v1/example', timeout=10.0)`.")
+    # No line names what is asked: the answer points at the quote as before.
+    assert select_quotes("How do I set request timeouts for proxies?", text.replace("timeout=", "t="), evidence=evidence
+                         ).answer == "You can set timeouts for an individual request."
+    # A Python session gives its input line, without the prompt; a sentence naming the call keeps to itself.
+    text, evidence = _section("Response Headers", "We can view the server's response headers using a Python "
+                              "dictionary:\n\n```pycon\n>>> r.headers\n{'content-type': 'application/json', "
+                              "'content-encoding': 'gzip', 'transfer-encoding': 'chunked', 'connection': 'close'}\n"
+                              ">>> r.headers['Content-Type']\n'application/json'\n```\n")
+    assert select_quotes("How do I view the server's response headers?", text, evidence=evidence).answer == (
+        "We can view the server's response headers using a Python dictionary, for example `r.headers`.")
+    text, evidence = _section("Opening and closing clients", "Alternatively, use `await client.aclose()` if you want "
+                              "to close a client explicitly:\n\n```python\nclient = httpx.AsyncClient()\n...\n"
+                              "await client.aclose()\n```\n")
+    assert select_quotes("How do I open and close clients?", text, evidence=evidence).answer == (
+        "Use `await client.aclose()` if you want to close a client explicitly.")
