@@ -169,7 +169,12 @@ def _code_lines(block: _Code) -> list[str]:
         lines.pop(0)
     while lines and not lines[-1]:
         lines.pop()
-    out = lines  # verbatim inside: blank lines in code are the code's own (PEP 8 puts two between defs)
+    # Verbatim inside (blank lines in code are the code's own: PEP 8 puts two between defs), but a margin
+    # every line of a program shares is the page's indentation, not the code's (click's "```python\n
+    # @click.command()" four spaces in); a single indented line is an excerpt from a body ("    return ...").
+    written = [line for line in lines if line.strip()]
+    margin = min((len(line) - len(line.lstrip(" ")) for line in written), default=0) if len(written) > 1 else 0
+    out = [line[margin:] for line in lines] if margin else lines
     # A code line that is itself a ``` fence must not close ours: use a longer fence.
     longest = max((len(m.group(1)) for line in out if (m := re.match(r"\s*(`{3,})\s*$", line))), default=2)
     fence = "`" * max(3, longest + 1)

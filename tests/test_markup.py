@@ -1162,3 +1162,10 @@ def test_a_definition_term_written_with_its_colon_gets_one_colon():
     parsed = parse_rst("Available hooks:\n\n``response``:\n    The response generated from a Request.\n")
     assert parsed.text == "Available hooks:\n\n`response`: The response generated from a Request."
     assert [d.term for d in parsed.definitions] == ["`response`"]
+
+
+def test_a_margin_every_code_line_shares_is_the_pages_not_the_codes():
+    """click/docs/option-decorators.md writes a fenced example four spaces in; the code starts at its margin."""
+    parsed = parse_markdown("Use it:\n\n```python\n    @click.command()\n    def encrypt(password):\n"
+                            "        click.echo(password)\n```\n")
+    assert parsed.text == "Use it:\n\n```python\n@click.command()\ndef encrypt(password):\n    click.echo(password)\n```"
