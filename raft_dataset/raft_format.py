@@ -90,6 +90,7 @@ _HTML_TAGS = (
 # reST roles and links are inline code spans with a ":role:" before or a "_" after them.
 _ROLE_BEFORE_RE = re.compile(r"(?<![\w`]):[a-zA-Z][\w.+-]*(?::[\w.+-]+)*:$")
 _LINK_AFTER_RE = re.compile(r"__?(?![\w`])")
+_MYST_ROLE_BEFORE_RE = re.compile(r"(?<![\w`])\{[a-zA-Z][\w.:+-]*\}$")  # MyST's {func}`x`
 # Checked on the text without any code, fenced or inline.
 _MARKUP_PATTERNS = (
     ("rst_directive", re.compile(r"(?m)^[ \t]*\.\.[ \t]+(?:[\w:.+-]+::|_[^:\n]*:|\|[^|\n]+\|)")),
@@ -120,7 +121,7 @@ def markup_problem(text: str) -> str | None:
     """The kind of source markup left in a text, or None when it reads as clean text.
 
     Fenced and inline code are exempt: `**kwargs` or a `# comment` inside them is content. Kinds:
-    "rst_role" (:func:`x`), "rst_link" (`text`_), "rst_directive" (.. note::), "rst_field" (:param x:),
+    "rst_role" (:func:`x`), "myst_role" ({func}`x`), "rst_link" (`text`_), "rst_directive" (.. note::), "rst_field" (:param x:),
     "adornment_line" (=====), "template_tag" ({{< >}}, {% %}, {* *}), "html" (tags, comments),
     "markdown_link" ([text](url), ![alt]), "emphasis" (**bold**), "heading_marker" (# at a line
     start), "admonition_marker" (!!!, ???, ///).
@@ -129,6 +130,8 @@ def markup_problem(text: str) -> str | None:
     for span in _INLINE_CODE_RE.finditer(prose):
         if _ROLE_BEFORE_RE.search(prose[max(0, span.start() - 60) : span.start()]):
             return "rst_role"
+        if _MYST_ROLE_BEFORE_RE.search(prose[max(0, span.start() - 60) : span.start()]):
+            return "myst_role"
         if _LINK_AFTER_RE.match(prose, span.end()):
             return "rst_link"
     prose = _INLINE_CODE_RE.sub("`code`", prose)

@@ -97,6 +97,7 @@ def test_reference_answers_and_refusals_are_exempt_from_the_shape_checks():
     ("See `the guide <https://x.org>`_ for more.", "rst_link"),
     ("Read `Deploying`__ first.", "rst_link"),
     ("It is :py:meth:`Flask.run`, see :ref:`tutorial`.", "rst_role"),
+    ("The {class}`Context` object is how commands communicate.", "myst_role"),
     (".. note::\n   Careful.", "rst_directive"),
     (":param name: The name.", "rst_field"),
     ("Title\n=====", "adornment_line"),
@@ -116,6 +117,7 @@ def test_markup_problem_names_the_markup(text, kind):
 
 @pytest.mark.parametrize("text", [
     "Pass `**kwargs` or `__init__` arguments; `{% raw %}` works in templates.",
+    "Format it with `{name}` or with `{}`: `str.format` fills {placeholders} `in order`.",
     "Run:\n\n```python\n# a comment, not a heading\nhtml = '<div>**x**</div>'\n```",
     "If a < b and c > d, the value is 3 > 2.",
     "Note: the cap is 10 minutes.",
