@@ -238,6 +238,11 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                 if piece_end == end:
                     piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else "dangling"
+            elif piece_end == end and piece.rstrip().endswith(("...", "\u2026")) and _taken_kind(text, blocks, b) == "code":
+                # "You can disable SSL verification completely and allow insecure requests..." over its example:
+                # an ellipsis leads into the code as a colon would.
+                piece_end = _through_its_block(text, blocks, b, body_end)
+                takes = "code" if piece_end > body_end else None
             elif piece_end == end and _POINTS_AT_RE.search(piece) and _taken_kind(text, blocks, b) in _BLOCK_KINDS:
                 # "The following are the steps directly related to the context." over its list: a lead-in
                 # with a full stop.
@@ -1242,7 +1247,9 @@ def _key_code_line(lines: list[str], terms: frozenset[str]) -> str | None:
         if (len(line) > _MAX_INLINE_CODE or "`" in line or line.endswith((":", "(", "[", "{", ",", "\\"))
                 or re.match(r"(?:#|//|@|from\s|import\s|[)\]}]|[rbuf]?[\"'])", line)):  # nor a string (docstring)
             continue
-        found = len(terms & set(_stems(" ".join(re.split(r"[\W_]+", line)))))
+        # "verification" and `verify=False` stem apart ("verif", "verifi"): one stem opening the other counts.
+        words = set(_stems(" ".join(re.split(r"[\W_]+", line))))
+        found = sum(any(w.startswith(t) or (len(w) >= 4 and t.startswith(w)) for w in words) for t in terms)
         if found > hits:
             best, hits = line, found
     return best

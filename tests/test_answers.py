@@ -1109,3 +1109,12 @@ def test_a_how_answer_brings_the_line_of_a_long_example_that_does_it():
                               "await client.aclose()\n```\n")
     assert select_quotes("How do I open and close clients?", text, evidence=evidence).answer == (
         "Use `await client.aclose()` if you want to close a client explicitly.")
+    # httpx/docs/advanced/ssl.md: a sentence ending in "..." leads into its example as a colon would; the
+    # example's `verify=False` is what "verification" asks for, though the two stem apart.
+    text, evidence = _section("Enabling and disabling verification", (
+        "You can disable SSL verification completely and allow insecure requests...\n\n```pycon\n"
+        ">>> httpx.get(\"https://expired.badssl.com/\", verify=False)\n<Response [200 OK]>\n```\n"))
+    choice = select_quotes("How do I enable and disable verification?", text, evidence=evidence)
+    assert choice.quotes[0].endswith("<Response [200 OK]>\n```")
+    assert choice.answer == ("You can disable SSL verification completely and allow insecure requests, for example "
+                             "`httpx.get(\"https://expired.badssl.com/\", verify=False)`.")
