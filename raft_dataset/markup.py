@@ -485,8 +485,8 @@ def _role_render(role: str, text: str) -> tuple[str, str]:
     shown = target
     if name not in _CODE_ROLES_NO_PARENS:
         shown = shown.lstrip("!").lstrip(".")  # as Sphinx: "!" suppresses the link, "." is for lookup
-        if shown.startswith("~"):
-            shown = shown[1:].rsplit(".", 1)[-1]
+        if shown.startswith("~") and re.fullmatch(r"~[A-Za-z_][\w.]*(?:\(\))?", shown):
+            shown = shown[1:].rsplit(".", 1)[-1]  # an object's short name; not a path ("~/.netrc")
         if name in _CALLABLE_ROLES and shown and not shown.endswith(")"):
             shown += "()"
     return "code", shown
@@ -1469,7 +1469,7 @@ _INFO_FIELD_KINDS = {
 _INFO_FIELD_LABELS = {"returns": "Returns", "return": "Returns", "rtype": "Return type", "yields": "Yields",
                       "yield": "Yields", "ytype": "Yield type"}
 _RST_DIRECTIVE_NAME = re.compile(
-    r"^[ \t]*\.\.[ \t]+(?:\|[^|\n]+\|[ \t]+)?(?P<name>[A-Za-z0-9](?:[-_.+:]?[A-Za-z0-9])*)[ \t]*::", re.M)
+    r"^[ \t]*(?:(?:[-*+]|\d+[.)]|#\.)[ \t]+)?\.\.[ \t]+(?:\|[^|\n]+\|[ \t]+)?(?P<name>[A-Za-z0-9](?:[-_.+:]?[A-Za-z0-9])*)[ \t]*::", re.M)
 
 _RST_LOCK = threading.RLock()
 _DOCUTILS: dict[str, Any] = {}
@@ -1699,6 +1699,21 @@ def _build_docutils() -> dict[str, Any]:
     class Tabs(Content):
         pass
 
+    class AutoObject(Drop):
+        """`.. autoclass:: Choice`: the docstring is not read (no import). As a list item, the object's name
+        stays (a list of them is a list of names, not of empty items); elsewhere only written content does
+        (an API page of bare names would be chunks of names)."""
+
+        def run(self):
+            if not self.arguments or not isinstance(self.state.parent, nodes.list_item):
+                return Content.run(self)
+            name = self.arguments[0].split("\n", 1)[0].strip()
+            node = nodes.paragraph(name, "", nodes.literal(name, name))
+            container = nodes.container()
+            if self.content:
+                self.state.nested_parse(self.content, self.content_offset, container)
+            return [node, *container.children]
+
     table: dict[str, type] = {}
     for name in _RST_DROP_DIRECTIVES:
         table[name] = Drop
@@ -1722,6 +1737,9 @@ def _build_docutils() -> dict[str, Any]:
         table[name] = Tabs if name in ("tabs", "tab-set") else Content
     for name in _RST_SIGNATURE_OBJECTS:
         table[name] = Signature
+    for name in ("autoclass", "autofunction", "automethod", "autoexception", "autodata", "autoattribute",
+                 "autodecorator", "autoproperty"):
+        table[name] = AutoObject
 
     def interpreted(self, rawsource, text, role, lineno):
         """Every interpreted-text role (Sphinx's included, unknown ones too) rendered without Sphinx."""

@@ -286,6 +286,8 @@ def test_rst_page_definitions_span_the_definition_text():
     (":made-up-role:`thing`", "`thing`"),
     ("``literal``", "`literal`"),
     ("`default role`", "`default role`"),
+    ("`~/.netrc`", "`~/.netrc`"),  # requests: a path, not an object's "~" short name (was "`netrc`")
+    (":class:`~requests.Session`", "`Session`"),
 ])
 def test_rst_roles(role, expected):
     assert parse_rst(f"See {role} here.").text == f"See {expected} here."
@@ -1169,3 +1171,12 @@ def test_a_margin_every_code_line_shares_is_the_pages_not_the_codes():
     parsed = parse_markdown("Use it:\n\n```python\n    @click.command()\n    def encrypt(password):\n"
                             "        click.echo(password)\n```\n")
     assert parsed.text == "Use it:\n\n```python\n@click.command()\ndef encrypt(password):\n    click.echo(password)\n```"
+
+
+def test_an_autodoc_directive_keeps_the_name_of_what_it_documents():
+    """click/docs/parameter-types.md lists its types as bullets of `.. autoclass::` (in `{eval-rst}` blocks):
+    the docstrings cannot be read, but the list was six empty bullets."""
+    source = "Types:\n\n*   .. autoclass:: Choice\n       :noindex:\n\n*   .. autofunction:: click.echo\n\nAfter.\n"
+    assert parse_rst(source).text == "Types:\n\n- `Choice`\n- `click.echo`\n\nAfter."
+    # Elsewhere only its written content stays: a page of `.. autofunction::` lines is no page of names.
+    assert parse_rst(".. autoclass:: requests.Session\n   :members:\n\n   A session.\n").text == "A session."
