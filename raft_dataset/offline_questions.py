@@ -1179,6 +1179,9 @@ def _valid_np(core: Sequence[_Token]) -> bool:
 _CLOSED_TAGS = frozenset({"DET", "POSS", "PRON", "ADP", "CCONJ", "SCONJ", "AUX", "NEG"})
 
 
+_ORDINALS = _words("first second next last final another")  # not "third": "third party integrations"
+
+
 def _noun_phrase(
     text: str, tokens: Sequence[_Token], *, keep: frozenset[str], title_case: bool, page_title: str | None,
     usage: _WordUse = _NO_USE,
@@ -1195,6 +1198,9 @@ def _noun_phrase(
         return _Result(f"What is `{first.bare}`?", "what")
     if first.low in ("a", "an", "no"):
         return _NONE  # "A Minimal Application", "A Word About Names and Objects": prose titles
+    ordinal = words[1] if first.low == "the" and len(words) > 1 else first
+    if ordinal.low in _ORDINALS and ordinal.kind == "word" and "-" not in ordinal.bare:
+        return _NONE  # "The First Child Command", "Another module with APIRouter": a tutorial's step, not a topic
     if any(t.low in _PRONOUNS for t in words):
         return _NONE
     core = _np_core(tokens)
@@ -1226,6 +1232,9 @@ def _noun_phrase(
         t = first
         if t.kind == "word" and t.bare in keep and t.bare[:1].isupper():
             return _Result(f"What is {t.bare}?", "what")  # "Flask", "Requests": a name the page uses
+        if t.kind == "word" and re.fullmatch(r"[A-Z][\w.]*(?:-[A-Z][\w.]*)+", t.bare) and (
+                not _lemmas(_last_part(t)) or "NOUN" in _lemmas(_last_part(t))):
+            return _Result(f"What is {t.bare}?", "what")  # "Requests-Threads", "Flask-Login": a package's name
         if t.kind == "word":
             if t.bare.islower() and _known_word(t.low):
                 return _NONE  # "name", "version": a key or command written without markup

@@ -32,6 +32,12 @@ HEADINGS = [
     ("Encoded Data?", "FAQ", "What about encoded data?"),
     ("HTTPS support?", "FAQ", "What about HTTPS support?"),
     ("Contributor's Guide", None, "What is the contributor's guide?"),  # requests (was "What is contributor's guide?")
+    # A tutorial's step (click's complex.md, fastapi's bigger-applications.md), not a topic.
+    ("The First Child Command", None, None),
+    ("Another module with APIRouter", None, None),
+    ("First-time setup", None, "What is the first-time setup?"),
+    ("Requests-Threads", None, "What is Requests-Threads?"),  # a package's name (was "What are requests-threads?")
+    ("About third party integrations", None, "What are third party integrations?"),
     ("My job left processes running after it timed out. Why?", None,
      "My job left processes running after it timed out. Why?"),
     # Interrogatives without a question mark.
@@ -110,7 +116,7 @@ HEADINGS = [
     ("Template Inheritance", None, "What is template inheritance?"),
     ("Purpose of the Context", None, "What is the purpose of the context?"),
     ("Cross-Site Scripting (XSS)", None, "What is cross-site scripting (XSS)?"),
-    ("X-Frame-Options", None, "What are X-Frame-Options?"),
+    ("X-Frame-Options", None, "What is X-Frame-Options?"),
     ("Middleware", None, "What is middleware?"),
     ("Sessions", None, "What are sessions?"),
     ("Flask Extensions", None, "What are Flask extensions?"),
