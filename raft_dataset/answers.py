@@ -196,8 +196,9 @@ def _blocks(text: str) -> list[tuple[str, int, int]]:
 
 
 def _long_enough(sentence: str, words: int = 4) -> bool:
-    """Four words, or for scripts written without spaces, eight characters."""
-    return len(sentence.split()) >= words or (not sentence.isascii() and len(sentence.strip()) >= 8)
+    """Four words (a hyphen's parts count: "A case-insensitive multi-dict."), or for scripts written without
+    spaces, eight characters."""
+    return len(re.split(r"(?:\s|(?<=\w)-(?=\w))+", sentence.strip())) >= words or (not sentence.isascii() and len(sentence.strip()) >= 8)
 
 
 @dataclass(frozen=True)
@@ -238,9 +239,10 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                 if piece_end == end:
                     piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else "dangling"
-            elif piece_end == end and piece.rstrip().endswith(("...", "\u2026")) and _taken_kind(text, blocks, b) == "code":
+            elif piece_end == end and piece.rstrip().endswith(("...", "\u2026")) and _taken_kind(text, blocks, b) == "code" \
+                    and not re.search(r"\blet(?:'s|\u2019s| us)\b", piece, re.IGNORECASE):
                 # "You can disable SSL verification completely and allow insecure requests..." over its example:
-                # an ellipsis leads into the code as a colon would.
+                # an ellipsis leads into the code as a colon would (not a tutorial's "let's start by looking ...").
                 piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = "code" if piece_end > body_end else None
             elif piece_end == end and _POINTS_AT_RE.search(piece) and _taken_kind(text, blocks, b) in _BLOCK_KINDS:
@@ -626,7 +628,8 @@ _LETS_RE = re.compile(f"^{_LETS}", re.IGNORECASE)
 _CHATTER_RE = re.compile(
     r"^\W*(?:(?:(?:ah|oh)(?: yes| no| well)?|well|ok|okay|alright|yay|hooray|wow|voil[aà])\b\s*[,!]"
     r"|at this point,? (?:we|you) (?:have|'ve|are|know)\b"
-    f"|{_LETS}(?:now\\s+|first\\s+|quickly\\s+)?(?:see|look|walk|recap|review|dive|explore|imagine|say|suppose|assume"
+    r"|to (?:understand|see) (?:this|it|that|how)\b[^,.]{0,40}?,?\s+let(?:'s|\u2019s|\s+us)\s+"  # "To understand this better let's ..."
+    f"|{_LETS}(?:now\\s+|first\\s+|quickly\\s+)?(?:(?:start|begin) by (?:looking|seeing|checking)|see|look|walk|recap|review|dive|explore|imagine|say|suppose|assume"
     r"|pretend|think|understand|discuss|talk|focus|zoom|have a look|take a look|try (?:it|that|this))\b"
     f"|{_LETS}\\w+\\s+such\\b)",
     re.IGNORECASE,
@@ -972,6 +975,8 @@ def _scores(
             score += boost * {"code": 0.25, "item": 0.2}.get(s.takes or "", 0.0)
         if s.takes == "dangling":
             score -= 0.2 * boost  # its example is missing: it answers only if nothing else does as well
+        if subject and s.takes == "list" and _SIGNATURES_RE.fullmatch(text[s.start : s.end].strip()):
+            score -= 0.5 * boost  # "- `def copy()` - Headers": an API's method list, not what X is
         if leans:
             score -= 0.25 * boost
         if in_evidence:
@@ -981,6 +986,10 @@ def _scores(
             score += -1.0 if place is None else boost * (0.3, 0.15, 0.05)[place] if place < 3 else 0.0
         scores[i] = score if relevance[i] > 0 or i in in_evidence else min(score, 0.0)
     return scores
+
+
+# A bare list whose every item opens with a call's or a definition's signature in code.
+_SIGNATURES_RE = re.compile(r"(?:[-*+][ \t]+`(?:def |async def |class )?[\w.]+\([^`\n]*\)`[^\n]*(?:\n|$))+")
 
 
 def _field_of_another_term(body: str, subject_stems: tuple[str, ...]) -> bool:
@@ -1119,6 +1128,7 @@ _OPEN_ENDED_RE = re.compile(
     r"\b(?:with|in|to|using|by|via|of|as|for|like|is|are|be|run|use|type|execute|call|add|write|enter)\s*$", re.I
 )
 _MAX_LIST_ITEMS = 8
+_CODE_NOUNS = frozenset(["code", "command", "commands", "snippet", "line", "lines", "call", "statement"])
 _MAX_INLINE_CODE = 80
 _MAX_INLINE_LINES = 3
 # A command line: a program name, then arguments ("python3 -m venv .venv", "cd myproject"), not code.
@@ -1285,10 +1295,13 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
         # Not when the sentence is an example already, or names the call itself ("use `await client.aclose()`").
         key = _key_code_line(lines, terms) if terms and has_verb(lead) and not _EXAMPLE_RE.match(lead) and not re.search(
             r"`[^`]*\(", lead) else None
-        if key and not (_FOLLOWING_RE.search(lead.rstrip(":： ")) or _THESE_RE.search(lead.rstrip(":： "))
-                        or _OPEN_ENDED_RE.search(lead.rstrip(":： "))):
-            lead = _LIKE_THIS_RE.sub("", lead.rstrip().rstrip(":：.").rstrip())
-            return f"{lead}, for example `{key}`."
+        bare = lead.rstrip().rstrip(":：.").rstrip()
+        following = _FOLLOWING_RE.search(bare)
+        if key and following and (following.group(1) or "code").lower() in _CODE_NOUNS:
+            # "..., you would use the following code:" -> "..., you would use `r = requests.get(url, params=payload)`."
+            return f"{bare[: following.start()].rstrip()} `{key}`."
+        if key and not (following or _THESE_RE.search(bare) or _OPEN_ENDED_RE.search(bare)):
+            return f"{_LIKE_THIS_RE.sub('', bare)}, for example `{key}`."
         return _lead_in_statement(lead, "code")
     if s.takes == "row":
         return _lead_in_statement(lead, "table")
@@ -1464,6 +1477,17 @@ def _with_its_subject(question: str, answer: str) -> str:
     phrase = _DEFINING_PHRASE_RE.match(answer)
     if phrase and not _CLAUSE_RE.search(first_sentence) and not _third_person_verb(phrase.group("head")):
         return f"{named} {be} {answer[:1].lower()}{answer[1:]}"
+    # "A case-insensitive multi-dict.", "A dict-like cookie store.": an API reference's one-line description.
+    last = re.findall(r"[A-Za-z]+", answer)[-1].lower() if re.search(r"[A-Za-z]", answer) else ""
+    if re.fullmatch(r"An? [^.;:!?]{3,80}\.", answer) and len(answer.split()) <= 8 and not _CLAUSE_RE.search(answer) \
+            and not has_verb(answer) and "NOUN" in (lemminflect.getAllLemmas(last) or {"NOUN": ()}):
+        return f"{named} {be} {answer[:1].lower()}{answer[1:]}"
+    # "Provides authentication classes ...", "Allows consuming Server-Sent Events ...": a package list's
+    # description written without its subject, which is X.
+    verb = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|of|and|or)\b)", answer)
+    if be == "is" and verb and _third_person_verb(verb.group(1)) and not lemminflect.getAllLemmas(
+            verb.group(1).lower()).get("NOUN"):
+        return f"{named} {verb.group(1).lower()}{answer[verb.end(1):]}"
     # A setting's or an option's own line ("Set the maximum number of workers ..."), not an instruction that
     # names it ("Pass the keys and values of the `user_dict` ...").
     word = re.match(r"([A-Z][a-z]+) ", answer)

@@ -1118,3 +1118,39 @@ def test_a_how_answer_brings_the_line_of_a_long_example_that_does_it():
     assert choice.quotes[0].endswith("<Response [200 OK]>\n```")
     assert choice.answer == ("You can disable SSL verification completely and allow insecure requests, for example "
                              "`httpx.get(\"https://expired.badssl.com/\", verify=False)`.")
+    # Not a tutorial's "let's start by looking at ...": it announces the example, not a way.
+    text, evidence = _section("Using the default encoding", (
+        "To understand this better let's start by looking at the default behaviour for text decoding...\n\n"
+        "```python\nimport httpx\nclient = httpx.Client()\n```\n\nMost servers will respond with a properly formatted "
+        "Content-Type header, including a charset encoding.\n"))
+    choice = select_quotes("How do I use the default encoding?", text, evidence=evidence)
+    assert not choice.answer.startswith("To understand this better")
+
+
+def test_an_api_references_one_line_description_answers_what_x_is():
+    """httpx/docs/api.md: "What is `Headers`?" was answered with its method list ("`def __init__(self, headers,
+    encoding=None)`; `def copy()` - Headers."); the description under the heading says what it is."""
+    text, evidence = _section("`Headers`", (
+        "A case-insensitive multi-dict.\n\n```pycon\n>>> headers = Headers({'Content-Type': 'application/json'})\n"
+        "```\n\n- `def __init__(self, headers, encoding=None)`\n- `def copy()` - Headers\n"))
+    choice = select_quotes("What is `Headers`?", text, evidence=evidence)
+    assert choice.quotes == ["A case-insensitive multi-dict."]
+    assert choice.answer == "`Headers` is a case-insensitive multi-dict."
+    text, evidence = _section("`Cookies`", "A dict-like cookie store.\n")
+    assert select_quotes("What is `Cookies`?", text, evidence=evidence).answer == "`Cookies` is a dict-like cookie store."
+    # A sentence, though short and verbless to our tagger, is not equated with X.
+    text, evidence = _section("Event loop", "A new task starts at once. Each task runs until it awaits.\n")
+    assert select_quotes("What is the event loop?", text, evidence=evidence).answer.startswith("A new task starts")
+    # httpx/docs/third_party_packages.md: a package's description without its subject gets it.
+    text, evidence = _section("HTTPX-Auth", "Provides authentication classes to be used with HTTPX's authentication "
+                              "parameter.\n")
+    assert select_quotes("What is HTTPX-Auth?", text, evidence=evidence).answer == (
+        "HTTPX-Auth provides authentication classes to be used with HTTPX's authentication parameter.")
+    # requests/docs/user/quickstart.rst: "you would use the following code:" names the line it means.
+    text, evidence = _section("Passing Parameters In URLs", (
+        "As an example, if you wanted to pass `key1=value1` and `key2=value2` to `httpbin.org/get`, you would use "
+        "the following code:\n\n```\n>>> payload = {'key1': 'value1', 'key2': 'value2'}\n"
+        ">>> r = requests.get('https://httpbin.org/get', params=payload)\n```\n"))
+    assert select_quotes("How do I pass parameters in URLs?", text, evidence=evidence).answer == (
+        "As an example, if you wanted to pass `key1=value1` and `key2=value2` to `httpbin.org/get`, you would use "
+        "`r = requests.get('https://httpbin.org/get', params=payload)`.")
