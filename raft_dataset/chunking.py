@@ -538,15 +538,12 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
 
 
 def _lead_in_start(text: str, start: int, end: int) -> int | None:
-    """Where the paragraph ending text[start:end] starts when it is a lead-in ("... like this:") and
-    something comes before it in the span; else None."""
+    """Where the paragraph ending text[start:end] starts when it is a lead-in ("... like this:"); else None.
+    A span that is only a lead-in (a section opening on one whose list fills the next span) has it at its start."""
     body = text[start:end].rstrip()
     if not body.endswith(":") or body.endswith("::"):
         return None  # "::" is reST's literal-block marker: the block it leads into is in the same source
-    paragraph = body.rfind("\n\n")
-    if paragraph < 0:
-        return None
-    lead_in = start + paragraph + 2
+    lead_in = start + body.rfind("\n\n") + 2 if "\n\n" in body else start
     return lead_in if text[lead_in:start + len(body)].strip() else None
 
 
@@ -557,17 +554,45 @@ def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable
     announce a block it lacks answers nothing, and the block without its lead-in says nothing.
     `movable(lead_in, end, next_start)` says whether text[lead_in:end] may join the next span."""
     out = list(spans)
-    for k in range(len(out) - 1):
+    for k in range(len(out) - 1):  # out grows by one when a block is cut: the loop's range stays safe
         (a_start, a_end), (b_start, b_end) = out[k], out[k + 1]
         lead_in = _lead_in_start(text, a_start, a_end)
         if lead_in is None or b_start <= lead_in or text[a_end:b_start].strip() or not movable(lead_in, a_end, b_start):
             continue
         if text[lead_in:a_end].strip() in text[b_start:b_end]:
             continue  # the overlap already carries it
-        if b_end - lead_in > max_chars or count_tokens([text[lead_in:b_end]], tokenizer)[0] > chunk_size:
+        if b_end - lead_in <= max_chars and count_tokens([text[lead_in:b_end]], tokenizer)[0] <= chunk_size:
+            out[k], out[k + 1] = trim_span(text, a_start, lead_in), (lead_in, b_end)
             continue
-        out[k], out[k + 1] = trim_span(text, a_start, lead_in), (lead_in, b_end)
+        # Too long to join whole (a list of long items): the lead-in takes the block's first items and
+        # the rest follows on, rather than a chunk that only announces them.
+        cut = _first_part_end(text, lead_in, b_start, b_end, movable, tokenizer, chunk_size, max_chars)
+        if cut is not None:
+            rest = trim_span(text, cut, b_end)
+            if k + 2 < len(out) and not text[b_end:out[k + 2][0]].strip() and movable(rest[0], b_end, out[k + 2][0]):
+                joined = trim_span(text, rest[0], out[k + 2][1])  # the rest joins the next span when it fits
+                if joined[1] - joined[0] <= max_chars and count_tokens([text[slice(*joined)]], tokenizer)[0] <= chunk_size:
+                    rest = joined
+                    del out[k + 2]
+            out[k] = trim_span(text, a_start, lead_in)
+            out[k + 1 : k + 2] = [trim_span(text, lead_in, cut), rest]
     return [(s, e) for s, e in out if s < e]
+
+
+_ITEM_OR_PARAGRAPH_START = re.compile(r"\n(?=[ \t]*\n|[ \t]*(?:[-*+]|\d{1,3}[.)])[ \t])")
+
+
+def _first_part_end(text: str, lead_in: int, b_start: int, b_end: int, movable: Callable[[int, int, int], bool],
+                    tokenizer: Any, chunk_size: int, max_chars: int) -> int | None:
+    """The last list-item or paragraph boundary in text[b_start:b_end], outside code, up to which the
+    lead-in at `lead_in` and the block's start fit one chunk; None when not even one item does."""
+    cuts = [m.start() for m in _ITEM_OR_PARAGRAPH_START.finditer(text, b_start, b_end)]
+    for cut in reversed(cuts):
+        if cut <= b_start + 1 or not text[b_start:cut].strip() or not movable(lead_in, cut, b_start):
+            continue
+        if cut - lead_in <= max_chars and count_tokens([text[lead_in:cut]], tokenizer)[0] <= chunk_size:
+            return cut
+    return None
 
 
 def _with_whole_fences(text: str, start: int, end: int,

@@ -446,3 +446,19 @@ def test_splitters_are_cached(tokenizer):
     assert _splitter(tokenizer, "markdown", 123, 7) is first
     assert _splitter(tokenizer, "text", 123, 7) is not first
     assert _splitter(tokenizer, "markdown", 124, 7) is not first
+
+
+def test_a_lead_in_takes_the_first_items_of_a_list_too_long_to_join_whole(tokenizer):
+    """click/docs/options.md: "... what `flag_value` it carries:" opened its section and was a chunk of its
+    own, its six rules in the next two: the chunk answered nothing. It now takes the first rules along."""
+    lead_in = "The literal value passed as `default=` is interpreted differently depending on what it carries:"
+    items = [f"{i}. Rule number {i} says how a default of kind {i} is read, which the option then passes on "
+             f"to the function after its type converts it, unless a flag value overrides it." for i in range(1, 7)]
+    doc = _md("# Options\n\n## Default interpretation\n\n" + lead_in + "\n\n" + "\n".join(items) + "\n")
+    chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)
+    assert all(c.n_tokens <= CHUNK_SIZE for c in chunks)
+    first = next(c for c in chunks if lead_in in c.text)
+    assert first.text.startswith(lead_in) and "\n1. Rule number 1" in first.text
+    assert all(c.text.strip() != lead_in for c in chunks)
+    # Every rule is in some chunk, in order, and none twice outside the overlap.
+    assert all(any(f"Rule number {i} " in c.text for c in chunks) for i in range(1, 7))
