@@ -819,6 +819,12 @@ def gives_a_way(question: str, answer: str) -> bool:
     return first in _IMPERATIVES or first in action
 
 
+# What a named thing is said to be right after its name: "the `click-contrib` organization", "the X command".
+_KIND_NOUNS = frozenset("""organization organisation package library project command subcommand module function
+    class method option flag setting plugin extension tool framework repository decorator parameter argument
+    variable key field attribute property object type hook directive filter middleware server client""".split())
+
+
 def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     """How a sentence names the subject of "What is X?": "opens" when X is what it is about (the
     term of a "term: definition" line, or its first content words followed by a verb: "Tilde
@@ -837,7 +843,10 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     content = [k for k, word in enumerate(words) if word not in STOPWORDS and word not in _DETERMINERS]
     head = content[: len(subject_stems)]
     if head and head[0] <= 2 and {stems[k] for k in head} == set(subject_stems):
-        after = words[head[-1] + 1] if head[-1] + 1 < len(words) else ""
+        nxt = head[-1] + 1
+        # "The click-contrib GitHub organization exists as ...": X, then what kind of thing it is.
+        end = next((k for k in range(nxt, min(nxt + 2, len(words))) if words[k] in _KIND_NOUNS), head[-1])
+        after = words[end + 1] if end + 1 < len(words) else ""
         if not after or after in ("and", "or") or {"VERB", "AUX"} & set(lemminflect.getAllLemmas(after)):
             return "opens"
     return "names" if set(subject_stems) <= set(stems) else None
@@ -1484,7 +1493,7 @@ def _with_its_subject(question: str, answer: str) -> str:
         return f"{named} {be} {answer[:1].lower()}{answer[1:]}"
     # "Provides authentication classes ...", "Allows consuming Server-Sent Events ...": a package list's
     # description written without its subject, which is X.
-    verb = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|of|and|or)\b)", answer)
+    verb = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|of|and|or|to|for|with|from|in|on|at|by|as)\b)", answer)
     if be == "is" and verb and _third_person_verb(verb.group(1)) and not lemminflect.getAllLemmas(
             verb.group(1).lower()).get("NOUN"):
         return f"{named} {verb.group(1).lower()}{answer[verb.end(1):]}"

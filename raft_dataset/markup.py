@@ -485,7 +485,7 @@ def _role_render(role: str, text: str) -> tuple[str, str]:
     shown = target
     if name not in _CODE_ROLES_NO_PARENS:
         shown = shown.lstrip("!").lstrip(".")  # as Sphinx: "!" suppresses the link, "." is for lookup
-        if shown.startswith("~") and re.fullmatch(r"~[A-Za-z_][\w.]*(?:\(\))?", shown):
+        if shown.startswith("~") and re.fullmatch(r"~[A-Za-z_][\w.:-]*(?:\(\))?", shown):
             shown = shown[1:].rsplit(".", 1)[-1]  # an object's short name; not a path ("~/.netrc")
         if name in _CALLABLE_ROLES and shown and not shown.endswith(")"):
             shown += "()"

@@ -1154,3 +1154,21 @@ def test_an_api_references_one_line_description_answers_what_x_is():
     assert select_quotes("How do I pass parameters in URLs?", text, evidence=evidence).answer == (
         "As an example, if you wanted to pass `key1=value1` and `key2=value2` to `httpbin.org/get`, you would use "
         "`r = requests.get('https://httpbin.org/get', params=payload)`.")
+
+
+def test_x_followed_by_the_kind_of_thing_it_is_opens_its_sentence():
+    """click/docs/contrib.md: "What is `click-contrib`?" was answered with the page's motivation ("As the user
+    number of Click grows, ..."); "The click-contrib GitHub organization exists as ..." says what it is."""
+    text, evidence = _section("click-contrib", (
+        "As the user number of Click grows, more and more major feature requests are made. Maintainers have to "
+        "choose what is reasonable to maintain in Click core.\n\nThe click-contrib GitHub organization exists as a "
+        "place to collect third-party packages that extend Click's features.\n"))
+    assert select_quotes("What is `click-contrib`?", text, evidence=evidence).answer.startswith(
+        "The click-contrib GitHub organization exists as a place")
+    # X as a modifier of another thing does not ("The template folder ..." is about the folder).
+    text, evidence = _section("Templates", "Jinja renders templates on the server.\n\nThe template folder holds the "
+                              "files next to the app.\n")
+    assert select_quotes("What are templates?", text, evidence=evidence).answer.startswith("Jinja renders templates")
+    # "Thanks to Starlette, ..." opens with a verb's form, not a description without its subject.
+    text, evidence = _section("Testing", "Thanks to Starlette, testing FastAPI applications is easy and enjoyable.\n")
+    assert select_quotes("What is testing?", text, evidence=evidence).answer.startswith("Thanks to Starlette")

@@ -288,6 +288,7 @@ def test_rst_page_definitions_span_the_definition_text():
     ("`default role`", "`default role`"),
     ("`~/.netrc`", "`~/.netrc`"),  # requests: a path, not an object's "~" short name (was "`netrc`")
     (":class:`~requests.Session`", "`Session`"),
+    (":func:`~jinja-filters.tojson`", "`tojson()`"),
 ])
 def test_rst_roles(role, expected):
     assert parse_rst(f"See {role} here.").text == f"See {expected} here."
