@@ -820,9 +820,9 @@ def gives_a_way(question: str, answer: str) -> bool:
 
 
 # What a named thing is said to be right after its name: "the `click-contrib` organization", "the X command".
-_KIND_NOUNS = frozenset("""organization organisation package library project command subcommand module function
-    class method option flag setting plugin extension tool framework repository decorator parameter argument
-    variable key field attribute property object type hook directive filter middleware server client""".split())
+_KIND_NOUNS = frozenset(re.findall(r"\w+", """organization organisation package library project command subcommand
+    module function class method option flag setting plugin extension tool framework repository decorator parameter
+    argument variable key field attribute property object type hook directive filter middleware server client"""))
 
 
 def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
