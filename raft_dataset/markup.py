@@ -871,6 +871,32 @@ def _md_inline(token) -> str:
     return "".join(out)
 
 
+def _only_links(node: _Tok) -> bool:
+    """Whether a paragraph is nothing but links and separators ("[GitHub](...) - [Documentation](...)"): a
+    row of navigation, whose link texts alone would read "GitHub - Documentation"."""
+    links, depth, label = 0, 0, ""
+    for child in node.children:
+        if child.type != "inline":
+            return False
+        for token in child.token.children or ():
+            if token.type == "link_open":
+                links, depth = links + 1, depth + 1
+            elif token.type == "link_close":
+                depth -= 1
+            elif depth:
+                label += token.content
+            elif not (token.type in ("softbreak", "hardbreak")
+                      or token.type == "text" and not re.search(r"\w", token.content)):
+                return False
+    # One link alone is a row of navigation only when it names a site ("[GitHub](...)"); a list of
+    # one-link items is a table of contents, whose items stay.
+    return links > 1 or (links == 1 and label.strip().lower() in _SITE_LABELS)
+
+
+_SITE_LABELS = frozenset(["github", "gitlab", "documentation", "docs", "pypi", "website", "homepage", "home page",
+                          "source", "source code", "repository", "changelog", "issues", "issue tracker"])
+
+
 def _inline_text(node: _Tok) -> str:
     parts = []
     for child in node.children:
@@ -973,7 +999,7 @@ def _md_block(node: _Tok, depth: int) -> list:
         return [_Para(_md_text_of(node))]
     if kind == "paragraph_open":
         text = _inline_text(node)
-        if _STRAY_BLOCK_MARKER.match(text.strip()):
+        if _STRAY_BLOCK_MARKER.match(text.strip()) or _only_links(node):
             return []
         return [_Para(text)]
     if kind == "inline":

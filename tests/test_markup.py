@@ -1181,3 +1181,12 @@ def test_an_autodoc_directive_keeps_the_name_of_what_it_documents():
     assert parse_rst(source).text == "Types:\n\n- `Choice`\n- `click.echo`\n\nAfter."
     # Elsewhere only its written content stays: a page of `.. autofunction::` lines is no page of names.
     assert parse_rst(".. autoclass:: requests.Session\n   :members:\n\n   A session.\n").text == "A session."
+
+
+def test_a_paragraph_of_links_only_is_navigation_and_goes():
+    """httpx/docs/third_party_packages.md: "[GitHub](...) - [Documentation](...)" under each package read
+    "GitHub - Documentation" in the contexts. A table of contents keeps its one-link items."""
+    source = ("## Hishel\n\n[GitHub](https://github.com/x/hishel) - [Documentation](https://hishel.com/)\n\n"
+              "An elegant HTTP cache. See [the docs](https://hishel.com/).\n\n[GitHub](https://github.com/y)\n\n"
+              "Contents:\n\n- [Install](install.md)\n- [Usage](usage.md)\n")
+    assert parse_markdown(source).text == "An elegant HTTP cache. See the docs.\n\nContents:\n\n- Install\n- Usage"
