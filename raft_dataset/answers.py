@@ -1255,20 +1255,28 @@ def _brings_its_block(text: str, s: _Sentence) -> bool:
     return s.takes == "item" or (s.takes == "code" and _inline_code(_without_prompts(_code_lines(text, s)[1])))
 
 
-def _key_code_line(lines: list[str], terms: frozenset[str]) -> str | None:
+def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str] = frozenset()) -> str | None:
     """The statement of a long code block that does what a how-question asks: the first line naming the
-    most of its `terms` (question stems), e.g. "httpx.get(url, timeout=10.0)" for "How do I set timeouts?".
+    most of its `terms` (question stems), e.g. "httpx.get(url, timeout=10.0)" for "How do I set timeouts?";
+    of equals, one naming what the sentence `named` in code ("then install `pyuwsgi`": `pip install pyuwsgi`),
+    then one that calls something.
     Comments, imports, decorators and block openers ("with ...:") say less; None when no line names a term."""
-    best, hits = None, 0
+    best, hits = None, 0.0
     session = [line[4:] for line in lines if line.startswith(">>> ")]  # a Python session: its input, not output
     for line in session or lines:
         line = re.sub(r"\s{2,}#.*$", "", line).strip()  # "client = httpx.Client(timeout=None)  # Disable ..."
         if (len(line) > _MAX_INLINE_CODE or "`" in line or line.endswith((":", "(", "[", "{", ",", "\\"))
                 or re.match(r"(?:#|//|@|from\s|import\s|[)\]}]|[rbuf]?[\"'])", line)):  # nor a string (docstring)
             continue
-        # "verification" and `verify=False` stem apart ("verif", "verifi"): one stem opening the other counts.
+        # "verification" and `verify=False` stem apart ("verif", "verifi"): one stem opening the other counts,
+        # and so does a name inside a word ("uwsgi" in `pyuwsgi`).
         words = set(_stems(" ".join(re.split(r"[\W_]+", line))))
-        found = sum(any(w.startswith(t) or (len(w) >= 4 and t.startswith(w)) for w in words) for t in terms)
+        found = sum(any(w.startswith(t) or (len(w) >= 4 and t.startswith(w)) or (len(t) >= 4 and t in w)
+                        for w in words) for t in terms)
+        if not found:
+            continue
+        found += 0.5 * bool(named & set(re.split(r"[\W_]+", line.lower())))
+        found += 0.25 * bool(re.search(r"\w\(", line))  # a call does something; a literal only sets the scene
         if found > hits:
             best, hits = line, found
     return best
@@ -1302,7 +1310,11 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
             joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "
             return f"{lead}{joiner}" + ", then ".join(f"`{line}`" for line in lines) + "."
         # Not when the sentence is an example already, or names the call itself ("use `await client.aclose()`").
-        key = _key_code_line(lines, terms) if terms and has_verb(lead) and not _EXAMPLE_RE.match(lead) and not re.search(
+        # A step ("Create a virtualenv, ..., then install `pyuwsgi`.") or a sentence with a verb; not an example
+        # already, nor one that names the call itself ("use `await client.aclose()`").
+        says = has_verb(lead) or _first_word(lead) in _IMPERATIVES or bool(_STEP_RE.match(lead))
+        named = frozenset(w for span in re.findall(r"`([^`]+)`", lead) for w in re.split(r"[\W_]+", span.lower()) if w)
+        key = _key_code_line(lines, terms, named) if terms and says and not _EXAMPLE_RE.match(lead) and not re.search(
             r"`[^`]*\(", lead) else None
         bare = lead.rstrip().rstrip(":：.").rstrip()
         following = _FOLLOWING_RE.search(bare)
@@ -1493,9 +1505,11 @@ def _with_its_subject(question: str, answer: str) -> str:
         return f"{named} {be} {answer[:1].lower()}{answer[1:]}"
     # "Provides authentication classes ...", "Allows consuming Server-Sent Events ...": a package list's
     # description written without its subject, which is X.
-    verb = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|of|and|or|to|for|with|from|in|on|at|by|as)\b)", answer)
-    if be == "is" and verb and _third_person_verb(verb.group(1)) and not lemminflect.getAllLemmas(
-            verb.group(1).lower()).get("NOUN"):
+    verb = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|of|and|or|to|for|with|from|in|on|at|by|as)\b)(\w*)", answer)
+    if be == "is" and verb and _third_person_verb(verb.group(1)) and not (
+            # "Options include ...": a plural noun and its verb, not a verb and its object
+            lemminflect.getAllLemmas(verb.group(1).lower()).get("NOUN") and _verb_lemmas(verb.group(2).lower())
+            and not lemminflect.getAllLemmas(verb.group(2).lower()).get("NOUN")):
         return f"{named} {verb.group(1).lower()}{answer[verb.end(1):]}"
     # A setting's or an option's own line ("Set the maximum number of workers ..."), not an instruction that
     # names it ("Pass the keys and values of the `user_dict` ...").
