@@ -702,8 +702,7 @@ def _asked_action(question: str) -> frozenset[str]:
     return frozenset() if verb in _VAGUE_VERBS else _verb_lemmas(verb) - _VAGUE_VERBS
 
 
-_NOT_CODE_TERMS = frozenset(_stems(
-    "how do does i we you my a an the to of in on for with and or from by use using can should get make"))
+_NOT_CODE_TERMS = frozenset(_stems(" ".join(STOPWORDS) + " how i use using get make"))
 _PASSIVE_AUXILIARIES = frozenset(["be", "is", "are", "was", "were", "been", "being", "get", "gets"])
 
 
@@ -858,7 +857,7 @@ _HEADING_PRONOUN_RE = re.compile(
     r"^(?:It\s+(?!(?:is|was)\s+\w+\s+(?:to|that)\b|(?:would|could|might|may|should|will|can|must|seems|depends"
     r"|turns|happens|means|makes)\b)|It['\u2019]s\s+(?!\w+\s+(?:to|that)\b)|They(?:['\u2019]re)?\s+)(?=[a-z])"
 )
-_CONTRACTED_BE = {"it's": "is", "it\u2019s": "is", "they're": "are", "they\u2019re": "are"}
+_CONTRACTED = frozenset(["it's", "it\u2019s", "they're", "they\u2019re"])
 
 
 def _stands_for_heading(text: str, sentences: list[_Sentence], in_evidence: list[int], evidence, subject_stems,
@@ -1264,7 +1263,9 @@ def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str
     best, hits = None, 0.0
     session = [line[4:] for line in lines if line.startswith(">>> ")]  # a Python session: its input, not output
     for line in session or lines:
-        line = re.sub(r"\s{2,}#.*$", "", line).strip()  # "client = httpx.Client(timeout=None)  # Disable ..."
+        if len(line) > 2 * _MAX_INLINE_CODE:
+            continue  # too long to state even without its comment (and the comment regex stays cheap)
+        line = re.sub(r"(?<!\s)\s{2,}#.*$", "", line).strip()  # "client = httpx.Client(timeout=None)  # Disable ..."
         if (len(line) > _MAX_INLINE_CODE or "`" in line or line.endswith((":", "(", "[", "{", ",", "\\"))
                 or re.match(r"(?:#|//|@|from\s|import\s|[)\]}]|[rbuf]?[\"'])", line)):  # nor a string (docstring)
             continue
@@ -1438,7 +1439,8 @@ def _named_for_heading(question: str, answer: str) -> str:
         return answer
     subject = asked.group(2).strip()
     pronoun, rest = answer.split(" ", 1)
-    be = _CONTRACTED_BE.get(pronoun.lower())  # "It's a Flask plug-in" -> "flask-apispec is a Flask plug-in"
+    # "It's a Flask plug-in" -> "flask-apispec is a Flask plug-in"; the number is the question's ("is"/"are").
+    be = asked.group(1).lower() if pronoun.lower() in _CONTRACTED else None
     return f"{subject[:1].upper()}{subject[1:]} {be + ' ' if be else ''}{rest}"
 
 

@@ -554,7 +554,8 @@ def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable
     announce a block it lacks answers nothing, and the block without its lead-in says nothing.
     `movable(lead_in, end, next_start)` says whether text[lead_in:end] may join the next span."""
     out = list(spans)
-    for k in range(len(out) - 1):  # out grows by one when a block is cut: the loop's range stays safe
+    k = -1
+    while (k := k + 1) < len(out) - 1:  # `out` may grow (a block cut in two) or shrink (a rest joined on)
         (a_start, a_end), (b_start, b_end) = out[k], out[k + 1]
         lead_in = _lead_in_start(text, a_start, a_end)
         if lead_in is None or b_start <= lead_in or text[a_end:b_start].strip() or not movable(lead_in, a_end, b_start):

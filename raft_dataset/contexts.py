@@ -29,6 +29,7 @@ class Context:
         oracle_position: Position of the oracle in `rows`, or -1 when absent.
         hard_negatives: How many distractors came from the retrieval ranking (the rest are random).
         excluded: (row, reason) of every candidate the guard kept out, in the order examined.
+        oracle_forced: The draw left the oracle out, but no other chunk could be shown: it was kept in.
     """
 
     rows: list[int]
@@ -37,6 +38,7 @@ class Context:
     oracle_position: int
     hard_negatives: int
     excluded: list[tuple[int, str]]
+    oracle_forced: bool = False
 
 
 def sample_rng(seed: int, sample_index: int) -> np.random.Generator:
@@ -91,9 +93,10 @@ def assemble_context(
         # Fewer other documents than distractors wanted: repeat documents rather than show fewer.
         picker.distinct = False
         hard += picker.take(hard_pool, wanted - len(hard) - len(random_rows))
-    if not hard and not random_rows:
+    forced = not hard and not random_rows and not oracle_present and settings.oracle_probability > 0
+    if forced:
         # Every other chunk may hold the answer too (a vague question over a small corpus): the context
-        # keeps the oracle rather than show no document at all.
+        # keeps the oracle rather than show no document at all. (With p = 0 it stays empty: the caller drops it.)
         oracle_present = True
     rows = hard + random_rows + ([oracle_row] if oracle_present else [])
     order = rng.permutation(len(rows))
@@ -105,6 +108,7 @@ def assemble_context(
         oracle_position=rows.index(oracle_row) if oracle_present else -1,
         hard_negatives=len(hard),
         excluded=list(excluded.items()),
+        oracle_forced=forced,
     )
 
 

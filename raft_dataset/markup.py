@@ -536,11 +536,13 @@ _CODE_LINE_RE = re.compile(
 )
 
 
-def looks_like_code(lines: list[str]) -> bool:
+def _looks_like_code(lines: list[str]) -> bool:
     """Whether a block of text (an unknown directive's content) is a program rather than prose: at least
-    two thirds of its non-blank lines read as code."""
+    two thirds of its non-blank lines read as code, and none opens a directive (reST within, not code)."""
     lines = [line for line in lines if line.strip()]
-    return bool(lines) and 3 * sum(bool(_CODE_LINE_RE.match(line)) for line in lines) >= 2 * len(lines)
+    if not lines or any(line.lstrip().startswith(".. ") for line in lines):
+        return False
+    return 3 * sum(bool(_CODE_LINE_RE.match(line)) for line in lines) >= 2 * len(lines)
 
 
 _INCLUDED_FILE_NOTE = "(Example file: `{}`)"
@@ -872,25 +874,28 @@ def _md_inline(token) -> str:
 
 
 def _only_links(node: _Tok) -> bool:
-    """Whether a paragraph is nothing but links and separators ("[GitHub](...) - [Documentation](...)"): a
-    row of navigation, whose link texts alone would read "GitHub - Documentation"."""
-    links, depth, label = 0, 0, ""
+    """Whether a paragraph outside any list or quote is nothing but links to sites and separators
+    ("[GitHub](...) - [Documentation](...)"): a row of navigation, whose link texts alone would read
+    "GitHub - Documentation". Links named otherwise ("[httpx-auth](...)") are content; so is a list of them."""
+    if node.token is None or node.token.level != 0:
+        return False
+    labels: list[str] = []
+    depth = 0
     for child in node.children:
         if child.type != "inline":
             return False
         for token in child.token.children or ():
             if token.type == "link_open":
-                links, depth = links + 1, depth + 1
+                labels.append("")
+                depth += 1
             elif token.type == "link_close":
                 depth -= 1
             elif depth:
-                label += token.content
+                labels[-1] += token.content
             elif not (token.type in ("softbreak", "hardbreak")
                       or token.type == "text" and not re.search(r"\w", token.content)):
                 return False
-    # One link alone is a row of navigation only when it names a site ("[GitHub](...)"); a list of
-    # one-link items is a table of contents, whose items stay.
-    return links > 1 or (links == 1 and label.strip().lower() in _SITE_LABELS)
+    return bool(labels) and all(label.strip().lower() in _SITE_LABELS for label in labels)
 
 
 _SITE_LABELS = frozenset(["github", "gitlab", "documentation", "docs", "pypi", "website", "homepage", "home page",
@@ -1547,20 +1552,29 @@ def _build_docutils() -> dict[str, Any]:
             return []
 
     class Content(Drop):
-        """Unknown or structural directive: its content, parsed as reST; arguments dropped. Content that
-        reads as code (Click's `.. click:example::` holds a program) stays code: parsed as reST, its
-        indented lines would turn into definition lists ("def hello():: click.echo(...)")."""
+        """Structural directive (`only`, `container`, ...): its content, parsed as reST; arguments dropped."""
 
         def run(self):
-            # Code written right under the directive line is parsed as its argument: it belongs to the code.
-            head = self.arguments[0].split("\n") if self.arguments and looks_like_code(self.arguments[:1]) else []
-            if head or (self.content and looks_like_code(self.content)):
-                code = "\n".join([*head, *(["", *self.content] if head and self.content else self.content)])
-                return [nodes.literal_block(code, code)]
             container = nodes.container()
             if self.content:
                 self.state.nested_parse(self.content, self.content_offset, container)
             return container.children
+
+    class Unknown(Content):
+        """A directive docutils and we do not know (a Sphinx extension's): its content, parsed as reST, unless
+        it reads as a program (Click's `.. click:example::`), which stays code; parsed as reST, its indented
+        lines would turn into definition lists ("def hello():: click.echo(...)")."""
+
+        def run(self):
+            lines = [line for line in self.content]
+            # Code written right under the directive line is parsed as its argument: it belongs to the code.
+            head = self.arguments[0].split("\n") if self.arguments else []
+            if not (head and _looks_like_code(head) and (not lines or _looks_like_code(lines))):
+                head = []
+            if head or (lines and _looks_like_code(lines)):
+                code = "\n".join([*head, *(["", *lines] if head and lines else lines)])
+                return [nodes.literal_block(code, code)]
+            return super().run()
 
     class LiteralInclude(Drop):
         """`.. literalinclude:: ../examples/app.py`: the file is not read; the text says which one it was."""
@@ -1725,20 +1739,17 @@ def _build_docutils() -> dict[str, Any]:
     class Tabs(Content):
         pass
 
-    class AutoObject(Drop):
-        """`.. autoclass:: Choice`: the docstring is not read (no import). As a list item, the object's name
-        stays (a list of them is a list of names, not of empty items); elsewhere only written content does
-        (an API page of bare names would be chunks of names)."""
+    class AutoObject(Content):
+        """`.. autoclass:: Choice`: the docstring is not read (no import), only content written under it is.
+        As a list item, the object's name stays too (a list of them is a list of names, not of empty items);
+        elsewhere it does not (an API page of bare names would be chunks of names)."""
 
         def run(self):
+            written = super().run()
             if not self.arguments or not isinstance(self.state.parent, nodes.list_item):
-                return Content.run(self)
+                return written
             name = self.arguments[0].split("\n", 1)[0].strip()
-            node = nodes.paragraph(name, "", nodes.literal(name, name))
-            container = nodes.container()
-            if self.content:
-                self.state.nested_parse(self.content, self.content_offset, container)
-            return [node, *container.children]
+            return [nodes.paragraph(name, "", nodes.literal(name, name)), *written]
 
     table: dict[str, type] = {}
     for name in _RST_DROP_DIRECTIVES:
@@ -1802,7 +1813,7 @@ def _build_docutils() -> dict[str, Any]:
 
     return dict(
         nodes=nodes, directives=directives, table=table, Parser=Parser, make_inliner=make_inliner,
-        settings=settings, prefixed=prefixed, xref=xref, signature=signature, Content=Content,
+        settings=settings, prefixed=prefixed, xref=xref, signature=signature, Content=Content, Unknown=Unknown,
         known=set(rst_en.directives),
     )
 
@@ -1828,8 +1839,8 @@ def _directive_namespace(source: str):
                 elif (name in saved or name in du["known"]
                       or name in directives._directive_registry):
                     continue  # a docutils directive (tables, math, epigraph, ...)
-                else:  # unknown (Sphinx extensions, autodoc, ...): keep the content, drop the rest
-                    directives._directives[name] = du["Content"]
+                else:  # unknown (Sphinx extensions, ...): keep the content, drop the rest
+                    directives._directives[name] = du["Unknown"]
             yield
         finally:
             directives._directives.clear()

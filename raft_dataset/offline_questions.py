@@ -351,7 +351,8 @@ def _asked(text: str, keep: frozenset[str]) -> str:
     words = [t for t in tokens if t.kind != "punct"]
     if 0 < len(words) <= 6 and not re.search(r"[.!:;]\s", text) and words[0].low not in _INTERROGATIVES | _AUXILIARIES \
             and _finite_verb(tokens, start=0) is None:
-        title_case = _is_title_case(tokens)
+        # Its first word is no longer the sentence's: "Installation failing?" -> "What about installation failing?"
+        title_case = _is_title_case(tokens) or (words[0].bare not in keep and _known_word(words[0].low))
         return f"What about {_render(text, tokens, 0, len(tokens), keep=keep, title_case=title_case, first_index=-1)}?"
     return _written_question(text)
 
@@ -579,6 +580,13 @@ class _WordUse:
     def as_noun(self, word: str) -> bool:
         verb, noun = self.counts(word)
         return (noun >= 2 and verb == 0) or (noun >= 3 and noun > 3 * verb)
+
+    def written_lower(self, word: str) -> bool:
+        """Whether the text writes the word in lower case at least once ("the contributor's guide")."""
+        if self._positions is None:
+            self._of(word)
+        forms = (word, f"{word}'s", f"{word}\u2019s")  # the genitive is one word of the prose
+        return any(self._words[i].islower() for form in forms for i in self._positions.get(form, ()))
 
     def count_noun(self, word: str) -> bool:
         """The text writes the word as a singular noun of its own ("a **Load Balancer**", "the single load
@@ -1030,7 +1038,8 @@ def _gerund(
     # a noun made from a verb ("Enabling Completion", "Using auto-detection") is the object of a task.
     if len(rest) == 1 and _valid_np(rest) and (
         (_article(rest, [], keep=keep) and not _last_part(rest[0]).endswith(_ACTION_NOUN_SUFFIXES))
-        or (first.low in _MODIFIER_GERUNDS and rest[0].kind == "word" and not _is_plural(rest[0]))
+        or (first.low in _MODIFIER_GERUNDS and rest[0].kind == "word" and not _is_plural(rest[0])
+            and rest[0].low not in _DOCUMENT_NOUNS)  # "Building Documentation": the page's kind, asked below
     ):
         return None
     # "Accessing and Modifying the Session" -> "How do I access and modify the session?"
@@ -1077,8 +1086,8 @@ def _is_imperative(
         return True  # "Use SecurityScopes", "Import APIRouter"
     if second.kind == "acronym" and (len(tokens) == 2 or "ADP" in _tags(tokens[2])):
         return True  # "Return JSON from Views" (but "Test CLI Runner" is a noun phrase)
-    if first.low == "use" and _noun_stem(second.low) != "case":
-        return True  # "Use feature detection", "Use environment variables": "use" opens a noun only in "use case"
+    if first.low == "use" and _noun_stem(second.low) != "case" and "ADP" not in second_tags:
+        return True  # "Use feature detection": "use" opens a noun only in "use case" (and "Use of Generics")
     if "ADJ" in tags:
         return False  # "Base Docker Image", "Parallel Burgers"
     if usage.as_noun(first.low) or usage.compound(first.low, second.low):
@@ -1198,6 +1207,8 @@ def _noun_phrase(
         return _Result(f"What is `{first.bare}`?", "what")
     if first.low in ("a", "an", "no"):
         return _NONE  # "A Minimal Application", "A Word About Names and Objects": prose titles
+    if first.low == "use" and len(words) > 1 and "ADP" in _tags(words[1]) and words[1].low != "of":
+        return _NONE  # "Use with Docker", "Use in Production": it, unnamed, is used (no "What is use with ...?")
     ordinal = words[1] if first.low == "the" and len(words) > 1 else first
     if ordinal.low in _ORDINALS and ordinal.kind == "word" and "-" not in ordinal.bare:
         return _NONE  # "The First Child Command", "Another module with APIRouter": a tutorial's step, not a topic
@@ -1319,7 +1330,8 @@ def _article(
     """
     first, head = np[0], np[-1]
     if first.genitive:  # "the contributor's guide", but "Flask's config": a name's needs none
-        return "the" if first.kind == "word" and first.bare not in keep and "NOUN" in _lemmas(first.low) else ""
+        common = first.bare.islower() or usage.written_lower(first.low)
+        return "the" if first.kind == "word" and first.bare not in keep and common and "NOUN" in _lemmas(first.low) else ""
     if first.kind == "word" and _tags(first) & {"DET", "POSS"}:
         return ""
     if head.kind != "word" or head.bare in keep or _is_plural(head):

@@ -322,6 +322,10 @@ def draft_samples(
         context = assemble_context(
             choice.row, ranked[i].tolist(), index.doc_codes, exclusion, settings, sample_rng(config.seed, i)
         )
+        if not context.rows:  # no acceptable distractor and the oracle drawn out (oracle_probability 0)
+            report.drop(SAMPLES, "no_acceptable_distractor")
+            continue
+        report.count("oracle_kept_without_distractors", context.oracle_forced)
         chunks = dict(zip([*context.rows, choice.row], index.chunks([*context.rows, choice.row])))
         oracle = chunks[choice.row]
         question_vector = index.embed_queries([query.question])[0]

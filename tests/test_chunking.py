@@ -460,5 +460,15 @@ def test_a_lead_in_takes_the_first_items_of_a_list_too_long_to_join_whole(tokeni
     first = next(c for c in chunks if lead_in in c.text)
     assert first.text.startswith(lead_in) and "\n1. Rule number 1" in first.text
     assert all(c.text.strip() != lead_in for c in chunks)
-    # Every rule is in some chunk, in order, and none twice outside the overlap.
-    assert all(any(f"Rule number {i} " in c.text for c in chunks) for i in range(1, 7))
+    # Every rule is in exactly one chunk, in order, and the chunks are spans of the document.
+    assert [sum(f"Rule number {i} " in c.text for c in chunks) for i in range(1, 7)] == [1] * 6
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    assert all(0 <= c.start < c.end <= len(doc.text) and doc.text[c.start:c.end] in c.text for c in chunks)
+    # A second lead-in after the first one's cut is still moved to its block.
+    second = ("The defaults of every kind of option then end up in one table of the values the function receives. "
+              * 4 + "For the options above, that table reads like this:")
+    doc = _md("# Options\n\n## Default interpretation\n\n" + lead_in + "\n\n" + "\n".join(items) + "\n\n" + second
+              + "\n\n```text\ndefault = UNSET\n```\n")
+    chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)
+    assert any(f"{second}\n\n```text" in c.text for c in chunks)
+    assert not any(c.text.rstrip().endswith(second) for c in chunks)

@@ -74,13 +74,20 @@ def test_the_oracle_stays_when_no_distractor_is_acceptable():
     """fastapi_docs: "What is the directory structure?" drew the oracle out and every other chunk was kept out
     as likely holding the answer: the row had no document at all. It keeps its oracle instead."""
     vectors, doc_codes = _corpus()
-    settings = ContextSettings(num_distractors=4, oracle_probability=0.0)
     ranked = np.argsort(-(vectors @ vectors[0]))[:50].tolist()
-    context = assemble_context(0, ranked, doc_codes, lambda rows: ["scored_near_oracle"] * len(rows), settings,
-                               sample_rng(1, 0))
-    assert context.rows == [0] and context.oracle_present and context.oracle_position == 0
-    assert context.excluded  # each candidate says why it was kept out
+    all_near = lambda rows: ["scored_near_oracle"] * len(rows)  # noqa: E731
+    drawn_out = ContextSettings(num_distractors=4, oracle_probability=0.5)
+    seed = next(s for s in range(50) if not assemble_context(
+        0, ranked, doc_codes, lambda rows: [None] * len(rows), drawn_out, sample_rng(s, 0)).oracle_present)
+    context = assemble_context(0, ranked, doc_codes, all_near, drawn_out, sample_rng(seed, 0))
+    assert context.rows == [0] and context.oracle_present and context.oracle_position == 0 and context.oracle_forced
+    assert {reason for _, reason in context.excluded} == {"scored_near_oracle"}
+    assert {row for row, _ in context.excluded} >= {r for r in ranked if doc_codes[r] != doc_codes[0]}
+    # With p = 0 the oracle is never shown: the context stays empty, for the caller to drop.
+    never = ContextSettings(num_distractors=4, oracle_probability=0.0)
+    empty = assemble_context(0, ranked, doc_codes, all_near, never, sample_rng(seed, 0))
+    assert empty.rows == [] and not empty.oracle_present and not empty.oracle_forced
     # With one acceptable distractor the oracle is drawn out as p says.
-    only_one = assemble_context(0, ranked, doc_codes, lambda rows: [None if r == 9 else "x" for r in rows], settings,
+    only_one = assemble_context(0, ranked, doc_codes, lambda rows: [None if r == 9 else "x" for r in rows], never,
                                 sample_rng(1, 0))
-    assert only_one.rows == [9] and not only_one.oracle_present
+    assert only_one.rows == [9] and not only_one.oracle_present and not only_one.oracle_forced

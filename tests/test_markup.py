@@ -1190,3 +1190,6 @@ def test_a_paragraph_of_links_only_is_navigation_and_goes():
               "An elegant HTTP cache. See [the docs](https://hishel.com/).\n\n[GitHub](https://github.com/y)\n\n"
               "Contents:\n\n- [Install](install.md)\n- [Usage](usage.md)\n")
     assert parse_markdown(source).text == "An elegant HTTP cache. See the docs.\n\nContents:\n\n- Install\n- Usage"
+    # Links named otherwise are content, and a list item is never navigation to drop.
+    assert parse_markdown("[httpx-auth](a) [httpx-cache](b)\n\n- [GitHub](c) | [PyPI](d)\n").text == (
+        "httpx-auth httpx-cache\n\n- GitHub | PyPI")

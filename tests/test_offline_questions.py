@@ -31,7 +31,6 @@ HEADINGS = [
     # An FAQ entry that is a bare topic (requests/docs/community/faq.rst) asks about it.
     ("Encoded Data?", "FAQ", "What about encoded data?"),
     ("HTTPS support?", "FAQ", "What about HTTPS support?"),
-    ("Contributor's Guide", None, "What is the contributor's guide?"),  # requests (was "What is contributor's guide?")
     # A tutorial's step (click's complex.md, fastapi's bigger-applications.md), not a topic.
     ("The First Child Command", None, None),
     ("Another module with APIRouter", None, None),
@@ -78,6 +77,8 @@ HEADINGS = [
     ("Logging Requests", None, "How do I log requests?"),
     ("Use feature detection", None, "How do I use feature detection?"),  # click (was "What is the use feature ...?")
     ("Use Cases", None, None),
+    ("Use of Generics", None, "What is the use of generics?"),
+    ("Use with Docker", None, None),
     ("Install the CLI", None, "How do I install the CLI?"),
     ("Configuring logging", None, "How do I configure logging?"),
     ("Using Poetry with pre-commit", None, "How do I use Poetry with pre-commit?"),
@@ -234,6 +235,15 @@ def test_heading_markup_is_removed_and_code_kept():
     assert heading_question("Using ``async`` and ``await``") == "How do I use `async` and `await`?"
     assert heading_question("[Pydantic](https://pydantic.dev) models") == "What are Pydantic models?"
     assert heading_question("**Deploying** to production") == "How do I deploy to production?"
+
+
+def test_a_common_nouns_genitive_takes_the_article_a_names_does_not():
+    # requests/docs/dev/contributing.rst (was "What is contributor's guide?").
+    assert heading_question("Contributor's Guide", document_text="This is the contributor's guide.") == (
+        "What is the contributor's guide?")
+    assert heading_question("Flask's Config", document_text="Flask's config is a dict.", proper_nouns=["Flask"]) == (
+        "What is Flask's config?")
+    assert heading_question("Contributor's Guide") == "What is contributor's guide?"  # no page: no evidence
 
 
 def test_a_word_no_dictionary_knows_takes_an_article_when_the_page_gives_it_one():
