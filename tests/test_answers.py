@@ -893,6 +893,13 @@ def test_a_description_without_its_subject_is_stated_about_it():
             "An environment variable (also known as an env var) is a value that lives outside of your Python code.",
         ("What is `user_dict`?", "Pass the keys and values of the `user_dict` directly as key-value arguments."):
             "Pass the keys and values of the `user_dict` directly as key-value arguments.",
+        # poetry_docs/configuration.md: a relative clause's verb does not make the phrase a sentence.
+        ("What is `solver.min-release-age-exclude`?", "A comma-separated list of package names that should be "
+                                                     "excluded from the `solver.min-release-age` filter."):
+            "`solver.min-release-age-exclude` is a comma-separated list of package names that should be excluded "
+            "from the `solver.min-release-age` filter.",
+        ("What is `HTMLResponse`?", "Takes some text or bytes and returns an HTML response."):
+            "`HTMLResponse` takes some text or bytes and returns an HTML response.",
     }
     for (question, text), expected in cases.items():
         assert select_quotes(question, text + "\n").answer == expected
