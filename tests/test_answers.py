@@ -903,6 +903,13 @@ def test_a_description_without_its_subject_is_stated_about_it():
     }
     for (question, text), expected in cases.items():
         assert select_quotes(question, text + "\n").answer == expected
+    # "Thanks to Starlette, ..." opens with a verb's form, not a description without its subject.
+    text, evidence = _section("Testing", "Thanks to Starlette, testing FastAPI applications is easy and enjoyable.\n")
+    assert select_quotes("What is testing?", text, evidence=evidence).answer.startswith("Thanks to Starlette")
+    # A sentence whose verb comes before any relative clause is a sentence ("... would normally set ...").
+    text = ("A proxy in front of your application would normally set some headers on the fly before sending the requests "
+            "to your server to let the server know that the request was forwarded by the proxy.\n")
+    assert select_quotes("What are proxy forwarded headers?", text).answer.startswith("A proxy in front of")
 
 
 def test_a_sentence_announcing_the_following_list_takes_it():
@@ -1135,6 +1142,21 @@ def test_a_how_answer_brings_the_line_of_a_long_example_that_does_it():
     choice = select_quotes("How do I use the default encoding?", text, evidence=evidence)
     assert not choice.answer.startswith("To understand this better")
 
+    # httpx/docs/quickstart.md: "To X, use Y:" is a step too; of the lines naming headers, the call.
+    text, evidence = _section("Custom Headers", (
+        "To include additional headers in the outgoing request, use the `headers` keyword argument:\n\n```pycon\n"
+        ">>> url = 'https://httpbin.org/headers'\n>>> headers = {'user-agent': 'my-app/0.0.1'}\n"
+        ">>> r = httpx.get(url, headers=headers)\n```\n"))
+    assert select_quotes("How do I include additional headers in the outgoing request?", text, evidence=evidence
+                         ).answer.endswith("use the `headers` keyword argument, for example `r = httpx.get(url, headers=headers)`.")
+    # requests/docs/user/quickstart.rst: "you would use the following code:" names the line it means.
+    text, evidence = _section("Passing Parameters In URLs", (
+        "As an example, if you wanted to pass `key1=value1` and `key2=value2` to `httpbin.org/get`, you would use "
+        "the following code:\n\n```\n>>> payload = {'key1': 'value1', 'key2': 'value2'}\n"
+        ">>> r = requests.get('https://httpbin.org/get', params=payload)\n```\n"))
+    assert select_quotes("How do I pass parameters in URLs?", text, evidence=evidence).answer == (
+        "As an example, if you wanted to pass `key1=value1` and `key2=value2` to `httpbin.org/get`, you would use "
+        "`r = requests.get('https://httpbin.org/get', params=payload)`.")
 
 def test_an_api_references_one_line_description_answers_what_x_is():
     """httpx/docs/api.md: "What is `Headers`?" was answered with its method list ("`def __init__(self, headers,
@@ -1155,14 +1177,6 @@ def test_an_api_references_one_line_description_answers_what_x_is():
                               "parameter.\n")
     assert select_quotes("What is HTTPX-Auth?", text, evidence=evidence).answer == (
         "HTTPX-Auth provides authentication classes to be used with HTTPX's authentication parameter.")
-    # requests/docs/user/quickstart.rst: "you would use the following code:" names the line it means.
-    text, evidence = _section("Passing Parameters In URLs", (
-        "As an example, if you wanted to pass `key1=value1` and `key2=value2` to `httpbin.org/get`, you would use "
-        "the following code:\n\n```\n>>> payload = {'key1': 'value1', 'key2': 'value2'}\n"
-        ">>> r = requests.get('https://httpbin.org/get', params=payload)\n```\n"))
-    assert select_quotes("How do I pass parameters in URLs?", text, evidence=evidence).answer == (
-        "As an example, if you wanted to pass `key1=value1` and `key2=value2` to `httpbin.org/get`, you would use "
-        "`r = requests.get('https://httpbin.org/get', params=payload)`.")
 
 
 def test_x_followed_by_the_kind_of_thing_it_is_opens_its_sentence():
@@ -1178,13 +1192,3 @@ def test_x_followed_by_the_kind_of_thing_it_is_opens_its_sentence():
     text, evidence = _section("Templates", "Jinja renders templates on the server.\n\nThe template folder holds the "
                               "files next to the app.\n")
     assert select_quotes("What are templates?", text, evidence=evidence).answer.startswith("Jinja renders templates")
-    # "Thanks to Starlette, ..." opens with a verb's form, not a description without its subject.
-    text, evidence = _section("Testing", "Thanks to Starlette, testing FastAPI applications is easy and enjoyable.\n")
-    assert select_quotes("What is testing?", text, evidence=evidence).answer.startswith("Thanks to Starlette")
-    # httpx/docs/quickstart.md: "To X, use Y:" is a step too; of the lines naming headers, the call.
-    text, evidence = _section("Custom Headers", (
-        "To include additional headers in the outgoing request, use the `headers` keyword argument:\n\n```pycon\n"
-        ">>> url = 'https://httpbin.org/headers'\n>>> headers = {'user-agent': 'my-app/0.0.1'}\n"
-        ">>> r = httpx.get(url, headers=headers)\n```\n"))
-    assert select_quotes("How do I include additional headers in the outgoing request?", text, evidence=evidence
-                         ).answer.endswith("use the `headers` keyword argument, for example `r = httpx.get(url, headers=headers)`.")
