@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .markup import MarkupTooDeep, ParsedMarkup, strip_junk
+from .raft_format import without_fenced_code
 from .markup import parse as parse_markup
 from .records import Document
 from .report import CORPUS, BuildReport
@@ -424,7 +425,8 @@ def humanize_stem(path: str, text: str = "") -> str:
     stem = name.split(".", 1)[0] if detect_format(name) else os.path.splitext(name)[0]
     if stem.lower() in {"index", "readme", "_index"} and os.path.basename(os.path.dirname(path)):
         stem = os.path.basename(os.path.dirname(path))
-    words = [_as_written(word, text) for word in re.sub(r"[-_\s]+", " ", stem).split()]
+    prose = re.sub(r"`[^`\n]*`", "", without_fenced_code(text)) if text else ""  # code writes `ssl.create_...`
+    words = [_as_written(word, prose) for word in re.sub(r"[-_\s]+", " ", stem).split()]
     title = " ".join(words)
     return title[:1].upper() + title[1:] if title else name
 

@@ -196,7 +196,8 @@ def test_markdown_title_falls_back_to_heading_then_file_name(tmp_path):
     _write(tmp_path / "setext.md", "Setext Title\n============\n\nBody.\n")
     # httpx/docs/advanced/ssl.md has no heading: "Ssl" read wrong; the page writes "SSL" (and "Verify" only
     # at a sentence's start).
-    _write(tmp_path / "ssl-verify.md", "Verify the host with SSL certificates. SSL is on; ssl.c says why.\n")
+    _write(tmp_path / "ssl-verify.md", "Verify the host with SSL certificates. SSL is on; ssl.c says why.\n\n"
+                                       "```python\nimport ssl\nctx = ssl.create_default_context()\nssl.foo()\n```\n")
     titles = {d.doc_id: d.title for d in read_corpus(str(tmp_path))}
     assert titles == {"a.md": "Real Title", "getting-started.mdx": "Getting started",
                       "setup/index.markdown": "Setup", "setext.md": "Setext Title", "ssl-verify.md": "SSL verify"}
