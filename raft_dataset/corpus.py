@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .markup import MarkupTooDeep, ParsedMarkup, strip_junk
-from .raft_format import without_fenced_code
 from .markup import parse as parse_markup
+from .raft_format import without_fenced_code
 from .records import Document
 from .report import CORPUS, BuildReport
 
