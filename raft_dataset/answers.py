@@ -1501,7 +1501,8 @@ def _with_its_subject(question: str, answer: str) -> str:
     # A relative clause's verb is the noun's own ("... of package names that should be excluded ..."), not one
     # that makes the phrase a sentence.
     main_part = re.split(r"\b(?:that|which|who|whose|where)\b", first_sentence, maxsplit=1)[0]
-    if phrase and not (_CLAUSE_RE.search(main_part) or has_verb(main_part)) and not _third_person_verb(phrase.group("head")):
+    sentence = bool(_CLAUSE_RE.search(main_part) or has_verb(main_part))
+    if phrase and not sentence and not _third_person_verb(phrase.group("head")):
         return f"{named} {be} {answer[:1].lower()}{answer[1:]}"
     # "A case-insensitive multi-dict.", "A dict-like cookie store.": an API reference's one-line description.
     last = re.findall(r"[A-Za-z]+", answer)[-1].lower() if re.search(r"[A-Za-z]", answer) else ""
