@@ -58,7 +58,7 @@ EXPECTED_ROWS = [
      ["A view that returns a `dict` or a `list` is serialised to JSON automatically by `flask.jsonify()`. "
       "Use this for small APIs:\n\n```\n@app.route(\"/me\")\ndef me():\n    return {\"name\": \"ada\"}\n```"],
      "A view that returns a `dict` or a `list` is serialised to JSON automatically by `flask.jsonify()`. "
-     "Use this for small APIs."),
+     "Use this for small APIs, for example `return {\"name\": \"ada\"}`."),
     ("How do I build a URL to a view?", "heading", "sphinx.rst",
      ["To build a URL to a view, call `url_for()` with the view's name and its arguments. It escapes special "
       "characters for you."],
