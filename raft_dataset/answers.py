@@ -22,6 +22,7 @@ import lemminflect
 import numpy as np
 
 from .markup import clean_inline
+from .offline_questions import _ACTING_KINDS, _VALUE_KINDS
 from .raft_format import (
     ANSWER_MARKER,
     BEGIN_QUOTE,
@@ -819,9 +820,9 @@ def gives_a_way(question: str, answer: str) -> bool:
 
 
 # What a named thing is said to be right after its name: "the `click-contrib` organization", "the X command".
-_KIND_NOUNS = frozenset(re.findall(r"\w+", """organization organisation package library project command subcommand
-    module function class method option flag setting plugin extension tool framework repository decorator parameter
-    argument variable key field attribute property object type hook directive filter middleware server client"""))
+# The kinds a heading names (offline_questions) plus the kinds of package a page introduces.
+_KIND_NOUNS = frozenset(_ACTING_KINDS + _VALUE_KINDS) | frozenset(re.findall(r"\w+", """organization organisation
+    package library project extension tool framework repository object type server client"""))
 
 
 def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:

@@ -1566,7 +1566,7 @@ def _build_docutils() -> dict[str, Any]:
         lines would turn into definition lists ("def hello():: click.echo(...)")."""
 
         def run(self):
-            lines = [line for line in self.content]
+            lines = list(self.content)
             # Code written right under the directive line is parsed as its argument: it belongs to the code.
             head = self.arguments[0].split("\n") if self.arguments else []
             if not (head and _looks_like_code(head) and (not lines or _looks_like_code(lines))):

@@ -535,16 +535,20 @@ class _WordUse:
         self._positions: dict[str, list[int]] | None = None
         self._uses: dict[str, _Uses] = {}
 
-    def _of(self, word: str) -> _Uses:
-        if word in self._uses:
-            return self._uses[word]
+    def _where(self, word: str) -> list[int]:
+        """Positions of a lower-case word in the prose (the index is built on the first question)."""
         if self._positions is None:
             self._positions = {}
             for i, token in enumerate(self._words):
                 self._positions.setdefault(token.lower(), []).append(i)
+        return self._positions.get(word, [])
+
+    def _of(self, word: str) -> _Uses:
+        if word in self._uses:
+            return self._uses[word]
         uses = _Uses()
         words = self._words
-        for i in self._positions.get(word, ()):
+        for i in self._where(word):
             before = words[i - 1] if i else ""
             after = words[i + 1] if i + 1 < len(words) else ""
             after_that = words[i + 2] if i + 2 < len(words) else ""
@@ -583,10 +587,8 @@ class _WordUse:
 
     def written_lower(self, word: str) -> bool:
         """Whether the text writes the word in lower case at least once ("the contributor's guide")."""
-        if self._positions is None:
-            self._of(word)
         forms = (word, f"{word}'s", f"{word}\u2019s")  # the genitive is one word of the prose
-        return any(self._words[i].islower() for form in forms for i in self._positions.get(form, ()))
+        return any(self._words[i].islower() for form in forms for i in self._where(form))
 
     def count_noun(self, word: str) -> bool:
         """The text writes the word as a singular noun of its own ("a **Load Balancer**", "the single load
