@@ -122,6 +122,16 @@ class _Def:
         # "``response``:" over its indented body (requests' docs): the colon is ours to add, not twice.
         self.term = self.term.rstrip().removesuffix(":").rstrip() if self.term.rstrip().endswith(":") else self.term
 
+    @property
+    def is_statement(self) -> bool:
+        """A term that is a sentence (attrs' "**Performance matters.**" over its paragraph) states a point;
+        it is not a name to define."""
+        return self.term.rstrip().endswith((".", "!", "?"))
+
+    @property
+    def separator(self) -> str:
+        return " " if self.is_statement else ": "
+
 
 _WS = re.compile(r"\s+")
 
@@ -205,7 +215,7 @@ def _flow(entries: list) -> list[tuple[int, str, bool]]:
         elif isinstance(entry, _Def):
             body = _flow(entry.body)
             if body and not body[0][2]:
-                body[0] = (body[0][0], f"{entry.term}: {body[0][1]}", False)
+                body[0] = (body[0][0], f"{entry.term}{entry.separator}{body[0][1]}", False)
             else:
                 body.insert(0, (0, entry.term + (":" if body else ""), False))
             out.extend(list(line) for line in body)
@@ -296,6 +306,9 @@ class _Assembler:
             return
         if not body:
             self._emit(term)
+            return
+        if entry.is_statement:  # "The class belongs to the users." over its explanation: a lead, not a term
+            self.add([_Para(f"{term} {_norm(body[0].text)}"), *body[1:]] if isinstance(body[0], _Para) else [_Para(term), *body])
             return
         if isinstance(body[0], _Para):
             start = self._emit(f"{term}: {_norm(body[0].text)}") + len(term) + 2
@@ -974,12 +987,18 @@ def _myst_directive(info: str, content: str, depth: int) -> list:
     while lines and re.match(r"^:[\w-]+:", lines[0]):
         lines.pop(0)
     body = "\n".join(lines)
-    if name in _MYST_CODE:
-        return [_Code(args, body)]
+    if name in _MYST_CODE or name in _RST_CODE_DIRECTIVES:
+        # The same code directives as in reST: "```{doctest}" holds a Python session, not markdown.
+        lang = "pycon" if name == "doctest" else "" if name in ("testcode", "testoutput") else args
+        return [_Code(lang, body)]
     if name in _MYST_DROP:
         return []
     if name in ("eval-rst", "eval_rst"):
         return _rst_entries(body, depth + 1)
+    if name not in _ADMONITION_KINDS and name not in _VERSION_LABELS and _looks_like_code(lines) and not any(
+        line.lstrip().startswith(("```", "~~~", ":::")) for line in lines  # a tab or card holding a fence
+    ):
+        return [_Code("", body)]  # an extension's directive that holds a program, as in reST (`Unknown`)
     entries = _md_entries(body, depth + 1)
     if name in _ADMONITION_KINDS or name in ("admonition", "versionadded", "versionchanged", "deprecated"):
         if name == "admonition":

@@ -1193,3 +1193,30 @@ def test_a_paragraph_of_links_only_is_navigation_and_goes():
     # Links named otherwise are content, and a list item is never navigation to drop.
     assert parse_markdown("[httpx-auth](a) [httpx-cache](b)\n\n- [GitHub](c) | [PyPI](d)\n").text == (
         "httpx-auth httpx-cache\n\n- GitHub | PyPI")
+
+
+def test_myst_code_directives_stay_code():
+    """attrs/docs (MyST): "```{doctest}" sessions were parsed as markdown, flattened to one line, and
+    `__init__` lost its underscores to emphasis ("def init(self, x)")."""
+    source = ("You can also add keyword-only attributes:\n\n```{doctest}\n>>> @define\n... class A:\n"
+              "...     a: int = field(kw_only=True)\n>>> A.__init__\n```\n\n```{testcode}\nprint(__name__)\n```\n\n"
+              "```{tidepool-example}\nschedule = every(5).minutes\nrun(schedule)\n```\n\n"
+              "```{tab} Shell\nRun `tidepool init` once.\n```\n")
+    parsed = parse_markdown(source)
+    assert parsed.text == (
+        "You can also add keyword-only attributes:\n\n```pycon\n>>> @define\n... class A:\n"
+        "...     a: int = field(kw_only=True)\n>>> A.__init__\n```\n\n```\nprint(__name__)\n```\n\n"
+        "```\nschedule = every(5).minutes\nrun(schedule)\n```\n\nRun `tidepool init` once.")
+
+
+def test_a_definition_term_that_is_a_sentence_leads_its_paragraph():
+    """attrs/docs/overview.md: "**The class belongs to the users.**" over ": You define a class ..." read
+    "The class belongs to the users.: You define ..." and asked "What are the class belongs to the users?"."""
+    parsed = parse_markdown("**The class belongs to the users.**\n\n: You define a class and attrs adds methods.\n\n"
+                            "**Slots**\n\n: Classes without a `__dict__`.\n")
+    assert parsed.text == ("The class belongs to the users. You define a class and attrs adds methods.\n\n"
+                           "Slots: Classes without a `__dict__`.")
+    assert [d.term for d in parsed.definitions] == ["Slots"]
+    rst = parse_rst("Performance matters.\n    The work is done when the class is defined.\n")
+    assert rst.text == "Performance matters. The work is done when the class is defined."
+    assert rst.definitions == ()
