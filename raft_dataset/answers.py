@@ -91,10 +91,10 @@ class AnswerGenerator(Protocol):
 # -- sentences -------------------------------------------------------------------------------------
 
 # A sentence ends at . ! ? before white space and a capital (any script) or an opening mark, but not
-# after "e.g." / "i.e." / "cf." / "vs." (an example follows, not a new sentence), and right after the
-# full-width 。！？ of Chinese and Japanese, which take no space.
+# after "e.g." / "i.e." / "cf." / "vs." / "a.k.a." (an example or a name follows, not a new sentence), and
+# right after the full-width 。！？ of Chinese and Japanese, which take no space.
 _SENTENCE_END_RE = re.compile(
-    r"(?<=[.!?])(?<!(?i:e\.g\.))(?<!(?i:i\.e\.))(?<!(?i:\bcf\.))(?<!(?i:\bvs\.))"
+    r"(?<=[.!?])(?<!(?i:e\.g\.))(?<!(?i:i\.e\.))(?<!(?i:\bcf\.))(?<!(?i:\bvs\.))(?<!(?i:a\.k\.a\.))"
     r"\s+(?=[^\W\d_a-z\u00df-\u00ff]|[0-9`\"'(\[*])|(?<=[。！？])\s*"
 )
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
@@ -1512,7 +1512,9 @@ def _with_its_subject(question: str, answer: str) -> str:
         return f"{named} {be} {answer[:1].lower()}{answer[1:]}"
     # "Provides authentication classes ...", "Allows consuming Server-Sent Events ...": a package list's
     # description written without its subject, which is X.
-    verb = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|of|and|or|to|for|with|from|in|on|at|by|as)\b)(\w*)", answer)
+    # ("Attributes can have a `converter` ...": a plural noun before a modal.)
+    verb = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|of|and|or|to|for|with|from|in|on|at|by|as|can|could|should"
+                    r"|would|will|may|might|must|do|does|did|have|has|need)\b)(\w*)", answer)
     if be == "is" and verb and _third_person_verb(verb.group(1)) and not (
             # "Options include ...": a plural noun and its verb, not a verb and its object
             lemminflect.getAllLemmas(verb.group(1).lower()).get("NOUN") and _verb_lemmas(verb.group(2).lower())

@@ -330,11 +330,13 @@ def test_an_example_after_e_g_stays_in_its_sentence():
     """Poetry's "separated with a comma, e.g. `>= 1.2, < 1.5`." was cut after "e.g." into a final answer
     that ended mid-sentence."""
     text = ("Multiple version requirements can also be separated with a comma, e.g. `>= 1.2, < 1.5`. "
-            "Exact versions pin one release, i.e. No range is allowed then. Ranges compare as usual, cf. PEP 440.")
+            "Exact versions pin one release, i.e. No range is allowed then. Ranges compare as usual, cf. PEP 440. "
+            "HTTPX uses a bundle of SSL certificates (a.k.a. CA bundle) to verify hosts.")  # httpx/docs/advanced/ssl.md
     assert [text[s:e] for s, e in candidate_sentences(text)] == [
         "Multiple version requirements can also be separated with a comma, e.g. `>= 1.2, < 1.5`.",
         "Exact versions pin one release, i.e. No range is allowed then.",
         "Ranges compare as usual, cf. PEP 440.",
+        "HTTPX uses a bundle of SSL certificates (a.k.a. CA bundle) to verify hosts.",
     ]
 
 
@@ -900,6 +902,10 @@ def test_a_description_without_its_subject_is_stated_about_it():
             "from the `solver.min-release-age` filter.",
         ("What is `HTMLResponse`?", "Takes some text or bytes and returns an HTML response."):
             "`HTMLResponse` takes some text or bytes and returns an HTML response.",
+        # attrs/docs/init.md: a plural noun before a modal is a subject ("A conversion attributes can have ...").
+        ("What is a conversion?", "Attributes can have a `converter` function specified, which will be called with "
+                                  "the passed-in value."):
+            "Attributes can have a `converter` function specified, which will be called with the passed-in value.",
     }
     for (question, text), expected in cases.items():
         assert select_quotes(question, text + "\n").answer == expected
