@@ -473,8 +473,17 @@ def _first_person(word: str) -> str:
 
 
 def _in_first_person(text: str) -> str:
-    """`text` with the reader's "you/your/yours/yourself" as the asker's "I/my/mine/myself"."""
-    return re.sub(r"\b(you|your|yours|yourself)\b", lambda m: _first_person(m.group(1)), text)
+    """`text` with the reader's "you/your/yours/yourself" as the asker's "I/my/mine/myself"; "you" after
+    a verb or a preposition is "me" ("give you immutability" -> "give me immutability")."""
+
+    def person(m: re.Match) -> str:
+        before = re.findall(r"[\w'’]+", text[:m.start()])
+        if m.group(1).lower() == "you" and before and (
+                before[-1].lower() not in _CONJUNCTIONS | _SUBORDINATORS | _RELATIVES | _AUXILIARIES):  # "would you"
+            return "me"
+        return _first_person(m.group(1))
+
+    return re.sub(r"\b(you|your|yours|yourself)\b", person, text)
 
 
 # --- how the document uses a word ---------------------------------------------------------------
@@ -1373,7 +1382,7 @@ _ABILITY_RE = re.compile(
 )
 
 
-def purpose_question(heading: str, body: str) -> str | None:
+def purpose_question(heading: str, body: str, paragraphs: int = 1) -> str | None:
     """ "How do I <purpose>?" when a section titled like a thing opens by saying what it is for:
     "Form Data" over "To send form data, pass a dict to `data`." asks "How do I send form data?",
     which its text answers, rather than "What is form data?", which it does not. None otherwise.
@@ -1381,19 +1390,45 @@ def purpose_question(heading: str, body: str) -> str | None:
     The purpose must share a content word with the heading and carry an object of its own ("To define
     it, ..." does not say what). A section that opens by showing the reader doing its topic asks the
     same way: "Tags" over "You can add tags to your path operation ..." asks "How do I add tags?".
+    With `paragraphs` > 1 the purpose may open any of the section's first paragraphs, past notes.
     """
-    paragraph = _without_code(body).strip().split("\n\n", 1)[0].replace("\n", " ")
+    found = None
+    for paragraph in _without_code(body).strip().split("\n\n"):
+        paragraph = paragraph.strip().replace("\n", " ")
+        if not paragraph or _NOTE_RE.match(paragraph):
+            continue
+        found = _opening_purpose(heading, paragraph)
+        paragraphs -= 1
+        if found or paragraphs <= 0:
+            break
+    return found
+
+
+def _opening_purpose(heading: str, paragraph: str) -> str | None:
     match = _PURPOSE_RE.match(paragraph)
     if not match:
         return _ability_question(heading, paragraph)
     verb, rest = match.group(1), match.group(2).strip()
     if _verb_lemma(verb) != verb or rest.split()[0].lower() in _PURPOSE_OBJECT_PRONOUNS:
         return None
+    if match.group(0).endswith(",") and not _addresses_the_reader(paragraph[match.end():]):
+        return None  # "In order to give you immutability, attrs will attach ...": how it works, not a task
     heading_words = {w.lower() for w in _WORD_RE.findall(heading)} - STOPWORDS
     if not heading_words & {w.lower() for w in _WORD_RE.findall(f"{verb} {rest}")}:
         return None
     rest = _in_first_person(rest)
     return f"How do I {verb} {rest}?"
+
+
+_READER_OPENERS = _words("you we simply just first then now use call run set add pass")
+
+
+def _addresses_the_reader(main_clause: str) -> bool:
+    """Whether the clause after a purpose tells the reader what to do: "you can use ...", "pass a dict ...",
+    "simply ...", an imperative; not "attrs will attach ..." or "the server sends ..."."""
+    word = next(iter(_WORD_RE.findall(main_clause)), "")
+    return word.lower() in _READER_OPENERS or (word[:1].islower() and _verb_lemma(word) == word
+                                                and "VB" in _verb_forms(word) and word not in _CLOSED)
 
 
 def _ability_question(heading: str, paragraph: str) -> str | None:
@@ -1673,31 +1708,86 @@ def common_noun_case(text: str, lower_words: frozenset[str], keep: frozenset[str
 _DEFINING_VERBS = _words("is are was were means mean refers refer stands stand describes describe")
 
 
+# A note before the section's text: "Added in version 2.4.", "Warning: Not supported in ...".
+_NOTE_RE = re.compile(r"^(?:(?:Added|Changed|Deprecated|New) (?:in|since) (?:version )?[\w.]+\.?"
+                      r"|(?:Note|Warning|Tip|Important|Caution|Attention|Danger|Hint|See also|Seealso)\b[^\n]*)$",
+                      re.IGNORECASE)
+# "It's the most popular Python framework", "These are flags where ...": the topic, as the subject.
+_PRONOUN_DEFINITION_RE = re.compile(r"^(?:It|They|These|This)(?: is|'s|’s| are) (?:a|an|the|one|just|simply|also|"
+                                    r"used|what|how|where|when|flags?|[a-z]+s)\b")
+
+
+def _opening_sentences(body: str, count: int = 8) -> list[str]:
+    """The first `count` sentences of a section's prose, past notes such as "Added in version 2.4."."""
+    sentences: list[str] = []
+    for paragraph in _without_code(body).strip().split("\n\n"):
+        paragraph = paragraph.strip().replace("\n", " ")
+        if not paragraph or _NOTE_RE.match(paragraph):
+            continue
+        sentences.extend(_SENTENCE_SPLIT_RE.split(paragraph))
+        if len(sentences) >= count:
+            break
+    return sentences[:count]
+
+
+def _topic_head(words: Sequence[_Token]) -> _Token:
+    """The noun a topic heading is about: "Removals with no prior deprecation" -> "Removals",
+    "Merging of configuration" -> "Merging", "HTTP Status Codes" -> "Codes"."""
+    for k, token in enumerate(words[1:], 1):
+        if token.kind == "word" and token.low in _PREPOSITIONS | _CONJUNCTIONS:
+            return words[k - 1]
+    return words[-1]
+
+
+_DEFINING_AFTER = _DEFINING_VERBS | _words("which that who allows allow lets let provides provide")
+_NAMING_BEFORE = _words("called named calls call")
+
+
+def _says_what_it_is(sentence: str, stems: frozenset[str], reach: int) -> bool:
+    """Whether a sentence is about the topic whose head noun has one of these stems: it opens with the topic ("Middleware
+    is a function ...", "The multiple options format allows ..."), or names it with a defining verb or a
+    relative clause ("... the Werkzeug routing system which was designed ..."), or calls something by it."""
+    if _PRONOUN_DEFINITION_RE.match(sentence):
+        return True  # "It's the most popular Python framework", "These are flags where ..."
+    # A hyphenated word is its parts too: "The expression-statement extension adds ..." is about the statement.
+    said = [part for w in _WORD_RE.findall(sentence) for part in (w.lower(), *w.lower().split("-")[1:])]
+    for k, w in enumerate(said[:24]):
+        if _noun_stem(w) not in stems:
+            continue
+        if k <= reach or (k + 1 < len(said) and said[k + 1] in _DEFINING_AFTER) or (k and said[k - 1] in _NAMING_BEFORE):
+            return True
+    return sentence.rstrip().endswith(":") and any(_noun_stem(w) in stems for w in said)  # "... at four hooks:"
+
+
+def _describes_without_subject(sentence: str) -> bool:
+    """An API reference's one-line description: "Tells the browser to ...", "A proxy to the request data ...";
+    not "Attributes can have ..." (a plural noun before a modal)."""
+    first, second = ([*_WORD_RE.findall(sentence), "", ""])[:2]
+    return first in ("A", "An") or (first[:1].isupper() and first.lower().endswith("s") and second.lower() not in
+                                     _AUXILIARIES and "VBZ" in _verb_forms(first.lower()))
+
+
 def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool:
-    """Whether a section under a page is headed by one common word ("Templates", "Memory", "HTTPS") that its
-    text does not open with: "What are templates?" under "Blueprint Resources" over "If you want the blueprint
-    to expose templates, ..." asks what the section does not answer (it is about templates there, not what
-    they are). A name ("Werkzeug", `yield`) or a phrase is left alone; so is a section that opens with the
-    word ("Extras and `@` can be combined ...", "Middleware is a function ...") or lists what it names
-    ("Tidepool calls plugins at four hooks:")."""
-    words = [t for t in _tokenize(_clean(heading.marked or heading.text)) if t.kind != "punct"]
-    if len(words) != 1 or words[0].kind not in ("word", "acronym"):
+    """Whether a section under a page is headed by a topic ("Templates", "Method Hints", "Session Interface")
+    that its text never says anything about as such: "What are templates?" under "Blueprint Resources" over
+    "If you want the blueprint to expose templates, ..." asks what the section does not answer, and so does
+    "What is the session interface?" over "Added in version 0.8. ...". A section answers when one of its first
+    sentences says what the topic is (see `_says_what_it_is`) or its first sentence is a description without
+    a subject. A name ("Werkzeug", `yield`, "Google Cloud Run") is left alone: a page about a tool may never
+    say what it is and still answer."""
+    text = re.sub(r"\s*\([^()]*\)\s*$", "", _clean(heading.marked or heading.text))  # "Cross-Site Scripting (XSS)"
+    words = [t for t in _tokenize(text) if t.kind != "punct"]
+    if not words or any(w.kind in ("code", "num") for w in words):
         return False
-    word = words[0]
-    if word.kind == "word" and _is_name(word, keep):
+    if all(w.kind in ("word", "acronym", "name") and _is_name(w, keep) and w.low not in _CLOSED for w in words):
         return False
-    paragraph = _without_code(body).strip().split("\n\n", 1)[0]
-    stem = _noun_stem(word.bare)
-    # Its first two sentences: "The WSGI application above is a callable ... Middleware is a WSGI application ..."
-    for sentence in _SENTENCE_SPLIT_RE.split(paragraph.replace("\n", " "), maxsplit=2)[:2]:
-        said = [w.lower() for w in _WORD_RE.findall(sentence)]
-        for k, w in enumerate(said[:12]):
-            # "Pytest fixtures allow ...", "The `self add` command ...", "Coroutine is just ..."
-            if _noun_stem(w) == stem and (k <= 2 or (k + 1 < len(said) and said[k + 1] in _DEFINING_VERBS)):
-                return False
-        if sentence.rstrip().endswith(":") and any(_noun_stem(w) == stem for w in said):
-            return False  # "Tidepool calls plugins at four hooks:" over the list of them
-    return True
+    # The head, and the noun of an "of" phrase: "Visibility of the Context" is about the context too.
+    stems = frozenset({_noun_stem(_topic_head(words).bare), _noun_stem(words[-1].bare)})
+    reach = len(words) + 1  # "The multiple options format ...": the topic's words, after an article
+    sentences = _opening_sentences(body)
+    if any(_describes_without_subject(sentence) for sentence in sentences[:2]):  # past "Import name: ..."
+        return False
+    return not any(_says_what_it_is(sentence, stems, reach) for sentence in sentences)
 
 
 # --- deriving queries -----------------------------------------------------------------------------
@@ -1751,6 +1841,22 @@ def _sections(doc: Document) -> list[_Section]:
         tree_end = next((g.start for g in headings[i + 1:] if g.level <= h.level), n)
         sections.append(_Section(h, max(h.end, h.start), max(body_end, h.end), max(tree_end, h.end)))
     return sections
+
+
+_ELLIPSES = ("…", "...")
+
+
+def _continued(heading: str, parent: str | None) -> str:
+    """A heading that goes on from the one above it, as attrs' "Why not…" > "… namedtuples?", read whole
+    ("Why not namedtuples?"); alone, "… namedtuples?" is no question. Any other heading as it is; one
+    that opens with an ellipsis under a heading that does not end with one is read as empty."""
+    stripped = heading.strip()
+    if not stripped.startswith(_ELLIPSES):
+        return heading
+    if parent and parent.rstrip().endswith(_ELLIPSES):
+        lead = parent.rstrip().removesuffix("…").removesuffix("...").rstrip()
+        return f"{lead} {stripped.lstrip('.…').lstrip()}"
+    return ""
 
 
 def _chunk_at(spans: Sequence[tuple[int, int, str]], start: int, end: int) -> str | None:
@@ -1831,11 +1937,16 @@ def derive_queries(
         candidates: list[tuple[int, int, bool, Query]] = []  # (position, order, capped, query)
 
         add = _Collector(doc, spans, candidates)
+        parent_titles: list[tuple[int, str]] = []  # (level, text) of the headings above this section
         for section in _sections(doc):
             heading = section.heading
             body = doc.text[section.body_start:section.body_end]
             own_prose = _prose_words(body) >= _MIN_PROSE_WORDS
-            result = _analyse(heading.marked or heading.text, page_title=doc.title, keep=keep, usage=usage)
+            while parent_titles and parent_titles[-1][0] >= heading.level:
+                parent_titles.pop()
+            heading_text = _continued(heading.marked or heading.text, parent_titles[-1][1] if parent_titles else doc.title)
+            parent_titles.append((heading.level, heading.text))
+            result = _analyse(heading_text, page_title=doc.title, keep=keep, usage=usage)
             if result.kind not in ("question", "problem"):
                 named = _named_thing(heading.text, body)
                 # A key or field heading already reads as "What is `license-files`?"; a command heading
@@ -1851,7 +1962,10 @@ def derive_queries(
                         common_noun_case(result.question, lower_words, keep), "what" if result.kind == "what" else "howto")
             if result.kind == "what" and section.heading.level > 1 and result.question.startswith("What ") and (
                     "`" not in result.question and _unanswered_topic(heading, body, keep)):
-                result = _NONE  # "Blueprint Resources > Templates" over "If you want the blueprint to expose ..."
+                # "Blueprint Resources > Templates" over "If you want the blueprint to expose ...": unless a later
+                # paragraph shows the reader doing it ("Cache Directory" ... "You can override the cache directory ...")
+                purpose = purpose_question(heading.text, body, paragraphs=3)
+                result = _Result(purpose, "howto") if purpose else _NONE
             taken = 0
             heading_key = _normal(result.question or "")
             if result.question and result.kind in ("question", "problem"):

@@ -473,11 +473,11 @@ def test_long_page_gives_one_question_per_section():
         "Application Guide",
         [
             (2, "Installing packages", PROSE),
-            (2, "Path Parameters", PROSE),
+            (2, "Path Parameters", "Path parameters " + PROSE),
             (3, "Configuring logging", PROSE),
-            (2, "Dependency groups", PROSE),
+            (2, "Dependency groups", "Dependency groups " + PROSE),
             (2, "Deploying to Production", PROSE),
-            (3, "The Module Search Path", PROSE),
+            (3, "The Module Search Path", "The module search path " + PROSE),
         ],
     )
     spans = _spans(doc, 150)
@@ -491,7 +491,8 @@ def test_long_page_gives_one_question_per_section():
         "What is the module search path?",
     ]
     assert [q.chunk_id for q in queries] == [_chunk_of(spans, h.end) for h in doc.headings]
-    assert all(q.evidence == (h.end, h.end + len(PROSE.strip())) for q, h in zip(queries, doc.headings))
+    ends = [h.start for h in doc.headings[1:]] + [len(doc.text)]
+    assert all(q.evidence == (h.end, end - 2) for q, h, end in zip(queries, doc.headings, ends))
     capped = derive_queries([doc], {doc.doc_id: spans}, max_questions_per_doc=2)
     assert [q.question for q in capped] == ["How do I install packages?", "What are path parameters?"]
 
@@ -535,7 +536,7 @@ def test_faq_style_body_questions_and_inline_questions():
 
     inline = _document(
         "guide.md", "Guide",
-        [(2, "Path Parameters", "Why does the order of path operations matter for routing? " + PROSE)],
+        [(2, "Path Parameters", "Why does the order of path operations matter for routing? Path parameters " + PROSE)],
     )
     found = derive_queries([inline], {inline.doc_id: _spans(inline)}, questions_per_section=2)
     assert [(q.question, q.origin) for q in found] == [
@@ -558,8 +559,9 @@ def test_questions_the_text_asks_its_reader_are_rephrased_or_dropped():
 
 
 def test_questions_are_deduplicated_across_the_corpus_in_document_order():
-    a = _document("a.md", "A", [(2, "Path Parameters", PROSE), (2, "Sessions", "Sessions keep data. " + PROSE)])
-    b = _document("b.md", "B", [(2, "path  parameters", PROSE), (2, "Middleware", "Middleware wraps apps. " + PROSE)])
+    params = "Path parameters are parts of the path. " + PROSE
+    a = _document("a.md", "A", [(2, "Path Parameters", params), (2, "Sessions", "Sessions keep data. " + PROSE)])
+    b = _document("b.md", "B", [(2, "path  parameters", params), (2, "Middleware", "Middleware wraps apps. " + PROSE)])
     queries = derive_queries([a, b], {d.doc_id: _spans(d) for d in (a, b)})
     assert [(q.doc_id, q.question) for q in queries] == [
         ("a.md", "What are path parameters?"),
@@ -679,7 +681,7 @@ def test_a_glossary_capital_is_dropped_when_the_text_writes_the_word_in_lower_ca
     # Title Case capital the page writes in lower case too (flask_docs: "Context Processors").
     doc = _document("scheduling.md", "Scheduling", [
         (2, "Jitter", "Setting `jitter` delays each run by a random amount of jitter, up to the duration given." + PROSE),
-        (2, "Context Processors", "To inject new variables into a template, context processors exist." + PROSE),
+        (2, "Context Processors", "Context processors exist to inject new variables into a template." + PROSE),
         (2, "Tidepool Daemon", "The daemon runs jobs; Tidepool starts it at boot and Tidepool stops it." + PROSE),
     ])
     assert [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})] == [
@@ -694,9 +696,15 @@ def test_a_section_that_opens_with_its_purpose_asks_how_to_do_it():
         (2, "Form Data", "To send form data, pass a dict to `data`." + more),
         (2, "Update replacing with PUT", "To update an item you can use the HTTP `PUT` operation." + more),
         (2, "Credentials for git dependencies", "To use HTTP basic authentication with your git repositories, configure credentials." + more),
-        # Not a purpose with an object of its own, or not about the heading: the heading's question stays.
+        # Not a purpose with an object of its own, or not about the heading: the heading's question stays,
+        # or none when the section never says what its topic is.
         (2, "Union", "To define it you use the vertical bar (`|`) to separate both types." + more),
-        (2, "Startup event", "To add a function that should run before the application starts, declare it." + more),
+        (2, "Startup event", "To add a function that should run before the application starts, declare it. The "
+                             "startup event runs it." + more),
+        # attrs/docs/how-does-it-work.md: the library's own purpose, not the reader's task.
+        (2, "Immutable instances", "In order to give you immutability, attrs will attach a `__setattr__` method. "
+                                   "Immutable instances raise on assignment." + more),
+        (2, "Immutable settings", "To make your settings immutable, simply pass `frozen=True`." + more),
     ])
     questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
     assert questions == [
@@ -705,6 +713,8 @@ def test_a_section_that_opens_with_its_purpose_asks_how_to_do_it():
         "How do I use HTTP basic authentication with my git repositories?",
         # "Union": a one-word topic the section does not open with asks nothing (see below)
         "What is the startup event?",
+        "What are immutable instances?",
+        "How do I make my settings immutable?",
     ]
 
 
@@ -716,9 +726,11 @@ def test_a_section_that_shows_the_reader_doing_its_topic_asks_how():
         (2, "Tags", "You can add tags to your path operation, pass the parameter `tags`." + more),
         (2, "Background Tasks", "You can define background tasks to be run after returning a response." + more),
         (2, "Default values", "You can, of course, use default values other than `None`." + more),
-        # Not the heading's topic, or not all of it: the heading's question stays.
+        # Not the heading's topic, or not all of it: the heading's question stays if the section says what
+        # the topic is, else none.
         (2, "Templates", "You can use any template engine you want with FastAPI." + more),
-        (2, "Form Models", "You can use Pydantic models to declare form fields in FastAPI." + more),
+        (2, "Form Models", "You can use Pydantic models to declare form fields in FastAPI. Form models are "
+                           "classes." + more),
         (2, "Status Codes", "You can import the `status` module from `fastapi`." + more),
     ])
     questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
@@ -728,7 +740,6 @@ def test_a_section_that_shows_the_reader_doing_its_topic_asks_how():
         "How do I use default values other than `None`?",
         # "Templates": a one-word topic the section does not open with asks nothing (see below)
         "What are form models?",
-        "What are status codes?",
     ]
 
 
@@ -769,3 +780,42 @@ def test_a_one_word_topic_its_section_does_not_open_with_asks_nothing():
     assert "What are templates?" not in asked and "What is memory?" not in asked, asked
     for kept in ("What is middleware?", "What are fixtures?", "What are hooks?", "What is Werkzeug?"):
         assert kept in asked, (kept, asked)
+
+
+def test_a_topic_its_section_never_says_anything_about_asks_nothing_or_how():
+    """Row audits of flask_docs, poetry_docs and fastapi_docs: "What is the session interface?" over "Added in
+    version 0.8. ...", "What are security headers?" over "Browsers recognize various response headers ..."
+    asked what the text never says. A topic of several words is kept when one of the first sentences says
+    what it is, or the first sentence describes it without a subject (an API reference); a later paragraph
+    that shows the reader doing it asks how."""
+    more = " The rest of this section goes on with details a reader can follow from here."
+    doc = _document("reference.md", "Reference", [
+        (2, "Session Interface", "Added in version 0.8.\n\nYou have to implement it in order to replace the default "
+                                 "implementation." + more),
+        (2, "Security Headers", "Browsers recognize various response headers in order to control security." + more),
+        (2, "HTTP Strict Transport Security (HSTS)", "Tells the browser to convert all HTTP requests to HTTPS." + more),
+        (2, "Visibility of the Context", "The context will have the same lifetime as an activity." + more),
+        (2, "Routing System", "Flask uses the Werkzeug routing system which orders routes by complexity." + more),
+        (2, "Cache Directory", "Poetry uses the following default directories for its files.\n\nYou can override "
+                               "the cache directory by setting `POETRY_CACHE_DIR`." + more),
+    ])
+    assert [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})] == [
+        "What is HTTP strict transport security (HSTS)?",
+        "What is the visibility of the context?",
+        "What is the routing system?",
+        "How do I override the cache directory?",
+    ]
+
+
+def test_a_heading_that_goes_on_from_the_one_above_is_read_whole(tmp_path):
+    """attrs/docs/why.md: "# Why not…" over "## … namedtuples?" asked "… namedtuples?"."""
+    from raft_dataset.corpus import read_corpus
+
+    why = ("The alternatives differ in what they cost you later, and in what they check for you.")
+    (tmp_path / "why.md").write_text(
+        f"# Why not…\n\n## … namedtuples?\n\n{why}\n\n## … dicts?\n\n{why} Dicts are not classes.\n\n"
+        f"# Other tools\n\n## … plain tuples\n\n{why} Tuples have no names.\n", encoding="utf-8")
+    doc = next(iter(read_corpus(str(tmp_path / "*.md"))))
+    asked = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 1000)})]
+    assert "Why not namedtuples?" in asked and "Why not dicts?" in asked
+    assert not any(q.startswith(("…", "What")) for q in asked), asked  # no "What are plain tuples?" out of context
