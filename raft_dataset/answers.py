@@ -251,6 +251,12 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                 # with a full stop.
                 piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else None
+            elif piece_end == end and _USES_RE.search(piece) and piece.rstrip().endswith(".") and (
+                    _taken_kind(text, blocks, b) == "code"):
+                # "For more complicated data structures you'll often want to use JSON encoding instead." over
+                # `httpx.post(url, json=data)`: a paragraph that ends saying what to use shows it next.
+                piece_end = _through_its_block(text, blocks, b, body_end)
+                takes = "code" if piece_end > body_end else None
             elif piece_end == end and _takes_its_commands(text, blocks, b, piece):
                 # "Use `pip` to install your project in the virtual environment." over `pip install -e .`:
                 # a step written with a full stop still announces the commands that carry it out.
@@ -327,6 +333,7 @@ _STEP_RE = re.compile(r"^\W*(?:to [^,.]{1,80}, )?(?:(?:you|we) (?:can|could|shou
                       r"enter|execute|install|create|start|activate|call|invoke)\b", re.IGNORECASE)
 
 
+_USES_RE = re.compile(r"\b(?:use|pass|call|set)\b", re.IGNORECASE)
 _MAX_STEP_COMMANDS = 8  # most command lines a step written with a full stop takes along
 
 
@@ -369,10 +376,11 @@ def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int
     complete = len(taken) < len(following) or (
         fenced and len(taken) > 1 and _FENCE_RE.match(text[taken[-1][1] : taken[-1][2]])
     )
-    # A long block, or one the chunk cuts off, is left out: the sentence then stands alone. A console session
-    # is the exception: its few commands are the answer, however much output they print ("$ fastapi run").
+    # A long block, or one the chunk cuts off, is left out: the sentence then stands alone. A console or Python
+    # session is the exception: its few commands are the answer, however much output they print ("$ fastapi run").
     lines = [text[x[1] : x[2]].strip() for x in taken if not _FENCE_RE.match(text[x[1] : x[2]])]
-    limit = _LEAD_IN_CONSOLE_LINES if 0 < len(_commands(lines)) <= _MAX_INLINE_LINES else _LEAD_IN_LINES
+    inputs = len(_commands(lines)) or sum(line.startswith(">>> ") for line in lines)  # a shell's or Python's
+    limit = _LEAD_IN_CONSOLE_LINES if 0 < inputs <= _MAX_INLINE_LINES else _LEAD_IN_LINES
     return taken[-1][2] if complete and len(taken) <= limit else end
 
 
@@ -1170,6 +1178,8 @@ def as_statement(text: str) -> str:
 def _lead_in_statement(lead: str, what: str) -> str:
     """A lead-in whose block is too long to inline, as a statement that points at the quote:
     'You can declare it like this:' -> 'You can declare it as shown in the code quoted above.'"""
+    if re.search(r"(?<!\.)\.$", lead.rstrip()):
+        return as_statement(lead)  # a sentence that ends in a full stop is a statement already
     lead = lead.rstrip().rstrip(":：").rstrip()
     following = _FOLLOWING_RE.search(lead)
     if following:
@@ -1262,7 +1272,8 @@ def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str
     then one that calls something.
     Comments, imports, decorators and block openers ("with ...:") say less; None when no line names a term."""
     best, hits = None, 0.0
-    session = [line[4:] for line in lines if line.startswith(">>> ")]  # a Python session: its input, not output
+    # A Python session: its input (with the "... " lines that go on with it), not its output.
+    session = [line[4:] for line in lines if line.startswith((">>> ", "... "))]
     for line in session or lines:
         if len(line) > 2 * _MAX_INLINE_CODE:
             continue  # too long to state even without its comment (and the comment regex stays cheap)
@@ -1307,6 +1318,8 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
     if s.takes == "code":
         label, lines = _code_lines(text, s)
         lines = _without_prompts(lines)
+        if lines and all(line.startswith(">>> ") for line in lines) and _inline_code([line[4:] for line in lines]):
+            lines = [line[4:] for line in lines]  # "Begin by importing the module: `import requests`", no prompt
         if _inline_code(lines):
             lead = lead.rstrip().rstrip(":：.").rstrip() + (f" ({label})" if label else "")
             joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "

@@ -1879,7 +1879,7 @@ def _rst_inline(node, depth: int = 0) -> str:
     nodes = _docutils()["nodes"]
     du = _DOCUTILS
     if isinstance(node, nodes.Text):
-        return str(node)
+        return node.astext()  # without the \x00 that marks a backslash escape ("``block``\\ s")
     if depth > _MAX_DEPTH:
         return node.astext()
     if isinstance(node, (nodes.footnote_reference, nodes.citation_reference, nodes.substitution_reference,
@@ -1953,7 +1953,7 @@ def _rst_block(node, depth: int, section_level: int) -> list:  # noqa: C901 - on
     if depth > _MAX_DEPTH:
         return [_Para(node.astext())]
     if isinstance(node, nodes.Text):
-        return [_Para(str(node))] if str(node).strip() else []
+        return [_Para(node.astext())] if node.astext().strip() else []
     if isinstance(node, (nodes.comment, nodes.target, nodes.substitution_definition, nodes.system_message,
                          nodes.raw, nodes.image, nodes.pending, nodes.transition, nodes.meta,
                          nodes.decoration, nodes.label)):

@@ -117,6 +117,9 @@ def without_fenced_code(text: str) -> str:
     return "\n".join(kept)
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def markup_problem(text: str) -> str | None:
     """The kind of source markup left in a text, or None when it reads as clean text.
 
@@ -124,8 +127,11 @@ def markup_problem(text: str) -> str | None:
     "rst_role" (:func:`x`), "myst_role" ({func}`x`), "rst_link" (`text`_), "rst_directive" (.. note::), "rst_field" (:param x:),
     "adornment_line" (=====), "template_tag" ({{< >}}, {% %}, {* *}), "html" (tags, comments),
     "markdown_link" ([text](url), ![alt]), "emphasis" (**bold**), "heading_marker" (# at a line
-    start), "admonition_marker" (!!!, ???, ///).
+    start), "admonition_marker" (!!!, ???, ///), and "control_character" (a NUL or another C0 control
+    anywhere, code included: a parser's escape marker that leaked).
     """
+    if _CONTROL_RE.search(text):
+        return "control_character"
     prose = without_fenced_code(text)
     for span in _INLINE_CODE_RE.finditer(prose):
         if _ROLE_BEFORE_RE.search(prose[max(0, span.start() - 60) : span.start()]):

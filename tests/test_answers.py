@@ -748,11 +748,14 @@ def test_a_step_ending_in_a_full_stop_takes_its_commands():
     # Five commands are too many to state; the one that installs what is asked comes along.
     assert choice.answer == ("Create a virtualenv, install your application, then install `mod_wsgi`, for example "
                              "`pip install mod_wsgi`.")
-    # A sentence that describes rather than instructs keeps its full stop to itself; so does one before prose code.
+    # A sentence that describes rather than instructs keeps its full stop to itself; one that says what to use
+    # takes the code after it, which shows it.
     described = "Debug mode is useful during development.\n\n```text\n$ flask run --debug\n```\n"
     assert select_quotes("What is debug mode?", described).quotes == ["Debug mode is useful during development."]
     python = "Use the factory in your tests.\n\n```python\napp = create_app()\n```\n"
-    assert select_quotes("How do I use the factory?", python).quotes == ["Use the factory in your tests."]
+    choice = select_quotes("How do I use the factory?", python)
+    assert choice.quotes == [python.strip()]
+    assert choice.answer == "Use the factory in your tests: `app = create_app()`."
 
 
 def test_the_final_answer_drops_a_pointer_to_earlier_text():
@@ -1155,6 +1158,36 @@ def test_a_how_answer_brings_the_line_of_a_long_example_that_does_it():
         ">>> r = httpx.get(url, headers=headers)\n```\n"))
     assert select_quotes("How do I include additional headers in the outgoing request?", text, evidence=evidence
                          ).answer.endswith("use the `headers` keyword argument, for example `r = httpx.get(url, headers=headers)`.")
+    # attrs/docs/examples.md: a session's "... " lines are its input too; requests' quickstart: a one-line
+    # session is inlined without its prompt.
+    text, evidence = _section("Keyword-only Attributes", (
+        "You can also add keyword-only attributes:\n\n```pycon\n>>> @define\n... class A:\n"
+        "...     a: int = field(kw_only=True)\n>>> A()\nTraceback (most recent call last):\n...\n"
+        "TypeError: A() missing 1 required keyword-only argument: 'a'\n```\n"))
+    assert select_quotes("How do I add keyword-only attributes?", text, evidence=evidence).answer == (
+        "You can also add keyword-only attributes, for example `a: int = field(kw_only=True)`.")
+    text, evidence = _section("Make a Request", (
+        "Making a request with Requests is very simple. Begin by importing the Requests module:\n\n```pycon\n"
+        ">>> import requests\n```\n"))
+    assert select_quotes("How do I make a request?", text, evidence=evidence).answer.endswith(
+        "Begin by importing the Requests module: `import requests`.")
+    # httpx/docs/quickstart.md: a paragraph that ends saying what to use shows it in the session after it,
+    # however long the output that session prints.
+    output = "\n".join(f'  "key{i}": {i},' for i in range(14))
+    text, evidence = _section("Sending JSON Encoded Data", (
+        "Form encoded data is okay if all you need is a simple key-value data structure. For more complicated data "
+        "structures you'll often want to use JSON encoding instead.\n\n```pycon\n>>> data = {'integer': 123}\n"
+        f'>>> r = httpx.post("https://httpbin.org/post", json=data)\n>>> print(r.text)\n{{\n{output}\n}}\n```\n'))
+    assert select_quotes("How do I send JSON encoded data?", text, evidence=evidence).answer.endswith(
+        "For more complicated data structures you'll often want to use JSON encoding instead, for example "
+        '`r = httpx.post("https://httpbin.org/post", json=data)`.')
+    # click/docs/commands.md: no line says it; the sentence stays as it is, pointing at nothing.
+    text, evidence = _section("Renaming Commands", (
+        "By default the command is the function name with underscores replaced by dashes. To change this pass the "
+        "desired name into the first positional argument.\n\n```python\n@click.command('greet')\ndef say_hello():\n"
+        "    pass\n```\n"))
+    assert select_quotes("How do I rename commands?", text, evidence=evidence).answer.endswith(
+        "To change this pass the desired name into the first positional argument.")
     # requests/docs/user/quickstart.rst: "you would use the following code:" names the line it means.
     text, evidence = _section("Passing Parameters In URLs", (
         "As an example, if you wanted to pass `key1=value1` and `key2=value2` to `httpbin.org/get`, you would use "

@@ -1220,3 +1220,9 @@ def test_a_definition_term_that_is_a_sentence_leads_its_paragraph():
     rst = parse_rst("Performance matters.\n    The work is done when the class is defined.\n")
     assert rst.text == "Performance matters. The work is done when the class is defined."
     assert rst.definitions == ()
+
+
+def test_a_backslash_escape_in_rest_leaves_no_control_character():
+    """jinja/docs/tricks.rst: "``block``\\ s" reached a quote as "`block`\\x00s": docutils marks escapes with NUL."""
+    parsed = parse_rst("Outside of ``block``\\ s in child templates, \\*stars\\* stay.\n\n\\* An escaped list marker.\n")
+    assert parsed.text == "Outside of `block`s in child templates, *stars* stay.\n\n* An escaped list marker."

@@ -110,6 +110,7 @@ def test_reference_answers_and_refusals_are_exempt_from_the_shape_checks():
     ("This is **very** important.", "emphasis"),
     ("## Installation\nRun it.", "heading_marker"),
     ("!!! note\n    Careful.", "admonition_marker"),
+    ("Outside of `block`\x00s in child templates.", "control_character"),  # jinja/docs/tricks.rst via docutils
 ])
 def test_markup_problem_names_the_markup(text, kind):
     assert markup_problem(text) == kind
