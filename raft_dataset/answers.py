@@ -1371,7 +1371,8 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     elif anchor + 1 in group and not sentences[anchor].takes and (
             len(body(anchor).split()) < 10
             or _brings_its_block(text, sentences[anchor + 1])
-            or _refers_back(text, sentences[anchor + 1]) and not _HERES_HOW_RE.search(body(anchor + 1))
+            or (_refers_back(text, sentences[anchor + 1]) or _SUCH_RE.match(body(anchor + 1)))
+            and not _HERES_HOW_RE.search(body(anchor + 1))
             and sentences[anchor + 1].body_end - sentences[anchor].start <= _STATEMENT_BUDGET):
         # A short anchor; one followed by the list or commands it introduces ("The basic idea is quite simple. It
         # basically works like this: 1. ..."); or one whose next sentence carries it on, often with the point
@@ -1379,6 +1380,12 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         parts.append(anchor + 1)
     if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
         parts = parts[:1]
+    conclusion = parts[-1] + 1
+    if conclusion in group and not sentences[parts[-1]].takes and not sentences[conclusion].takes and (
+            _CONCLUSION_RE.match(body(conclusion))) and (
+            sentences[conclusion].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET):
+        # "... does not work on slotted classes. [...] Therefore, attrs converts ...": the point comes last.
+        parts.append(conclusion)
     reason = parts[-1] + 1
     if why and reason in group and _REASON_RE.search(body(reason)) and not any(_REASON_RE.search(body(k)) for k in parts):
         parts.append(reason)
@@ -1391,6 +1398,9 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k], terms) for k in parts))))
 
 
+# "If such objects are to be stored ...": goes on about what the sentence before named.
+_SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+\w+", re.IGNORECASE)
+_CONCLUSION_RE = re.compile(r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why)\b", re.IGNORECASE)
 # "you should not use ...", "Don't run ...": what not to do; "Instead, use ...": what to do.
 _NOT_THIS_RE = re.compile(r"\b(?:you|we) (?:should|must|shall) not\b|\b(?:do not|don't|never) (?:use|run|call|install)\b",
                           re.IGNORECASE)

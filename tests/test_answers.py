@@ -1000,6 +1000,20 @@ def test_the_next_sentence_that_carries_the_anchor_on_is_stated_too():
         "Version constraints tell Poetry which releases of a dependency your project accepts.\n"))
     answer = select_quotes("What are version constraints?", text, evidence=evidence).answer
     assert answer.startswith("Version constraints tell Poetry"), answer
+    # attrs/docs/how-does-it-work.md: the point comes last, after "Therefore"; "such" leans on the sentence before.
+    text, evidence = _section("Cached Properties on Slotted Classes", (
+        "By default, the standard library `functools.cached_property()` decorator does not work on slotted classes, "
+        "because it requires a `__dict__` to store the cached value. This could be surprising when using attrs, as "
+        "slotted classes are the default. Therefore, attrs converts `cached_property`-decorated methods when "
+        "constructing slotted classes.\n"))
+    answer = select_quotes("What are cached properties on slotted classes?", text, evidence=evidence).answer
+    assert answer.endswith("Therefore, attrs converts `cached_property`-decorated methods when constructing slotted "
+                           "classes."), answer
+    text, evidence = _section("Hash Code Caching", (
+        "Some objects have hash codes which are expensive to compute. If such objects are to be stored in hash-based "
+        "collections, it can be useful to compute the hash codes only once.\n"))
+    answer = select_quotes("What is hash code caching?", text, evidence=evidence).answer
+    assert answer.endswith("compute the hash codes only once."), answer
 
 
 def test_a_signpost_is_not_carried_on_and_next_section_pointers_are_not_quoted():
