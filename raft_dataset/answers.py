@@ -251,15 +251,16 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                 # with a full stop.
                 piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else None
-            elif piece_end == end and _USES_RE.search(piece) and piece.rstrip().endswith(".") and (
-                    _taken_kind(text, blocks, b) == "code"):
-                # "For more complicated data structures you'll often want to use JSON encoding instead." over
-                # `httpx.post(url, json=data)`: a paragraph that ends saying what to use shows it next.
-                piece_end = _through_its_block(text, blocks, b, body_end)
-                takes = "code" if piece_end > body_end else None
             elif piece_end == end and _takes_its_commands(text, blocks, b, piece):
                 # "Use `pip` to install your project in the virtual environment." over `pip install -e .`:
                 # a step written with a full stop still announces the commands that carry it out.
+                piece_end = _through_its_block(text, blocks, b, body_end)
+                takes = "code" if piece_end > body_end else None
+            elif piece_end == end and _USES_RE.search(piece) and not _NOT_THIS_RE.search(piece) and (
+                    piece.rstrip().endswith(".") and _taken_kind(text, blocks, b) == "code"):
+                # "For more complicated data structures you'll often want to use JSON encoding instead." over
+                # `httpx.post(url, json=data)`: a paragraph that ends saying what to use shows it next (not
+                # "You should never call `eval` ...").
                 piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = "code" if piece_end > body_end else None
             quoted = text[at:piece_end]
@@ -333,7 +334,8 @@ _STEP_RE = re.compile(r"^\W*(?:to [^,.]{1,80}, )?(?:(?:you|we) (?:can|could|shou
                       r"enter|execute|install|create|start|activate|call|invoke)\b", re.IGNORECASE)
 
 
-_USES_RE = re.compile(r"\b(?:use|pass|call|set)\b", re.IGNORECASE)
+# "Use ...", "you'll want to use ...", "then pass ...": the verb of a step, not a noun ("Each API call is logged").
+_USES_RE = re.compile(r"(?:^\W*|\b(?:to|you|we|then|and|just|simply)\s+)(?:use|pass|call|set)\b", re.IGNORECASE)
 _MAX_STEP_COMMANDS = 8  # most command lines a step written with a full stop takes along
 
 
@@ -580,12 +582,18 @@ def select_quotes(
     why = form == "why"
     # What a how-question's code line must name: its words but the question's own ("how", "do", "I", "use").
     code_terms = frozenset(_stems(question)) - _NOT_CODE_TERMS if form == "how" else frozenset()
+    both = _both_actions(question)
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
         anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
         statement = _statement(oracle_text, sentences, group, anchor, defines, why=why, how=form == "how",
                                terms=code_terms)
+        other = _other_half(oracle_text, sentences, in_evidence or ok, group, both, statement)
+        if other is not None:  # "How do I set and disable timeouts?": the half the statement left out
+            said = _sentence_statement(oracle_text, sentences[other], code_terms)
+            statement = _standalone(f"{statement} {said}" if other > anchor else f"{said} {statement}")
+            group = sorted({*group, other})
         answer = _with_its_subject(question, _as_definition(question, statement))
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
@@ -644,7 +652,7 @@ _CHATTER_RE = re.compile(
     re.IGNORECASE,
 )
 # "you can X", "use Y to X", "run ...": a sentence that tells how (with the asked verb, it is the answer).
-_INSTRUCTION_VERBS = r"\b(?:use|run|call|set|pass|add|type|enter|execute|configure)\b"
+_INSTRUCTION_VERBS = r"(?<![\w-])(?:use|run|call|set|pass|add|type|enter|execute|configure)(?![\w-])"  # not "Content-Type"
 _INSTRUCTION_RE = re.compile(
     r"\b(?:you|we)\s+(?:can|could|may|should|must|need to|have to|will need to)\b|" + _INSTRUCTION_VERBS,
     re.IGNORECASE,
@@ -709,6 +717,32 @@ def _asked_action(question: str) -> frozenset[str]:
     found = _ACTION_RE.findall(normalized_text(_last_sentence(question)))
     verb = found[-1] if found else ""
     return frozenset() if verb in _VAGUE_VERBS else _verb_lemmas(verb) - _VAGUE_VERBS
+
+
+_BOTH_ACTIONS_RE = re.compile(r"^how (?:do|can|should) (?:i|you|we) ([a-z]+) and ([a-z]+) ")
+
+
+def _both_actions(question: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The two verbs of a "How do I set and disable timeouts?" question, as their base forms; else None."""
+    match = _BOTH_ACTIONS_RE.match(normalized_text(_last_sentence(question)) + " ")
+    if not match:
+        return None
+    first, second = (_verb_lemmas(verb) - _VAGUE_VERBS for verb in match.groups())
+    return (first, second) if first and second else None
+
+
+def _other_half(text: str, sentences: list[_Sentence], candidates: list[int], group: list[int],
+                both: tuple[frozenset[str], frozenset[str]] | None, statement: str) -> int | None:
+    """For a question asking two things, the first candidate sentence that does the one the statement
+    does not ("Or disable timeouts for an individual request:" after "You can set timeouts ..."); None
+    when the statement does both, or nothing quotable does the other."""
+    if both is None:
+        return None
+    missing = [action for action in both if not _does(action, statement)]
+    if len(missing) != 1:
+        return None
+    return next((k for k in candidates if k not in group
+                 and _does(missing[0], text[sentences[k].start : sentences[k].body_end])), None)
 
 
 _NOT_CODE_TERMS = frozenset(_stems(" ".join(STOPWORDS) + " how i use using get make"))
@@ -1273,7 +1307,8 @@ def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str
     Comments, imports, decorators and block openers ("with ...:") say less; None when no line names a term."""
     best, hits = None, 0.0
     # A Python session: its input (with the "... " lines that go on with it), not its output.
-    session = [line[4:] for line in lines if line.startswith((">>> ", "... "))]
+    session = [line[4:] for line in lines if line.startswith((">>> ", "... "))] if any(
+        line.startswith(">>> ") for line in lines) else []
     for line in session or lines:
         if len(line) > 2 * _MAX_INLINE_CODE:
             continue  # too long to state even without its comment (and the comment regex stays cheap)
@@ -1324,10 +1359,9 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
             lead = lead.rstrip().rstrip(":：.").rstrip() + (f" ({label})" if label else "")
             joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "
             return f"{lead}{joiner}" + ", then ".join(f"`{line}`" for line in lines) + "."
-        # Not when the sentence is an example already, or names the call itself ("use `await client.aclose()`").
         # A step ("Create a virtualenv, ..., then install `pyuwsgi`.") or a sentence with a verb; not an example
         # already, nor one that names the call itself ("use `await client.aclose()`").
-        says = has_verb(lead) or _first_word(lead) in _IMPERATIVES or bool(_STEP_RE.match(lead))
+        says = has_verb(lead) or _first_word(_CONNECTIVE_RE.sub("", lead)) in _IMPERATIVES or bool(_STEP_RE.match(lead))
         named = frozenset(w for span in re.findall(r"`([^`]+)`", lead) for w in re.split(r"[\W_]+", span.lower()) if w)
         key = _key_code_line(lines, terms, named) if terms and says and not _EXAMPLE_RE.match(lead) and not re.search(
             r"`[^`]*\(", lead) else None
@@ -1399,7 +1433,7 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
 
 
 # "If such objects are to be stored ...": goes on about what the sentence before named.
-_SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+\w+", re.IGNORECASE)
+_SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+(?!as\b)\w+", re.IGNORECASE)  # not "Tools such as pip ..."
 _CONCLUSION_RE = re.compile(r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why)\b", re.IGNORECASE)
 # "you should not use ...", "Don't run ...": what not to do; "Instead, use ...": what to do.
 _NOT_THIS_RE = re.compile(r"\b(?:you|we) (?:should|must|shall) not\b|\b(?:do not|don't|never) (?:use|run|call|install)\b",
@@ -1411,7 +1445,7 @@ _INSTEAD_RE = re.compile(r"^\W*instead,? (?:you (?:can|should) )?[a-z]+\b", re.I
 # answer (a statement standing alone) does without. Quotes keep it: they are verbatim. "Now that ..." and
 # "So that ..." open a clause, not a link: without the first word they would not parse.
 _CONNECTIVE_RE = re.compile(
-    r"^(?:but|and|so(?!,?\s+that\b)|also|alternatively|however|of course|now(?!,?\s+that\b)|then|additionally|moreover|furthermore|finally|well|actually"
+    r"^(?:but|and|or|so(?!,?\s+that\b)|also|alternatively|however|of course|now(?!,?\s+that\b)|then|additionally|moreover|furthermore|finally|well|actually"
     r"|in fact|in addition(?! to\b)|in (?:this|these|that|those|such|both|either) cases?"
     # "As mentioned above, ...", "As seen in Return a Response directly, ...", "The same way as before, ...":
     # a pointer to text the reader of the answer does not have.

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -472,14 +472,20 @@ def _first_person(word: str) -> str:
     return word
 
 
+_CAUSATIVES = _words("let lets make makes help helps allow allows")
+
+
 def _in_first_person(text: str) -> str:
     """`text` with the reader's "you/your/yours/yourself" as the asker's "I/my/mine/myself"; "you" after
     a verb or a preposition is "me" ("give you immutability" -> "give me immutability")."""
 
     def person(m: re.Match) -> str:
-        before = re.findall(r"[\w'’]+", text[:m.start()])
-        if m.group(1).lower() == "you" and before and (
-                before[-1].lower() not in _CONJUNCTIONS | _SUBORDINATORS | _RELATIVES | _AUXILIARIES):  # "would you"
+        before = [w.lower() for w in re.findall(r"[\w'’]+", text[:m.start()])]
+        after = [w.lower() for w in re.findall(r"[\w'’]+", text[m.end():])]
+        # A subject opens a clause ("would you", "after you save") unless a verb lets it act ("let you choose").
+        subject = not before or before[-1] in _CONJUNCTIONS | _SUBORDINATORS | _RELATIVES | _AUXILIARIES \
+            or bool(after and (after[0] in _AUXILIARIES or _verb_forms(after[0])) and before[-1] not in _CAUSATIVES)
+        if m.group(1).lower() == "you" and not subject:
             return "me"
         return _first_person(m.group(1))
 
@@ -1382,6 +1388,20 @@ _ABILITY_RE = re.compile(
 )
 
 
+# A note before the section's text: "Added in version 2.4.", "Warning: Not supported in ...".
+_NOTE_RE = re.compile(r"^(?:(?:Added|Changed|Deprecated|New|Removed) (?:in|since) (?:version )?[\w.]+(?:[.:].*)?"
+                      r"|(?:Note|Warning|Tip|Important|Caution|Attention|Danger|Hint|See also|Seealso)(?::.*)?)$",
+                      re.IGNORECASE)
+
+
+def _prose_paragraphs(body: str) -> Iterator[str]:
+    """A section's prose paragraphs, each on one line, code and notes ("Added in version 2.4.") left out."""
+    for paragraph in _without_code(body).strip().split("\n\n"):
+        paragraph = paragraph.strip().replace("\n", " ")
+        if paragraph and not _NOTE_RE.match(paragraph):
+            yield paragraph
+
+
 def purpose_question(heading: str, body: str, paragraphs: int = 1) -> str | None:
     """ "How do I <purpose>?" when a section titled like a thing opens by saying what it is for:
     "Form Data" over "To send form data, pass a dict to `data`." asks "How do I send form data?",
@@ -1393,10 +1413,7 @@ def purpose_question(heading: str, body: str, paragraphs: int = 1) -> str | None
     With `paragraphs` > 1 the purpose may open any of the section's first paragraphs, past notes.
     """
     found = None
-    for paragraph in _without_code(body).strip().split("\n\n"):
-        paragraph = paragraph.strip().replace("\n", " ")
-        if not paragraph or _NOTE_RE.match(paragraph):
-            continue
+    for paragraph in _prose_paragraphs(body):
         found = _opening_purpose(heading, paragraph)
         paragraphs -= 1
         if found or paragraphs <= 0:
@@ -1426,7 +1443,12 @@ _READER_OPENERS = _words("you we simply just first then now use call run set add
 def _addresses_the_reader(main_clause: str) -> bool:
     """Whether the clause after a purpose tells the reader what to do: "you can use ...", "pass a dict ...",
     "simply ...", an imperative; not "attrs will attach ..." or "the server sends ..."."""
-    word = next(iter(_WORD_RE.findall(main_clause)), "")
+    word, second = ([*_WORD_RE.findall(main_clause), "", ""])[:2]
+    if word.lower() in ("you", "we"):
+        return True
+    second = second.lower()
+    if second in _AUXILIARIES or ("VBZ" in _verb_forms(second) and not _lemmas(second).get("NOUN")):
+        return False  # "attrs will attach ...", "click provides ...": the first word is a subject
     return word.lower() in _READER_OPENERS or (word[:1].islower() and _verb_lemma(word) == word
                                                 and "VB" in _verb_forms(word) and word not in _CLOSED)
 
@@ -1708,22 +1730,15 @@ def common_noun_case(text: str, lower_words: frozenset[str], keep: frozenset[str
 _DEFINING_VERBS = _words("is are was were means mean refers refer stands stand describes describe")
 
 
-# A note before the section's text: "Added in version 2.4.", "Warning: Not supported in ...".
-_NOTE_RE = re.compile(r"^(?:(?:Added|Changed|Deprecated|New) (?:in|since) (?:version )?[\w.]+\.?"
-                      r"|(?:Note|Warning|Tip|Important|Caution|Attention|Danger|Hint|See also|Seealso)\b[^\n]*)$",
-                      re.IGNORECASE)
 # "It's the most popular Python framework", "These are flags where ...": the topic, as the subject.
-_PRONOUN_DEFINITION_RE = re.compile(r"^(?:It|They|These|This)(?: is|'s|’s| are) (?:a|an|the|one|just|simply|also|"
-                                    r"used|what|how|where|when|flags?|[a-z]+s)\b")
+_PRONOUN_DEFINITION_RE = re.compile(r"^(?:(?:It|They|These)(?: is|'s|’s| are) (?:a|an|the|one|just|simply|also)"
+                                    r"|(?:They|These) are (?!always|various|sometimes|perhaps|less|just)[a-z]+s)\b")
 
 
 def _opening_sentences(body: str, count: int = 8) -> list[str]:
     """The first `count` sentences of a section's prose, past notes such as "Added in version 2.4."."""
     sentences: list[str] = []
-    for paragraph in _without_code(body).strip().split("\n\n"):
-        paragraph = paragraph.strip().replace("\n", " ")
-        if not paragraph or _NOTE_RE.match(paragraph):
-            continue
+    for paragraph in _prose_paragraphs(body):
         sentences.extend(_SENTENCE_SPLIT_RE.split(paragraph))
         if len(sentences) >= count:
             break
@@ -1747,8 +1762,6 @@ def _says_what_it_is(sentence: str, stems: frozenset[str], reach: int) -> bool:
     """Whether a sentence is about the topic whose head noun has one of these stems: it opens with the topic ("Middleware
     is a function ...", "The multiple options format allows ..."), or names it with a defining verb or a
     relative clause ("... the Werkzeug routing system which was designed ..."), or calls something by it."""
-    if _PRONOUN_DEFINITION_RE.match(sentence):
-        return True  # "It's the most popular Python framework", "These are flags where ..."
     # A hyphenated word is its parts too: "The expression-statement extension adds ..." is about the statement.
     said = [part for w in _WORD_RE.findall(sentence) for part in (w.lower(), *w.lower().split("-")[1:])]
     for k, w in enumerate(said[:24]):
@@ -1785,7 +1798,8 @@ def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool
     stems = frozenset({_noun_stem(_topic_head(words).bare), _noun_stem(words[-1].bare)})
     reach = len(words) + 1  # "The multiple options format ...": the topic's words, after an article
     sentences = _opening_sentences(body)
-    if any(_describes_without_subject(sentence) for sentence in sentences[:2]):  # past "Import name: ..."
+    # Past "Import name: ...": "Tells the browser ...", "It's the most popular Python framework", "These are flags ..."
+    if any(_describes_without_subject(s) or _PRONOUN_DEFINITION_RE.match(s) for s in sentences[:2]):
         return False
     return not any(_says_what_it_is(sentence, stems, reach) for sentence in sentences)
 

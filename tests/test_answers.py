@@ -756,6 +756,11 @@ def test_a_step_ending_in_a_full_stop_takes_its_commands():
     choice = select_quotes("How do I use the factory?", python)
     assert choice.quotes == [python.strip()]
     assert choice.answer == "Use the factory in your tests: `app = create_app()`."
+    # Not a warning against it, nor the noun: those keep their full stop to themselves (review).
+    for sentence in ("You should never call `eval` on user input.", "Each API call is logged by the server.",
+                     "Flask does not set a default secret key."):
+        text = f"{sentence}\n\n```python\nresult = eval(request.args['expr'])\n```\n"
+        assert select_quotes("How do I evaluate input?", text).quotes == [sentence], sentence
 
 
 def test_the_final_answer_drops_a_pointer_to_earlier_text():
@@ -976,6 +981,9 @@ def test_a_how_question_whose_answer_tells_no_way_is_dropped_by_the_gate(minilm_
         assert gated_generator.generate([AnswerRequest(question, kept, [kept], evidence=evidence)])[0].output, question
     assert not gives_a_way("How do I manage environments?", "Poetry makes project environment isolation one of its "
                            "core features.")
+    # httpx/docs/advanced/text-encodings.md: "Content-Type" is a header's name, not the verb "type".
+    assert not gives_a_way("How do I use the default encoding?", "Most servers will respond with a properly formatted "
+                           "Content-Type header, including a charset encoding.")
     # An FAQ's own question keeps the author's answer, whatever its form (poetry_docs/faq.md).
     faq_question = "How do I migrate an existing Poetry project using tools.poetry section to use the new project section?"
     text, evidence = _section(faq_question, "Poetry `>=2.0.0` should seamlessly support both `tools.poetry` section only "
@@ -1133,6 +1141,15 @@ def test_a_how_answer_brings_the_line_of_a_long_example_that_does_it():
     assert choice.quotes[0].endswith("timeout=10.0)\n```")
     assert choice.answer == ("You can set timeouts for an individual request, for example "
                              "`httpx.get('http://example.com/api/v1/example', timeout=10.0)`.")
+    # The question asks two things; the section's next lead-in does the other ("Or disable ..."): both come.
+    both = text + ("\nOr disable timeouts for an individual request:\n\n```python\n# Using the top-level API:\n"
+                   "httpx.get('http://example.com/api/v1/example', timeout=None)\n\n# Using a client instance:\n"
+                   "with httpx.Client() as client:\n    client.get(\"http://example.com/api/v1/example\", timeout=None)\n```\n")
+    choice = select_quotes("How do I set and disable timeouts?", both, evidence=(evidence[0], len(both)))
+    assert choice.answer == ("You can set timeouts for an individual request, for example "
+                             "`httpx.get('http://example.com/api/v1/example', timeout=10.0)`. Or disable timeouts for an "
+                             "individual request, for example `httpx.get('http://example.com/api/v1/example', timeout=None)`.")
+    assert len(choice.quotes) == 2 and choice.quotes[1].startswith("Or disable timeouts")
     # No line names what is asked: the answer points at the quote as before.
     assert select_quotes("How do I set request timeouts for proxies?", text.replace("timeout=", "t="), evidence=evidence
                          ).answer == "You can set timeouts for an individual request."

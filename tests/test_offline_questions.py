@@ -705,6 +705,7 @@ def test_a_section_that_opens_with_its_purpose_asks_how_to_do_it():
         (2, "Immutable instances", "In order to give you immutability, attrs will attach a `__setattr__` method. "
                                    "Immutable instances raise on assignment." + more),
         (2, "Immutable settings", "To make your settings immutable, simply pass `frozen=True`." + more),
+        (2, "Package installation", "To install packages, click provides a command of its own." + more),
     ])
     questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
     assert questions == [
@@ -819,3 +820,20 @@ def test_a_heading_that_goes_on_from_the_one_above_is_read_whole(tmp_path):
     asked = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 1000)})]
     assert "Why not namedtuples?" in asked and "Why not dicts?" in asked
     assert not any(q.startswith(("…", "What")) for q in asked), asked  # no "What are plain tuples?" out of context
+
+
+def test_the_readers_you_becomes_the_askers_i_or_me():
+    """A question the text asks its reader is asked by the user: "you" is "I" as a subject, "me" as an object
+    (attrs: "In order to give you immutability" asked "How do I give I immutability?"); review: "after you
+    save" stays a subject."""
+    from raft_dataset.offline_questions import _in_first_person
+
+    cases = {
+        "give you immutability": "give me immutability",
+        "let you choose your own engine": "let me choose my own engine",
+        "why does the server restart after you save a file": "why does the server restart after I save a file",
+        "which version you have installed": "which version I have installed",
+        "would you like to help": "would I like to help",
+        "give it to you": "give it to me",
+    }
+    assert {text: _in_first_person(text) for text in cases} == cases
