@@ -334,8 +334,9 @@ _STEP_RE = re.compile(r"^\W*(?:to [^,.]{1,80}, )?(?:(?:you|we) (?:can|could|shou
                       r"enter|execute|install|create|start|activate|call|invoke)\b", re.IGNORECASE)
 
 
-# "Use ...", "you'll want to use ...", "then pass ...": the verb of a step, not a noun ("Each API call is logged").
-_USES_RE = re.compile(r"(?:^\W*|\b(?:to|you|we|then|and|just|simply)\s+)(?:use|pass|call|set)\b", re.IGNORECASE)
+# "Use ...", "To enable it, use ...", "you'll want to use ...", "then pass ...": the verb of a step, not a noun
+# ("Each API call is logged").
+_USES_RE = re.compile(r"(?:^\W*|,\s+|\b(?:to|you|we|then|and|just|simply)\s+)(?:use|pass|call|set)\b", re.IGNORECASE)
 _MAX_STEP_COMMANDS = 8  # most command lines a step written with a full stop takes along
 
 

@@ -1758,18 +1758,20 @@ _DEFINING_AFTER = _DEFINING_VERBS | _words("which that who allows allow lets let
 _NAMING_BEFORE = _words("called named calls call")
 
 
-def _says_what_it_is(sentence: str, stems: frozenset[str], reach: int) -> bool:
-    """Whether a sentence is about the topic whose head noun has one of these stems: it opens with the topic ("Middleware
-    is a function ...", "The multiple options format allows ..."), or names it with a defining verb or a
-    relative clause ("... the Werkzeug routing system which was designed ..."), or calls something by it."""
+def _says_what_it_is(sentence: str, head: frozenset[str], reach: int) -> bool:
+    """Whether a sentence is about a topic, given the stems of its head noun: it opens with the topic ("Middleware
+    is a function ...", "The multiple options format allows ..."), names it with a defining verb or a relative
+    clause ("... the Werkzeug routing system which was designed ..."), calls something by it, or lists it
+    ("Tidepool calls plugins at four hooks:"). The topic's other words do not count: "Currently, translations
+    are done ..." is not about "Top Translation Reviewers"."""
     # A hyphenated word is its parts too: "The expression-statement extension adds ..." is about the statement.
     said = [part for w in _WORD_RE.findall(sentence) for part in (w.lower(), *w.lower().split("-")[1:])]
     for k, w in enumerate(said[:24]):
-        if _noun_stem(w) not in stems:
+        if _noun_stem(w) not in head:
             continue
         if k <= reach or (k + 1 < len(said) and said[k + 1] in _DEFINING_AFTER) or (k and said[k - 1] in _NAMING_BEFORE):
             return True
-    return sentence.rstrip().endswith(":") and any(_noun_stem(w) in stems for w in said)  # "... at four hooks:"
+    return sentence.rstrip().endswith(":") and any(_noun_stem(w) in head for w in said)
 
 
 def _describes_without_subject(sentence: str) -> bool:
@@ -1795,13 +1797,13 @@ def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool
     if all(w.kind in ("word", "acronym", "name") and _is_name(w, keep) and w.low not in _CLOSED for w in words):
         return False
     # The head, and the noun of an "of" phrase: "Visibility of the Context" is about the context too.
-    stems = frozenset({_noun_stem(_topic_head(words).bare), _noun_stem(words[-1].bare)})
+    head = frozenset({_noun_stem(_topic_head(words).bare), _noun_stem(words[-1].bare)})
     reach = len(words) + 1  # "The multiple options format ...": the topic's words, after an article
     sentences = _opening_sentences(body)
     # Past "Import name: ...": "Tells the browser ...", "It's the most popular Python framework", "These are flags ..."
     if any(_describes_without_subject(s) or _PRONOUN_DEFINITION_RE.match(s) for s in sentences[:2]):
         return False
-    return not any(_says_what_it_is(sentence, stems, reach) for sentence in sentences)
+    return not any(_says_what_it_is(sentence, head, reach) for sentence in sentences)
 
 
 # --- deriving queries -----------------------------------------------------------------------------

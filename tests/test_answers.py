@@ -756,6 +756,11 @@ def test_a_step_ending_in_a_full_stop_takes_its_commands():
     choice = select_quotes("How do I use the factory?", python)
     assert choice.quotes == [python.strip()]
     assert choice.answer == "Use the factory in your tests: `app = create_app()`."
+    # flask_docs/quickstart.rst: "To X, use Y." is a step too.
+    text = ("To enable debug mode, use the `--debug` option.\n\n```text\n$ flask --app hello run --debug\n"
+            " * Serving Flask app 'hello'\n * Debug mode: on\n```\n")
+    assert select_quotes("How do I enable debug mode?", text).answer == (
+        "To enable debug mode, use the `--debug` option: `flask --app hello run --debug`.")
     # Not a warning against it, nor the noun: those keep their full stop to themselves (review).
     for sentence in ("You should never call `eval` on user input.", "Each API call is logged by the server.",
                      "Flask does not set a default secret key."):
