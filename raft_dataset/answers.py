@@ -646,6 +646,7 @@ _LETS_RE = re.compile(f"^{_LETS}", re.IGNORECASE)
 _CHATTER_RE = re.compile(
     r"^\W*(?:(?:(?:ah|oh)(?: yes| no| well)?|well|ok|okay|alright|yay|hooray|wow|voil[aà])\b\s*[,!]"
     r"|at this point,? (?:we|you) (?:have|'ve|are|know)\b"
+    r"|(?:you|we)(?: have|'ve)? (?:just|already) (?:saw|seen|learned|learnt|read|did|done)\b"  # "You just saw the main place ..."
     r"|to (?:understand|see) (?:this|it|that|how)\b[^,.]{0,40}?,?\s+let(?:'s|\u2019s|\s+us)\s+"  # "To understand this better let's ..."
     f"|{_LETS}(?:now\\s+|first\\s+|quickly\\s+)?(?:(?:start|begin) by (?:looking|seeing|checking)|see|look|walk|recap|review|dive|explore|imagine|say|suppose|assume"
     r"|pretend|think|understand|discuss|talk|focus|zoom|have a look|take a look|try (?:it|that|this))\b"
@@ -847,6 +848,8 @@ def gives_a_way(question: str, answer: str) -> bool:
     or a command it gives ("...: `poetry sync`"). Not a definition, an intro or a scene ("A plugin is a regular
     Python package ...", "Poetry makes project environment isolation one of its core features.")."""
     action = _asked_action(question)
+    if _CHATTER_RE.match(answer):
+        return False  # "You just saw the main place to declare type hints.": the text talking about itself
     if _tells_a_way(answer) or _instructs(action, answer) or _POSSIBLE_WAY_RE.search(answer) \
             or _ACTIVE_INSTRUCTION_RE.search(answer) or re.search(r":\s*`[^`]+`", answer):
         return True

@@ -986,6 +986,8 @@ def test_a_how_question_whose_answer_tells_no_way_is_dropped_by_the_gate(minilm_
         assert gated_generator.generate([AnswerRequest(question, kept, [kept], evidence=evidence)])[0].output, question
     assert not gives_a_way("How do I manage environments?", "Poetry makes project environment isolation one of its "
                            "core features.")
+    # fastapi_docs/python-types.md: the text talking about itself tells no way.
+    assert not gives_a_way("How do I declare types?", "You just saw the main place to declare type hints.")
     # httpx/docs/advanced/text-encodings.md: "Content-Type" is a header's name, not the verb "type".
     assert not gives_a_way("How do I use the default encoding?", "Most servers will respond with a properly formatted "
                            "Content-Type header, including a charset encoding.")
