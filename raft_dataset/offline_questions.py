@@ -20,6 +20,7 @@ text that answers each question as its evidence.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -1443,6 +1444,8 @@ _READER_OPENERS = _words("you we simply just first then now use call run set add
 def _addresses_the_reader(main_clause: str) -> bool:
     """Whether the clause after a purpose tells the reader what to do: "you can use ...", "pass a dict ...",
     "simply ...", an imperative; not "attrs will attach ..." or "the server sends ..."."""
+    # "To limit the total time spent on all attempts, including backoff delays, set `deadline`."
+    main_clause = re.sub(r"^\s*[a-z]+ing\b[^,]{0,80},", "", main_clause)
     word, second = ([*_WORD_RE.findall(main_clause), "", ""])[:2]
     if word.lower() in ("you", "we"):
         return True
@@ -1735,10 +1738,11 @@ _PRONOUN_DEFINITION_RE = re.compile(r"^(?:(?:It|They|These)(?: is|'s|’s| are) 
                                     r"|(?:They|These) are (?!always|various|sometimes|perhaps|less|just)[a-z]+s)\b")
 
 
-def _opening_sentences(body: str, count: int = 8) -> list[str]:
-    """The first `count` sentences of a section's prose, past notes such as "Added in version 2.4."."""
+def _opening_sentences(body: str, count: int = 8, paragraphs: int = 8) -> list[str]:
+    """The first `count` sentences of a section's first `paragraphs` prose paragraphs, past notes such as
+    "Added in version 2.4."."""
     sentences: list[str] = []
-    for paragraph in _prose_paragraphs(body):
+    for paragraph in itertools.islice(_prose_paragraphs(body), paragraphs):
         sentences.extend(_SENTENCE_SPLIT_RE.split(paragraph))
         if len(sentences) >= count:
             break
@@ -1758,18 +1762,23 @@ _DEFINING_AFTER = _DEFINING_VERBS | _words("which that who allows allow lets let
 _NAMING_BEFORE = _words("called named calls call")
 
 
-def _says_what_it_is(sentence: str, head: frozenset[str], reach: int) -> bool:
-    """Whether a sentence is about a topic, given the stems of its head noun: it opens with the topic ("Middleware
-    is a function ...", "The multiple options format allows ..."), names it with a defining verb or a relative
-    clause ("... the Werkzeug routing system which was designed ..."), calls something by it, or lists it
-    ("Tidepool calls plugins at four hooks:"). The topic's other words do not count: "Currently, translations
-    are done ..." is not about "Top Translation Reviewers"."""
+def _says_what_it_is(sentence: str, head: frozenset[str], topic: frozenset[str], reach: int) -> bool:
+    """Whether a sentence is about a topic, given the stems of its head noun and of its other words: it opens
+    with the head ("Middleware is a function ...", "The multiple options format allows ...") or with another
+    of its words acting ("`overlap` decides what happens ..." under "Overlap policy"; not "Currently,
+    translations are done ..." under "Top Translation Reviewers"), names the head with a defining verb or a
+    relative clause ("... the Werkzeug routing system which was designed ..."), calls something by it, or
+    lists it ("Tidepool calls plugins at four hooks:")."""
     # A hyphenated word is its parts too: "The expression-statement extension adds ..." is about the statement.
     said = [part for w in _WORD_RE.findall(sentence) for part in (w.lower(), *w.lower().split("-")[1:])]
     for k, w in enumerate(said[:24]):
-        if _noun_stem(w) not in head:
+        stem, after = _noun_stem(w), said[k + 1] if k + 1 < len(said) else ""
+        if k <= reach and stem in topic and "VBZ" in _verb_forms(after) and not _lemmas(after).get("NOUN") and not any(
+                "VBG" in _verb_forms(word) for word in said[:k]):
+            return True  # "decides", "ignores"; not "are", nor an object's ("Sending error mails ...")
+        if stem not in head:
             continue
-        if k <= reach or (k + 1 < len(said) and said[k + 1] in _DEFINING_AFTER) or (k and said[k - 1] in _NAMING_BEFORE):
+        if k <= reach or after in _DEFINING_AFTER or (k and said[k - 1] in _NAMING_BEFORE):
             return True
     return sentence.rstrip().endswith(":") and any(_noun_stem(w) in head for w in said)
 
@@ -1798,12 +1807,15 @@ def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool
         return False
     # The head, and the noun of an "of" phrase: "Visibility of the Context" is about the context too.
     head = frozenset({_noun_stem(_topic_head(words).bare), _noun_stem(words[-1].bare)})
+    topic = frozenset(_noun_stem(w.bare) for w in words if w.low not in _CLOSED)
     reach = len(words) + 1  # "The multiple options format ...": the topic's words, after an article
-    sentences = _opening_sentences(body)
+    # One word must open the section ("Homebrew" over "... available from the project's own tap:" then code, then
+    # "Homebrew installs ..." is about installing with it); a longer topic may be said a few sentences in.
+    sentences = _opening_sentences(body, 2, paragraphs=1) if len(words) == 1 else _opening_sentences(body)
     # Past "Import name: ...": "Tells the browser ...", "It's the most popular Python framework", "These are flags ..."
     if any(_describes_without_subject(s) or _PRONOUN_DEFINITION_RE.match(s) for s in sentences[:2]):
         return False
-    return not any(_says_what_it_is(sentence, head, reach) for sentence in sentences)
+    return not any(_says_what_it_is(sentence, head, topic, reach) for sentence in sentences)
 
 
 # --- deriving queries -----------------------------------------------------------------------------

@@ -706,6 +706,9 @@ def test_a_section_that_opens_with_its_purpose_asks_how_to_do_it():
                                    "Immutable instances raise on assignment." + more),
         (2, "Immutable settings", "To make your settings immutable, simply pass `frozen=True`." + more),
         (2, "Package installation", "To install packages, click provides a command of its own." + more),
+        # examples/corpus/guide/retries.md: a participle phrase comes between the purpose and its step.
+        (2, "Total time limit", "To limit the total time spent on all attempts, including backoff delays, set "
+                                "`deadline`." + more),
     ])
     questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
     assert questions == [
@@ -716,6 +719,7 @@ def test_a_section_that_opens_with_its_purpose_asks_how_to_do_it():
         "What is the startup event?",
         "What are immutable instances?",
         "How do I make my settings immutable?",
+        "How do I limit the total time spent on all attempts?",
     ]
 
 
@@ -801,12 +805,18 @@ def test_a_topic_its_section_never_says_anything_about_asks_nothing_or_how():
         (2, "Top Translation Reviewers", "Currently, translations are done using AI tools and native speakers." + more),
         (2, "Cache Directory", "Poetry uses the following default directories for its files.\n\nYou can override "
                                "the cache directory by setting `POETRY_CACHE_DIR`." + more),
+        # examples/corpus: another of the topic's words acting says what it is; a one word topic must open the
+        # section's first paragraph ("Homebrew installs ..." after the install command is about installing).
+        (2, "Overlap policy", "`overlap` decides what happens when a run is due while an earlier run is active." + more),
+        (3, "Homebrew", "On macOS and Linux, Tidepool is available from the project's own tap:\n\n```sh\nbrew install "
+                        "tidepool\n```\n\nHomebrew installs a launchd service definition as well." + more),
     ])
     assert [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})] == [
         "What is HTTP strict transport security (HSTS)?",
         "What is the visibility of the context?",
         "What is the routing system?",
         "How do I override the cache directory?",
+        "What is the overlap policy?",
     ]
 
 
