@@ -251,16 +251,9 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                 # with a full stop.
                 piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else None
-            elif piece_end == end and _takes_its_commands(text, blocks, b, piece):
-                # "Use `pip` to install your project in the virtual environment." over `pip install -e .`:
-                # a step written with a full stop still announces the commands that carry it out.
-                piece_end = _through_its_block(text, blocks, b, body_end)
-                takes = "code" if piece_end > body_end else None
-            elif piece_end == end and _USES_RE.search(piece) and not _NOT_THIS_RE.search(piece) and (
-                    piece.rstrip().endswith(".") and _taken_kind(text, blocks, b) == "code"):
-                # "For more complicated data structures you'll often want to use JSON encoding instead." over
-                # `httpx.post(url, json=data)`: a paragraph that ends saying what to use shows it next (not
-                # "You should never call `eval` ...").
+            elif piece_end == end and (_takes_its_commands(text, blocks, b, piece)
+                                       or _says_what_to_use(text, blocks, b, piece)):
+                # A step written with a full stop still announces the code that carries it out.
                 piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = "code" if piece_end > body_end else None
             quoted = text[at:piece_end]
@@ -353,6 +346,14 @@ def _takes_its_commands(text: str, blocks: list[tuple[str, int, int]], b: int, s
     # A prompt marks a command line whatever it runs (". .venv/bin/activate"); without one, it must read as one.
     return 0 < len(lines) <= _MAX_STEP_COMMANDS and all(
         re.match(r"[$%>] \S", line) or _SHELL_COMMAND_RE.match(line) for line in lines)
+
+
+def _says_what_to_use(text: str, blocks: list[tuple[str, int, int]], b: int, sentence: str) -> bool:
+    """Whether a paragraph's last sentence, ending in a full stop, says what to use and the code after it shows
+    it: "For more complicated data structures you'll often want to use JSON encoding instead." over
+    `httpx.post(url, json=data)`; not a warning ("You should never call `eval` ...")."""
+    return bool(sentence.rstrip().endswith(".") and _USES_RE.search(sentence) and not _NOT_THIS_RE.search(sentence)
+                and _taken_kind(text, blocks, b) == "code")
 
 
 def _taken_kind(text: str, blocks: list[tuple[str, int, int]], b: int) -> str | None:
@@ -1268,7 +1269,10 @@ def _code_lines(text: str, s: _Sentence) -> tuple[str, list[str]]:
 
 def _without_prompts(lines: list[str]) -> list[str]:
     """Code lines without a shell prompt ("$ pip install ..."): the prompt is not the command. In a console
-    session (some lines have a prompt) only the commands are kept: the rest is what they print."""
+    session (some lines have a prompt) only the commands are kept: the rest is what they print. A Python
+    session of inputs alone (">>> import requests") gives its statements."""
+    if lines and all(line.startswith(">>> ") for line in lines):
+        return [line[4:] for line in lines]
     return _commands(lines) or [re.sub(r"^[$%>] ", "", line) for line in lines]
 
 
@@ -1357,8 +1361,6 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
     if s.takes == "code":
         label, lines = _code_lines(text, s)
         lines = _without_prompts(lines)
-        if lines and all(line.startswith(">>> ") for line in lines) and _inline_code([line[4:] for line in lines]):
-            lines = [line[4:] for line in lines]  # "Begin by importing the module: `import requests`", no prompt
         if _inline_code(lines):
             lead = lead.rstrip().rstrip(":：.").rstrip() + (f" ({label})" if label else "")
             joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "

@@ -308,7 +308,8 @@ class _Assembler:
             self._emit(term)
             return
         if entry.is_statement:  # "The class belongs to the users." over its explanation: a lead, not a term
-            self.add([_Para(f"{term} {_norm(body[0].text)}"), *body[1:]] if isinstance(body[0], _Para) else [_Para(term), *body])
+            first = [_Para(f"{term}{entry.separator}{_norm(body[0].text)}"), *body[1:]]
+            self.add(first if isinstance(body[0], _Para) else [_Para(term), *body])
             return
         if isinstance(body[0], _Para):
             start = self._emit(f"{term}: {_norm(body[0].text)}") + len(term) + 2
@@ -989,8 +990,7 @@ def _myst_directive(info: str, content: str, depth: int) -> list:
     body = "\n".join(lines)
     if name in _MYST_CODE or name in _RST_CODE_DIRECTIVES:
         # The same code directives as in reST: "```{doctest}" holds a Python session, not markdown.
-        lang = "pycon" if name == "doctest" else "" if name in ("testcode", "testoutput") else args
-        return [_Code(lang, body)]
+        return [_Code(_code_language(name, args), body)]
     if name in _MYST_DROP:
         return []
     if name in ("eval-rst", "eval_rst"):
@@ -1503,6 +1503,14 @@ _RST_CODE_DIRECTIVES = {
     "code-block", "sourcecode", "code", "doctest", "testcode", "testoutput", "ipython", "code-cell",
     "jupyter-execute", "prompt", "console", "productionlist",
 }
+def _code_language(directive: str, argument: str) -> str:
+    """The language of a code directive's block: its argument's first word, but a doctest is a Python
+    session and a test's code or output has none."""
+    if directive in ("doctest", "testcode", "testoutput"):
+        return "pycon" if directive == "doctest" else ""
+    return argument.split()[0] if argument.split() else ""
+
+
 _RST_SIGNATURE_OBJECTS = {
     "function", "class", "method", "attribute", "data", "exception", "decorator", "decoratormethod",
     "classmethod", "staticmethod", "property", "type", "describe", "object", "envvar", "option",
@@ -1605,9 +1613,7 @@ def _build_docutils() -> dict[str, Any]:
 
     class Code(Drop):
         def run(self):
-            lang = self.arguments[0].split()[0] if self.arguments else ""
-            if self.name in ("doctest", "testcode", "testoutput"):
-                lang = "pycon" if self.name == "doctest" else ""
+            lang = _code_language(self.name, self.arguments[0] if self.arguments else "")
             code = "\n".join(self.content)
             if not code and self.arguments and self.name == "productionlist":
                 code = self.arguments[0]

@@ -1413,13 +1413,8 @@ def purpose_question(heading: str, body: str, paragraphs: int = 1) -> str | None
     same way: "Tags" over "You can add tags to your path operation ..." asks "How do I add tags?".
     With `paragraphs` > 1 the purpose may open any of the section's first paragraphs, past notes.
     """
-    found = None
-    for paragraph in _prose_paragraphs(body):
-        found = _opening_purpose(heading, paragraph)
-        paragraphs -= 1
-        if found or paragraphs <= 0:
-            break
-    return found
+    opening = itertools.islice(_prose_paragraphs(body), paragraphs)
+    return next((question for paragraph in opening if (question := _opening_purpose(heading, paragraph))), None)
 
 
 def _opening_purpose(heading: str, paragraph: str) -> str | None:

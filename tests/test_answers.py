@@ -1235,6 +1235,7 @@ def test_a_how_answer_brings_the_line_of_a_long_example_that_does_it():
         "As an example, if you wanted to pass `key1=value1` and `key2=value2` to `httpbin.org/get`, you would use "
         "`r = requests.get('https://httpbin.org/get', params=payload)`.")
 
+
 def test_an_api_references_one_line_description_answers_what_x_is():
     """httpx/docs/api.md: "What is `Headers`?" was answered with its method list ("`def __init__(self, headers,
     encoding=None)`; `def copy()` - Headers."); the description under the heading says what it is."""
