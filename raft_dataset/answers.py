@@ -321,8 +321,9 @@ def _following(text: str, blocks: list[tuple[str, int, int]], b: int) -> list[tu
     return following
 
 
-# "To use HTTP basic authentication ..., you can configure credentials ...": a purpose may come first.
-_STEP_RE = re.compile(r"^\W*(?:to [^,.]{1,80}, )?(?:(?:you|we) (?:can|could|should|need to|have to|must) |then |now |next,? "
+# "To use HTTP basic authentication ..., you can configure credentials ...": a purpose (or "Once this is done, ...")
+# may come first.
+_STEP_RE = re.compile(r"^\W*(?:(?:to|once|after) [^,.]{1,80}, )?(?:(?:you|we) (?:can|could|should|need to|have to|must) |then,? (?:[^,.]{1,60}, )?|now |next,? "
                       r"|first,? )?(?:configure|add|set|build|publish|deploy|upgrade|update|clone|download|use|run|type|"
                       r"enter|execute|install|create|start|activate|call|invoke)\b", re.IGNORECASE)
 
@@ -1125,12 +1126,15 @@ def _extend(
         and chars([before, anchor]) <= _QUOTE_BUDGET
     ):
         group.insert(0, before)
-    while len(group) < max_quotes and not sentences[group[-1]].takes:
+    while len(group) < max_quotes and (not sentences[group[-1]].takes or _next_step(text, sentences, group)):
         nxt = group[-1] + 1
         if nxt not in allowed or not _adjacent(text, sentences, group[-1], nxt):
             break
         if chars(group + [nxt]) > _QUOTE_BUDGET:
             break
+        if sentences[group[-1]].takes:  # the step after a first step and its code
+            group.append(nxt)
+            continue
         refers_back = _refers_back(text, sentences[nxt])
         if in_evidence:
             carry_on = words(group) < 25
@@ -1143,6 +1147,22 @@ def _extend(
             break
         group.append(nxt)
     return group
+
+
+# "First, configure the package source ...:" / code / "Then, ... configure credentials for it." / code: steps in
+# order, which an answer gives together (the first alone stops short of what was asked).
+_FIRST_STEP_RE = re.compile(r"^\W*(?:first(?:ly)?\b|(?:begin|start) by\b|to (?:begin|start)\b|step 1\b)", re.IGNORECASE)
+_NEXT_STEP_RE = re.compile(r"^\W*(?:then|next|after that|afterwards|second(?:ly)?|finally|once (?:this|that|it|you)\b[^,.]{0,60},)",
+                           re.IGNORECASE)
+
+
+def _next_step(text: str, sentences: list[_Sentence], parts: list[int]) -> bool:
+    """Whether the sentence after `parts` is the next step of a sequence they open ("First, ...:" and its code),
+    with its own code; the last of `parts` has its code along too."""
+    last, nxt = parts[-1], parts[-1] + 1
+    return (nxt < len(sentences) and sentences[last].takes == "code" and sentences[nxt].takes == "code"
+            and any(_FIRST_STEP_RE.match(text[sentences[k].start : sentences[k].body_end]) for k in parts)
+            and bool(_NEXT_STEP_RE.match(text[sentences[nxt].start : sentences[nxt].body_end])))
 
 
 def _note_or_signpost(sentence: str) -> bool:
@@ -1188,7 +1208,9 @@ _CODE_NOUNS = frozenset(["code", "command", "commands", "snippet", "line", "line
 _MAX_INLINE_CODE = 80
 _MAX_INLINE_LINES = 3
 # A command line: a program name, then arguments ("python3 -m venv .venv", "cd myproject"), not code.
-_SHELL_COMMAND_RE = re.compile(r"^[a-z][\w.-]*(?: +[^\s=(){}\[\];]+)*$")
+# "poetry source add --priority=supplemental foo <url>": words and options (an option may take "=value"), no
+# Python ("x = 1", "f(x)").
+_SHELL_COMMAND_RE = re.compile(r"^[a-z][\w.-]*(?: +(?:--?[\w-]+=[^\s;]+|[^\s=(){}\[\];]+))*$")
 
 
 def plain_answer(quote: str) -> str:
@@ -1420,6 +1442,8 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         parts.append(anchor + 1)
     if sentences[parts[0]].takes:  # a lead-in ends the statement: its list or code is the answer
         parts = parts[:1]
+    while parts[-1] + 1 in group and _next_step(text, sentences, parts):
+        parts.append(parts[-1] + 1)
     conclusion = parts[-1] + 1
     if conclusion in group and not sentences[parts[-1]].takes and not sentences[conclusion].takes and (
             _CONCLUSION_RE.match(body(conclusion))) and (

@@ -768,6 +768,38 @@ def test_a_step_ending_in_a_full_stop_takes_its_commands():
         assert select_quotes("How do I evaluate input?", text).quotes == [sentence], sentence
 
 
+def test_steps_in_order_are_answered_together():
+    """poetry_docs/repositories.md: "How do I install from private package sources?" was answered with the first
+    step alone, "First, configure the package source ... to your project.", without its command (an option written
+    "--priority=supplemental" did not read as one) and without the steps after it."""
+    text, evidence = _section("Installing from private package sources", (
+        "By default, Poetry discovers and installs packages from PyPI. But, you want to install a dependency to your "
+        "project for a simple API repository? Let's do it.\n\n"
+        "First, configure the package source as a supplemental package source to your project.\n\n"
+        "```bash\npoetry source add --priority=supplemental foo https://pypi.example.org/simple/\n```\n\n"
+        "Then, assuming the repository requires authentication, configure credentials for it.\n\n"
+        "```bash\npoetry config http-basic.foo <username> <password>\n```\n\n"
+        "Once this is done, you can add dependencies to your project from this source.\n\n"
+        "```bash\npoetry add --source foo private-package\n```\n"))
+    choice = select_quotes("How do I configure a package source and add dependencies from it?", text,
+                           evidence=evidence)
+    assert [quote.split("\n")[0] for quote in choice.quotes] == [
+        "First, configure the package source as a supplemental package source to your project.",
+        "Then, assuming the repository requires authentication, configure credentials for it.",
+        "Once this is done, you can add dependencies to your project from this source."]
+    assert choice.answer == (
+        "First, configure the package source as a supplemental package source to your project: "
+        "`poetry source add --priority=supplemental foo https://pypi.example.org/simple/`. Then, assuming the "
+        "repository requires authentication, configure credentials for it: `poetry config http-basic.foo <username> "
+        "<password>`. Once this is done, you can add dependencies to your project from this source: "
+        "`poetry add --source foo private-package`.")
+    # Without a first step, a step and its code stand alone: the next paragraph is another matter.
+    alone = text.replace("First, configure", "Configure")
+    choice = select_quotes("How do I configure the package source?", alone)
+    assert choice.answer == ("Configure the package source as a supplemental package source to your project: "
+                             "`poetry source add --priority=supplemental foo https://pypi.example.org/simple/`.")
+
+
 def test_the_final_answer_drops_a_pointer_to_earlier_text():
     """poetry_docs: "As mentioned above, the `poetry.lock` file prevents ..." answered "How do I update
     dependencies ...?": the answer stands alone, without "above"; the quote keeps it."""
