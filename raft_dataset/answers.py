@@ -900,11 +900,14 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     return "names" if set(subject_stems) <= set(stems) else None
 
 
-# "It was one of the first ...", not "It is easy to ...", "It would probably all start by ..." or "It depends
+# "It was one of the first ...", not "It is easy to ...", "It is also possible to ...", "It is the responsibility
+# of the build backend to ...", "It is worth discussing ...", "It would probably all start by ..." or "It depends
 # on ..." (an "it" standing for nothing).
+_EXPLETIVE_IT = (r"(?:\s+is|\s+was|['\u2019]s)\s+(?:(?:also|not|still|quite|very|\w+ly)\s+)*(?:\w+\s+(?:to|that)\b"
+                 r"|worth\b|the (?:responsibility|job|duty|role) of\b|a good idea\b|up to\b)")
 _HEADING_PRONOUN_RE = re.compile(
-    r"^(?:It\s+(?!(?:is|was)\s+\w+\s+(?:to|that)\b|(?:would|could|might|may|should|will|can|must|seems|depends"
-    r"|turns|happens|means|makes)\b)|It['\u2019]s\s+(?!\w+\s+(?:to|that)\b)|They(?:['\u2019]re)?\s+)(?=[a-z])"
+    rf"^(?:It(?!{_EXPLETIVE_IT})(?:\s+(?!(?:would|could|might|may|should|will|can|must|seems|depends|turns|happens"
+    r"|means|makes)\b)|['\u2019]s\s+)|They(?:['\u2019]re)?\s+)(?=[a-z])"
 )
 _CONTRACTED = frozenset(["it's", "it\u2019s", "they're", "they\u2019re"])
 

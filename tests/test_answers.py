@@ -725,6 +725,19 @@ def test_what_is_x_answered_by_its_sections_it_names_x():
         "Django is the most popular Python framework and is widely trusted.")
     text, evidence = _section("HTTPS", "It's easy to assume that HTTPS is something that is just enabled or not.\n")
     assert select_quotes("What is HTTPS?", text, evidence=evidence).answer.startswith("It's easy to assume")
+    # pip's docs: "It is extremely common to have a project ..." became "Local project installs is extremely
+    # common to have a project ..."; "It is the responsibility of the build backend to ..." and "It is worth
+    # discussing ..." likewise. An adverb or a noun phrase before "to" leaves the "it" standing for nothing too.
+    for heading, sentence in [
+        ("Local project installs", "It is extremely common to have a project, available in a folder on your computer, "
+                                   "that you wish to install."),
+        ("Build output", "It is the responsibility of the build backend to ensure that the output is in the correct "
+                         "encoding."),
+        ("Dependency metadata", "It is worth discussing precisely what metadata is needed to drive the resolution."),
+        ("Wildcards", "It is also possible to declare the list as a wildcard to say that all are allowed."),
+    ]:
+        text, evidence = _section(heading, sentence + "\n")
+        assert select_quotes(f"What is {heading.lower()}?", text, evidence=evidence).answer == sentence
 
 
 def test_a_step_ending_in_a_full_stop_takes_its_commands():
