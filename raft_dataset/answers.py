@@ -251,6 +251,11 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                 # with a full stop.
                 piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else None
+            elif piece_end == end and _RUNS_INTO_LIST_RE.search(piece) and _taken_kind(text, blocks, b) == "item":
+                # "To triage issues means to identify what kind of issue is happening and" over "- confirm bugs":
+                # the sentence goes on in its list.
+                piece_end = _through_its_block(text, blocks, b, body_end)
+                takes = "item" if piece_end > body_end else None
             elif piece_end == end and (_takes_its_commands(text, blocks, b, piece)
                                        or _says_what_to_use(text, blocks, b, piece)):
                 # A step written with a full stop still announces the code that carries it out.
@@ -670,10 +675,11 @@ _ADVICE_RE = re.compile(
 # nor what the thing is.
 _EXAMPLE_RE = re.compile(r"^\W*(?:for (?:example|instance)|e\.g\.|in (?:our|this|the above) example\b|in our case\b)",
                          re.IGNORECASE)
-# "You can read more at ...", "See X for more details": a pointer elsewhere, not an answer.
+# "You can read more at ...", "See X for more details", "More details about how X works ... is available in ...":
+# a pointer elsewhere, not an answer.
 _POINTER_RE = re.compile(
     r"\b(?:read|learn|find out|see) more\b|\bfor (?:more|further) (?:details|information)\b"
-    r"|\bmore (?:details|information) (?:can be found|is available)\b",
+    r"|\bmore (?:details|information)\b[^.]{0,60}?\b(?:can be found|is available|are available)\b",
     re.IGNORECASE,
 )
 # "If you want to X, ..." states a purpose, not a condition: it answers "How do I X?".
@@ -1206,6 +1212,10 @@ _LIKE_THIS_RE = re.compile(r"\s*,?\s*\b(?:like this|like so|like|as follows|as s
 _OPEN_ENDED_RE = re.compile(
     r"\b(?:with|in|to|using|by|via|of|as|for|like|is|are|be|run|use|type|execute|call|add|write|enter)\s*$", re.I
 )
+# A sentence that stops on a word that cannot end one ("... is happening and", "... such as"): it goes on in the
+# list after it.
+_RUNS_INTO_LIST_RE = re.compile(r"(?<![.!?:;,])\s(?:and|or|the|an?|including|such as|namely|to|of|with|for|by|in|as"
+                                r"|like|is|are|be)\s*$", re.IGNORECASE)
 _MAX_LIST_ITEMS = 8
 _CODE_NOUNS = frozenset(["code", "command", "commands", "snippet", "line", "lines", "call", "statement"])
 _MAX_INLINE_CODE = 80
@@ -1382,6 +1392,9 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
         if more == 1 and len(items) <= _MAX_LIST_ITEMS and len(items[-1]) <= 300:
             shown, more = items, 0  # "and 1 more" would hide less than it says
         joined = _join_items(shown) + (f"; and {more} more in the list quoted above" if more else "")
+        if _RUNS_INTO_LIST_RE.search(lead) and not more:  # "... is happening and confirm bugs, provide support, ..."
+            runs_on = ", " if not any(re.search(r"[,;]", item) for item in shown) else "; "
+            return as_statement(f"{lead.rstrip()} {runs_on.join(shown)}") if shown else ""
         return as_statement(f"{lead.rstrip().rstrip(':：.').rstrip()}: {joined}") if shown else ""
     if s.takes == "code":
         label, lines = _code_lines(text, s)

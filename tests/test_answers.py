@@ -1315,3 +1315,30 @@ def test_x_followed_by_the_kind_of_thing_it_is_opens_its_sentence():
     text, evidence = _section("Templates", "Jinja renders templates on the server.\n\nThe template folder holds the "
                               "files next to the app.\n")
     assert select_quotes("What are templates?", text, evidence=evidence).answer.startswith("Jinja renders templates")
+
+
+def test_a_sentence_that_runs_into_its_list_takes_it_along():
+    """pip's docs: "How do I triage issues?" was answered "To triage issues means to identify what kind of issue
+    is happening and.": the sentence goes on in the list after it, without a colon."""
+    text, evidence = _section("Triage Issues", (
+        "To triage issues means to identify what kind of issue is happening and\n\n- confirm bugs\n"
+        "- provide support\n- discuss and design around the uses of the tool\n\nSpecifically, to address an issue:\n"))
+    choice = select_quotes("How do I triage issues?", text, evidence=evidence)
+    assert choice.quotes == [text[text.index("To triage") : text.index("\n\nSpecifically")]]
+    assert choice.answer == ("To triage issues means to identify what kind of issue is happening and confirm bugs, "
+                             "provide support, discuss and design around the uses of the tool.")
+    # A sentence that ends in a full stop keeps its list to itself.
+    ended = text.replace("is happening and\n", "is happening.\n")
+    assert select_quotes("How do I triage issues?", ended, evidence=evidence).quotes[0].endswith("is happening.")
+
+
+def test_a_pointer_to_more_details_is_no_answer():
+    """pip's docs: "What does the `ensurepip` module do?" was answered "More details about how `ensurepip` works
+    and how it can be used, is available in the standard library documentation."."""
+    text, evidence = _section("ensurepip", (
+        "More details about how `ensurepip` works and how it can be used, is available in the standard library "
+        "documentation.\n\nThe `ensurepip` module bootstraps pip into an existing Python installation.\n"))
+    assert select_quotes("What does the `ensurepip` module do?", text, evidence=evidence).answer == (
+        "The `ensurepip` module bootstraps pip into an existing Python installation.")
+    pointer_only = text[: text.index("\n\nThe `ensurepip` module")] + "\n"
+    assert select_quotes("What does the `ensurepip` module do?", pointer_only) is None
