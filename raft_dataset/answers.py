@@ -22,7 +22,6 @@ import lemminflect
 import numpy as np
 
 from .markup import clean_inline
-from .offline_questions import _ACTING_KINDS, _VALUE_KINDS
 from .raft_format import (
     ANSWER_MARKER,
     BEGIN_QUOTE,
@@ -41,6 +40,7 @@ from .raft_format import (
     sentence_shape_problem,
 )
 from .records import Chunk
+from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, VALUE_KINDS
 
 __all__ = [
     "REFUSAL_ANSWER", "Answer", "AnswerGenerator", "AnswerRequest", "ExtractiveAnswerGenerator", "QuoteChoice",
@@ -875,7 +875,7 @@ def gives_a_way(question: str, answer: str) -> bool:
 
 # What a named thing is said to be right after its name: "the `click-contrib` organization", "the X command".
 # The kinds a heading names (offline_questions) plus the kinds of package a page introduces.
-_KIND_NOUNS = frozenset(_ACTING_KINDS + _VALUE_KINDS) | frozenset(re.findall(r"\w+", """organization organisation
+_KIND_NOUNS = frozenset(ACTING_KINDS + VALUE_KINDS) | frozenset(re.findall(r"\w+", """organization organisation
     package library project extension tool framework repository object type server client"""))
 
 
@@ -906,13 +906,10 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
     return "names" if set(subject_stems) <= set(stems) else None
 
 
-# "It was one of the first ...", not "It is easy to ...", "It is also possible to ...", "It is the responsibility
-# of the build backend to ...", "It is worth discussing ...", "It would probably all start by ..." or "It depends
-# on ..." (an "it" standing for nothing).
-_EXPLETIVE_IT = (r"(?:\s+is|\s+was|['\u2019]s)\s+(?:(?:also|not|still|quite|very|\w+ly)\s+)*(?:\w+\s+(?:to|that)\b"
-                 r"|worth\b|the (?:responsibility|job|duty|role) of\b|a good idea\b|up to\b)")
+# "It was one of the first ...", not "It is easy to ...", "It is also possible to ...", "It would probably all
+# start by ..." or "It depends on ..." (an "it" standing for nothing).
 _HEADING_PRONOUN_RE = re.compile(
-    rf"^(?:It(?!{_EXPLETIVE_IT})(?:\s+(?!(?:would|could|might|may|should|will|can|must|seems|depends|turns|happens"
+    rf"^(?:It(?!{EXPLETIVE_IT})(?:\s+(?!(?:would|could|might|may|should|will|can|must|seems|depends|turns|happens"
     r"|means|makes)\b)|['\u2019]s\s+)|They(?:['\u2019]re)?\s+)(?=[a-z])"
 )
 _CONTRACTED = frozenset(["it's", "it\u2019s", "they're", "they\u2019re"])

@@ -33,6 +33,7 @@ from .chunking import trim_span
 from .markup import INCLUDED_FILE_NOTE_RE, fenced_code_spans
 from .raft_format import STOPWORDS
 from .records import Document, Heading, Query
+from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, VALUE_KINDS
 
 __all__ = [
     "definition_question",
@@ -820,6 +821,15 @@ def _interrogative(text: str, tokens: list[_Token], *, keep: frozenset[str], tit
         if not rest and words[aux] in ("do", "does", "did"):
             rest = "do"  # "What Tidepool does" -> "What does Tidepool do?"
         return _Result(f"{wh} {words[aux]} {subject}{' ' + rest if rest else ''}?", "question")
+    # "How Black wraps lines" -> "How does Black wrap lines?": a subject, its verb's -s form, then its object (the
+    # last word no base-form verb, which "How Proxy Forwarded Headers Work" ends in).
+    if not _verb_forms(words[-1]) & {"VB", "VBP"}:
+        for k in range(2, len(tokens) - 1):
+            # One word before the verb is its subject whatever else it can be ("pip resolves ...").
+            subject = _valid_np(tokens[1:k]) or (k == 2 and not _tags(tokens[1]) & _CLOSED_TAGS)
+            if tokens[k].kind == "word" and "VBZ" in _verb_forms(words[k]) and subject and _valid_np(tokens[k + 1:]):
+                return _Result(f"{wh} does {render(1, k)} {_verb_lemma(words[k])} {render(k + 1, len(tokens))}?",
+                               "question")
     # "How Proxy Forwarded Headers Work" -> "How do proxy forwarded headers work?"
     for k in range(len(tokens) - 1, 1, -1):
         forms = _verb_forms(words[k])
@@ -1078,8 +1088,8 @@ def _is_imperative(
     forms = _verb_forms(first.low)
     if "VB" not in forms or first.genitive:
         return False
-    if len(tokens) == 1:
-        return False
+    if len(tokens) == 1 or first.bare in keep:
+        return False  # "Wing IDE" where the text writes "the Wing documentation": a name
     second = tokens[1]
     tags = _tags(first)
     second_tags = _tags(second)
@@ -1368,10 +1378,7 @@ def _article(
 
 # What the text calls the thing a heading names ("The `self sync` command ensures ..."): things that do
 # something, and things that hold a value.
-_ACTING_KINDS = ("command", "subcommand", "option", "flag", "setting", "function", "method", "decorator", "hook",
-                 "directive", "filter", "parameter", "argument", "class", "module", "plugin", "middleware")
-_VALUE_KINDS = ("variable", "key", "field", "property", "attribute", "environment variable")
-_KINDS = "|".join(sorted(_ACTING_KINDS + _VALUE_KINDS, key=len, reverse=True))  # longest first: "environment variable"
+_KINDS = "|".join(sorted(ACTING_KINDS + VALUE_KINDS, key=len, reverse=True))  # longest first: "environment variable"
 
 
 # "To send form data, pass ...", "To update an item you can use ...": the purpose a section opens with; at
@@ -1504,7 +1511,7 @@ def _named_thing(heading: str, body: str) -> tuple[str, str] | None:
     if found is None:
         return None
     kind = found.group(1).lower()
-    if kind in _VALUE_KINDS:
+    if kind in VALUE_KINDS:
         return f"What is the `{name}` {kind} for?", kind
     return f"What does the `{name}` {kind} do?", kind
 
@@ -1729,7 +1736,7 @@ _DEFINING_VERBS = _words("is are was were means mean refers refer stands stand d
 
 
 # "It's the most popular Python framework", "These are flags where ...": the topic, as the subject.
-_PRONOUN_DEFINITION_RE = re.compile(r"^(?:(?:It|They|These)(?: is|'s|’s| are) (?:a|an|the|one|just|simply|also)"
+_PRONOUN_DEFINITION_RE = re.compile(r"^(?:(?:It|They|These)(?: is|'s|’s| are) (?:also )?(?:a|an|the|one|just|simply)"
                                     r"|(?:They|These) are (?!always|various|sometimes|perhaps|less|just)[a-z]+s)\b")
 
 
@@ -1792,14 +1799,15 @@ def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool
     "If you want the blueprint to expose templates, ..." asks what the section does not answer, and so does
     "What is the session interface?" over "Added in version 0.8. ...". A section answers when one of its first
     sentences says what the topic is (see `_says_what_it_is`) or its first sentence is a description without
-    a subject. A name ("Werkzeug", `yield`, "Google Cloud Run") is left alone: a page about a tool may never
-    say what it is and still answer."""
+    a subject. A name ("Werkzeug", "Google Cloud Run") is held to less: a page about a tool may never say what it
+    is and still answer, so its first sentence need only be about it (see `_about_the_name`); code (`yield`) is
+    left alone."""
     text = re.sub(r"\s*\([^()]*\)\s*$", "", _clean(heading.marked or heading.text))  # "Cross-Site Scripting (XSS)"
     words = [t for t in _tokenize(text) if t.kind != "punct"]
     if not words or any(w.kind in ("code", "num") for w in words):
         return False
     if all(w.kind in ("word", "acronym", "name") and _is_name(w, keep) and w.low not in _CLOSED for w in words):
-        return False
+        return not _about_the_name(words, _opening_sentences(body, 2, paragraphs=2))
     # The head, and the noun of an "of" phrase: "Visibility of the Context" is about the context too.
     head = frozenset({_noun_stem(_topic_head(words).bare), _noun_stem(words[-1].bare)})
     topic = frozenset(_noun_stem(w.bare) for w in words if w.low not in _CLOSED)
@@ -1811,6 +1819,30 @@ def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool
     if any(_describes_without_subject(s) or _PRONOUN_DEFINITION_RE.match(s) for s in sentences[:2]):
         return False
     return not any(_says_what_it_is(sentence, head, topic, reach) for sentence in sentences)
+
+
+# What a thing named in a heading is ("Flask wraps the WSGI toolkit ..." under "Werkzeug").
+_THING_KINDS = _words("toolkit library framework tool server client package project extension plug-in plugin module "
+                      "system service platform language format protocol database engine application app program "
+                      "interpreter compiler editor browser")
+
+
+def _about_the_name(words: Sequence[_Token], sentences: Sequence[str]) -> bool:
+    """Whether one of a section's first sentences is about the name its heading gives ("Werkzeug", "Git"): it
+    opens with the name ("Webargs is a tool ...", "`blackdoc` is ...", not "The supported schemes are `git+file`,
+    ... and `git`." under "Git", which is about pip's URLs, nor "First, the browser would check with the DNS
+    servers ..." under "DNS"), with a pronoun standing for it ("It was one of the first ..."), describes it without
+    a subject, or says what kind of thing it talks about ("Flask wraps the WSGI toolkit ...")."""
+    if not sentences:
+        return True  # nothing to judge by: a name is left alone
+    name = {w.low for w in words}
+    for sentence in sentences:
+        said = [w.low for w in _tokenize(sentence) if w.kind != "punct"]
+        if (name <= set(said[: len(name) + 2]) or re.match(rf"\W*(?:it(?!{EXPLETIVE_IT})|they|this|these|he|she)\b",
+                                                          sentence, re.I)
+                or _describes_without_subject(sentence) or set(said) & _THING_KINDS):
+            return True
+    return False
 
 
 # --- deriving queries -----------------------------------------------------------------------------
@@ -1974,7 +2006,7 @@ def derive_queries(
                 named = _named_thing(heading.text, body)
                 # A key or field heading already reads as "What is `license-files`?"; a command heading
                 # read as English does not ("How do I debug info?").
-                if named and (named[1] in _ACTING_KINDS or result.question is None):
+                if named and (named[1] in ACTING_KINDS or result.question is None):
                     result = _Result(named[0], "what")
                 elif result.question and result.kind in ("what", "use"):
                     # The purpose the section opens with is what it answers; else the heading's question,

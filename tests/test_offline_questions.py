@@ -45,6 +45,11 @@ HEADINGS = [
     ("When to use Quart instead", None, "When should I use Quart instead?"),
     ("How the Context Works", None, "How does the context work?"),
     ("How a Request is Handled", None, "How is a request handled?"),
+    # black's and pip's docs: a subject, its verb and its object ("How does Black wraps line?" before).
+    ("How Black wraps lines", None, "How does Black wrap lines?"),
+    ("Why Black uses double quotes", None, "Why does Black use double quotes?"),
+    ("How pip resolves dependencies", None, "How does pip resolve dependencies?"),
+    ("How Proxy Forwarded Headers Work", None, "How do proxy forwarded headers work?"),
     ("What is a Program", None, "What is a program?"),
     ("What Tidepool does", None, "What does Tidepool do?"),
     ("What Tidepool does not do", None, "What does Tidepool not do?"),
@@ -769,7 +774,8 @@ def test_a_one_word_topic_its_section_does_not_open_with_asks_nothing():
     """flask_docs/blueprints.rst: "Blueprint Resources > Templates" over "If you want the blueprint to expose
     templates, ..." asked "What are templates?", and fastapi_docs' "Deployments Concepts > Memory" "What is
     memory?": the sections are about templates and memory there, not what they are. A section that opens with
-    the word, defines it in its second sentence or lists what it names keeps its question; so does a name."""
+    the word, defines it in its second sentence or lists what it names keeps its question; so does a name that one
+    of its first sentences is about."""
     more = " It goes on for a while so that the section has prose of its own, as real sections do."
     doc = _document("blueprints.rst", "Modular Applications", [
         (1, "Modular Applications", "Flask uses a concept of blueprints for making application components." + more),
@@ -780,10 +786,19 @@ def test_a_one_word_topic_its_section_does_not_open_with_asks_nothing():
         (2, "Fixtures", "Pytest fixtures allow writing pieces of code that are reusable across tests." + more),
         (2, "Hooks", "Tidepool calls plugins at four hooks:\n\n- `before_run`, before a job starts." + more),
         (2, "Werkzeug", "Flask wraps the WSGI toolkit that does the heavy lifting for requests." + more),
+        # pip's "Supported VCS > Git": the section is about pip's URLs for it, not about Git.
+        (2, "Git", "The supported schemes are `git+file`, `git+https`, `git+ssh` and `git`. Here are some of the "
+                   "supported forms:\n\n```none\nMyProject @ git+ssh://git@git.example.com/MyProject\n```\n\n"
+                   "It is also possible to specify a git ref such as a branch name." + more),
+        (2, "blackdoc", "`blackdoc` is primarily used to apply Black formatting to doctests in Python files." + more),
+        (2, "Pydantic", "Another big feature required by APIs is data validation.\n\nPydantic is a library "
+                        "that was made to provide that on top of several frameworks." + more),
     ])
     asked = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
     assert "What are templates?" not in asked and "What is memory?" not in asked, asked
-    for kept in ("What is middleware?", "What are fixtures?", "What are hooks?", "What is Werkzeug?"):
+    assert not any(question.startswith("What is Git") for question in asked), asked
+    for kept in ("What is middleware?", "What are fixtures?", "What are hooks?", "What is Werkzeug?",
+                 "What is blackdoc?", "What is Pydantic?"):
         assert kept in asked, (kept, asked)
 
 

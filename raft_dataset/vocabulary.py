@@ -1,0 +1,14 @@
+"""English word lists that question derivation and answer extraction share."""
+
+from __future__ import annotations
+
+# What a reference page documents, by what it does ("the `--app` option sets ...") ...
+ACTING_KINDS = ("command", "subcommand", "option", "flag", "setting", "function", "method", "decorator", "hook",
+                "directive", "filter", "parameter", "argument", "class", "module", "plugin", "middleware")
+# ... or by the value it holds ("the `PIP_CONFIG_FILE` environment variable").
+VALUE_KINDS = ("variable", "key", "field", "property", "attribute", "environment variable")
+
+# What follows an "it" that stands for nothing: "It is easy to ...", "It is also possible to ...", "It is the
+# responsibility of the build backend to ...", "It is worth discussing ..." (a pattern to follow "It").
+EXPLETIVE_IT = (r"(?:\s+is|\s+was|['\u2019]s)\s+(?:(?:also|not|still|quite|very|\w+ly)\s+)*(?:\w+\s+(?:to|that)\b"
+                r"|worth\b|the (?:responsibility|job|duty|role) of\b|a good idea\b|up to\b)")
