@@ -421,7 +421,10 @@ def _first_word(text: str) -> str:
 # The end of a lead-in that only announces what follows ("... like this:", "Here is an example:").
 _ANNOUNCES_RE = re.compile(
     r"(?:\b(?:like this|like so|like here|as follows|the following(?: \w+)?|below|here|example|examples|e\.g\.)"
-    r"|\b(?:is|are|looks|look|was|were)|\.\.\.)\s*[:：]\s*$",
+    r"|\b(?:is|are|looks|look|was|were)|\.\.\."
+    # "To exclude files when using pre-commit, you have two options:": a count of what comes after it
+    r"|\b(?:two|three|four|five|several|a few|some|multiple|many|various|different|\d+) (?:\w+ )?(?:options|ways|approaches"
+    r"|choices|methods|alternatives|possibilities|steps|cases|modes|strategies))\s*[:：]\s*$",
     re.IGNORECASE,
 )
 _POINTS_AT_RE = re.compile(r"\b(?:like this|like so|as follows|the following|as shown below)\b", re.IGNORECASE)
