@@ -1788,9 +1788,22 @@ def _says_what_it_is(sentence: str, head: frozenset[str], topic: frozenset[str],
 def _describes_without_subject(sentence: str) -> bool:
     """An API reference's one-line description: "Tells the browser to ...", "A proxy to the request data ...";
     not "Attributes can have ..." (a plural noun before a modal)."""
-    first, second = ([*_WORD_RE.findall(sentence), "", ""])[:2]
-    return first in ("A", "An") or (first[:1].isupper() and first.lower().endswith("s") and second.lower() not in
-                                     _AUXILIARIES and "VBZ" in _verb_forms(first.lower()))
+    words = _WORD_RE.findall(sentence)
+    first, second = ([*words, "", ""])[:2]
+    if first in ("A", "An"):
+        # A noun phrase, not a sentence: "A small number of participants explained ..." has a verb of its own
+        # before any clause or phrase that says what the noun is for.
+        for word in itertools.takewhile(lambda w: w.lower() not in _DESCRIPTION_TURNS, words[1:]):
+            if word.lower() in _AUXILIARIES or _verb_forms(word.lower()) & {"VBD", "VBZ"} and not _lemmas(
+                    word.lower()).get("NOUN"):
+                return False
+        return True
+    return first[:1].isupper() and first.lower().endswith("s") and second.lower() not in _AUXILIARIES and (
+        "VBZ" in _verb_forms(first.lower()))
+
+
+# Where a description's noun phrase turns to what the thing is for or holds ("A proxy to ...", "A list that ...").
+_DESCRIPTION_TURNS = _words("that which who whose where to for used with from containing")
 
 
 def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool:

@@ -825,6 +825,10 @@ def test_a_topic_its_section_never_says_anything_about_asks_nothing_or_how():
         (2, "Overlap policy", "`overlap` decides what happens when a run is due while an earlier run is active." + more),
         (3, "Homebrew", "On macOS and Linux, Tidepool is available from the project's own tap:\n\n```sh\nbrew install "
                         "tidepool\n```\n\nHomebrew installs a launchd service definition as well." + more),
+        # pip's survey results: a sentence opening with "A ..." is a description only without a verb of its own.
+        (4, "Reliance on good software development practices", "A small number of participants explained they have "
+            "good software practices in place, which help with writing secure software." + more),
+        (2, "Proxy", "A proxy to the request data, read lazily." + more),
     ])
     assert [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})] == [
         "What is HTTP strict transport security (HSTS)?",
@@ -832,6 +836,7 @@ def test_a_topic_its_section_never_says_anything_about_asks_nothing_or_how():
         "What is the routing system?",
         "How do I override the cache directory?",
         "What is the overlap policy?",
+        "What is a proxy?",
     ]
 
 
