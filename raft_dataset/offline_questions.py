@@ -1860,6 +1860,7 @@ def _about_the_name(words: Sequence[_Token], sentences: Sequence[str]) -> bool:
 
 # --- deriving queries -----------------------------------------------------------------------------
 
+_ASKED_RE = re.compile(r"[^.?!？\n]*[?？]")  # a question in running text, to tell an answer's words from it
 _INDEX_TITLES = frozenset(["index", "contents", "table of contents", "toc", "site map", "sitemap"])
 _MIN_PROSE_WORDS = 8
 
@@ -2050,8 +2051,10 @@ def derive_queries(
                 question = _reader_question(question)
                 if not question or _normal(question) == heading_key or _DEICTIC_RE.search(question):
                     continue
-                if _prose_words(body[answer_start:answer_end]) < _MIN_PROSE_WORDS:
-                    continue  # a checklist of questions to the reader, not an FAQ entry and its answer
+                if _prose_words(_ASKED_RE.sub(" ", body[answer_start:answer_end])) < _MIN_PROSE_WORDS:
+                    # a checklist of questions to the reader ("- What is a package?" / "- What types of packages
+                    # are there? e.g. file types"), not an FAQ entry and its answer
+                    continue
                 evidence = (section.body_start + answer_start, section.body_start + answer_end)
                 add(question, "sentence", evidence, capped=False)  # an FAQ entry: its answer follows it
             for question, _, _, alone in faq:

@@ -550,6 +550,13 @@ def test_faq_style_body_questions_and_inline_questions():
     ]
     assert len(derive_queries([inline], {inline.doc_id: _spans(inline)}, questions_per_section=1)) == 1
 
+    # pip's docs: a page outline lists the questions a page should answer; one item's "e.g. ..." is no answer.
+    outline = _document("docs-plan.md", "Plan", [(2, "Suggested content", (
+        "- What is a package?\n- What types of packages are there? e.g. file types\n- Where do I get packages from?\n"
+        "- How should I control how packages are installed on my system?\n"))])
+    assert [q.question for q in derive_queries([outline], {outline.doc_id: _spans(outline, 80)})
+            if q.origin == "sentence"] == []
+
 
 def test_questions_the_text_asks_its_reader_are_rephrased_or_dropped():
     body = (
