@@ -1860,6 +1860,8 @@ def _about_the_name(words: Sequence[_Token], sentences: Sequence[str]) -> bool:
 
 # --- deriving queries -----------------------------------------------------------------------------
 
+_ADMONITION_RE = re.compile(r"^(?:Note|Warning|Tip|Important|Caution|Attention|Danger|Hint|See also):[^\n]*"
+                            r"(?:\n(?!\n)[^\n]*)*", re.MULTILINE)  # the paragraph of a note, as markup renders it
 _ASKED_RE = re.compile(r"[^.?!？\n]*[?？]")  # a question in running text, to tell an answer's words from it
 _INDEX_TITLES = frozenset(["index", "contents", "table of contents", "toc", "site map", "sitemap"])
 _MIN_PROSE_WORDS = 8
@@ -2010,7 +2012,9 @@ def derive_queries(
         for section in _sections(doc):
             heading = section.heading
             body = doc.text[section.body_start:section.body_end]
-            own_prose = _prose_words(body) >= _MIN_PROSE_WORDS
+            # A caution alone ("Where is the cache stored" over "Caution: The exact filesystem structure ... may
+            # change") is no text of the section's own: its subsections answer.
+            own_prose = _prose_words(_ADMONITION_RE.sub("", body)) >= _MIN_PROSE_WORDS
             while parent_titles and parent_titles[-1][0] >= heading.level:
                 parent_titles.pop()
             heading_text = _continued(heading.marked or heading.text, parent_titles[-1][1] if parent_titles else doc.title)

@@ -470,6 +470,14 @@ def test_question_heading_without_text_of_its_own_takes_its_subsections_as_evide
     [query] = derive_queries([doc], {doc.doc_id: _spans(doc)})
     assert query.question == "Is tox supported?"
     assert doc.text[slice(*query.evidence)] == "Run tox with the plugin and it works."
+    # pip's docs: a caution alone is no text of the section's own.
+    doc = _document("caching.md", "Caching", [
+        (2, "Where is the cache stored", "Caution: The exact filesystem structure of pip's cache is considered to be "
+                                         "an implementation detail and may change between any two versions of pip."),
+        (3, "pip cache dir", "You can use `pip cache dir` to get the cache directory that pip is configured to use.")])
+    [query, *_] = derive_queries([doc], {doc.doc_id: _spans(doc)})
+    assert query.question == "Where is the cache stored?"
+    assert doc.text[slice(*query.evidence)].endswith("the cache directory that pip is configured to use.")
 
 
 def test_long_page_gives_one_question_per_section():
