@@ -1037,6 +1037,8 @@ def _scores(
             score -= 0.3 * boost  # "you might want to restrict the headers": the need, not the way
         if form == "why" and _REASON_RE.search(bodies[i]):
             score += 0.2 * boost  # "Why ...?": the sentence that gives a reason
+        if form == "yes_no" and _YES_OR_NO_RE.match(bodies[i]):
+            score += boost  # "Is tox supported?": "Yes. Provided that you are using tox >= 4, ..." settles it
         if form == "how" and (score > 0 or i in in_evidence):
             score += boost * {"code": 0.25, "item": 0.2}.get(s.takes or "", 0.0)
         if s.takes == "dangling":
@@ -1054,6 +1056,7 @@ def _scores(
     return scores
 
 
+_YES_OR_NO_RE = re.compile(r"^\W*(?:yes|no)\b(?!\s+(?:more|longer|one|other|matter|need)\b)", re.IGNORECASE)
 # A bare list whose every item opens with a call's or a definition's signature in code.
 _SIGNATURES_RE = re.compile(r"(?:[-*+][ \t]+`(?:def |async def |class )?[\w.]+\([^`\n]*\)`[^\n]*(?:\n|$))+")
 

@@ -1344,3 +1344,20 @@ def test_a_pointer_to_more_details_is_no_answer():
         "The `ensurepip` module bootstraps pip into an existing Python installation.")
     pointer_only = text[: text.index("\n\nThe `ensurepip` module")] + "\n"
     assert select_quotes("What does the `ensurepip` module do?", pointer_only) is None
+
+
+def test_a_yes_or_no_question_is_settled_by_the_sentence_that_says_yes_or_no():
+    """poetry_docs/faq.md: "Is tox supported?" was answered "`tox` can be configured in multiple ways.", which the
+    encoder found closer to the question than the FAQ's own "Yes. Provided that you are using `tox` >= 4, ..."."""
+    text, evidence = _section("Is tox supported?", (
+        "Yes. Provided that you are using `tox` >= 4, you can use it in combination with the PEP 517 compliant build "
+        "system provided by Poetry.\n\nSo, in your `pyproject.toml` file, add this section if it does not already "
+        "exist:\n\n```toml\n[build-system]\nrequires = [\"poetry-core>=1.0.0\"]\n```\n\n`tox` can be configured in "
+        "multiple ways. It depends on what should be the code under test and which dependencies should be installed.\n"))
+    closer_to_the_question = [0.45, 0.4, 0.7, 0.6]  # as the encoder ranked them: the "configured" sentence first
+    assert len(candidate_sentences(text)) == len(closer_to_the_question)
+    choice = select_quotes("Is tox supported?", text, similarities=closer_to_the_question, evidence=evidence)
+    assert choice.answer.startswith("Yes. Provided that you are using `tox` >= 4")
+    # "No more than ...", "No other ..." open no answer to it.
+    text = ("No more than two workers run at once. The scheduler supports tox environments as jobs.\n")
+    assert select_quotes("Is tox supported?", text, similarities=[0.4, 0.6]).answer.startswith("The scheduler supports")
