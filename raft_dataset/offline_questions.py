@@ -2012,9 +2012,7 @@ def derive_queries(
         for section in _sections(doc):
             heading = section.heading
             body = doc.text[section.body_start:section.body_end]
-            # A caution alone ("Where is the cache stored" over "Caution: The exact filesystem structure ... may
-            # change") is no text of the section's own: its subsections answer.
-            own_prose = _prose_words(_ADMONITION_RE.sub("", body)) >= _MIN_PROSE_WORDS
+            own_prose = _prose_words(body) >= _MIN_PROSE_WORDS
             while parent_titles and parent_titles[-1][0] >= heading.level:
                 parent_titles.pop()
             heading_text = _continued(heading.marked or heading.text, parent_titles[-1][1] if parent_titles else doc.title)
@@ -2042,7 +2040,10 @@ def derive_queries(
             taken = 0
             heading_key = _normal(result.question or "")
             if result.question and result.kind in ("question", "problem"):
-                evidence = (section.body_start, section.body_end if own_prose else section.tree_end)
+                # A caution alone ("Where is the cache stored" over "Caution: The exact filesystem structure ... may
+                # change") does not answer the question: its subsections do.
+                answers = _prose_words(_ADMONITION_RE.sub("", body)) >= _MIN_PROSE_WORDS
+                evidence = (section.body_start, section.body_end if answers else section.tree_end)
                 add(result.question, "heading", evidence, capped=False)
             elif result.question and own_prose and questions_per_section > 0:
                 taken += add(result.question, "heading", (section.body_start, section.body_end), capped=True)
