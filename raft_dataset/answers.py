@@ -472,6 +472,7 @@ _ABOUT_THE_DOCS_RE = re.compile(
     r"\b(?:outside|beyond) (?:the )?scope of\b"
     r"|\b(?:section|doc|document|documentation|docs|page|chapter|guide|article|pattern|tutorial|recipe)s? (?:also )?"
     r"(?:is for you|goes? over|covers?|describes?|documents|explains?|discuss(?:es)?|focus(?:es)? on|guides? you|walks? you"
+    r"|provides? (?:detailed |more |further |additional )?(?:information|details|guidance|instructions)"  # "These pages provide ..."
     r"|shows? (?:you|how)|will (?:show|explain|cover|describe|walk|guide|go over|teach|discuss))\b"
     r"|^\W*here(?:'s| is| are) (?:the )?(?:reference|some (?:additional |more |other )?(?:ideas|tips|notes|resources|examples))\b"
     r"|\bshould give you an idea\b"
