@@ -1579,6 +1579,8 @@ def _question_spans(text: str) -> list[tuple[str, int, int, bool]]:
         para = block.group(0)
         if para.lstrip().startswith(("|", ">", "    ")) and not para.lstrip().startswith("> "):
             continue
+        if re.match(r"\s*>\s*[\"\u201c]", para):
+            continue  # someone's words quoted ('> "... Do a code audit? Pffff. ..."'), not a question the page asks
         offset = block.start()
         marker = _LIST_MARKER_RE.match(para)
         body_start = marker.end() if marker else 0

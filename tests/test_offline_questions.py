@@ -564,6 +564,12 @@ def test_faq_style_body_questions_and_inline_questions():
         "- How should I control how packages are installed on my system?\n"))])
     assert [q.question for q in derive_queries([outline], {outline.doc_id: _spans(outline, 80)})
             if q.origin == "sentence"] == []
+    # pip's survey results: a participant's words, quoted, ask nothing of the page.
+    quoted = _document("security.md", "Security", [(2, "Reasons", (
+        "Participants gave many reasons for not auditing.\n\n> \"I want to calculate the elevation of the moon. Do "
+        "a code audit? Pffff. Most of the stuff I do is banal, so I just install it and move on.\"\n\n" + PROSE))])
+    assert [q.question for q in derive_queries([quoted], {quoted.doc_id: _spans(quoted, 150)}, questions_per_section=3)
+            if q.origin == "sentence"] == []
 
 
 def test_questions_the_text_asks_its_reader_are_rephrased_or_dropped():
