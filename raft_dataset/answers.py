@@ -405,6 +405,8 @@ _BLOCK_KINDS = ("item", "row", "code")
 _QUOTE_BUDGET = 420  # most characters of prose quoted (a lead-in's block comes on top)
 _STATEMENT_BUDGET = 360  # most characters of two sentences a final answer states together
 # "..., here's how you can do it.": announces what follows, which a stated sentence does not bring.
+# "Here is a simple example of how you can use SQLite 3 with Flask:": what comes next, announced.
+_HERE_IS_RE = re.compile(r"^\W*here(?:'s|\u2019s| is| are)\b", re.IGNORECASE)
 _HERES_HOW_RE = re.compile(r"\bhere(?:'s|\u2019s| is) (?:how|what|an example)\b", re.IGNORECASE)
 
 
@@ -500,6 +502,7 @@ def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
     if _ABOUT_THE_DOCS_RE.search(body) or _POINTER_RE.search(body):
         return False  # it tells what the docs cover or where to read on: no answer to a question about the subject
     if s.takes == "dangling" and (len(body.split()) < 8 or _ANNOUNCES_RE.search(body) or _POINTS_AT_RE.search(body)
+                                  or _HERE_IS_RE.match(body)
                                   or _OPEN_ENDED_RE.search(body.rstrip().rstrip(":："))):
         return False  # "... as follows:" or "... authenticate with:" with its example missing only announces
     if markup_problem(text[s.start : s.end]) or restates_question(body, question, title):

@@ -685,7 +685,9 @@ def test_a_sentence_about_the_docs_is_never_the_answer(minilm_generator):
                  # fastapi_docs: a lead-in whose example was an include the markup dropped ends on "with:".
                  "Now try with an inactive user, authenticate with:\n",
                  # black's docs: the two options are subsections the chunk does not hold.
-                 "To exclude files when using pre-commit, you have two options:\n"):
+                 "To exclude files when using pre-commit, you have two options:\n",
+                 # flask_docs/patterns/sqlite3.rst: the example is in the next chunk.
+                 "Here is a simple example of how you can use SQLite 3 with Flask:\n"):
         assert select_quotes("What are design decisions in Flask?", meta) is None, meta
 
 
