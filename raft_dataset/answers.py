@@ -1221,7 +1221,7 @@ _OPEN_ENDED_RE = re.compile(
 )
 # A sentence that stops on a word that cannot end one ("... is happening and", "... such as"): it goes on in the
 # list after it.
-_RUNS_INTO_LIST_RE = re.compile(r"(?<![.!?:;,])\s(?:and|or|the|an?|including|such as|namely|to|of|with|for|by|in|as"
+_RUNS_INTO_LIST_RE = re.compile(r"\s(?:and|or|the|an?|including|such as|namely|to|of|with|for|by|in|as"
                                 r"|like|is|are|be)\s*$", re.IGNORECASE)
 _MAX_LIST_ITEMS = 8
 _CODE_NOUNS = frozenset(["code", "command", "commands", "snippet", "line", "lines", "call", "statement"])
@@ -1398,11 +1398,13 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
         more = len(items) - len(shown)
         if more == 1 and len(items) <= _MAX_LIST_ITEMS and len(items[-1]) <= 300:
             shown, more = items, 0  # "and 1 more" would hide less than it says
-        joined = _join_items(shown) + (f"; and {more} more in the list quoted above" if more else "")
-        if _RUNS_INTO_LIST_RE.search(lead) and not more:  # "... is happening and confirm bugs, provide support, ..."
-            runs_on = ", " if not any(re.search(r"[,;]", item) for item in shown) else "; "
-            return as_statement(f"{lead.rstrip()} {runs_on.join(shown)}") if shown else ""
-        return as_statement(f"{lead.rstrip().rstrip(':：.').rstrip()}: {joined}") if shown else ""
+        rest = f"; and {more} more in the list quoted above" if more else ""
+        if not shown:
+            return ""
+        if _RUNS_INTO_LIST_RE.search(lead):  # "... is happening and confirm bugs, provide support, ..."
+            runs_on = ", " if not more and not any(re.search(r"[,;]", item) for item in shown) else "; "
+            return as_statement(f"{lead.rstrip()} {runs_on.join(shown)}{rest}")
+        return as_statement(f"{lead.rstrip().rstrip(':：.').rstrip()}: {_join_items(shown)}{rest}")
     if s.takes == "code":
         label, lines = _code_lines(text, s)
         lines = _without_prompts(lines)

@@ -1332,6 +1332,17 @@ def test_a_sentence_that_runs_into_its_list_takes_it_along():
     assert choice.quotes == [text[text.index("To triage") : text.index("\n\nSpecifically")]]
     assert choice.answer == ("To triage issues means to identify what kind of issue is happening and confirm bugs, "
                              "provide support, discuss and design around the uses of the tool.")
+    # Items with commas of their own are kept apart with semicolons; a long list still runs on from the sentence.
+    text, evidence = _section("Triage Issues", (
+        "To triage issues means to identify what kind of issue is happening, and\n\n- confirm bugs, if any\n"
+        "- provide support\n"))
+    assert select_quotes("How do I triage issues?", text, evidence=evidence).answer == (
+        "To triage issues means to identify what kind of issue is happening, and confirm bugs, if any; provide support.")
+    items = "".join(f"- confirm bug number {n} now\n" for n in range(12))
+    text, evidence = _section("Triage Issues", f"To triage issues means to identify what is happening and\n\n{items}")
+    answer = select_quotes("How do I triage issues?", text, evidence=evidence).answer
+    assert answer.startswith("To triage issues means to identify what is happening and confirm bug number 0 now; ")
+    assert answer.endswith("more in the list quoted above.")
     # A sentence that ends in a full stop keeps its list to itself.
     ended = text.replace("is happening and\n", "is happening.\n")
     assert select_quotes("How do I triage issues?", ended, evidence=evidence).quotes[0].endswith("is happening.")
