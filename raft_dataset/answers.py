@@ -40,7 +40,7 @@ from .raft_format import (
     sentence_shape_problem,
 )
 from .records import Chunk
-from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, VALUE_KINDS
+from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, PACKAGE_KINDS, VALUE_KINDS
 
 __all__ = [
     "REFUSAL_ANSWER", "Answer", "AnswerGenerator", "AnswerRequest", "ExtractiveAnswerGenerator", "QuoteChoice",
@@ -240,27 +240,9 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
                 if piece_end == end:
                     piece_end = _through_its_block(text, blocks, b, body_end)
                 takes = _taken_kind(text, blocks, b) if piece_end > body_end else "dangling"
-            elif piece_end == end and piece.rstrip().endswith(("...", "\u2026")) and _taken_kind(text, blocks, b) == "code" \
-                    and not re.search(r"\blet(?:'s|\u2019s| us)\b", piece, re.IGNORECASE):
-                # "You can disable SSL verification completely and allow insecure requests..." over its example:
-                # an ellipsis leads into the code as a colon would (not a tutorial's "let's start by looking ...").
+            elif piece_end == end and (leads_into := _leads_into(text, blocks, b, piece)):
                 piece_end = _through_its_block(text, blocks, b, body_end)
-                takes = "code" if piece_end > body_end else None
-            elif piece_end == end and _POINTS_AT_RE.search(piece) and _taken_kind(text, blocks, b) in _BLOCK_KINDS:
-                # "The following are the steps directly related to the context." over its list: a lead-in
-                # with a full stop.
-                piece_end = _through_its_block(text, blocks, b, body_end)
-                takes = _taken_kind(text, blocks, b) if piece_end > body_end else None
-            elif piece_end == end and _RUNS_INTO_LIST_RE.search(piece) and _taken_kind(text, blocks, b) == "item":
-                # "To triage issues means to identify what kind of issue is happening and" over "- confirm bugs":
-                # the sentence goes on in its list.
-                piece_end = _through_its_block(text, blocks, b, body_end)
-                takes = "item" if piece_end > body_end else None
-            elif piece_end == end and (_takes_its_commands(text, blocks, b, piece)
-                                       or _says_what_to_use(text, blocks, b, piece)):
-                # A step written with a full stop still announces the code that carries it out.
-                piece_end = _through_its_block(text, blocks, b, body_end)
-                takes = "code" if piece_end > body_end else None
+                takes = leads_into if piece_end > body_end else None
             quoted = text[at:piece_end]
             if _long_enough(piece, 2 if takes not in (None, "dangling") else 4) and BEGIN_QUOTE not in quoted \
                     and END_QUOTE not in quoted:
@@ -273,6 +255,27 @@ def _sentences(text: str) -> tuple[_Sentence, ...]:
         found = [f for f in found if not start <= f.start < end]
         found.append(_Sentence(start, end, end, first, "list", "list"))
     return tuple(sorted(found, key=lambda f: f.start))
+
+
+def _leads_into(text: str, blocks: list[tuple[str, int, int]], b: int, piece: str) -> str | None:
+    """The kind of block ("code", "item", "row") that a paragraph's last sentence, not ending in a colon, leads
+    into and takes along; None when it stands alone."""
+    taken = _taken_kind(text, blocks, b)
+    if piece.rstrip().endswith(("...", "\u2026")) and taken == "code" and not re.search(
+            r"\blet(?:'s|\u2019s| us)\b", piece, re.IGNORECASE):
+        # "You can disable SSL verification completely and allow insecure requests..." over its example:
+        # an ellipsis leads into the code as a colon would (not a tutorial's "let's start by looking ...").
+        return "code"
+    if _POINTS_AT_RE.search(piece) and taken in _BLOCK_KINDS:
+        # "The following are the steps directly related to the context." over its list: a lead-in with a full stop.
+        return taken
+    if _RUNS_INTO_LIST_RE.search(piece) and taken == "item":
+        # "To triage issues means to identify what kind of issue is happening and" over "- confirm bugs": the
+        # sentence goes on in its list.
+        return "item"
+    if _takes_its_commands(text, blocks, b, piece) or _says_what_to_use(text, blocks, b, piece):
+        return "code"  # a step written with a full stop still announces the code that carries it out
+    return None
 
 
 def _bare_lists(text: str, blocks: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
@@ -405,8 +408,6 @@ _BLOCK_KINDS = ("item", "row", "code")
 _QUOTE_BUDGET = 420  # most characters of prose quoted (a lead-in's block comes on top)
 _STATEMENT_BUDGET = 360  # most characters of two sentences a final answer states together
 # "..., here's how you can do it.": announces what follows, which a stated sentence does not bring.
-# "Here is a simple example of how you can use SQLite 3 with Flask:": what comes next, announced.
-_HERE_IS_RE = re.compile(r"^\W*here(?:'s|\u2019s| is| are)\b", re.IGNORECASE)
 _HERES_HOW_RE = re.compile(r"\bhere(?:'s|\u2019s| is) (?:how|what|an example)\b", re.IGNORECASE)
 
 
@@ -429,6 +430,8 @@ _ANNOUNCES_RE = re.compile(
     r"|choices|methods|alternatives|possibilities|steps|cases|modes|strategies))\s*[:：]\s*$",
     re.IGNORECASE,
 )
+# "Here is a simple example of how you can use SQLite 3 with Flask:": what comes next, announced.
+_HERE_IS_RE = re.compile(r"^\W*here(?:'s|\u2019s| is| are)\b", re.IGNORECASE)
 _POINTS_AT_RE = re.compile(r"\b(?:like this|like so|as follows|the following|as shown below)\b", re.IGNORECASE)
 _REASON_RE = re.compile(r"^\W*(?:because|since)\b|\b(?:because|so that|in order to|due to|this is why|the reason)\b", re.I)
 _PRONOUNS = frozenset(["it", "its", "this", "these", "they", "them", "their"])
@@ -881,9 +884,9 @@ def gives_a_way(question: str, answer: str) -> bool:
 
 
 # What a named thing is said to be right after its name: "the `click-contrib` organization", "the X command".
-# The kinds a heading names (offline_questions) plus the kinds of package a page introduces.
-_KIND_NOUNS = frozenset(ACTING_KINDS + VALUE_KINDS) | frozenset(re.findall(r"\w+", """organization organisation
-    package library project extension tool framework repository object type server client"""))
+# The kinds a heading names plus the kinds of package a page introduces (see vocabulary).
+_KIND_NOUNS = frozenset(ACTING_KINDS + VALUE_KINDS + PACKAGE_KINDS) | frozenset(
+    ["organization", "organisation", "repository", "object", "type"])
 
 
 def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
@@ -914,7 +917,8 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
 
 
 # "It was one of the first ...", not "It is easy to ...", "It is also possible to ...", "It would probably all
-# start by ..." or "It depends on ..." (an "it" standing for nothing).
+# start by ..." or "It depends on ..." (an "it" standing for nothing). Stricter than offline_questions'
+# `_NAME_PRONOUN_RE`: the heading's name takes the pronoun's place.
 _HEADING_PRONOUN_RE = re.compile(
     rf"^(?:It(?!{EXPLETIVE_IT})(?:\s+(?!(?:would|could|might|may|should|will|can|must|seems|depends|turns|happens"
     r"|means|makes)\b)|['\u2019]s\s+)|They(?:['\u2019]re)?\s+)(?=[a-z])"
@@ -1166,7 +1170,8 @@ def _extend(
 
 
 # "First, configure the package source ...:" / code / "Then, ... configure credentials for it." / code: steps in
-# order, which an answer gives together (the first alone stops short of what was asked).
+# order, which an answer gives together (the first alone stops short of what was asked). These mark a step's place
+# in the order; `_STEP_RE` recognises a step by its verb.
 _FIRST_STEP_RE = re.compile(r"^\W*(?:first(?:ly)?\b|(?:begin|start) by\b|to (?:begin|start)\b|step 1\b)", re.IGNORECASE)
 _NEXT_STEP_RE = re.compile(r"^\W*(?:then|next|after that|afterwards|second(?:ly)?|finally|once (?:this|that|it|you)\b[^,.]{0,60},)",
                            re.IGNORECASE)
@@ -1216,13 +1221,11 @@ _FOLLOWING_RE = re.compile(r"\b(?:the\s+)?following(?:\s+(\w+))?\s*$", re.IGNORE
 # "... exits with one of these statuses:": the statuses are the block's.
 _THESE_RE = re.compile(r"\b(?:these|those)\s+(\w+)\s*$", re.IGNORECASE)
 _LIKE_THIS_RE = re.compile(r"\s*,?\s*\b(?:like this|like so|like|as follows|as shown below|as below|below)\s*$", re.I)
-_OPEN_ENDED_RE = re.compile(
-    r"\b(?:with|in|to|using|by|via|of|as|for|like|is|are|be|run|use|type|execute|call|add|write|enter)\s*$", re.I
-)
+_OPEN_WORDS = "with|in|to|by|of|as|for|like|is|are|be"  # prepositions and verbs that leave a sentence open
+_OPEN_ENDED_RE = re.compile(rf"\b(?:{_OPEN_WORDS}|using|via|run|use|type|execute|call|add|write|enter)\s*$", re.I)
 # A sentence that stops on a word that cannot end one ("... is happening and", "... such as"): it goes on in the
 # list after it.
-_RUNS_INTO_LIST_RE = re.compile(r"\s(?:and|or|the|an?|including|such as|namely|to|of|with|for|by|in|as"
-                                r"|like|is|are|be)\s*$", re.IGNORECASE)
+_RUNS_INTO_LIST_RE = re.compile(rf"\s(?:{_OPEN_WORDS}|and|or|the|an?|including|such as|namely)\s*$", re.IGNORECASE)
 _MAX_LIST_ITEMS = 8
 _CODE_NOUNS = frozenset(["code", "command", "commands", "snippet", "line", "lines", "call", "statement"])
 _MAX_INLINE_CODE = 80

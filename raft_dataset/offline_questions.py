@@ -33,7 +33,7 @@ from .chunking import trim_span
 from .markup import INCLUDED_FILE_NOTE_RE, fenced_code_spans
 from .raft_format import STOPWORDS
 from .records import Document, Heading, Query
-from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, VALUE_KINDS
+from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, PACKAGE_KINDS, VALUE_KINDS
 
 __all__ = [
     "definition_question",
@@ -826,8 +826,8 @@ def _interrogative(text: str, tokens: list[_Token], *, keep: frozenset[str], tit
     if not _verb_forms(words[-1]) & {"VB", "VBP"}:
         for k in range(2, len(tokens) - 1):
             # One word before the verb is its subject whatever else it can be ("pip resolves ...").
-            subject = _valid_np(tokens[1:k]) or (k == 2 and not _tags(tokens[1]) & _CLOSED_TAGS)
-            if tokens[k].kind == "word" and "VBZ" in _verb_forms(words[k]) and subject and _valid_np(tokens[k + 1:]):
+            if tokens[k].kind == "word" and "VBZ" in _verb_forms(words[k]) and _valid_np(tokens[k + 1:]) and (
+                    _valid_np(tokens[1:k]) or k == 2 and not _tags(tokens[1]) & _CLOSED_TAGS):
                 return _Result(f"{wh} does {render(1, k)} {_verb_lemma(words[k])} {render(k + 1, len(tokens))}?",
                                "question")
     # "How Proxy Forwarded Headers Work" -> "How do proxy forwarded headers work?"
@@ -1397,9 +1397,9 @@ _ABILITY_RE = re.compile(
 
 
 # A note before the section's text: "Added in version 2.4.", "Warning: Not supported in ...".
+_NOTE_LABELS = "Note|Warning|Tip|Important|Caution|Attention|Danger|Hint|See also"  # admonitions, as markup renders them
 _NOTE_RE = re.compile(r"^(?:(?:Added|Changed|Deprecated|New|Removed) (?:in|since) (?:version )?[\w.]+(?:[.:].*)?"
-                      r"|(?:Note|Warning|Tip|Important|Caution|Attention|Danger|Hint|See also|Seealso)(?::.*)?)$",
-                      re.IGNORECASE)
+                      rf"|(?:{_NOTE_LABELS}|Seealso)(?::.*)?)$", re.IGNORECASE)
 
 
 def _prose_paragraphs(body: str) -> Iterator[str]:
@@ -1568,6 +1568,9 @@ def _without_code(text: str) -> str:
     return text
 
 
+_QUOTED_WORDS_RE = re.compile(r"\s*>\s*[\"\u201c]")  # a blockquote that opens with a quotation mark
+
+
 def _question_spans(text: str) -> list[tuple[str, int, int, bool]]:
     """(question, start, end, standalone) for each question the text asks outside code fences.
 
@@ -1579,7 +1582,7 @@ def _question_spans(text: str) -> list[tuple[str, int, int, bool]]:
         para = block.group(0)
         if para.lstrip().startswith(("|", ">", "    ")) and not para.lstrip().startswith("> "):
             continue
-        if re.match(r"\s*>\s*[\"\u201c]", para):
+        if _QUOTED_WORDS_RE.match(para):
             continue  # someone's words quoted ('> "... Do a code audit? Pffff. ..."'), not a question the page asks
         offset = block.start()
         marker = _LIST_MARKER_RE.match(para)
@@ -1837,9 +1840,14 @@ def _unanswered_topic(heading: Heading, body: str, keep: frozenset[str]) -> bool
 
 
 # What a thing named in a heading is ("Flask wraps the WSGI toolkit ..." under "Werkzeug").
-_THING_KINDS = _words("toolkit library framework tool server client package project extension plug-in plugin module "
-                      "system service platform language format protocol database engine application app program "
-                      "interpreter compiler editor browser")
+_THING_KINDS = frozenset(PACKAGE_KINDS) | _words("toolkit plug-in plugin module system service platform language format "
+                                                 "protocol database engine application app program interpreter "
+                                                 "compiler editor browser")
+
+
+# A pronoun that may stand for the name a heading gives ("It was one of the first ..."); answers'
+# `_HEADING_PRONOUN_RE` is stricter, as it puts the name in the pronoun's place.
+_NAME_PRONOUN_RE = re.compile(rf"\W*(?:it(?!{EXPLETIVE_IT})|they|this|these|he|she)\b", re.IGNORECASE)
 
 
 def _about_the_name(words: Sequence[_Token], sentences: Sequence[str]) -> bool:
@@ -1853,8 +1861,7 @@ def _about_the_name(words: Sequence[_Token], sentences: Sequence[str]) -> bool:
     name = {w.low for w in words}
     for sentence in sentences:
         said = [w.low for w in _tokenize(sentence) if w.kind != "punct"]
-        if (name <= set(said[: len(name) + 2]) or re.match(rf"\W*(?:it(?!{EXPLETIVE_IT})|they|this|these|he|she)\b",
-                                                          sentence, re.I)
+        if (name <= set(said[: len(name) + 2]) or _NAME_PRONOUN_RE.match(sentence)
                 or _describes_without_subject(sentence) or set(said) & _THING_KINDS):
             return True
     return False
@@ -1862,8 +1869,7 @@ def _about_the_name(words: Sequence[_Token], sentences: Sequence[str]) -> bool:
 
 # --- deriving queries -----------------------------------------------------------------------------
 
-_ADMONITION_RE = re.compile(r"^(?:Note|Warning|Tip|Important|Caution|Attention|Danger|Hint|See also):[^\n]*"
-                            r"(?:\n(?!\n)[^\n]*)*", re.MULTILINE)  # the paragraph of a note, as markup renders it
+_ADMONITION_RE = re.compile(rf"^(?:{_NOTE_LABELS}):[^\n]*(?:\n(?!\n)[^\n]*)*", re.MULTILINE)  # a note's paragraph
 _ASKED_RE = re.compile(r"[^.?!？\n]*[?？]")  # a question in running text, to tell an answer's words from it
 _INDEX_TITLES = frozenset(["index", "contents", "table of contents", "toc", "site map", "sitemap"])
 _MIN_PROSE_WORDS = 8

@@ -1,4 +1,4 @@
-"""English word lists that question derivation and answer extraction share."""
+"""English word lists and patterns that question derivation and answer extraction share."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ ACTING_KINDS = ("command", "subcommand", "option", "flag", "setting", "function"
                 "directive", "filter", "parameter", "argument", "class", "module", "plugin", "middleware")
 # ... or by the value it holds ("the `PIP_CONFIG_FILE` environment variable").
 VALUE_KINDS = ("variable", "key", "field", "property", "attribute", "environment variable")
+# What a software project is said to be ("Webargs is a tool ...", "the `click-contrib` organization's packages").
+PACKAGE_KINDS = ("package", "library", "project", "extension", "tool", "framework", "server", "client")
 
 # What follows an "it" that stands for nothing: "It is easy to ...", "It is also possible to ...", "It is the
 # responsibility of the build backend to ...", "It is worth discussing ..." (a pattern to follow "It").
