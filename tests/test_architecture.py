@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "raft_dataset"
 # Lowest first. A module may import modules of lower layers only; the entry points (last layer) and
 # the package's own __init__ (lazy re-exports) may import anything.
 LAYERS = [
-    {"features", "jsonl", "tokens", "cache", "report", "typecheck", "formats"},
+    {"features", "jsonl", "tokens", "cache", "report", "typecheck", "formats", "vocabulary"},
     {"records", "raft_format", "llm.config", "metrics"},
     {"markup", "prompt", "llm.backends", "metrics.scoring", "shards"},
     {"metrics.raft_answer_match.raft_answer_match", "metrics.raft_format_compliance.raft_format_compliance",
