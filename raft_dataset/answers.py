@@ -1064,6 +1064,7 @@ def _scores(
     return scores
 
 
+# "Yes. Provided that ...", "No, ...": a yes-or-no answer (not "No more than ...", "No other ...").
 _YES_OR_NO_RE = re.compile(r"^\W*(?:yes|no)\b(?!\s+(?:more|longer|one|other|matter|need)\b)", re.IGNORECASE)
 # A bare list whose every item opens with a call's or a definition's signature in code.
 _SIGNATURES_RE = re.compile(r"(?:[-*+][ \t]+`(?:def |async def |class )?[\w.]+\([^`\n]*\)`[^\n]*(?:\n|$))+")

@@ -1503,6 +1503,8 @@ _RST_CODE_DIRECTIVES = {
     "code-block", "sourcecode", "code", "doctest", "testcode", "testoutput", "ipython", "code-cell",
     "jupyter-execute", "prompt", "console", "productionlist",
 }
+
+
 def _code_language(directive: str, argument: str) -> str:
     """The language of a code directive's block: its argument's first word, but a doctest is a Python
     session and a test's code or output has none."""

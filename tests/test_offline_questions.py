@@ -291,7 +291,7 @@ def test_derived_heading_questions_keep_code_and_read_the_page(tmp_path):
     )
     doc = next(iter(read_corpus(str(tmp_path / "*.md"))))
     assert [h.marked for h in doc.headings] == ["", "Dependencies with `yield`", ""]
-    asked = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 1000)})]
+    asked = _asked(doc, 1000)
     assert "How do I use dependencies with `yield`?" in asked
     assert "How do I stream bytes?" in asked
 
@@ -375,6 +375,11 @@ def _document(doc_id: str, title: str, sections: list[tuple[int, str, str]], def
 def _spans(doc: Document, size: int = 200) -> list[tuple[int, int, str]]:
     starts = range(0, len(doc.text), size)
     return [(s, min(s + size, len(doc.text)), f"{doc.doc_id}#{k}") for k, s in enumerate(starts)]
+
+
+def _asked(doc: Document, size: int = 200, **kwargs) -> list[str]:
+    """The questions derived from one document cut into `size`-character chunks."""
+    return [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, size)}, **kwargs)]
 
 
 def _chunk_of(spans, offset):
@@ -482,7 +487,7 @@ def test_question_heading_without_text_of_its_own_takes_its_subsections_as_evide
     doc = _document("pyproject.md", "The pyproject.toml file", [
         (2, "`requires-python`", "The Python version requirements of the project.\n\nNote: If you are using Poetry "
                                  "for packaging, this is the Python version the package supports.")])
-    assert [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc)})] == ["What is `requires-python`?"]
+    assert _asked(doc) == ["What is `requires-python`?"]
 
 
 def test_long_page_gives_one_question_per_section():
@@ -686,7 +691,7 @@ def test_a_heading_naming_a_command_or_setting_asks_what_it_does():
         (2, "Installing", "The installing command of the tutorial is described later on the page." + more),
         (2, "Dependency groups", "Dependency groups organise your dependencies by purpose." + more),
     ])
-    questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
+    questions = _asked(doc, 150)
     assert questions == [
         "What does the `debug info` command do?",
         "What does the `self sync` command do?",
@@ -715,7 +720,7 @@ def test_a_glossary_capital_is_dropped_when_the_text_writes_the_word_in_lower_ca
         (2, "Context Processors", "Context processors exist to inject new variables into a template." + PROSE),
         (2, "Tidepool Daemon", "The daemon runs jobs; Tidepool starts it at boot and Tidepool stops it." + PROSE),
     ])
-    assert [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})] == [
+    assert _asked(doc, 150) == [
         "What is jitter?", "What are context processors?", "What is the Tidepool daemon?"]
 
 
@@ -741,7 +746,7 @@ def test_a_section_that_opens_with_its_purpose_asks_how_to_do_it():
         (2, "Total time limit", "To limit the total time spent on all attempts, including backoff delays, set "
                                 "`deadline`." + more),
     ])
-    questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
+    questions = _asked(doc, 150)
     assert questions == [
         "How do I send form data?",
         "How do I update an item?",
@@ -769,7 +774,7 @@ def test_a_section_that_shows_the_reader_doing_its_topic_asks_how():
                            "classes." + more),
         (2, "Status Codes", "You can import the `status` module from `fastapi`." + more),
     ])
-    questions = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
+    questions = _asked(doc, 150)
     assert questions == [
         "How do I add tags?",
         "How do I define background tasks?",
@@ -790,7 +795,7 @@ def test_names_are_counted_over_the_pages_read_so_far():
     page = _document("sqlalchemy.rst", "SQLAlchemy in Flask", [(1, "SQLAlchemy in Flask", (
         "Many people prefer SQLAlchemy for database access. Put the models of your flask application into a "
         "module and import them in Flask." + prose))])
-    alone = [q.question for q in derive_queries([page], {page.doc_id: _spans(page)})]
+    alone = _asked(page)
     after = [q.question for q in derive_queries([intro, page], {d.doc_id: _spans(d) for d in (intro, page)})]
     assert alone == ["How do I use SQLAlchemy in flask?"]
     assert after[-1] == "How do I use SQLAlchemy in Flask?"
@@ -821,7 +826,7 @@ def test_a_one_word_topic_its_section_does_not_open_with_asks_nothing():
                         "that was made to provide that on top of several frameworks." + more),
         (2, "Uvloop", "A fast, drop-in replacement of the built-in asyncio event loop." + more),
     ])
-    asked = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})]
+    asked = _asked(doc, 150)
     assert "What are templates?" not in asked and "What is memory?" not in asked, asked
     assert not any(question.lower().startswith(("what is git", "what is a git")) for question in asked), asked
     for kept in ("What is middleware?", "What are fixtures?", "What are hooks?", "What is Werkzeug?",
@@ -861,7 +866,7 @@ def test_a_topic_its_section_never_says_anything_about_asks_nothing_or_how():
         (2, "No-proxy support", "It is also possible to define requests that shouldn't be routed through the "
                                 "transport. To do so, pass `None` as the proxy URL." + more),
     ])
-    assert [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 150)})] == [
+    assert _asked(doc, 150) == [
         "What is HTTP strict transport security (HSTS)?",
         "What is the visibility of the context?",
         "What is the routing system?",
@@ -881,7 +886,7 @@ def test_a_heading_that_goes_on_from_the_one_above_is_read_whole(tmp_path):
         f"# Why not…\n\n## … namedtuples?\n\n{why}\n\n## … dicts?\n\n{why} Dicts are not classes.\n\n"
         f"# Other tools\n\n## … plain tuples\n\n{why} Tuples have no names.\n", encoding="utf-8")
     doc = next(iter(read_corpus(str(tmp_path / "*.md"))))
-    asked = [q.question for q in derive_queries([doc], {doc.doc_id: _spans(doc, 1000)})]
+    asked = _asked(doc, 1000)
     assert "Why not namedtuples?" in asked and "Why not dicts?" in asked
     assert not any(q.startswith(("…", "What")) for q in asked), asked  # no "What are plain tuples?" out of context
 
