@@ -511,7 +511,7 @@ def chunk_document(doc: Document, tokenizer, chunk_size: int, chunk_overlap: int
         same_section = bisect.bisect_right(section_starts, lead_in) == bisect.bisect_right(section_starts, next_start)
         return same_section and not blocks_in(lead_in, end)
 
-    spans = _lead_ins_with_their_blocks(text, spans, movable, tokenizer, chunk_size, max_chars)
+    spans = _lead_ins_with_their_blocks(text, spans, movable, tokenizer, chunk_size, max_chars, code_blocks)
     spans = [(s, e) for s, e in spans if _has_content(text[s:e])]
     layouts = [layout(s, e) for s, e in spans]
     fenced = [_with_whole_fences(text, s, e, blocks_in(s, e)) for s, e in spans]
@@ -548,17 +548,25 @@ def _lead_in_start(text: str, start: int, end: int) -> int | None:
 
 
 def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable: Callable[[int, int, int], bool],
-                                tokenizer: Any, chunk_size: int, max_chars: int) -> list[tuple[int, int]]:
+                                tokenizer: Any, chunk_size: int, max_chars: int,
+                                code_blocks: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """Move a lead-in paragraph ("For now, it looks like this:") that ends one span into the next
     when the next span goes on with what it leads into and still fits: a chunk whose last words
     announce a block it lacks answers nothing, and the block without its lead-in says nothing.
-    `movable(lead_in, end, next_start)` says whether text[lead_in:end] may join the next span."""
+    `movable(lead_in, end, next_start)` says whether text[lead_in:end] may join the next span;
+    `code_blocks` are the text's fenced code blocks, which a lead-in may take the first lines of."""
     out = list(spans)
     k = -1
     while (k := k + 1) < len(out) - 1:  # `out` may grow (a block cut in two) or shrink (a rest joined on)
         (a_start, a_end), (b_start, b_end) = out[k], out[k + 1]
         lead_in = _lead_in_start(text, a_start, a_end)
-        if lead_in is None or b_start <= lead_in or text[a_end:b_start].strip() or not movable(lead_in, a_end, b_start):
+        if lead_in is not None and b_start <= lead_in < a_end < b_end and movable(lead_in, a_end, lead_in):
+            out[k] = trim_span(text, a_start, lead_in)  # the next span overlaps it and carries it with its block
+            k -= 1  # what now ends the span may be a lead-in too ("... the first `X`, in:" before "Python 3.10+:")
+            continue
+        between = text[a_end:b_start].strip()  # nothing, or a block's fence line left out of both spans
+        if lead_in is None or b_start <= lead_in or (between and not _FENCE_LINE_RE.fullmatch(between)) \
+                or not movable(lead_in, a_end, b_start):
             continue
         if text[lead_in:a_end].strip() in text[b_start:b_end]:
             continue  # the overlap already carries it
@@ -568,9 +576,15 @@ def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable
         # Too long to join whole (a list of long items): the lead-in takes the block's first items and
         # the rest follows on, rather than a chunk that only announces them.
         cut = _first_part_end(text, lead_in, b_start, b_end, movable, tokenizer, chunk_size, max_chars)
+        if cut is None:
+            cut = _code_part_end(text, lead_in, b_start, b_end, code_blocks, tokenizer, chunk_size, max_chars)
         if cut is not None:
             rest = trim_span(text, cut, b_end)
-            if k + 2 < len(out) and not text[b_end:out[k + 2][0]].strip() and movable(rest[0], b_end, out[k + 2][0]):
+            if k + 2 < len(out) and out[k + 2][0] <= rest[0]:  # the next span overlaps the rest
+                if out[k + 2][1] < rest[1]:
+                    continue
+                rest = (rest[0], rest[0])  # and holds all of it
+            elif k + 2 < len(out) and not text[b_end:out[k + 2][0]].strip() and movable(rest[0], b_end, out[k + 2][0]):
                 joined = trim_span(text, rest[0], out[k + 2][1])  # the rest joins the next span when it fits
                 if joined[1] - joined[0] <= max_chars and count_tokens([text[slice(*joined)]], tokenizer)[0] <= chunk_size:
                     rest = joined
@@ -594,6 +608,39 @@ def _first_part_end(text: str, lead_in: int, b_start: int, b_end: int, movable: 
         if cut - lead_in <= max_chars and count_tokens([text[lead_in:cut]], tokenizer)[0] <= chunk_size:
             return cut
     return None
+
+
+def _code_part_end(text: str, lead_in: int, b_start: int, b_end: int, code_blocks: Sequence[tuple[int, int]],
+                   tokenizer: Any, chunk_size: int, max_chars: int) -> int | None:
+    """When text[b_start:b_end] opens with a fenced code block: the end of that block, or else (for a block too
+    long for any chunk, cut anyway) of its last line, up to which the lead-in at `lead_in` and the code fit
+    one chunk (a closing fence line counted); None when not even one line of code does. Code cut there is
+    fenced on both sides, like any block too long for one chunk."""
+    # The block opens the next span, or its fence line alone ended the span before (`_without_dangling_fence`).
+    k = bisect.bisect_right(code_blocks, (b_start, len(text)))
+    if k and code_blocks[k - 1][1] > b_start and "\n" not in text[code_blocks[k - 1][0] : b_start].strip():
+        block = code_blocks[k - 1]
+    elif k < len(code_blocks) and code_blocks[k][0] < b_end and not text[b_start : code_blocks[k][0]].strip():
+        block = code_blocks[k]
+    else:
+        return None
+    first_line = text.find("\n", block[0], block[1]) + 1  # past the opening fence line
+    if first_line <= 0:
+        return None
+    line_ends = [first_line + m.start() for m in re.finditer("\n", text[first_line : min(block[1], b_end)])]
+    cuts = [cut for cut in line_ends if text[first_line:cut].strip()] + ([block[1]] if block[1] <= b_end else [])
+    whole = text[block[0] : block[1]]
+    if len(whole) <= max_chars and count_tokens([whole], tokenizer)[0] <= chunk_size:
+        cuts = cuts[-1:] if block[1] <= b_end else []  # a block that fits a chunk is never cut
+
+    def fits(cut: int) -> bool:
+        piece = text[lead_in:cut] + ("" if cut == block[1] else "\n```")
+        return len(piece) <= max_chars and count_tokens([piece], tokenizer)[0] <= chunk_size
+
+    # Longer pieces have more tokens: the last cut that fits is found by bisection (time stays bounded
+    # on a block of thousands of short lines).
+    fitting = bisect.bisect_left(cuts, True, key=lambda cut: not fits(cut))
+    return cuts[fitting - 1] if fitting else None
 
 
 def _with_whole_fences(text: str, start: int, end: int,
@@ -630,3 +677,4 @@ def _without_dangling_fence(text: str, start: int, end: int, code_blocks: Sequen
 
 
 _FENCE_MARK = re.compile(r"\s*(`{3,}|~{3,})")
+_FENCE_LINE_RE = re.compile(r"(?:`{3,}|~{3,})[^\n`]*")

@@ -366,7 +366,8 @@ def test_oversize_fence_is_split_within_budget(tokenizer):
 def test_a_lead_in_stays_with_the_block_it_announces(tokenizer):
     """poetry_docs/basic-usage.md: a chunk ended on "... For now, it looks like this:" and the next began
     with the TOML it announces, so neither answered "What does the project file look like?". The
-    lead-in paragraph moves to the block's chunk when that still fits; nothing is lost or repeated."""
+    lead-in paragraph moves to the block's chunk when that still fits, or takes the first lines of a
+    block too long for any chunk; nothing is lost or repeated."""
     prose = ("The project file describes the package, its dependencies and the tools that build it. "
              "Poetry reads it on every command, so keep it in version control with the lock file. ")
     lead_in = ("Poetry wrote the project file with the name, the version, the description and the Python versions "
@@ -378,11 +379,21 @@ def test_a_lead_in_stays_with_the_block_it_announces(tokenizer):
     assert chunks[0].text.endswith("with the lock file.")
     assert chunks[1].text.startswith(f"{lead_in}\n\n```toml")
     assert doc.text[chunks[0].end:chunks[1].start].strip() == ""  # moved, not dropped
-    # A lead-in whose block cannot join it within the budget stays where the splitter put it.
+    # A block too long for any chunk is cut anyway: the lead-in takes its first lines, fenced on both sides
+    # (requests' "To do that, just set files to a list of tuples ...:" ended a chunk, its code began the next).
     big = "```toml\n" + "\n".join(f'key_{i} = "value number {i} of the table"' for i in range(25)) + "\n```"
     doc = _md("# Project setup\n\n" + "\n\n".join([prose] * 4) + f"\n\n{lead_in}\n\n{big}\n")
     chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)
-    assert chunks[0].text.endswith("so it looks like this:") and all(c.n_tokens <= CHUNK_SIZE for c in chunks)
+    assert all(c.n_tokens <= CHUNK_SIZE and not c.text.endswith(":") for c in chunks)
+    led = next(c for c in chunks if c.text.startswith(lead_in))
+    assert led.text.startswith(f"{lead_in}\n\n```toml\nkey_0 = ") and led.text.endswith("\n```")
+    assert all(any(f"key_{i} =" in c.text for c in chunks) for i in range(25))  # nothing lost
+    # A block that fits a chunk alone but not with its lead-in is not cut: the lead-in stays where it was.
+    middle = "```toml\n" + "\n".join(f'key_{i} = "value number {i} of the table"' for i in range(14)) + "\n```"
+    assert n_tokens(tokenizer, middle) <= CHUNK_SIZE < n_tokens(tokenizer, f"{lead_in}\n\n{middle}")
+    doc = _md("# Project setup\n\n" + "\n\n".join([prose] * 4) + f"\n\n{lead_in}\n\n{middle}\n")
+    chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)
+    assert any(c.text == middle for c in chunks) and any(c.text.endswith("so it looks like this:") for c in chunks)
 
 
 def test_rst_sections_and_text_splitter(tokenizer):
@@ -472,3 +483,22 @@ def test_a_lead_in_takes_the_first_items_of_a_list_too_long_to_join_whole(tokeni
     chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, OVERLAP)
     assert any(f"{second}\n\n```text" in c.text for c in chunks)
     assert not any(c.text.rstrip().endswith(second) for c in chunks)
+
+
+def test_fastapi_chunks_do_not_end_on_a_lead_in_whose_block_the_next_chunk_has(fastapi_chunks, tokenizer):
+    """A chunk ended on "... Let's call two hooks at once:" while the next, overlapping it, began with that
+    lead-in and its code: the first chunk's last words announced a block it lacked. The lead-in now
+    stays only in the chunk with its block (here about 65 chunks ended so). A lead-in still ends its
+    chunk when its block is missing from the source (an image, an included file) or is a whole code
+    block that fits a chunk only without it."""
+    checked = 0
+    for _, chunks in fastapi_chunks:
+        for chunk, after in zip(chunks, chunks[1:]):
+            if not chunk.text.endswith(":") or chunk.text.endswith("::"):
+                continue
+            checked += 1
+            last_paragraph = chunk.text.rsplit("\n\n", 1)[-1]
+            assert last_paragraph not in after.text, chunk.chunk_id
+            if after.text.startswith("```"):
+                assert not after.inserted and n_tokens(tokenizer, f"{last_paragraph}\n\n{after.text}") > CHUNK_SIZE
+    assert checked > 20
