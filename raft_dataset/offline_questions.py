@@ -1855,14 +1855,18 @@ def _about_the_name(words: Sequence[_Token], sentences: Sequence[str]) -> bool:
     opens with the name ("Webargs is a tool ...", "`blackdoc` is ...", not "The supported schemes are `git+file`,
     ... and `git`." under "Git", which is about pip's URLs, nor "First, the browser would check with the DNS
     servers ..." under "DNS"), with a pronoun standing for it ("It was one of the first ..."), describes it without
-    a subject, or says what kind of thing it talks about ("Flask wraps the WSGI toolkit ...")."""
+    a subject, or says what kind of thing it talks about ("Flask wraps the WSGI toolkit ...", not "... into a Pylons
+    application", a thing built with it)."""
     if not sentences:
         return True  # nothing to judge by: a name is left alone
     name = {w.low for w in words}
-    for sentence in sentences:
+    for n, sentence in enumerate(sentences):
         said = [w.low for w in _tokenize(sentence) if w.kind != "punct"]
+        # The first sentence's kind of thing; not one the name only modifies ("integrate Jinja into a Pylons
+        # application": what is built with it), nor a later sentence's ("The template engine is configured ...").
+        kinds = n == 0 and any(w in _THING_KINDS and not (k and said[k - 1] in name) for k, w in enumerate(said))
         if (name <= set(said[: len(name) + 2]) or _NAME_PRONOUN_RE.match(sentence)
-                or _describes_without_subject(sentence) or set(said) & _THING_KINDS):
+                or _describes_without_subject(sentence) or kinds):
             return True
     return False
 

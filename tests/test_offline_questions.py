@@ -825,9 +825,13 @@ def test_a_one_word_topic_its_section_does_not_open_with_asks_nothing():
         (2, "Pydantic", "Another big feature required by APIs is data validation.\n\nPydantic is a library "
                         "that was made to provide that on top of several frameworks." + more),
         (2, "Uvloop", "A fast, drop-in replacement of the built-in asyncio event loop." + more),
+        # jinja's "Integration > Pylons": an application built with Pylons is no word on what Pylons is.
+        (2, "Pylons", "It's easy to integrate Jinja into a Pylons application.\n\nThe template engine is configured "
+                      "in `config/environment.py`." + more),
     ])
     asked = _asked(doc, 150)
     assert "What are templates?" not in asked and "What is memory?" not in asked, asked
+    assert "What is Pylons?" not in asked, asked
     assert not any(question.lower().startswith(("what is git", "what is a git")) for question in asked), asked
     for kept in ("What is middleware?", "What are fixtures?", "What are hooks?", "What is Werkzeug?",
                  "What is blackdoc?", "What is Pydantic?", "What is Uvloop?"):
