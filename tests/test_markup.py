@@ -1160,6 +1160,17 @@ def test_an_unknown_directive_holding_a_program_keeps_it_as_code():
     assert parsed.definitions == ()
 
 
+def test_an_unknown_directive_holding_a_console_session_keeps_it_as_code():
+    """pip/docs/html/getting-started.md: "```{pip-cli}" holds a shell session whose output lines read as
+    prose; it became one line of text ("$ pip install git+https://... [...] Successfully installed ...")."""
+    source = ("### Install a package from GitHub\n\n```{pip-cli}\n$ pip install git+https://github.com/pypa/sample.git@main"
+              "\n[...]\nSuccessfully installed sample\n```\n\n```{tidepool-note}\nRuns cost $ 5 a month.\nPlugins load "
+              "in order.\n```\n")
+    assert parse_markdown(source).text == (
+        "```\n$ pip install git+https://github.com/pypa/sample.git@main\n[...]\nSuccessfully installed sample\n```"
+        "\n\nRuns cost $ 5 a month. Plugins load in order.")
+
+
 def test_a_definition_term_written_with_its_colon_gets_one_colon():
     """requests/docs/user/advanced.rst: "``response``:" over its body read "`response`:: The response ..."."""
     parsed = parse_rst("Available hooks:\n\n``response``:\n    The response generated from a Request.\n")
