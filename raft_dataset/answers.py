@@ -481,6 +481,9 @@ _ABOUT_THE_DOCS_RE = re.compile(
     r"|shows? (?:you|how)|will (?:show|explain|cover|describe|walk|guide|go over|teach|discuss))\b"
     r"|^\W*here(?:'s| is| are) (?:the )?(?:reference|some (?:additional |more |other )?(?:ideas|tips|notes|resources|examples))\b"
     r"|\bshould give you an idea\b"
+    # "This section of the documentation is currently being fleshed out.": a notice that the text is not there yet.
+    r"|\b(?:section|page|documentation|docs|chapter|guide)\b[^.]{0,40}\b(?:is|are) (?:currently |still )?(?:being "
+    r"(?:written|fleshed out|worked on|expanded)|(?:a )?work in progress|under construction|incomplete)\b"
     r"|^\W*(?:see|refer to|consult|check out)\s|\bread the (?:docs|documentation) (?:for|on|about)\b"
     r"|\b(?:continue|skip|jump|go|move) (?:on |ahead )?to the next (?:section|chapter|page)\b"
     r"|\b(?:refer to|consult) (?:the|its|their|each|that)\b.{0,60}\b(?:chapter|section|page|documentation|docs)\b"

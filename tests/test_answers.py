@@ -681,6 +681,8 @@ def test_a_sentence_about_the_docs_is_never_the_answer(minilm_generator):
                  "You can read more about all of them in the FastAPI docs for Custom Response and in the Starlette docs.",
                  "This section guides you through submitting a bug report for Poetry and its related projects.",
                  "These pages provide detailed information on individual topics.",  # pip's topic guides index
+                 # pip's topic guides: a notice that the text is not written yet.
+                 "This section of the documentation is currently being fleshed out.",
                  "Here's the reference information for the `APIRouter` class, with all its parameters and methods.",
                  # fastapi_docs: a lead-in whose example was an include the markup dropped ends on "with:".
                  "Now try with an inactive user, authenticate with:\n",
