@@ -616,6 +616,8 @@ def select_quotes(
             statement = _standalone(f"{statement} {said}" if other > anchor else f"{said} {statement}")
             group = sorted({*group, other})
         answer = _with_its_subject(question, _as_definition(question, statement))
+        if form == "how" and _MOTIVATION_RE.search(answer) and not gives_a_way(question, answer):
+            continue  # "If you are a library maintainer, you may want to support ...": the need, not the way
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
         quotes = _render_quotes(oracle_text, sentences, group)
@@ -675,8 +677,10 @@ _CHATTER_RE = re.compile(
 )
 # "you can X", "use Y to X", "run ...": a sentence that tells how (with the asked verb, it is the answer).
 _INSTRUCTION_VERBS = r"(?<![\w-])(?:use|run|call|set|pass|add|type|enter|execute|configure)(?![\w-])"  # not "Content-Type"
+# "you may want to ...", "you could also need ...": a need (`_MOTIVATION_RE`), not what to do about it.
+_NOT_A_NEED = r"(?!\s+(?:also\s+|still\s+|sometimes\s+)?(?:want|wish|like|need)\b)"
 _INSTRUCTION_RE = re.compile(
-    r"\b(?:you|we)\s+(?:can|could|may|should|must|need to|have to|will need to)\b|" + _INSTRUCTION_VERBS,
+    r"\b(?:you|we)\s+(?:can|could|may|should|must|need to|have to|will need to)\b" + _NOT_A_NEED + "|" + _INSTRUCTION_VERBS,
     re.IGNORECASE,
 )
 # "Prefer using Gunicorn ...", "Keep in mind that ...", "Make sure ...": advice about the thing, not what it is.
@@ -851,7 +855,7 @@ _WAY_OPENING_RE = re.compile(
 # not in the passive of a description ("a package which is set up ...").
 _ACTIVE_INSTRUCTION_RE = re.compile(
     r"(?<!\bis )(?<!\bare )(?<!\bbe )(?<!\bbeen )" + _INSTRUCTION_VERBS
-    + r"|\b(?:you|we)\s+(?:can|may|should|must|have to|will need to)\b",
+    + r"|\b(?:you|we)\s+(?:can|may|should|must|have to|will need to)\b" + _NOT_A_NEED,
     re.IGNORECASE,
 )
 # "It is also possible to load configuration from a file ... using `from_file()`", "The reloader can watch

@@ -518,6 +518,14 @@ def test_how_do_i_quotes_the_way_not_the_need(minilm_generator):
     need = text[: text.index("\n\nYou can use")] + "\n"
     only = select_quotes(question, need, evidence=(evidence[0], len(need)))
     assert only.best.startswith("In some special use cases")
+    # But a need that tells no way at all ("you may want to ...") is no answer to "How do I ...?": click's "If you
+    # are a library maintainer, you may want to support multiple versions of Click." answered "How do I support
+    # multiple versions?".
+    text, evidence = _section("Supporting Multiple Versions", (
+        "If you are a library maintainer, you may want to support multiple versions of Click. See the Pallets version "
+        "policy for information about our version numbers.\n\nMost features of Click are stable across releases.\n"))
+    choice = select_quotes("How do I support multiple versions?", text, evidence=evidence)
+    assert "want to" not in choice.answer and not gives_a_way("How do I support multiple versions?", choice.answer)
 
 
 @pytest.mark.slow
