@@ -1112,8 +1112,9 @@ def _is_imperative(
         return True  # "Register with the Application", "Document in OpenAPI" (but "Model for Input")
     if second.kind in ("code", "name"):
         return True  # "Use SecurityScopes", "Import APIRouter"
-    if second.kind == "acronym" and (len(tokens) == 2 or "ADP" in _tags(tokens[2])):
-        return True  # "Return JSON from Views" (but "Test CLI Runner" is a noun phrase)
+    if second.kind == "acronym" and (len(tokens) == 2 or "ADP" in _tags(tokens[2])) and not usage.as_noun(first.low):
+        return True  # "Return JSON from Views" (but "Test CLI Runner" is a noun phrase, and so is "Console API"
+        # on a page about "the console")
     if first.low == "use" and _noun_stem(second.low) != "case" and "ADP" not in second_tags:
         return True  # "Use feature detection": "use" opens a noun only in "use case" (and "Use of Generics")
     if "ADJ" in tags:
@@ -1362,6 +1363,9 @@ def _article(
         return "the" if first.kind == "word" and first.bare not in keep and common and "NOUN" in _lemmas(first.low) else ""
     if first.kind == "word" and _tags(first) & {"DET", "POSS"}:
         return ""
+    if head.kind == "acronym" and head.low in _COUNT_ACRONYMS and definite and len(np) > 1 and not any(
+            t.bare in keep for t in np[:-1]):
+        return "the"  # "the console API"; not "JSON support" (a format), nor "Wing IDE" (a product's name)
     if head.kind != "word" or head.bare in keep or _is_plural(head):
         return ""
     if rest and rest[0].low == "of":
@@ -1372,6 +1376,10 @@ def _article(
     if definite and (len(np) > 1 or rest):
         return "the"  # "the application object", "the model for input"
     return "an" if _an(first.low) else "a"
+
+
+# Acronyms that are count nouns: a phrase ending in one names one thing ("the console API").
+_COUNT_ACRONYMS = _words("api cli url uri sdk ui gui ide vm")
 
 
 # --- headings that name a command, an option, a function ----------------------------------------

@@ -278,6 +278,14 @@ def test_a_word_that_can_be_a_noun_or_a_verb_is_read_as_the_page_uses_it():
     # "exit" is a verb on this page, but "exit status" is one noun.
     statuses = "If the scheduler is not running they exit with status 4. The run ends with the run's exit status."
     assert heading_question("Exit statuses", document_text=statuses) == "What are exit statuses?"
+    # rich/docs/source/console.rst: "Console API" asked "How do I console API?" on a page about "the console";
+    # an acronym that is a count noun takes the article its phrase needs, but a product's name does not.
+    consoles = ("Rich offers a Console class. Most applications will require a single Console instance. The console "
+                "object handles the mechanics of generating ANSI escape sequences. The console will auto-detect it.")
+    assert heading_question("Console API") == "How do I console API?"
+    assert heading_question("Console API", document_text=consoles) == "What is the console API?"
+    assert heading_question("Return JSON", document_text="A view can return JSON.") == "How do I return JSON?"
+    assert heading_question("JSON Support") == "What is JSON support?"
 
 
 def test_derived_heading_questions_keep_code_and_read_the_page(tmp_path):
