@@ -1551,6 +1551,8 @@ def _definition_question(term: str, lower_words: frozenset[str] | None, keep: fr
     if not words or len(words) > 8:
         return None
     if len(words) == 1 and words[0].kind == "code":
+        if re.match(r"""[\[{('"]|-?\d""", words[0].bare):
+            return None  # a value written out (jinja's "`{'dict': 'of', 'key': 'and', 'value': 'pairs'}`"), no name
         return f"What is {words[0].text}?" if words[0].text.startswith("`") else f"What is `{words[0].bare}`?"
     if len(words) == 1 and words[0].kind in ("name", "acronym"):
         return f"What is {words[0].text}?"

@@ -326,6 +326,11 @@ def test_title_case_words_are_lower_cased_but_names_kept():
         ("Middleware", "What is middleware?"),
         ("Dependency groups", "What are dependency groups?"),
         ("---", None),
+        # jinja's templates.rst lists literals as terms: a value written out names nothing to ask about.
+        ("`{'dict': 'of', 'key': 'and', 'value': 'pairs'}`", None),
+        ("`('tuple', 'of', 'values')`", None),
+        ("`42`", None),
+        ("`--verbose`", "What is `--verbose`?"),
     ],
 )
 def test_definition_question(term, expected):
