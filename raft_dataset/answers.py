@@ -481,9 +481,11 @@ _ABOUT_THE_DOCS_RE = re.compile(
     r"|shows? (?:you|how)|will (?:show|explain|cover|describe|walk|guide|go over|teach|discuss))\b"
     r"|^\W*here(?:'s| is| are) (?:the )?(?:reference|some (?:additional |more |other )?(?:ideas|tips|notes|resources|examples))\b"
     r"|\bshould give you an idea\b"
-    # "This section of the documentation is currently being fleshed out.": a notice that the text is not there yet.
-    r"|\b(?:section|page|documentation|docs|chapter|guide)\b[^.]{0,40}\b(?:is|are) (?:currently |still )?(?:being "
-    r"(?:written|fleshed out|worked on|expanded)|(?:a )?work in progress|under construction|incomplete)\b"
+    # "This section of the documentation is currently being fleshed out.": a notice that the text is not there yet
+    # (the docs its subject: not "When the page cache is incomplete, ...").
+    r"|\b(?:this|the) (?:section|page|documentation|docs|chapter|guide)(?: of (?:the|this) \w+)? (?:is|are) "
+    r"(?:currently |still )?(?:being (?:written|fleshed out|worked on|expanded)|(?:a )?work in progress"
+    r"|under construction|incomplete)\b"
     r"|^\W*(?:see|refer to|consult|check out)\s|\bread the (?:docs|documentation) (?:for|on|about)\b"
     r"|\b(?:continue|skip|jump|go|move) (?:on |ahead )?to the next (?:section|chapter|page)\b"
     r"|\b(?:refer to|consult) (?:the|its|their|each|that)\b.{0,60}\b(?:chapter|section|page|documentation|docs)\b"
@@ -651,9 +653,11 @@ _SIGNPOST_RE = re.compile(
 )
 # "You might want to restrict the headers", "There could be cases where ...": why one would do
 # something, which a "How do I ...?" answer follows rather than is.
+# "want to", "also need": what a reader is said to need, after "you may", "you could" ...
+_NEED = r"(?:also\s+|still\s+|sometimes\s+)?(?:want|need|wish|like)\b"
 _MOTIVATION_RE = re.compile(
-    r"\b(?:you|we|users?|one)\s+(?:might|may|could|would|will|often)\s+(?:also\s+|still\s+|sometimes\s+)?"
-    r"(?:want|need|wish|like)\b|\bthere (?:are|could be|might be|may be|will be) (?:some )?(?:cases|situations|times)\b"
+    r"\b(?:you|we|users?|one)\s+(?:might|may|could|would|will|often)\s+" + _NEED
+    + r"|\bthere (?:are|could be|might be|may be|will be) (?:some )?(?:cases|situations|times)\b"
     r"|^\W*(?:in some (?:\w+ ){0,3}cases|sometimes)\b|\b(?:you|we) (?:don't|do not) (?:really )?need\b",
     re.IGNORECASE,
 )
@@ -678,7 +682,7 @@ _CHATTER_RE = re.compile(
 # "you can X", "use Y to X", "run ...": a sentence that tells how (with the asked verb, it is the answer).
 _INSTRUCTION_VERBS = r"(?<![\w-])(?:use|run|call|set|pass|add|type|enter|execute|configure)(?![\w-])"  # not "Content-Type"
 # "you may want to ...", "you could also need ...": a need (`_MOTIVATION_RE`), not what to do about it.
-_NOT_A_NEED = r"(?!\s+(?:also\s+|still\s+|sometimes\s+)?(?:want|wish|like|need)\b)"
+_NOT_A_NEED = rf"(?!\s+{_NEED})"
 _INSTRUCTION_RE = re.compile(
     r"\b(?:you|we)\s+(?:can|could|may|should|must|need to|have to|will need to)\b" + _NOT_A_NEED + "|" + _INSTRUCTION_VERBS,
     re.IGNORECASE,

@@ -549,10 +549,11 @@ def _lead_in_start(text: str, start: int, end: int) -> int | None:
 
 def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable: Callable[[int, int, int], bool],
                                 tokenizer: Any, chunk_size: int, max_chars: int,
-                                code_blocks: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+                                code_blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """Move a lead-in paragraph ("For now, it looks like this:") that ends one span into the next
     when the next span goes on with what it leads into and still fits: a chunk whose last words
     announce a block it lacks answers nothing, and the block without its lead-in says nothing.
+    A lead-in the next span already holds (the spans overlap) is only taken off the end of the first.
     `movable(lead_in, end, next_start)` says whether text[lead_in:end] may join the next span;
     `code_blocks` are the text's fenced code blocks, which a lead-in may take the first lines of."""
     out = list(spans)
@@ -560,6 +561,7 @@ def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable
     while (k := k + 1) < len(out) - 1:  # `out` may grow (a block cut in two) or shrink (a rest joined on)
         (a_start, a_end), (b_start, b_end) = out[k], out[k + 1]
         lead_in = _lead_in_start(text, a_start, a_end)
+        # (`movable` with the lead-in as the next start only asks that the lead-in is prose: the next span holds it.)
         if lead_in is not None and b_start <= lead_in < a_end < b_end and movable(lead_in, a_end, lead_in):
             out[k] = trim_span(text, a_start, lead_in)  # the next span overlaps it and carries it with its block
             k -= 1  # what now ends the span may be a lead-in too ("... the first `X`, in:" before "Python 3.10+:")
@@ -582,7 +584,7 @@ def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable
             rest = trim_span(text, cut, b_end)
             if k + 2 < len(out) and out[k + 2][0] <= rest[0]:  # the next span overlaps the rest
                 if out[k + 2][1] < rest[1]:
-                    continue
+                    continue  # and leaves some of it out: cutting here would reorder the spans, so nothing moves
                 rest = (rest[0], rest[0])  # and holds all of it
             elif k + 2 < len(out) and not text[b_end:out[k + 2][0]].strip() and movable(rest[0], b_end, out[k + 2][0]):
                 joined = trim_span(text, rest[0], out[k + 2][1])  # the rest joins the next span when it fits
@@ -614,16 +616,14 @@ def _code_part_end(text: str, lead_in: int, b_start: int, b_end: int, code_block
                    tokenizer: Any, chunk_size: int, max_chars: int) -> int | None:
     """When text[b_start:b_end] opens with a fenced code block: the end of that block, or else (for a block too
     long for any chunk, cut anyway) of its last line, up to which the lead-in at `lead_in` and the code fit
-    one chunk (a closing fence line counted); None when not even one line of code does. Code cut there is
-    fenced on both sides, like any block too long for one chunk."""
+    one chunk (its closing fence line counted); None when not even one line of code does, and when the
+    block fits a chunk alone but not with the lead-in or does not end in the span (such a block is never
+    cut). Code cut there is fenced on both sides, like any block too long for one chunk."""
     # The block opens the next span, or its fence line alone ended the span before (`_without_dangling_fence`).
     k = bisect.bisect_right(code_blocks, (b_start, len(text)))
-    if k and code_blocks[k - 1][1] > b_start and "\n" not in text[code_blocks[k - 1][0] : b_start].strip():
-        block = code_blocks[k - 1]
-    elif k < len(code_blocks) and code_blocks[k][0] < b_end and not text[b_start : code_blocks[k][0]].strip():
-        block = code_blocks[k]
-    else:
+    if not (k and code_blocks[k - 1][1] > b_start and "\n" not in text[code_blocks[k - 1][0] : b_start].strip()):
         return None
+    block = code_blocks[k - 1]
     first_line = text.find("\n", block[0], block[1]) + 1  # past the opening fence line
     if first_line <= 0:
         return None
@@ -633,8 +633,10 @@ def _code_part_end(text: str, lead_in: int, b_start: int, b_end: int, code_block
     if len(whole) <= max_chars and count_tokens([whole], tokenizer)[0] <= chunk_size:
         cuts = cuts[-1:] if block[1] <= b_end else []  # a block that fits a chunk is never cut
 
+    closing = "\n" + _FENCE_MARK.match(text, block[0]).group(1)  # the block's own fence: ```` or ~~~ too
+
     def fits(cut: int) -> bool:
-        piece = text[lead_in:cut] + ("" if cut == block[1] else "\n```")
+        piece = text[lead_in:cut] + ("" if cut == block[1] else closing)
         return len(piece) <= max_chars and count_tokens([piece], tokenizer)[0] <= chunk_size
 
     # Longer pieces have more tokens: the last cut that fits is found by bisection (time stays bounded
@@ -676,5 +678,6 @@ def _without_dangling_fence(text: str, start: int, end: int, code_blocks: Sequen
     return start, end
 
 
-_FENCE_MARK = re.compile(r"\s*(`{3,}|~{3,})")
-_FENCE_LINE_RE = re.compile(r"(?:`{3,}|~{3,})[^\n`]*")
+_FENCE = r"`{3,}|~{3,}"
+_FENCE_MARK = re.compile(rf"\s*({_FENCE})")
+_FENCE_LINE_RE = re.compile(rf"(?:{_FENCE})[^\n`]*")

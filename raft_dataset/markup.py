@@ -550,18 +550,21 @@ _CODE_LINE_RE = re.compile(
 )
 
 
+# A shell's or Python's prompt before a command.
+_SESSION_START_RE = re.compile(r"\s*(?:\$|>>>) \S")
+
+
 def _looks_like_code(lines: list[str]) -> bool:
     """Whether a block of text (an unknown directive's content) is a program rather than prose: at least
-    two thirds of its non-blank lines read as code, or it is a console session (it opens on a prompt, its
-    output lines read as anything: pip's "```{pip-cli}"), and none opens a directive (reST within, not code)."""
+    two thirds of its non-blank lines read as code, or it is one console session (it opens on a prompt
+    and has no blank line: its output lines read as anything, pip's "```{pip-cli}"; a tab's "$ pip install
+    ..." and the prose after it are not), and none opens a directive (reST within, not code)."""
+    text_lines = "\n".join(lines).strip("\n").split("\n")
+    session = bool(_SESSION_START_RE.match(text_lines[0])) and all(line.strip() for line in text_lines)
     lines = [line for line in lines if line.strip()]
     if not lines or any(line.lstrip().startswith(".. ") for line in lines):
         return False
-    return bool(_SESSION_START_RE.match(lines[0])) or 3 * sum(bool(_CODE_LINE_RE.match(line)) for line in lines) >= (
-        2 * len(lines))
-
-
-_SESSION_START_RE = re.compile(r"^\s*(?:\$|>>>) \S")  # a shell's or Python's prompt before a command
+    return session or 3 * sum(bool(_CODE_LINE_RE.match(line)) for line in lines) >= 2 * len(lines)
 
 
 _INCLUDED_FILE_NOTE = "(Example file: `{}`)"

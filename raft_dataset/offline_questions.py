@@ -19,6 +19,7 @@ text that answers each question as its evidence.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import itertools
 import re
@@ -1355,7 +1356,8 @@ def _article(
     For a heading (`definite`), a multi-word phrase ("the application object") or one followed by a
     phrase ("the model for input") takes "the", a single count noun "a"/"an" ("a blueprint"); a glossary
     term always takes "a"/"an" ("a lock file"). Plurals, mass nouns ("JSON support", "authentication"),
-    names and unknown words take none, unless the page writes the word after "a"/"an" ("a load balancer").
+    names and unknown words take none, unless the page writes the word after "a"/"an" ("a load balancer");
+    a heading's phrase ending in a count-noun acronym takes "the" ("the console API") unless it is a name.
     """
     first, head = np[0], np[-1]
     if first.genitive:  # "the contributor's guide", but "Flask's config": a name's needs none
@@ -1365,7 +1367,7 @@ def _article(
         return ""
     if head.kind == "acronym" and head.low in _COUNT_ACRONYMS and definite and len(np) > 1 and not any(
             t.bare in keep for t in np[:-1]):
-        return "the"  # "the console API"; not "JSON support" (a format), nor "Wing IDE" (a product's name)
+        return "the"  # "the console API"; not "API" alone, nor "Wing IDE" (a product's name)
     if head.kind != "word" or head.bare in keep or _is_plural(head):
         return ""
     if rest and rest[0].low == "of":
@@ -1551,7 +1553,7 @@ def _definition_question(term: str, lower_words: frozenset[str] | None, keep: fr
     if not words or len(words) > 8:
         return None
     if len(words) == 1 and words[0].kind == "code":
-        if re.match(r"""[\[{('"]|-?\d""", words[0].bare):
+        if _is_literal(words[0].bare):
             return None  # a value written out (jinja's "`{'dict': 'of', 'key': 'and', 'value': 'pairs'}`"), no name
         return f"What is {words[0].text}?" if words[0].text.startswith("`") else f"What is `{words[0].bare}`?"
     if len(words) == 1 and words[0].kind in ("name", "acronym"):
@@ -1562,6 +1564,18 @@ def _definition_question(term: str, lower_words: frozenset[str] | None, keep: fr
     article = _article(np, tokens[core:], keep=keep, definite=False) if _valid_np(np) else ""
     be = "are" if _is_plural(head) else "is"
     return f"What {be} {article + ' ' if article else ''}{phrase}?"
+
+
+def _is_literal(code: str) -> bool:
+    """Whether inline code is a Python value written out ("{'dict': 'of'}", "('a', 'b')", "0x1F"), not a name
+    ("[tool.poetry]", "{% extends %}", "2to3")."""
+    if len(code) > 200:
+        return False
+    try:
+        ast.literal_eval(code)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 # --- question sentences --------------------------------------------------------------------------
@@ -1865,8 +1879,8 @@ def _about_the_name(words: Sequence[_Token], sentences: Sequence[str]) -> bool:
     opens with the name ("Webargs is a tool ...", "`blackdoc` is ...", not "The supported schemes are `git+file`,
     ... and `git`." under "Git", which is about pip's URLs, nor "First, the browser would check with the DNS
     servers ..." under "DNS"), with a pronoun standing for it ("It was one of the first ..."), describes it without
-    a subject, or says what kind of thing it talks about ("Flask wraps the WSGI toolkit ...", not "... into a Pylons
-    application", a thing built with it)."""
+    a subject, or (the first sentence only) says what kind of thing it talks about ("Flask wraps the WSGI toolkit
+    ...", not "... into a Pylons application", a thing built with it)."""
     if not sentences:
         return True  # nothing to judge by: a name is left alone
     name = {w.low for w in words}

@@ -526,6 +526,11 @@ def test_how_do_i_quotes_the_way_not_the_need(minilm_generator):
         "policy for information about our version numbers.\n\nMost features of Click are stable across releases.\n"))
     choice = select_quotes("How do I support multiple versions?", text, evidence=evidence)
     assert "want to" not in choice.answer and not gives_a_way("How do I support multiple versions?", choice.answer)
+    text, evidence = _section("Supporting Multiple Versions", (
+        "If you are a library maintainer, you may want to support multiple versions of Click.\n\nPrefer feature "
+        "detection: call `hasattr(click, \"Group\")` instead of comparing version numbers.\n"))
+    assert select_quotes("How do I support multiple versions?", text, evidence=evidence).answer.startswith(
+        "Prefer feature detection")
 
 
 @pytest.mark.slow

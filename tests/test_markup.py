@@ -1169,6 +1169,9 @@ def test_an_unknown_directive_holding_a_console_session_keeps_it_as_code():
     assert parse_markdown(source).text == (
         "```\n$ pip install git+https://github.com/pypa/sample.git@main\n[...]\nSuccessfully installed sample\n```"
         "\n\nRuns cost $ 5 a month. Plugins load in order.")
+    # A command and the prose after it (a tab of install steps) is not one session: the prose stays prose.
+    tab = "```{tab-item} Unix\n$ python -m pip install tidepool\n\nThen restart your shell and run it.\n```\n"
+    assert parse_markdown(tab).text == "$ python -m pip install tidepool\n\nThen restart your shell and run it."
 
 
 def test_a_definition_term_written_with_its_colon_gets_one_colon():

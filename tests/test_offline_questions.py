@@ -282,10 +282,10 @@ def test_a_word_that_can_be_a_noun_or_a_verb_is_read_as_the_page_uses_it():
     # an acronym that is a count noun takes the article its phrase needs, but a product's name does not.
     consoles = ("Rich offers a Console class. Most applications will require a single Console instance. The console "
                 "object handles the mechanics of generating ANSI escape sequences. The console will auto-detect it.")
-    assert heading_question("Console API") == "How do I console API?"
     assert heading_question("Console API", document_text=consoles) == "What is the console API?"
     assert heading_question("Return JSON", document_text="A view can return JSON.") == "How do I return JSON?"
-    assert heading_question("JSON Support") == "What is JSON support?"
+    assert heading_question("Console API", document_text=consoles, proper_nouns=frozenset({"Console"})) == (
+        "What is Console API?")  # a product's name takes no article
 
 
 def test_derived_heading_questions_keep_code_and_read_the_page(tmp_path):
@@ -329,8 +329,10 @@ def test_title_case_words_are_lower_cased_but_names_kept():
         # jinja's templates.rst lists literals as terms: a value written out names nothing to ask about.
         ("`{'dict': 'of', 'key': 'and', 'value': 'pairs'}`", None),
         ("`('tuple', 'of', 'values')`", None),
-        ("`42`", None),
+        ("`0x1F`", None),
         ("`--verbose`", "What is `--verbose`?"),
+        ("`[tool.poetry]`", "What is `[tool.poetry]`?"),  # a table's name, not a list
+        ("`{% extends %}`", "What is `{% extends %}`?"),
     ],
 )
 def test_definition_question(term, expected):
