@@ -1347,6 +1347,10 @@ def _an(word: str) -> bool:
     return w[:1] in ("a", "e", "i", "o") and not w.startswith(("eu", "one", "once"))
 
 
+# Acronyms that are count nouns: a phrase ending in one names one thing ("the console API").
+_COUNT_ACRONYMS = _words("api cli url uri sdk ui gui ide vm")
+
+
 def _article(
     np: Sequence[_Token], rest: Sequence[_Token], *, keep: frozenset[str], definite: bool = True,
     usage: _WordUse = _NO_USE,
@@ -1378,10 +1382,6 @@ def _article(
     if definite and (len(np) > 1 or rest):
         return "the"  # "the application object", "the model for input"
     return "an" if _an(first.low) else "a"
-
-
-# Acronyms that are count nouns: a phrase ending in one names one thing ("the console API").
-_COUNT_ACRONYMS = _words("api cli url uri sdk ui gui ide vm")
 
 
 # --- headings that name a command, an option, a function ----------------------------------------
@@ -1566,11 +1566,14 @@ def _definition_question(term: str, lower_words: frozenset[str] | None, keep: fr
     return f"What {be} {article + ' ' if article else ''}{phrase}?"
 
 
+_MAX_LITERAL_CHARS = 200
+
+
 def _is_literal(code: str) -> bool:
     """Whether inline code is a Python value written out ("{'dict': 'of'}", "('a', 'b')", "0x1F"), not a name
     ("[tool.poetry]", "{% extends %}", "2to3")."""
-    if len(code) > 200:
-        return False
+    if len(code) > _MAX_LITERAL_CHARS:
+        return False  # parsing is bounded: a longer "value" is read as a name
     try:
         ast.literal_eval(code)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -1886,11 +1889,11 @@ def _about_the_name(words: Sequence[_Token], sentences: Sequence[str]) -> bool:
     name = {w.low for w in words}
     for n, sentence in enumerate(sentences):
         said = [w.low for w in _tokenize(sentence) if w.kind != "punct"]
-        # The first sentence's kind of thing; not one the name only modifies ("integrate Jinja into a Pylons
-        # application": what is built with it), nor a later sentence's ("The template engine is configured ...").
-        kinds = n == 0 and any(w in _THING_KINDS and not (k and said[k - 1] in name) for k, w in enumerate(said))
         if (name <= set(said[: len(name) + 2]) or _NAME_PRONOUN_RE.match(sentence)
-                or _describes_without_subject(sentence) or kinds):
+                or _describes_without_subject(sentence)
+                # The first sentence's kind of thing; not one the name only modifies ("integrate Jinja into a Pylons
+                # application": what is built with it), nor a later sentence's ("The template engine is ...").
+                or n == 0 and any(w in _THING_KINDS and not (k and said[k - 1] in name) for k, w in enumerate(said))):
             return True
     return False
 
