@@ -577,7 +577,8 @@ def select_quotes(
         if containing:
             quote = _render_quotes(oracle_text, containing[:1], [0])[0]
             return QuoteChoice([quote], quote, reference_answer.strip(), _block_kind(containing[0]))
-    ok = [i for i, s in enumerate(sentences) if _quotable(oracle_text, s, question, title)]
+    ok = [i for i, s in enumerate(sentences)
+          if _quotable(oracle_text, s, question, title) and not _ends_a_split_sentence(oracle_text, sentences, i)]
     if not ok:
         return None
     semantic = similarities is not None and len(similarities) == len(sentences)
@@ -608,6 +609,8 @@ def select_quotes(
     both = _both_actions(question)
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
+        if anchor in dangling and _after_code(oracle_text, sentences[anchor]):
+            continue  # "This example adds the same command, ...", "That function is what ...": about code not quoted
         anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
         statement = _statement(oracle_text, sentences, group, anchor, defines, why=why, how=form == "how",
@@ -620,6 +623,8 @@ def select_quotes(
         answer = _with_its_subject(question, _as_definition(question, statement))
         if form == "how" and _MOTIVATION_RE.search(answer) and not gives_a_way(question, answer):
             continue  # "If you are a library maintainer, you may want to support ...": the need, not the way
+        if subject_stems and _IMPORT_ONLY_RE.fullmatch(answer):
+            continue  # "What is the `FastAPI` class?": "You can import the `FastAPI` class directly from ..." is not what
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
         quotes = _render_quotes(oracle_text, sentences, group)
@@ -696,10 +701,15 @@ _ADVICE_RE = re.compile(
 # nor what the thing is.
 _EXAMPLE_RE = re.compile(r"^\W*(?:for (?:example|instance)|e\.g\.|in (?:our|this|the above) example\b|in our case\b)",
                          re.IGNORECASE)
-# "You can read more at ...", "See X for more details", "More details about how X works ... is available in ...":
-# a pointer elsewhere, not an answer.
+# "You can read more at ...", "See X for more details", "More details about how X works ... is available in ...",
+# "Read the new docs: Query Parameter Models.", "In the next few sections we'll see ...", "In the main tutorial you
+# read how to ...", "And then you also read how to ...": a pointer elsewhere, not an answer.
 _POINTER_RE = re.compile(
     r"\b(?:read|learn|find out|see) more\b|\bfor (?:more|further) (?:details|information)\b"
+    r"|^\W*(?:read|see|check(?: out)?) the (?:new |updated |full )?(?:docs|documentation)\b"
+    r"|^\W*in (?:a|an|the|this|that|one of the) (?:[\w`-]+ ){0,4}(?:section|chapter|part|page|tutorial|guide|step)s?\b"
+    r"[^.]{0,80}?\b(?:you|we)(?:'ll| will| have|'ve)? (?:saw|seen|see|learn|learned|learnt|read)\b"
+    r"|\b(?:you|we)(?: have|'ve)? (?:also |just |already )?(?:saw|seen|read|learned|learnt) how to\b"
     r"|\bmore (?:details|information)\b[^.]{0,60}?\b(?:can be found|is available|are available)\b",
     re.IGNORECASE,
 )
@@ -1420,6 +1430,8 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
             runs_on = ", " if not more and not any(re.search(r"[,;]", item) for item in shown) else "; "
             return as_statement(f"{lead.rstrip()} {runs_on.join(shown)}{rest}")
         return as_statement(f"{lead.rstrip().rstrip(':：.').rstrip()}: {_join_items(shown)}{rest}")
+    if s.takes in ("code", "row") and _split_by_its_block(text, s, lead):
+        return ""  # "So, if you have a function with: [code] Typer will ...": no statement without the rest
     if s.takes == "code":
         label, lines = _code_lines(text, s)
         lines = _without_prompts(lines)
@@ -1444,6 +1456,50 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
     if s.takes == "row":
         return _lead_in_statement(lead, "table")
     return as_statement(lead)
+
+
+# "If you have a function with:", "Without such an explicit application object the following code:", "Let's say
+# your project file structure looks like:": a condition or a scene whose main clause comes after the block.
+_CLAUSE_OPENER_RE = re.compile(
+    r"^\W*(?:if|when|whenever|once|unless|without|because|since|after|before|until|imagine|suppose|let'?s say|say)\b",
+    re.IGNORECASE,
+)
+
+
+def _split_by_its_block(text: str, s: _Sentence, lead: str) -> bool:
+    """Whether a lead-in is only the first half of a sentence its block cuts in two. Its block completes it (it
+    stops on "with", "like", "the following code") and either the text after the block goes on with a verb ("a
+    parameter with a default value like `lastname` in: [code] is considered ...") or the lead-in is a condition
+    or a scene with no comma, so no main clause."""
+    bare = lead.rstrip().rstrip(":：").rstrip()
+    if not (_OPEN_ENDED_RE.search(bare) or _LIKE_THIS_RE.search(bare) or _FOLLOWING_RE.search(bare)):
+        return False  # "... you can use the `env info` command: [code] will output ...": a whole sentence
+    after = text[s.end :].lstrip()
+    if after[:1].isalpha() and after[:1].islower() and _opens_on_a_verb(after):
+        return True
+    clause = _CONNECTIVE_RE.sub("", bare.strip(), count=1)
+    return bool(_CLAUSE_OPENER_RE.match(clause)) and not re.search(r"[,;]", clause)
+
+
+def _opens_on_a_verb(text: str) -> bool:
+    """Whether the text's first word is a verb ("is considered ...", "returns ..."), not "which", "and", "instead"."""
+    word = _first_word(text)
+    return bool({"VERB", "AUX"} & set(lemminflect.getAllLemmas(word)))
+
+
+def _after_code(text: str, s: _Sentence) -> bool:
+    """Whether a sentence comes right after a code block (its last non-blank line before is a closing fence)."""
+    before = text[: s.start].rstrip()
+    return bool(_FENCE_RE.match(before.rpartition("\n")[2]))
+
+
+def _ends_a_split_sentence(text: str, sentences: list[_Sentence], i: int) -> bool:
+    """Whether sentence i is the second half of one its lead-in's block cut in two ("[...] like `lastname` in:
+    [code] is considered an "optional" parameter."): it has no subject of its own."""
+    before = sentences[i - 1] if i else None
+    body = text[sentences[i].start : sentences[i].body_end].lstrip()
+    return (before is not None and before.takes in ("code", "row") and not text[before.end : sentences[i].start].strip()
+            and body[:1].islower() and _first_word(body) in STOPWORDS)
 
 
 def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False,
@@ -1502,6 +1558,9 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k], terms) for k in parts))))
 
 
+# "You can import the `status` module from `fastapi`: `from fastapi import status`.": where X comes from, all it says.
+_IMPORT_ONLY_RE = re.compile(r"(?:you can (?:also )?|first,? )?import [^.:;]{1,80}? from [^.:;]{1,80}(?::\s*`[^`]+`)?\.",
+                             re.IGNORECASE)
 # "If such objects are to be stored ...": goes on about what the sentence before named.
 _SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+(?!as\b)\w+", re.IGNORECASE)  # not "Tools such as pip ..."
 _CONCLUSION_RE = re.compile(r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why)\b", re.IGNORECASE)

@@ -1373,6 +1373,15 @@ def test_a_pointer_to_more_details_is_no_answer():
         "The `ensurepip` module bootstraps pip into an existing Python installation.")
     pointer_only = text[: text.index("\n\nThe `ensurepip` module")] + "\n"
     assert select_quotes("What does the `ensurepip` module do?", pointer_only) is None
+    # FastAPI's release notes: "What are `Query` parameter models?" was answered "Read the new docs: ...".
+    assert select_quotes("What are `Query` parameter models?", "Read the new docs: Query Parameter Models.\n") is None
+    # typer's and FastAPI's docs: pointers to another section, ahead or behind.
+    for pointer in ("In a future section you will see how to use custom markup in the `help` for CLI arguments.",
+                    "In the main tutorial you read how to add Custom Middleware to your application.",
+                    "In the next few sections we'll see some ways to modify how CLI arguments work.",
+                    "And then you also read how to handle CORS with the `CORSMiddleware`."):
+        assert select_quotes("How do I use help with style using Rich?", pointer + "\n") is None
+    assert select_quotes("What is in the section?", "In the next section the scheduler retries jobs.\n") is not None
 
 
 def test_a_yes_or_no_question_is_settled_by_the_sentence_that_says_yes_or_no():
@@ -1390,3 +1399,53 @@ def test_a_yes_or_no_question_is_settled_by_the_sentence_that_says_yes_or_no():
     # "No more than ...", "No other ..." open no answer to it.
     text = ("No more than two workers run at once. The scheduler supports tox environments as jobs.\n")
     assert select_quotes("Is tox supported?", text, similarities=[0.4, 0.6]).answer.startswith("The scheduler supports")
+
+
+def test_a_lead_in_its_block_cuts_in_two_is_no_statement():
+    """typer's docs: "In Python, in a function, a parameter with a default value like `lastname` in: [code] is
+    considered an "optional" parameter." was answered with the first half alone ("... like `lastname` in the code
+    quoted above."), and "So, if you have a function with: [code] Typer will create ..." with its condition."""
+    code = "\n\n```python\ndef main(name: str, lastname: str = \"\"):\n    print(name, lastname)\n```\n\n"
+    text = ("In Python, in a function, a parameter with a default value like `lastname` in:" + code
+            + "is considered an \"optional\" parameter.\n\nFor a CLI program, an option is usually optional.\n")
+    choice = select_quotes("What are Python default values?", text)
+    assert choice.answer == "For a CLI program, an option is usually optional."  # neither half alone
+    text = ("Typer creates CLI option names from the function parameters.\n\nSo, if you have a function with:" + code
+            + "Typer will create a CLI option `--lastname`.\n")
+    assert select_quotes("What is the CLI option name?", text).answer == (
+        "Typer creates CLI option names from the function parameters.")
+    # A whole sentence stands, whatever runs on after its block ("which will give you ...", "will output ...").
+    for after in ("which will give you something similar to this.", "will output something similar to this."):
+        text = ("To list the current configuration you can use the `--list` option of the `config` command:\n\n"
+                f"```bash\npoetry config --list\n```\n\n{after}\n")
+        assert select_quotes("How do I list the current configuration?", text).answer == (
+            "To list the current configuration you can use the `--list` option of the `config` command: "
+            "`poetry config --list`.")
+    # A condition with its main clause and no comma is whole too.
+    text = ("If you just want the abstraction layer you basically only need the engine:\n\n```python\n"
+            "from sqlalchemy import create_engine\nengine = create_engine('sqlite:////tmp/test.db')\n"
+            "metadata = MetaData()\n```\n\nThen you can declare tables.\n")
+    assert select_quotes("What is the SQL abstraction layer?", text).answer.startswith(
+        "If you just want the abstraction layer you basically only need the engine")
+
+
+def test_a_sentence_pointing_back_at_code_it_cannot_quote_answers_nothing():
+    """Flask's docs: "What are custom commands?" was answered "This example adds the same command, but as `user
+    create`, a command in a group.", pointing at code the answer does not carry."""
+    text = ("```python\n@app.cli.command('create')\ndef create_user(name):\n    ...\n```\n\n"
+            "This example adds the same command, but as `user create`, a command in a group.\n")
+    assert select_quotes("What are custom commands?", text) is None
+    text = ("Commands are added with the `app.cli.command()` decorator.\n\n" + text)
+    assert select_quotes("What are custom commands?", text).answer == (
+        "Commands are added with the `app.cli.command()` decorator.")
+
+
+def test_where_to_import_x_from_is_not_what_x_is():
+    """FastAPI's reference: "What are status codes?" was answered "You can import the `status` module from
+    `fastapi`: `from fastapi import status`."; the import answers how to import it, not what it is."""
+    text = "You can import the `status` module from `fastapi`:\n\n```python\nfrom fastapi import status\n```\n"
+    assert select_quotes("What are status codes?", text) is None
+    assert select_quotes("How do I import the `status` module?", text).answer == (
+        "You can import the `status` module from `fastapi`: `from fastapi import status`.")
+    text += "\n`status` holds the HTTP status codes as named constants.\n"
+    assert select_quotes("What are status codes?", text).answer == "`status` holds the HTTP status codes as named constants."
