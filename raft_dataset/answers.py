@@ -623,6 +623,9 @@ def select_quotes(
         answer = _with_its_subject(question, _as_definition(question, statement))
         if form == "how" and _MOTIVATION_RE.search(answer) and not gives_a_way(question, answer):
             continue  # "If you are a library maintainer, you may want to support ...": the need, not the way
+        if subject_stems and _MOTIVATION_RE.search(answer) and not _CAN_RE.search(answer) and not re.search(
+                r"[.!?]\s", answer):
+            continue  # "What are global dependencies?": "... you might want to add dependencies to ..." is the need alone
         if subject_stems and _IMPORT_ONLY_RE.fullmatch(answer):
             continue  # "What is the `FastAPI` class?": "You can import the `FastAPI` class directly from ..." is not what
         if anchor == for_heading:
@@ -678,6 +681,7 @@ _CHATTER_RE = re.compile(
     r"^\W*(?:(?:(?:ah|oh)(?: yes| no| well)?|well|ok|okay|alright|yay|hooray|wow|voil[aà])\b\s*[,!]"
     r"|at this point,? (?:we|you) (?:have|'ve|are|know)\b"
     r"|(?:you|we)(?: have|'ve)? (?:just|already) (?:saw|seen|learned|learnt|read|did|done)\b"  # "You just saw the main place ..."
+    r"|(?:you|we) (?:may|might|probably) (?:already )?have (?:already )?(?:seen|noticed|heard)\b"  # "You may have seen that ..."
     r"|to (?:understand|see) (?:this|it|that|how)\b[^,.]{0,40}?,?\s+let(?:'s|\u2019s|\s+us)\s+"  # "To understand this better let's ..."
     f"|{_LETS}(?:now\\s+|first\\s+|quickly\\s+)?(?:(?:start|begin) by (?:looking|seeing|checking)|see|look|walk|recap|review|dive|explore|imagine|say|suppose|assume"
     r"|pretend|think|understand|discuss|talk|focus|zoom|have a look|take a look|try (?:it|that|this))\b"
@@ -1558,6 +1562,7 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k], terms) for k in parts))))
 
 
+_CAN_RE = re.compile(r"\b(?:you|we) (?:can|should|must)\b", re.IGNORECASE)
 # "You can import the `status` module from `fastapi`: `from fastapi import status`.": where X comes from, all it says.
 _IMPORT_ONLY_RE = re.compile(r"(?:you can (?:also )?|first,? )?import [^.:;]{1,80}? from [^.:;]{1,80}(?::\s*`[^`]+`)?\.",
                              re.IGNORECASE)

@@ -1449,3 +1449,26 @@ def test_where_to_import_x_from_is_not_what_x_is():
         "You can import the `status` module from `fastapi`: `from fastapi import status`.")
     text += "\n`status` holds the HTTP status codes as named constants.\n"
     assert select_quotes("What are status codes?", text).answer == "`status` holds the HTTP status codes as named constants."
+
+
+def test_a_need_alone_is_no_answer_to_what_x_is():
+    """FastAPI's docs: "What are global dependencies?" was answered "For some types of applications you might want
+    to add dependencies to the whole application.", the need the section opens with."""
+    text = ("For some types of applications you might want to add dependencies to the whole application.\n\n"
+            "Similar to the way you can add `dependencies` to the path operation decorators, you can add them to the "
+            "`FastAPI` application.\n")
+    assert select_quotes("What are global dependencies?", text, similarities=[0.8, 0.5]).answer == (
+        "Similar to the way you can add `dependencies` to the path operation decorators, you can add them to the "
+        "`FastAPI` application.")
+    need_only = text.split("\n\n")[0] + "\n"
+    assert select_quotes("What are global dependencies?", need_only) is None
+
+
+def test_what_the_reader_may_have_seen_is_no_answer_when_the_way_follows():
+    """typer's docs: "How do I support `python -m`?" was answered "You may have seen that you can call many Python
+    modules as scripts with `python -m some-module`."; the way is the next paragraph."""
+    text = ("You may have seen that you can call many Python modules as scripts with `python -m some-module`.\n\n"
+            "You can support that same style of calling the package, simply by adding a file `__main__.py`.\n")
+    text, evidence = _section("Support `python -m`", text)
+    assert select_quotes("How do I support `python -m`?", text, similarities=[0.7, 0.5], evidence=evidence).answer == (
+        "You can support that same style of calling the package, simply by adding a file `__main__.py`.")
