@@ -609,7 +609,9 @@ def select_quotes(
     both = _both_actions(question)
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
-        if anchor in dangling and _after_code(oracle_text, sentences[anchor]):
+        opening = sentences[group[0]]
+        if group[0] != for_heading and _after_code(oracle_text, opening) and _first_word(
+                oracle_text[opening.start : opening.body_end]) in _DEICTIC_OPENERS:
             continue  # "This example adds the same command, ...", "That function is what ...": about code not quoted
         anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"

@@ -1435,6 +1435,9 @@ def test_a_sentence_pointing_back_at_code_it_cannot_quote_answers_nothing():
     text = ("```python\n@app.cli.command('create')\ndef create_user(name):\n    ...\n```\n\n"
             "This example adds the same command, but as `user create`, a command in a group.\n")
     assert select_quotes("What are custom commands?", text) is None
+    # ... nor when the sentence after it leans on it ("This is useful if ...") and brings it into the answer.
+    text += "This is useful if you want to organize multiple related commands.\n"
+    assert select_quotes("What are custom commands?", text, similarities=[0.3, 0.7]) is None
     text = ("Commands are added with the `app.cli.command()` decorator.\n\n" + text)
     assert select_quotes("What are custom commands?", text).answer == (
         "Commands are added with the `app.cli.command()` decorator.")
