@@ -445,6 +445,18 @@ def _refers_back(text: str, s: _Sentence) -> bool:
         len(words) > 1 and words[0] in ("for", "with", "by", "after", "from") and words[1] in ("that", "those", "such")))
 
 
+# "These are any `OPTIONS` request with ...": under its heading, what the heading names is.
+_THESE_ARE_RE = re.compile(r"^\W*(?:these|those|they) are\b", re.IGNORECASE)
+
+
+def _leans_only_by_its_connective(sentence: str) -> bool:
+    """"However, if you want ..., you can override ...": a sentence that leans on the one before by its opening
+    connective alone, which a statement drops (`_CONNECTIVE_RE`); not "However, this ..."."""
+    rest = _CONNECTIVE_RE.sub("", sentence, count=1)
+    words = re.findall(r"\w+", rest.lower())[:4]
+    return rest != sentence and not (words and words[0] in _REFERRING) and not any(w in _PRONOUNS for w in words)
+
+
 _DEMONSTRATIVES = frozenset(["this", "that", "these", "those", "such"])
 # First words that need the sentence before to be understood ("This is an awful lot of repetition").
 _DEICTIC_OPENERS = _DEMONSTRATIVES | {"they", "them", "here"}
@@ -1530,6 +1542,12 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         anchor, defines = anchor + 1, False
     parts = [anchor]
     leans = _refers_back(text, sentences[anchor])
+    if leans and anchor - 1 in group and anchor - 2 not in group and _refers_back(text, sentences[anchor - 1]) \
+            and not _THESE_ARE_RE.match(body(anchor - 1)) and _leans_only_by_its_connective(body(anchor)):
+        # "This will work for most use cases. However, if you want ..., you can override ...": the sentence before
+        # leans on one not quoted, and the anchor leans only by its "However", which the statement drops.
+        leans = False
+        group = [k for k in group if k != anchor - 1]
     if anchor - 1 in group and (leans or not idle(anchor - 1)) and not (defines and not leans):
         parts.insert(0, anchor - 1)
     elif anchor + 1 in group and not sentences[anchor].takes and (

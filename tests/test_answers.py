@@ -640,8 +640,8 @@ def test_the_final_answer_drops_an_opening_connective_the_quote_keeps():
                              "the decorator."]
     assert choice.answer == ("You can disable the response model generation by setting `response_model=None` in the "
                              "decorator.")
-    text, evidence = _section("Special Cases", "Of course, there are special cases where you may want to run many "
-                              "processes in one container.\n")
+    text, evidence = _section("Special Cases", "Of course, there are special cases that run many processes in one "
+                              "container.\n")
     assert select_quotes("What are special cases?", text, evidence=evidence).answer.startswith("There are special cases")
     # "Now that ..." opens a clause: without "Now" it would read "That the client and server ... have ...".
     text, evidence = _section("HTTP Request", "Now that the client and server have an encrypted TCP connection, they "
@@ -1074,6 +1074,8 @@ def test_the_next_sentence_that_carries_the_anchor_on_is_stated_too():
     assert answer.endswith("resolvable within the given Python version range in `pyproject.toml`."), answer
     text = ("You've already learned how to use the command-line interface to do some things. This chapter documents "
             "all the available commands.\n")
+    assert select_quotes("What are commands?", text) is None  # "You've already learned how to ...": a pointer too
+    text = text.replace("You've already learned how to use", "Commands are how you drive")
     assert not any("This chapter" in quote for quote in select_quotes("What are commands?", text).quotes)
     text, evidence = _section("Version constraints", (
         "In our example, we are requesting the `pendulum` package with the version constraint `>=2.1.0 <3.0.0`.\n\n"
@@ -1475,3 +1477,25 @@ def test_what_the_reader_may_have_seen_is_no_answer_when_the_way_follows():
     text, evidence = _section("Support `python -m`", text)
     assert select_quotes("How do I support `python -m`?", text, similarities=[0.7, 0.5], evidence=evidence).answer == (
         "You can support that same style of calling the package, simply by adding a file `__main__.py`.")
+
+
+def test_a_sentence_leaning_on_one_not_quoted_does_not_open_the_statement():
+    """marshmallow's docs: "How do I override how attributes are accessed?" was answered "This will work for most
+    use cases. However, if you want to specify ..., you can override the `get_attribute` method."; the "This"
+    stands for the sentence before it, which is not quoted."""
+    text = ("By default, marshmallow uses `utils.get_value` to pull attributes from objects for serialization. This will "
+            "work for most use cases.\n\nHowever, if you want to specify how values are accessed from an object, you "
+            "can override the `get_attribute` method.\n")
+    choice = select_quotes("How do I override how attributes are accessed?", text, similarities=[0.3, 0.5, 0.7])
+    assert choice.answer == ("If you want to specify how values are accessed from an object, you can override the "
+                             "`get_attribute` method.")
+    # An anchor that leans by a pronoun too ("However, it ...") keeps the sentence it leans on.
+    text = text.replace("However, if you want to specify how values are accessed from an object, you can override",
+                        "However, it can be replaced: override")
+    choice = select_quotes("How do I override how attributes are accessed?", text, similarities=[0.3, 0.5, 0.7])
+    assert choice.answer.startswith("This will work for most use cases.")
+    # "These are ..." under its heading says what the heading names: it stays.
+    text = ("These are any `OPTIONS` request with `Origin` headers. In this case the middleware will intercept the "
+            "request and respond with CORS headers.\n")
+    choice = select_quotes("What are CORS preflight requests?", text, similarities=[0.5, 0.7])
+    assert choice.answer.startswith("These are any `OPTIONS` request")
