@@ -438,14 +438,20 @@ _PRONOUNS = frozenset(["it", "its", "this", "these", "they", "them", "their"])
 
 
 def _refers_back(text: str, s: _Sentence) -> bool:
+    """Whether a sentence leans on the one before (see `_leans_on`)."""
+    return _leans_on(text[s.start : s.body_end])
+
+
+def _leans_on(sentence: str) -> bool:
     """Whether a sentence leans on the one before: it opens with "It", "This", "However", "For that"... or
     has a pronoun among its first four words ("To start it, run:")."""
-    words = re.findall(r"\w+", text[s.start : s.body_end].lower())[:4]
+    words = re.findall(r"\w+", sentence.lower())[:4]
     return bool(words) and (words[0] in _REFERRING or any(w in _PRONOUNS for w in words) or (
         len(words) > 1 and words[0] in ("for", "with", "by", "after", "from") and words[1] in ("that", "those", "such")))
 
 
-# "These are any `OPTIONS` request with ...": under its heading, what the heading names is.
+# "These are any `OPTIONS` request with ...": a plural "these" is most often what a section's heading names
+# (not checked here), so a statement keeps it.
 _THESE_ARE_RE = re.compile(r"^\W*(?:these|those|they) are\b", re.IGNORECASE)
 
 
@@ -453,8 +459,7 @@ def _leans_only_by_its_connective(sentence: str) -> bool:
     """"However, if you want ..., you can override ...": a sentence that leans on the one before by its opening
     connective alone, which a statement drops (`_CONNECTIVE_RE`); not "However, this ..."."""
     rest = _CONNECTIVE_RE.sub("", sentence, count=1)
-    words = re.findall(r"\w+", rest.lower())[:4]
-    return rest != sentence and not (words and words[0] in _REFERRING) and not any(w in _PRONOUNS for w in words)
+    return rest != sentence and not _leans_on(rest)
 
 
 _DEMONSTRATIVES = frozenset(["this", "that", "these", "those", "such"])
@@ -612,8 +617,8 @@ def select_quotes(
               for anchor in ranked[:8]}
     # "This is an awful lot of repetition ..." without the sentence it points back to says nothing
     # alone: such an anchor comes after every other candidate.
-    dangling = {a for a, group in groups.items() if group[0] == a and a != for_heading and _first_word(
-        oracle_text[sentences[a].start : sentences[a].body_end]) in _DEICTIC_OPENERS}
+    dangling = {a for a, group in groups.items() if group[0] == a and a != for_heading
+                and _opens_deictic(oracle_text, sentences[a])}
     form = question_form(question)
     why = form == "why"
     # What a how-question's code line must name: its words but the question's own ("how", "do", "I", "use").
@@ -622,8 +627,7 @@ def select_quotes(
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
         opening = sentences[group[0]]
-        if group[0] != for_heading and _after_code(oracle_text, opening) and _first_word(
-                oracle_text[opening.start : opening.body_end]) in _DEICTIC_OPENERS:
+        if group[0] != for_heading and _after_code(oracle_text, opening) and _opens_deictic(oracle_text, opening):
             continue  # "This example adds the same command, ...", "That function is what ...": about code not quoted
         anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
@@ -637,9 +641,11 @@ def select_quotes(
         answer = _with_its_subject(question, _as_definition(question, statement))
         if form == "how" and _MOTIVATION_RE.search(answer) and not gives_a_way(question, answer):
             continue  # "If you are a library maintainer, you may want to support ...": the need, not the way
-        if subject_stems and _MOTIVATION_RE.search(answer) and not _CAN_RE.search(answer) and not re.search(
-                r"[.!?]\s", answer):
-            continue  # "What are global dependencies?": "... you might want to add dependencies to ..." is the need alone
+        if subject_stems and _MOTIVATION_RE.search(answer) and not _YOU_CAN_RE.search(answer) \
+                and not _SENTENCE_END_RE.search(answer) and _names(subject_stems, answer) != "opens":
+            # "What are global dependencies?": "... you might want to add dependencies to ..." is the need alone (not
+            # "A token is a secret string you will need to ...", a definition).
+            continue
         if subject_stems and _IMPORT_ONLY_RE.fullmatch(answer):
             continue  # "What is the `FastAPI` class?": "You can import the `FastAPI` class directly from ..." is not what
         if anchor == for_heading:
@@ -724,10 +730,13 @@ _EXAMPLE_RE = re.compile(r"^\W*(?:for (?:example|instance)|e\.g\.|in (?:our|this
 # read how to ...", "And then you also read how to ...": a pointer elsewhere, not an answer.
 _POINTER_RE = re.compile(
     r"\b(?:read|learn|find out|see) more\b|\bfor (?:more|further) (?:details|information)\b"
-    r"|^\W*(?:read|see|check(?: out)?) the (?:new |updated |full )?(?:docs|documentation)\b"
-    r"|^\W*in (?:a|an|the|this|that|one of the) (?:[\w`-]+ ){0,4}(?:section|chapter|part|page|tutorial|guide|step)s?\b"
+    # not "Read the Docs builds ...": the docs in lower case, then what they are about
+    r"|^\W*(?:read|see|check(?: out)?) the (?:new |updated |full )?(?-i:docs|documentation)(?::|\s+(?:for|on|about)\b)"
+    # another section of the text, ahead or behind (not "In the admin page you will see ...", a page of an app)
+    r"|^\W*in (?:a|an|the|this|that|one of the) (?:[\w`-]+ ){0,4}(?:section|chapter|tutorial|guide)s?\b"
     r"[^.]{0,80}?\b(?:you|we)(?:'ll| will| have|'ve)? (?:saw|seen|see|learn|learned|learnt|read)\b"
-    r"|\b(?:you|we)(?: have|'ve)? (?:also |just |already )?(?:saw|seen|read|learned|learnt) how to\b"
+    r"|^\W*(?:(?:and|but|so)(?: then)?,?\s+)?(?:then\s+)?(?:you|we)(?: have|'ve)? (?:also |just |already )?(?:saw|seen|read"
+    r"|learned|learnt) how to\b"
     r"|\bmore (?:details|information)\b[^.]{0,60}?\b(?:can be found|is available|are available)\b",
     re.IGNORECASE,
 )
@@ -1488,7 +1497,7 @@ def _split_by_its_block(text: str, s: _Sentence, lead: str) -> bool:
     """Whether a lead-in is only the first half of a sentence its block cuts in two. Its block completes it (it
     stops on "with", "like", "the following code") and either the text after the block goes on with a verb ("a
     parameter with a default value like `lastname` in: [code] is considered ...") or the lead-in is a condition
-    or a scene with no comma, so no main clause."""
+    or a scene with no comma and no main clause ("you can ...", an imperative)."""
     bare = lead.rstrip().rstrip(":：").rstrip()
     if not (_OPEN_ENDED_RE.search(bare) or _LIKE_THIS_RE.search(bare) or _FOLLOWING_RE.search(bare)):
         return False  # "... you can use the `env info` command: [code] will output ...": a whole sentence
@@ -1496,13 +1505,20 @@ def _split_by_its_block(text: str, s: _Sentence, lead: str) -> bool:
     if after[:1].isalpha() and after[:1].islower() and _opens_on_a_verb(after):
         return True
     clause = _CONNECTIVE_RE.sub("", bare.strip(), count=1)
-    return bool(_CLAUSE_OPENER_RE.match(clause)) and not re.search(r"[,;]", clause)
+    # Not "Once installed you can start the server with:", "When deploying to production run:": a main clause.
+    main_clause = _YOU_CAN_RE.search(clause) or any(w in _IMPERATIVES for w in re.findall(r"[a-z]+", clause.lower())[1:])
+    return bool(_CLAUSE_OPENER_RE.match(clause)) and not re.search(r"[,;]", clause) and not main_clause
 
 
 def _opens_on_a_verb(text: str) -> bool:
     """Whether the text's first word is a verb ("is considered ...", "returns ..."), not "which", "and", "instead"."""
     word = _first_word(text)
     return bool({"VERB", "AUX"} & set(lemminflect.getAllLemmas(word)))
+
+
+def _opens_deictic(text: str, s: _Sentence) -> bool:
+    """Whether a sentence opens with a word that needs the text before it ("This is an awful lot ...")."""
+    return _first_word(text[s.start : s.body_end]) in _DEICTIC_OPENERS
 
 
 def _after_code(text: str, s: _Sentence) -> bool:
@@ -1517,7 +1533,7 @@ def _ends_a_split_sentence(text: str, sentences: list[_Sentence], i: int) -> boo
     before = sentences[i - 1] if i else None
     body = text[sentences[i].start : sentences[i].body_end].lstrip()
     return (before is not None and before.takes in ("code", "row") and not text[before.end : sentences[i].start].strip()
-            and body[:1].islower() and _first_word(body) in STOPWORDS)
+            and body[:1].islower() and (_first_word(body) in STOPWORDS or _opens_on_a_verb(body)))
 
 
 def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False,
@@ -1542,13 +1558,15 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         anchor, defines = anchor + 1, False
     parts = [anchor]
     leans = _refers_back(text, sentences[anchor])
-    if leans and anchor - 1 in group and anchor - 2 not in group and _refers_back(text, sentences[anchor - 1]) \
-            and not _THESE_ARE_RE.match(body(anchor - 1)) and _leans_only_by_its_connective(body(anchor)):
-        # "This will work for most use cases. However, if you want ..., you can override ...": the sentence before
-        # leans on one not quoted, and the anchor leans only by its "However", which the statement drops.
+    # "This will work for most use cases. However, if you want ..., you can override ...": the sentence before leans on
+    # one not quoted (a group holds at most one sentence before its anchor), and the anchor leans only by its
+    # "However", which the statement drops.
+    before_dangles = leans and anchor - 1 in group and _refers_back(
+        text, sentences[anchor - 1]) and not _THESE_ARE_RE.match(body(anchor - 1)) and _leans_only_by_its_connective(
+        body(anchor))
+    if before_dangles:
         leans = False
-        group = [k for k in group if k != anchor - 1]
-    if anchor - 1 in group and (leans or not idle(anchor - 1)) and not (defines and not leans):
+    if anchor - 1 in group and not before_dangles and (leans or not idle(anchor - 1)) and not (defines and not leans):
         parts.insert(0, anchor - 1)
     elif anchor + 1 in group and not sentences[anchor].takes and (
             len(body(anchor).split()) < 10
@@ -1582,10 +1600,10 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k], terms) for k in parts))))
 
 
-_CAN_RE = re.compile(r"\b(?:you|we) (?:can|should|must)\b", re.IGNORECASE)
 # "You can import the `status` module from `fastapi`: `from fastapi import status`.": where X comes from, all it says.
-_IMPORT_ONLY_RE = re.compile(r"(?:you can (?:also )?|first,? )?import [^.:;]{1,80}? from [^.:;]{1,80}(?::\s*`[^`]+`)?\.",
-                             re.IGNORECASE)
+_IMPORT_ONLY_RE = re.compile(
+    r"(?:(?:you can (?:also )?|first,? )import [^.:;]{1,80}?|import `[^`]+`[^.:;]{0,40}?) from [^.:;]{1,80}"
+    r"(?::\s*`[^`]+`)?\.", re.IGNORECASE)  # not "Import hooks import modules from zip files."
 # "If such objects are to be stored ...": goes on about what the sentence before named.
 _SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+(?!as\b)\w+", re.IGNORECASE)  # not "Tools such as pip ..."
 _CONCLUSION_RE = re.compile(r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why)\b", re.IGNORECASE)

@@ -1381,9 +1381,15 @@ def test_a_pointer_to_more_details_is_no_answer():
     for pointer in ("In a future section you will see how to use custom markup in the `help` for CLI arguments.",
                     "In the main tutorial you read how to add Custom Middleware to your application.",
                     "In the next few sections we'll see some ways to modify how CLI arguments work.",
-                    "And then you also read how to handle CORS with the `CORSMiddleware`."):
+                    "And then you also read how to handle CORS with the `CORSMiddleware`.",
+                    "In this section we'll see how to use other middlewares.",
+                    "In the First Steps section you saw how to add help for a CLI app by adding it to a docstring."):
         assert select_quotes("How do I use help with style using Rich?", pointer + "\n") is None
-    assert select_quotes("What is in the section?", "In the next section the scheduler retries jobs.\n") is not None
+    # Sentences that only look like pointers stay quotable.
+    for sentence in ("In the next section the scheduler retries jobs.", "Read the Docs builds and hosts documentation.",
+                     "In the admin page you will see the new model listed.",
+                     "Once you have learned how to declare a dependency, you can mark it optional with `--optional`."):
+        assert select_quotes("What does it do?", sentence + "\n").quotes == [sentence]
 
 
 def test_a_yes_or_no_question_is_settled_by_the_sentence_that_says_yes_or_no():
@@ -1416,19 +1422,24 @@ def test_a_lead_in_its_block_cuts_in_two_is_no_statement():
             + "Typer will create a CLI option `--lastname`.\n")
     assert select_quotes("What is the CLI option name?", text).answer == (
         "Typer creates CLI option names from the function parameters.")
-    # A whole sentence stands, whatever runs on after its block ("which will give you ...", "will output ...").
+    # A whole sentence (it ends on no open word) stands, whatever runs on after its block.
     for after in ("which will give you something similar to this.", "will output something similar to this."):
         text = ("To list the current configuration you can use the `--list` option of the `config` command:\n\n"
                 f"```bash\npoetry config --list\n```\n\n{after}\n")
         assert select_quotes("How do I list the current configuration?", text).answer == (
             "To list the current configuration you can use the `--list` option of the `config` command: "
             "`poetry config --list`.")
-    # A condition with its main clause and no comma is whole too.
-    text = ("If you just want the abstraction layer you basically only need the engine:\n\n```python\n"
-            "from sqlalchemy import create_engine\nengine = create_engine('sqlite:////tmp/test.db')\n"
-            "metadata = MetaData()\n```\n\nThen you can declare tables.\n")
-    assert select_quotes("What is the SQL abstraction layer?", text).answer.startswith(
-        "If you just want the abstraction layer you basically only need the engine")
+    # A condition with its main clause ("you ... need to", an imperative) and no comma is whole too.
+    code = "\n\n```python\nfrom sqlalchemy import create_engine\nengine = create_engine('sqlite:////tmp/test.db')\n```\n\n"
+    for lead, question in (("If you just want the abstraction layer you only need to start with:", "What is the SQL layer?"),
+                           ("Once installed you can start the engine with:", "How do I start the engine?"),
+                           ("When deploying to production run:", "How do I deploy to production?")):
+        choice = select_quotes(question, lead + code + "Then you can declare tables.\n", similarities=[0.8, 0.3])
+        assert choice.answer.startswith(lead[:-1]), (lead, choice.answer)
+    # The half after a block that starts on a verb is not quoted alone either.
+    text = ("The `copy` helper is used like:" + code.replace("create_engine", "copy") + "returns a new list with the "
+            "same items.\n\nLists are copied shallowly.\n")
+    assert not select_quotes("What is the `copy` helper?", text).answer.startswith("returns")
 
 
 def test_a_sentence_pointing_back_at_code_it_cannot_quote_answers_nothing():
@@ -1452,6 +1463,8 @@ def test_where_to_import_x_from_is_not_what_x_is():
     assert select_quotes("What are status codes?", text) is None
     assert select_quotes("How do I import the `status` module?", text).answer == (
         "You can import the `status` module from `fastapi`: `from fastapi import status`.")
+    assert select_quotes("What are import hooks?", "Import hooks import modules from custom locations such as zip "
+                         "files.\n").answer.startswith("Import hooks import modules")
     text += "\n`status` holds the HTTP status codes as named constants.\n"
     assert select_quotes("What are status codes?", text).answer == "`status` holds the HTTP status codes as named constants."
 
@@ -1467,6 +1480,14 @@ def test_a_need_alone_is_no_answer_to_what_x_is():
         "`FastAPI` application.")
     need_only = text.split("\n\n")[0] + "\n"
     assert select_quotes("What are global dependencies?", need_only) is None
+    # A definition that mentions a need, a need with what you can do, and a need with the sentence after it stay.
+    for question, answer in (
+            ("What is a token?", "A token is a secret string you will need to authenticate uploads to PyPI."),
+            ("What is a wheel?", "A wheel is a built package, so you don't need a compiler to install it."),
+            ("What are global dependencies?", "If you might want dependencies everywhere, you can add them to the app.")):
+        assert select_quotes(question, answer + "\n").answer == answer
+    two = "For some apps you might want shared dependencies. They run before every path operation.\n"
+    assert select_quotes("What are global dependencies?", two).answer == two.strip()
 
 
 def test_what_the_reader_may_have_seen_is_no_answer_when_the_way_follows():
