@@ -972,20 +972,27 @@ _HEADING_PRONOUN_RE = re.compile(
     r"|means|makes)\b)|['\u2019]s\s+)|They(?:['\u2019]re)?\s+)(?=[a-z])"
 )
 _CONTRACTED = frozenset(["it's", "it\u2019s", "they're", "they\u2019re"])
+# "These options can be added to a `Set-Cookie` header ..." under "Set-Cookie options": the heading's own noun
+# after "This"/"These" stands for the heading, as "It" does.
+_HEADING_DEMONSTRATIVE_RE = re.compile(r"^(?:This|These)\s+(?P<noun>[\w-]+)\b(?=[\s,])")
 
 
 def _stands_for_heading(text: str, sentences: list[_Sentence], in_evidence: list[int], evidence, subject_stems,
                         title: str) -> int | None:
     """The section's first sentence when it opens with "It"/"They" for the section's heading, which is
     the X of "What is X?": under "Sanic", "It was one of the first extremely fast Python frameworks ..."
-    is Sanic's own sentence, not one leaning on the sentence before."""
+    is Sanic's own sentence, not one leaning on the sentence before. "These options ..." under "Set-Cookie
+    options" (the heading's last noun after "This"/"These") is the heading's own sentence too."""
     if not subject_stems or not in_evidence or evidence is None:
         return None
     first = in_evidence[0]
     # The line before the section; a section that opens the chunk has its heading at the end of the title.
     heading = text[: evidence[0]].rstrip().rpartition("\n")[2] or title.rpartition(" > ")[2]
     body = text[sentences[first].start : sentences[first].body_end]
-    if _HEADING_PRONOUN_RE.match(body) and set(_stems(heading)) == set(subject_stems):
+    if set(_stems(heading)) != set(subject_stems):
+        return None
+    demonstrative = _HEADING_DEMONSTRATIVE_RE.match(body)
+    if _HEADING_PRONOUN_RE.match(body) or demonstrative and _stems(demonstrative.group("noun")) == subject_stems[-1:]:
         return first
     return None
 
@@ -1571,7 +1578,8 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     elif anchor + 1 in group and not sentences[anchor].takes and (
             len(body(anchor).split()) < 10
             or _brings_its_block(text, sentences[anchor + 1])
-            or (_refers_back(text, sentences[anchor + 1]) or _SUCH_RE.match(body(anchor + 1)))
+            or (_refers_back(text, sentences[anchor + 1]) or _SUCH_RE.match(body(anchor + 1))
+                or _ALL_TO_DO_RE.match(body(anchor + 1)))
             and not _HERES_HOW_RE.search(body(anchor + 1))
             and sentences[anchor + 1].body_end - sentences[anchor].start <= _STATEMENT_BUDGET):
         # A short anchor; one followed by the list or commands it introduces ("The basic idea is quite simple. It
@@ -1604,6 +1612,9 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
 _IMPORT_ONLY_RE = re.compile(
     r"(?:(?:you can (?:also )?|first,? )import [^.:;]{1,80}?|import `[^`]+`[^.:;]{0,40}?) from [^.:;]{1,80}"
     r"(?::\s*`[^`]+`)?\.", re.IGNORECASE)  # not "Import hooks import modules from zip files."
+# "We can also use this same approach ... All we need to do is handle the request inside a `try`/`except` block":
+# the point, after the sentence that announces it.
+_ALL_TO_DO_RE = re.compile(r"^\W*all (?:we|you|one) (?:need|have) to do is\b", re.IGNORECASE)
 # "If such objects are to be stored ...": goes on about what the sentence before named.
 _SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+(?!as\b)\w+", re.IGNORECASE)  # not "Tools such as pip ..."
 _CONCLUSION_RE = re.compile(r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why)\b", re.IGNORECASE)
@@ -1662,12 +1673,17 @@ def _without_opener(answer: str, opener: re.Pattern) -> str:
 
 
 def _named_for_heading(question: str, answer: str) -> str:
-    """The answer with its opening "It"/"They" replaced by the X of "What is X?" (the heading it stands
-    for): "It was one of the first ..." -> "Sanic was one of the first ..."."""
+    """The answer with its opening "It"/"They" (or "This"/"These" and the heading's noun) replaced by the X of
+    "What is X?" (the heading it stands for): "It was one of the first ..." -> "Sanic was one of the first ..."."""
     asked = _WHAT_IS_RE.match(question.strip())
-    if not asked or not _HEADING_PRONOUN_RE.match(answer):
+    if not asked:
         return answer
     subject = asked.group(2).strip()
+    demonstrative = _HEADING_DEMONSTRATIVE_RE.match(answer)
+    if demonstrative:  # "These options can be added ..." -> "Set-cookie options can be added ..."
+        return f"{subject[:1].upper()}{subject[1:]}{answer[demonstrative.end():]}"
+    if not _HEADING_PRONOUN_RE.match(answer):
+        return answer
     pronoun, rest = answer.split(" ", 1)
     # "It's a Flask plug-in" -> "flask-apispec is a Flask plug-in"; the number is the question's ("is"/"are").
     be = asked.group(1).lower() if pronoun.lower() in _CONTRACTED else None

@@ -1520,3 +1520,28 @@ def test_a_sentence_leaning_on_one_not_quoted_does_not_open_the_statement():
             "request and respond with CORS headers.\n")
     choice = select_quotes("What are CORS preflight requests?", text, similarities=[0.5, 0.7])
     assert choice.answer.startswith("These are any `OPTIONS` request")
+
+
+def test_this_and_the_headings_noun_at_a_sections_start_stand_for_the_heading():
+    """Flask's docs: "What are set-cookie options?" was answered "Flask has configuration options to set these on the
+    session cookie. ...", passing over the section's own "These options can be added to a `Set-Cookie` header ..."."""
+    text, evidence = _section("Set-Cookie options", (
+        "These options can be added to a `Set-Cookie` header to improve their security. Flask has configuration "
+        "options to set these on the session cookie.\n"))
+    choice = select_quotes("What are set-cookie options?", text, similarities=[0.5, 0.7], evidence=evidence)
+    assert choice.answer.startswith("Set-cookie options can be added to a `Set-Cookie` header to improve their security.")
+    # Another noun after "This" leans on the sentence before, as before.
+    text, evidence = _section("Set-Cookie options", "This header can be added to improve security.\n")
+    choice = select_quotes("What are set-cookie options?", text, evidence=evidence)
+    assert choice is None or not choice.answer.startswith("Set-cookie options")
+
+
+def test_all_you_need_to_do_after_the_sentence_announcing_it_is_stated_too():
+    """FastAPI's docs: "How do I access the request body in an exception handler?" was answered "We can also use this
+    same approach to access the request body in an exception handler.", without the next sentence's point."""
+    text, evidence = _section("Accessing the request body in an exception handler", (
+        "We can also use this same approach to access the request body in an exception handler.\n\n"
+        "All we need to do is handle the request inside a `try`/`except` block.\n"))
+    choice = select_quotes("How do I access the request body in an exception handler?", text, similarities=[0.8, 0.4],
+                           evidence=evidence)
+    assert choice.answer.endswith("All we need to do is handle the request inside a `try`/`except` block.")
