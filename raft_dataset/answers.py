@@ -639,15 +639,8 @@ def select_quotes(
             statement = _standalone(f"{statement} {said}" if other > anchor else f"{said} {statement}")
             group = sorted({*group, other})
         answer = _with_its_subject(question, _as_definition(question, statement))
-        if form == "how" and _MOTIVATION_RE.search(answer) and not gives_a_way(question, answer):
-            continue  # "If you are a library maintainer, you may want to support ...": the need, not the way
-        if subject_stems and _MOTIVATION_RE.search(answer) and not _YOU_CAN_RE.search(answer) \
-                and not _SENTENCE_END_RE.search(answer) and _names(subject_stems, answer) != "opens":
-            # "What are global dependencies?": "... you might want to add dependencies to ..." is the need alone (not
-            # "A token is a secret string you will need to ...", a definition).
+        if _says_something_else(question, form, subject_stems, answer):
             continue
-        if subject_stems and _IMPORT_ONLY_RE.fullmatch(answer):
-            continue  # "What is the `FastAPI` class?": "You can import the `FastAPI` class directly from ..." is not what
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
         quotes = _render_quotes(oracle_text, sentences, group)
@@ -1530,8 +1523,10 @@ def _opens_deictic(text: str, s: _Sentence) -> bool:
 
 def _after_code(text: str, s: _Sentence) -> bool:
     """Whether a sentence comes right after a code block (its last non-blank line before is a closing fence)."""
-    before = text[: s.start].rstrip()
-    return bool(_FENCE_RE.match(before.rpartition("\n")[2]))
+    end = s.start
+    while end and text[end - 1].isspace():  # not a copy of the text before: this runs for every candidate anchor
+        end -= 1
+    return bool(_FENCE_RE.match(text[text.rfind("\n", 0, end) + 1 : end]))
 
 
 def _ends_a_split_sentence(text: str, sentences: list[_Sentence], i: int) -> bool:
@@ -1541,6 +1536,21 @@ def _ends_a_split_sentence(text: str, sentences: list[_Sentence], i: int) -> boo
     body = text[sentences[i].start : sentences[i].body_end].lstrip()
     return (before is not None and before.takes in ("code", "row") and not text[before.end : sentences[i].start].strip()
             and body[:1].islower() and (_first_word(body) in STOPWORDS or _opens_on_a_verb(body)))
+
+
+def _says_something_else(question: str, form: str, subject_stems: tuple[str, ...], answer: str) -> bool:
+    """Whether a final answer is about something other than what the question asks, though on its topic: a need
+    without the way for "How do I ...?" ("If you are a library maintainer, you may want to support ..."); for "What is
+    X?", the need alone ("... you might want to add dependencies to the whole application.", not "A token is a secret
+    string you will need to ...", a definition) or where X is imported from ("You can import the `FastAPI` class
+    directly from ...")."""
+    if form == "how" and _MOTIVATION_RE.search(answer) and not gives_a_way(question, answer):
+        return True
+    if not subject_stems:
+        return False
+    need_alone = (_MOTIVATION_RE.search(answer) and not _YOU_CAN_RE.search(answer)
+                  and not _SENTENCE_END_RE.search(answer) and _names(subject_stems, answer) != "opens")
+    return bool(need_alone or _IMPORT_ONLY_RE.fullmatch(answer))
 
 
 def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: int, defines: bool = False,
