@@ -280,7 +280,7 @@ def _run_job(job: dict, tmp_path: Path, name: str, kill_after: int | None = None
     """
     job_path, out = tmp_path / f"{name}.json", tmp_path / f"{name}.out.json"
     job_path.write_text(json.dumps(job))
-    process = subprocess.Popen(job_command(job_path, out), env=job_env())
+    process = subprocess.Popen(job_command(job_path, out), env=job_env(), preexec_fn=_sigint_as_in_a_terminal)
     cache = Path(job["llm"]["cache_path"])
     try:
         if kill_after is not None:
@@ -300,6 +300,13 @@ def _run_job(job: dict, tmp_path: Path, name: str, kill_after: int | None = None
         return json.loads(out.read_text()), _cached_keys(cache)
     assert process.returncode != 0 and not out.exists()
     return None, _cached_keys(cache)
+
+
+def _sigint_as_in_a_terminal() -> None:
+    # A background job of a non-interactive shell (`pytest &` in a script, nohup) inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler: the job would ignore our Ctrl-C
+    # and finish. Reset it, as a terminal's foreground job has it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _cached_count(cache: Path) -> int:
