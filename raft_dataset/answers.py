@@ -853,6 +853,10 @@ def _instructs(action: frozenset[str], sentence: str) -> bool:
 
 
 _YOU_CAN_RE = re.compile(r"\b(?:you|we)\s+(?:can|should|must|need to|have to|will need to)\b", re.IGNORECASE)
+# "`POETRY_REQUESTS_TIMEOUT` can be set to alter this value": a way, in the passive.
+_CAN_BE_DONE_RE = re.compile(
+    r"\bcan (?:also )?be (?:set|configured|changed|overridden|disabled|enabled|passed|specified|adjusted|customi[sz]ed|"
+    r"increased|raised|lowered|turned (?:on|off)|controlled) (?:to|with|by|in|using|via|through)\b", re.IGNORECASE)
 _BY_DOING_RE = re.compile(r"\bby (?:setting|passing|adding|using|calling|running|installing|declaring)\b", re.I)
 # Verbs that open a step ("Set `X` ...", "Mount a `StaticFiles()` instance ..."); a word list, because a
 # dictionary also calls "up", "flask" or "this" verbs.
@@ -875,7 +879,7 @@ def _tells_a_way(sentence: str) -> bool:
     if _NOT_THE_WAY_RE.search(sentence):
         return False  # "You could also use ...", "should not be run as root": an alternative or a warning
     opening = re.match(r"\W*([A-Za-z]+)\s", sentence)
-    return bool(_YOU_CAN_RE.search(sentence) or _BY_DOING_RE.search(sentence)
+    return bool(_YOU_CAN_RE.search(sentence) or _BY_DOING_RE.search(sentence) or _CAN_BE_DONE_RE.search(sentence)
                 or (opening and opening.group(1).lower() in _IMPERATIVES))
 
 
@@ -1606,6 +1610,12 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
             sentences[conclusion].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET):
         # "... does not work on slotted classes. [...] Therefore, attrs converts ...": the point comes last.
         parts.append(conclusion)
+    way = parts[-1] + 1
+    if how and way in group and not sentences[parts[-1]].takes and not any(_tells_a_way(body(k)) for k in parts) and (
+            _tells_a_way(body(way))) and sentences[way].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET:
+        # "Poetry's default HTTP request timeout is 15 seconds. [...] `POETRY_REQUESTS_TIMEOUT` can be set to alter
+        # this value.": the premise, then the way the question asks for.
+        parts.append(way)
     reason = parts[-1] + 1
     if why and reason in group and _REASON_RE.search(body(reason)) and not any(_REASON_RE.search(body(k)) for k in parts):
         parts.append(reason)
@@ -1824,6 +1834,7 @@ _BRIDGE_EXTRAS = {
     "code": " The code shows it.",
     "row": " The table gives the details.",
 }
+_WHAT_TO_DO_RE = re.compile(r"^\W*what (?:should|can|could|must|do) (?:i|we|you|one) do\b", re.IGNORECASE)
 _HOW_MUCH = frozenset(["long", "many", "much", "often", "big", "large", "small", "far", "old", "fast", "soon"])
 _PEOPLE = frozenset(["i", "you", "we", "one", "users", "people"])
 _YES_NO = frozenset([
@@ -1841,7 +1852,10 @@ def question_form(question: str) -> str:
     """'how' (how do I ...), 'how_it_works' (how does X ...), 'how_much' (how long/many/often ...),
     'why', 'when', 'where', 'yes_no' (can/should/is/does ...) or 'other' (what/which/...), read from
     the question's last sentence ("I don't want X. Can I disable it?" is 'yes_no')."""
-    words = re.findall(r"\w+", _last_sentence(question).lower())[:3]
+    asked = _last_sentence(question)
+    if _WHAT_TO_DO_RE.match(asked):
+        return "how"  # "What should I do if my requests are timing out?" asks for a way
+    words = re.findall(r"\w+", asked.lower())[:3]
     word = words[0] if words else ""
     if word == "how" and words[1:] and words[1] in _HOW_MUCH:
         return "how_much"

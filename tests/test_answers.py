@@ -1545,3 +1545,32 @@ def test_all_you_need_to_do_after_the_sentence_announcing_it_is_stated_too():
     choice = select_quotes("How do I access the request body in an exception handler?", text, similarities=[0.8, 0.4],
                            evidence=evidence)
     assert choice.answer.endswith("All we need to do is handle the request inside a `try`/`except` block.")
+
+
+def test_what_should_i_do_asks_for_the_way_after_the_premise():
+    """Poetry's FAQ "My requests are timing out!" became "What should I do if my requests are timing out?", answered
+    with the premise alone: "Poetry's default HTTP request timeout is 15 seconds, the same as `pip`." The way is the
+    sentence after it, in the passive; a how-question's statement goes on to it."""
+    assert [question_form(q) for q in ("What should I do if my requests are timing out?", "What can we do about it?",
+                                       "What should I install?", "What do I need?")] == ["how", "how", "other", "other"]
+    text, evidence = _section("My requests are timing out!", (
+        "Poetry's default HTTP request timeout is 15 seconds, the same as `pip`.\n"
+        "Similar to `PIP_REQUESTS_TIMEOUT`, the experimental environment variable `POETRY_REQUESTS_TIMEOUT` can be set "
+        "to alter this value.\n"))
+    choice = select_quotes("What should I do if my requests are timing out?", text, similarities=[0.6, 0.5],
+                           evidence=evidence)
+    assert choice.answer == (
+        "Poetry's default HTTP request timeout is 15 seconds, the same as `pip`. Similar to `PIP_REQUESTS_TIMEOUT`, "
+        "the experimental environment variable `POETRY_REQUESTS_TIMEOUT` can be set to alter this value.")
+    # A statement that tells the way already stops there; a what-question is answered by the fact alone.
+    text, evidence = _section("Requirements files", (
+        "To install the packages listed in a requirements file, you can run `pip install -r requirements.txt`.\n"
+        "You can also pass `--no-deps` to skip their dependencies.\n"))
+    choice = select_quotes("How do I install packages from a requirements file?", text, similarities=[0.7, 0.3],
+                           evidence=evidence)
+    assert choice.answer == "To install the packages listed in a requirements file, you can run `pip install -r requirements.txt`."
+    text, evidence = _section("Timeouts", (
+        "Poetry's default HTTP request timeout is 15 seconds, the same as `pip`.\n"
+        "The experimental environment variable `POETRY_REQUESTS_TIMEOUT` can be set to alter this value.\n"))
+    choice = select_quotes("What is the default request timeout?", text, similarities=[0.7, 0.4], evidence=evidence)
+    assert choice.answer == "Poetry's default HTTP request timeout is 15 seconds, the same as `pip`."
