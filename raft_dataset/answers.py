@@ -663,7 +663,7 @@ _VAGUE_VERBS = frozenset(["use", "do", "get", "make", "have", "be", "go", "need"
 # A sentence that opens with an aside (an admonition label, a version note) or a condition or concession: background
 # to the direct statement, which answers better when the section has one.
 _ASIDE_RE = re.compile(
-    r"^\W*(?:(?:note|warning|caution|danger|attention|important)\b\s*(?::|that\b)"
+    r"^\W*(?:(?:note|warning|caution|danger|attention|important)\b\s*(?::|that\b)|(?:tip|hint|info|technical details)\s*:"
     r"|(?:added|changed|new|deprecated) in version\b|deprecated since\b)", re.IGNORECASE,
 )
 # "This section guides you through ...", "In this chapter, you will ...": a signpost to the text, not

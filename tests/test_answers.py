@@ -1574,3 +1574,23 @@ def test_what_should_i_do_asks_for_the_way_after_the_premise():
         "The experimental environment variable `POETRY_REQUESTS_TIMEOUT` can be set to alter this value.\n"))
     choice = select_quotes("What is the default request timeout?", text, similarities=[0.7, 0.4], evidence=evidence)
     assert choice.answer == "Poetry's default HTTP request timeout is 15 seconds, the same as `pip`."
+
+
+def test_a_tip_or_technical_details_is_an_aside_to_the_step():
+    """FastAPI's "Build the Docker Image" was answered with its tip ("Notice the `.` at the end, ..."), and "Create a
+    websocket" with its technical details ("You could also use `from starlette.websockets import WebSocket`."): a
+    tip, a hint, an info box or technical details is an aside, as a note is, which the step itself beats."""
+    text, evidence = _section("Build the Docker Image", (
+        "- Go to the project directory (in where your `Dockerfile` is, containing your `app` directory).\n"
+        "- Build your FastAPI image:\n\n"
+        "```console\n$ docker build -t myimage .\n```\n\n"
+        "Tip: Notice the `.` at the end, it's equivalent to `./`, it tells Docker the directory to use to build the "
+        "container image.\n"))
+    choice = select_quotes("How do I build the Docker image?", text, similarities=[0.3, 0.6, 0.7], evidence=evidence)
+    assert choice.answer == "Build your FastAPI image: `docker build -t myimage .`."
+    for label in ("Tip", "Hint", "Info", "Technical Details"):
+        text, evidence = _section("WebSockets", (
+            "In your application, create a `websocket` with the `@app.websocket()` decorator.\n\n"
+            f"{label}: You could also use `from starlette.websockets import WebSocket`.\n"))
+        choice = select_quotes("How do I create a `websocket`?", text, similarities=[0.5, 0.6], evidence=evidence)
+        assert choice.answer.startswith("In your application, create a `websocket`"), label
