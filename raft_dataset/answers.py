@@ -275,6 +275,8 @@ def _leads_into(text: str, blocks: list[tuple[str, int, int]], b: int, piece: st
         return "item"
     if _takes_its_commands(text, blocks, b, piece) or _says_what_to_use(text, blocks, b, piece):
         return "code"  # a step written with a full stop still announces the code that carries it out
+    if _takes_its_steps(text, blocks, b, piece):
+        return "item"
     return None
 
 
@@ -355,6 +357,19 @@ def _takes_its_commands(text: str, blocks: list[tuple[str, int, int]], b: int, s
     # A prompt marks a command line whatever it runs (". .venv/bin/activate"); without one, it must read as one.
     return 0 < len(lines) <= _MAX_STEP_COMMANDS and all(
         re.match(r"[$%>] \S", line) or _SHELL_COMMAND_RE.match(line) for line in lines)
+
+
+def _takes_its_steps(text: str, blocks: list[tuple[str, int, int]], b: int, sentence: str) -> bool:
+    """Whether a paragraph's last sentence, ending in a full stop, tells a way whose steps the list after it
+    gives, each item opening on its verb: "You can configure it ... using the `CORSMiddleware`." over "- Import
+    `CORSMiddleware`." / "- Create a list of allowed origins." / "- Add it as a middleware ..."."""
+    if not sentence.rstrip().endswith(".") or not (_YOU_CAN_RE.search(sentence) or _STEP_RE.match(sentence)):
+        return False
+    items = list(itertools.takewhile(lambda block: block[0] == "item", _following(text, blocks, b)))
+    openings = [re.match(r"[\W\d]*([A-Za-z]+)", text[x[1] : x[2]]) for x in items]
+    # An item that is a lead-in itself ("- Create a `main.py` file with:") takes a block of its own.
+    return 2 <= len(items) <= _MAX_LIST_ITEMS and all(o and o.group(1).lower() in _IMPERATIVES for o in openings) and (
+        not any(text[x[1] : x[2]].rstrip().endswith((":", "：")) for x in items))
 
 
 def _says_what_to_use(text: str, blocks: list[tuple[str, int, int]], b: int, sentence: str) -> bool:
@@ -663,7 +678,7 @@ _VAGUE_VERBS = frozenset(["use", "do", "get", "make", "have", "be", "go", "need"
 # A sentence that opens with an aside (an admonition label, a version note) or a condition or concession: background
 # to the direct statement, which answers better when the section has one.
 _ASIDE_RE = re.compile(
-    r"^\W*(?:(?:note|warning|caution|danger|attention|important)\b\s*(?::|that\b)|(?:tip|hint|info|technical details)\s*:"
+    r"^\W*(?:(?:note|warning|caution|danger|attention|important)\b\s*(?::|that\b)|(?:tip|hint|info|technical details)\s*:|notice (?:that|how)\b"
     r"|(?:added|changed|new|deprecated) in version\b|deprecated since\b)", re.IGNORECASE,
 )
 # "This section guides you through ...", "In this chapter, you will ...": a signpost to the text, not
@@ -692,7 +707,7 @@ _LETS_RE = re.compile(f"^{_LETS}", re.IGNORECASE)
 # the subject alone. (A "Let's see it:" with its code is a step: see `_idle`.)
 _CHATTER_RE = re.compile(
     r"^\W*(?:(?:(?:ah|oh)(?: yes| no| well)?|well|ok|okay|alright|yay|hooray|wow|voil[aà])\b\s*[,!]"
-    r"|at this point,? (?:we|you) (?:have|'ve|are|know)\b"
+    r"|(?:at this point|right now|so far),? (?:we|you) (?:have|'ve|are|'re|know)\b"  # "Right now we are returning a `list`"
     r"|(?:you|we)(?: have|'ve)? (?:just|already) (?:saw|seen|learned|learnt|read|did|done)\b"  # "You just saw the main place ..."
     r"|(?:you|we) (?:may|might|probably) (?:already )?have (?:already )?(?:seen|noticed|heard)\b"  # "You may have seen that ..."
     r"|to (?:understand|see) (?:this|it|that|how)\b[^,.]{0,40}?,?\s+let(?:'s|\u2019s|\s+us)\s+"  # "To understand this better let's ..."
@@ -919,7 +934,7 @@ def gives_a_way(question: str, answer: str) -> bool:
     # "The `poetry build` command builds ...", "Publishing is done with `poetry publish`": the code that does it.
     if re.match(r"\W*(?:the )?`[^`]+`", answer, re.IGNORECASE) and _does(action, " ".join(answer.split()[:8])):
         return True
-    if re.search(r"\b(?:is|are) done (?:with|by|using|via) `", answer):
+    if re.search(r"\b(?:is|are) done (?:with|by|using|via) `", answer) or _VIA_CODE_RE.search(answer):
         return True
     rest = answer
     for _ in range(2):
@@ -928,6 +943,10 @@ def gives_a_way(question: str, answer: str) -> bool:
     return first in _IMPERATIVES or first in action
 
 
+# "HTTPX supports setting up HTTP proxies via the `proxy` parameter ...": the code that does it, named with its kind
+# (not "When using the `httpx` client, ...").
+_VIA_CODE_RE = re.compile(r"\b(?:via|using|through|with) (?:the |a |an )?`[^`]+` (?:parameter|argument|option|flag|setting"
+                          r"|method|function|decorator|attribute|field|class|variable|command)s?\b")
 # What a named thing is said to be right after its name: "the `click-contrib` organization", "the X command".
 # The kinds a heading names plus the kinds of package a page introduces (see vocabulary).
 _KIND_NOUNS = frozenset(ACTING_KINDS + VALUE_KINDS + PACKAGE_KINDS) | frozenset(
@@ -1653,7 +1672,10 @@ _CONNECTIVE_RE = re.compile(
     # "As mentioned above, ...", "As seen in Return a Response directly, ...", "The same way as before, ...":
     # a pointer to text the reader of the answer does not have.
     r"|as (?:mentioned|described|explained|shown|seen|noted|discussed|said|we saw|we have seen)"
-    r"(?: (?:above|before|earlier|previously|in [^,.]{1,60}))?(?=,)|(?:in )?the same way(?: as (?:before|above))?(?=,))"
+    r"(?: (?:above|before|earlier|previously|in [^,.]{1,60}))?(?=,)|(?:in )?the same way(?: as (?:before|above))?(?=,)"
+    # "Continuing with the previous example, ...", "As in the last section, ...": the same pointer.
+    r"|(?:(?:continuing|building|following) (?:on |with |from |up on )?|(?:as )?in )(?:the|our) (?:previous|last|same) "
+    r"(?:example|section|step|chapter|tutorial)(?=,))"
     r"\b,?\s+(?=[\w`\"'])",
     re.IGNORECASE,
 )
@@ -1818,16 +1840,17 @@ _ABSENT_TEMPLATES = (
     'No document here addresses "{question}" directly. What the documentation on "{title}" says is:\n'
     "{quotes}\n{bridge}",
 )
+# Each true of any answer of its form, with the oracle shown or not ("directly" would contradict "No document here
+# addresses ... directly"; "the steps" a one-sentence answer).
 _BRIDGES = {
-    "how": ("This describes how to do it.", "That is how the documentation says to do it.",
-            "This gives the steps the question asks for."),
+    "how": ("This describes how to do it.", "That is how the documentation says to do it.", "This is what to do."),
     "how_it_works": ("This explains how it works.", "That describes how it happens."),
-    "how_much": ("This gives the figure the question asks for.", "That answers it directly."),
+    "how_much": ("This gives the figure the question asks for.", "That answers it."),
     "why": ("This gives the reason.", "That explains why."),
-    "yes_no": ("This settles the question.", "That answers it directly."),
+    "yes_no": ("This settles the question.", "That answers it."),
     "when": ("This says when.", "That answers when."),
     "where": ("This says where.", "That answers where."),
-    "other": ("This is what the question asks for.", "That answers it directly.", "This gives the answer."),
+    "other": ("This is what the question asks for.", "That answers it.", "This gives the answer."),
 }
 _BRIDGE_EXTRAS = {
     "item": " The list after it gives the details.",

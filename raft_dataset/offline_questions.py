@@ -731,6 +731,8 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str], usag
         return _noun_phrase(text, tokens[1:], keep=keep, title_case=title_case, page_title=page_title, usage=usage)
     if first.kind == "word" and _tags(first) & {"ADP", "CCONJ", "SCONJ"} and "DET" not in _tags(first):
         return _NONE  # "Before Using Apps", "With pip", "In Production": fragments
+    if first.low in _FOCUS_ADVERBS and len(words) > 1:
+        return _NONE  # "Just Modern Python", "Only one dependency": a feature list's slogan, not a topic
     if _is_gerund(first):
         result = _gerund(text, tokens, keep=keep, title_case=title_case, page_title=page_title)
         if result is not None:
@@ -743,6 +745,7 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str], usag
     return result
 
 
+_FOCUS_ADVERBS = _words("just only merely simply even also still really truly")
 # "Dependencies with `yield` and `except`, Technical Details": the section explains how the thing works.
 _EXPLANATION_HEADINGS = _phrases("technical details, details, more details, internals, under the hood, how it works")
 
@@ -1398,11 +1401,21 @@ _PURPOSE_RE = re.compile(r"^(?:To|If you want to|In order to) ([a-z]+)((?: [^\s,
 _PURPOSE_OBJECT_PRONOUNS = frozenset(["it", "this", "that", "these", "those", "them", "one"])
 # "You can define background tasks to be run ...": what the section shows the reader doing.
 _NOT_TASK_VERBS = _words("be have get see find expect notice imagine think say tell know feel")
-_ABILITY_RE = re.compile(
-    r"^(?:(?:Now|So|Then|Here|Also|Similarly|First|Next),? )?(?:You|We) can,?(?: also| now| easily| just| still"
-    r"| then| simply| of course,| even| additionally)* ([a-z]+) ([^,.;:()!?]+?)"
+_ABILITY_OBJECT = (  # the verb and its object, up to a preposition, a conjunction or punctuation
+    r" (?P<verb>[a-z]+) (?P<object>[^,.;:()!?]+?)"
     r"(?= (?:to|with|in|into|from|by|for|using|as|the same way|instead|inside|on|at|via|and|or|if|when|so|that"
     r"|which|where|while|because|like|just|directly|there|here|too|yourself)\b|[,.;:()!?]|$)"
+)
+_ABILITY_RE = re.compile(
+    r"^(?:(?:Now|So|Then|Here|Also|Similarly|First|Next),? )?(?:You|We) can,?(?: also| now| easily| just| still"
+    r"| then| simply| of course,| even| additionally)*" + _ABILITY_OBJECT
+)
+# "Rich can render Markdown to the console.", "HTTPX supports setting up HTTP proxies ...": what the tool the
+# reader uses does for them (the subject must be a name the page keeps, or one in capitals: not "Blueprints
+# can provide ...").
+_TOOL_ABILITY_RE = re.compile(
+    r"^(?P<tool>[A-Z][\w.-]*) (?:can(?: also| now| easily| automatically| even)*|also)?"
+    r" ?(?:(?P<supports>supports|lets you|allows you to)(?= [a-z]))?" + _ABILITY_OBJECT
 )
 
 
@@ -1420,7 +1433,7 @@ def _prose_paragraphs(body: str) -> Iterator[str]:
             yield paragraph
 
 
-def purpose_question(heading: str, body: str, paragraphs: int = 1) -> str | None:
+def purpose_question(heading: str, body: str, paragraphs: int = 1, names: frozenset[str] = frozenset()) -> str | None:
     """ "How do I <purpose>?" when a section titled like a thing opens by saying what it is for:
     "Form Data" over "To send form data, pass a dict to `data`." asks "How do I send form data?",
     which its text answers, rather than "What is form data?", which it does not. None otherwise.
@@ -1428,16 +1441,18 @@ def purpose_question(heading: str, body: str, paragraphs: int = 1) -> str | None
     The purpose must share a content word with the heading and carry an object of its own ("To define
     it, ..." does not say what). A section that opens by showing the reader doing its topic asks the
     same way: "Tags" over "You can add tags to your path operation ..." asks "How do I add tags?".
-    With `paragraphs` > 1 the purpose may open any of the section's first paragraphs, past notes.
+    With `paragraphs` > 1 the purpose may open any of the section's first paragraphs, past notes. So may
+    what a tool among `names` (the page's names) does for the reader: "Markdown" over "Rich can render
+    Markdown to the console." asks "How do I render Markdown?".
     """
     opening = itertools.islice(_prose_paragraphs(body), paragraphs)
-    return next((question for paragraph in opening if (question := _opening_purpose(heading, paragraph))), None)
+    return next((question for paragraph in opening if (question := _opening_purpose(heading, paragraph, names))), None)
 
 
-def _opening_purpose(heading: str, paragraph: str) -> str | None:
+def _opening_purpose(heading: str, paragraph: str, names: frozenset[str] = frozenset()) -> str | None:
     match = _PURPOSE_RE.match(paragraph)
     if not match:
-        return _ability_question(heading, paragraph)
+        return _ability_question(heading, paragraph, names)
     verb, rest = match.group(1), match.group(2).strip()
     if _verb_lemma(verb) != verb or rest.split()[0].lower() in _PURPOSE_OBJECT_PRONOUNS:
         return None
@@ -1468,20 +1483,32 @@ def _addresses_the_reader(main_clause: str) -> bool:
                                                 and "VB" in _verb_forms(word) and word not in _CLOSED)
 
 
-def _ability_question(heading: str, paragraph: str) -> str | None:
+def _ability_question(heading: str, paragraph: str, names: frozenset[str] = frozenset()) -> str | None:
     """ "How do I define background tasks?" for "Background Tasks" over "You can define background tasks
     to be run after returning a response.": the section shows how, so the question asks how. The
     object must hold the heading's head noun ("Tags" over "You can add tags to ..."), not only share
-    a word with it ("Templates" over "You can use any template engine you want" asks nothing)."""
-    match = _ABILITY_RE.match(paragraph)
+    a word with it ("Templates" over "You can use any template engine you want" asks nothing).
+    A tool among `names` doing it for the reader ("Rich can render Markdown ...") asks the same."""
+    match = _ABILITY_RE.match(paragraph) or _TOOL_ABILITY_RE.match(paragraph)
     if not match:
         return None
-    verb, rest = match.group(1), match.group(2).replace('"', "").strip()
+    verb, rest = match.group("verb"), match.group("object")
+    if "tool" in match.groupdict():
+        tool = match.group("tool")
+        if tool not in names and not (tool.isupper() and len(tool) >= 3):  # "HTTPX": a name in capitals
+            return None
+        if match.group("supports") == "supports":  # "HTTPX supports setting up ...": the gerund's verb
+            if not verb.endswith("ing"):
+                return None
+            verb = _verb_lemma(verb) or ""
+        elif not paragraph[match.end("tool"):match.start("verb")].strip():
+            return None  # "Rich renders Markdown": a verb of its own, not an ability
+    rest = rest.replace('"', "").strip()
     words = rest.split()
     if _verb_lemma(verb) != verb or verb in _NOT_TASK_VERBS or not 1 <= len(words) <= 6:
         return None  # "You can be sure headers are sent", "You can get errors if ...": not a task
     lows = [w.lower() for w in words]
-    if lows[0] in _PURPOSE_OBJECT_PRONOUNS | {"any", "some", "more", "other", "all"} or any(
+    if lows[0] in _PURPOSE_OBJECT_PRONOUNS | {"any", "some", "more", "other", "all", "and", "or"} or any(
         w in _PRONOUNS or w in _POSSESSIVES for w in lows
     ):
         return None
@@ -1515,12 +1542,17 @@ def _named_thing(heading: str, body: str) -> tuple[str, str] | None:
         return None
     # In code ("the `self sync` command", "the `poetry self sync` command"), or plainly when the heading is
     # written in lower case like a command ("the debug info command"; not "the Installing option").
-    plain = rf"|\b[Tt]he {re.escape(name)}" if name.islower() else ""
-    pattern = re.compile(rf"(?:`(?:[\w.-]+ )?{re.escape(name)}`{plain})\s+((?i:{_KINDS}))s?\b")
+    plain = rf"|\b[Tt]he (?P<plain>{re.escape(name)})" if name.islower() else ""
+    # A heading capitalises a name the text writes in code in lower case ("Extends" over "the `extends` tag"); not a
+    # plural noun, which names the topic ("Cookies" over "... the `cookies` parameter").
+    plural = any(lemma != name.lower() for lemma in _lemmas(name.lower()).get("NOUN", ()))
+    written = f"(?i:{re.escape(name)})" if name[:1].isupper() and name[1:].islower() and not plural else re.escape(name)
+    pattern = re.compile(rf"(?:`(?:[\w.-]+ )?(?P<code>{written})`{plain})\s+(?P<kind>(?i:{_KINDS}))s?\b")
     found = pattern.search(body[:1500])
     if found is None:
         return None
-    kind = found.group(1).lower()
+    name = found.group("code") or name
+    kind = found.group("kind").lower()
     if kind in VALUE_KINDS:
         return f"What is the `{name}` {kind} for?", kind
     return f"What does the `{name}` {kind} do?", kind
@@ -2067,14 +2099,14 @@ def derive_queries(
                     # The purpose the section opens with is what it answers; else the heading's question,
                     # whose capitals go where the page writes the word in lower case ("use": its thing's
                     # first word no longer opens the sentence).
-                    purpose = purpose_question(heading.text, body)
+                    purpose = purpose_question(heading.text, body, names=keep)
                     result = _Result(purpose, "howto") if purpose else _Result(
                         common_noun_case(result.question, lower_words, keep), "what" if result.kind == "what" else "howto")
             if result.kind == "what" and section.heading.level > 1 and result.question.startswith("What ") and (
                     "`" not in result.question and _unanswered_topic(heading, body, keep)):
                 # "Blueprint Resources > Templates" over "If you want the blueprint to expose ...": unless a later
                 # paragraph shows the reader doing it ("Cache Directory" ... "You can override the cache directory ...")
-                purpose = purpose_question(heading.text, body, paragraphs=3)
+                purpose = purpose_question(heading.text, body, paragraphs=3, names=keep)
                 result = _Result(purpose, "howto") if purpose else _NONE
             taken = 0
             heading_key = _normal(result.question or "")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 # What a reference page documents, by what it does ("the `--app` option sets ...") ...
 ACTING_KINDS = ("command", "subcommand", "option", "flag", "setting", "function", "method", "decorator", "hook",
-                "directive", "filter", "parameter", "argument", "class", "module", "plugin", "middleware")
+                "directive", "filter", "parameter", "argument", "class", "module", "plugin", "middleware",
+                # a template or query language's own words ("the `extends` tag", "the `in` operator")
+                "tag", "statement", "keyword", "operator")
 # ... or by the value it holds ("the `PIP_CONFIG_FILE` environment variable").
 VALUE_KINDS = ("variable", "key", "field", "property", "attribute", "environment variable")
 # What a software project is said to be ("Webargs is a tool ...", "the `click-contrib` organization's packages").

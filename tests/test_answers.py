@@ -68,7 +68,7 @@ def test_faq_answer_quotes_the_body_not_the_question():
         "The key passage is:\n"
         "##begin_quote##No. The operating system depends on the system Python, and removing it breaks package "
         "managers and desktop tools.##end_quote##\n"
-        "That answers it directly.\n"
+        "That answers it.\n"
         "<ANSWER>: No. The operating system depends on the system Python, and removing it breaks package "
         "managers and desktop tools."
     )
@@ -119,7 +119,7 @@ def test_lead_in_takes_its_list_and_the_answer_flattens_it():
         "##begin_quote##Tidepool can be installed in three ways:\n\n"
         "- with `pipx install tidepool`, the recommended way\n- with the official installer script\n"
         "- with `pip`, inside a virtual environment##end_quote##\n"
-        "This gives the steps the question asks for. The list after it gives the details.\n"
+        "This is what to do. The list after it gives the details.\n"
         "<ANSWER>: Tidepool can be installed in three ways: with `pipx install tidepool`, the recommended way; "
         "with the official installer script; with `pip`, inside a virtual environment."
     )
@@ -220,7 +220,7 @@ def test_menu_paths_and_headings_are_never_quoted():
         "The key passage is:\n"
         "##begin_quote##When a job fails, Tidepool retries it up to three times. The delay doubles after each "
         "attempt.##end_quote##\n"
-        "That answers it directly.\n"
+        "That answers it.\n"
         "<ANSWER>: When a job fails, Tidepool retries it up to three times."
     )
     # A heading run into the first sentence of a record whose title names it (JSON lines, no newlines).
@@ -851,6 +851,12 @@ def test_the_final_answer_drops_a_pointer_to_earlier_text():
                               "as you read above.\n")
     choice = select_quotes("What does the `JSONResponse` class do?", text, evidence=evidence)
     assert choice.answer == "Takes some data and returns an `application/json` encoded response."
+    # fastapi_docs/tutorial/extra-models.md opens on the example the reader of the answer does not have.
+    text, evidence = _section("Extra Models", "Continuing with the previous example, it will be common to have more "
+                              "than one related model.\n")
+    choice = select_quotes("What are extra models?", text, evidence=evidence)
+    assert choice.quotes[0].startswith("Continuing with the previous example, it will be common")
+    assert choice.answer == "It will be common to have more than one related model."
 
 
 def test_how_do_i_prefers_a_sentence_that_tells_a_way_in_other_words():
@@ -910,6 +916,12 @@ def test_chatter_and_scenes_open_no_final_answer():
         "For that you need to access the request directly.\n"))
     answer = select_quotes("How do I use the Request object directly?", text, evidence=evidence).answer
     assert answer.startswith("Let's imagine you want") and answer.endswith("access the request directly.")
+    # typer's "Add help to completions" opens on where the tutorial stands.
+    text, evidence = _section("Add help to completions", (
+        "Right now we are returning a `list` of `str`. Some shells are capable of showing extra help text for each "
+        "completion.\n"))
+    answer = select_quotes("How do I add help to completions?", text, similarities=[0.5, 0.6], evidence=evidence).answer
+    assert answer == "Some shells are capable of showing extra help text for each completion."
 
 
 def test_a_tutorials_lets_is_stated_as_its_step():
@@ -1045,6 +1057,9 @@ def test_a_how_question_whose_answer_tells_no_way_is_dropped_by_the_gate(minilm_
          "your project.\n", "How do I install from private package sources?"),
         ("Running gevent", "To use gevent to serve your application, write a script that imports its `WSGIServer`, as "
          "well as your app or app factory.\n", "How do I run gevent?"),
+        # httpx's "Proxies": the code that does it, named after "via".
+        ("Proxies", "HTTPX supports setting up HTTP proxies via the `proxy` parameter to be passed on client "
+         "initialization.\n", "How do I set up HTTP proxies?"),
     ]:
         text, evidence = _section(heading, body)
         kept = _chunk("doc.md#0", text, heading)
@@ -1594,3 +1609,23 @@ def test_a_tip_or_technical_details_is_an_aside_to_the_step():
             f"{label}: You could also use `from starlette.websockets import WebSocket`.\n"))
         choice = select_quotes("How do I create a `websocket`?", text, similarities=[0.5, 0.6], evidence=evidence)
         assert choice.answer.startswith("In your application, create a `websocket`"), label
+
+
+def test_a_way_told_with_a_full_stop_takes_the_steps_listed_after_it():
+    """FastAPI's "Use CORSMiddleware": "You can configure it in your FastAPI application using the `CORSMiddleware`."
+    was the whole answer; the steps are the list after it, each item opening on its verb. A list of things (not
+    steps) after such a sentence stays out."""
+    steps = ("- Import `CORSMiddleware`.\n- Create a list of allowed origins (as strings).\n"
+             "- Add it as a \"middleware\" to your FastAPI application.\n")
+    text, evidence = _section("Use CORSMiddleware", (
+        "You can configure it in your FastAPI application using the `CORSMiddleware`.\n\n" + steps))
+    choice = select_quotes("How do I use `CORSMiddleware`?", text, similarities=[0.8, 0.3, 0.3, 0.3], evidence=evidence)
+    assert choice.quotes == [text[evidence[0]:].strip()]
+    assert choice.answer == (
+        "You can configure it in your FastAPI application using the `CORSMiddleware`: Import `CORSMiddleware`; Create "
+        "a list of allowed origins (as strings); Add it as a \"middleware\" to your FastAPI application.")
+    text, evidence = _section("Use CORSMiddleware", (
+        "You can configure it in your FastAPI application using the `CORSMiddleware`.\n\n"
+        "- Credentials (Authorization headers, Cookies, etc).\n- Specific HTTP methods (`POST`, `PUT`).\n"))
+    choice = select_quotes("How do I use `CORSMiddleware`?", text, similarities=[0.8, 0.3, 0.3], evidence=evidence)
+    assert choice.answer == "You can configure it in your FastAPI application using the `CORSMiddleware`."

@@ -193,6 +193,8 @@ HEADINGS = [
     ("Redirects and Errors", None, None),
     ("A Minimal Application", None, None),
     ("In Production", None, None),
+    ("Just Modern Python", None, None),  # fastapi_docs/features.md: a slogan ("What is just modern Python?" before)
+    ("Only one dependency", None, None),
     ("Don't use the Chat for Questions", None, None),
     ("Do not Separate Schemas", None, None),
     ("Body - Multiple Parameters", None, None),
@@ -702,6 +704,9 @@ def test_a_heading_naming_a_command_or_setting_asks_what_it_does():
         (2, "POETRY_HOME", "Set the `POETRY_HOME` environment variable to install elsewhere." + more),
         # A bare key name ("name", refused as English) asks what the key is for, as its text calls it.
         (2, "name", "The `name` field is required: the name of the package, as published." + more),
+        # jinja's templates.rst: a heading capitalises the tag the text writes in code ("What are extends?" before).
+        (2, "Extends", "The `extends` tag can be used to extend one template from another." + more),
+        (2, "Cookies", "Cookies are sent in a `Cookies` jar: the `cookies` parameter takes a dict." + more),
         # Not names: Title Case English, or the words are not called a command in the text.
         (2, "Installing", "The installing command of the tutorial is described later on the page." + more),
         (2, "Dependency groups", "Dependency groups organise your dependencies by purpose." + more),
@@ -714,6 +719,8 @@ def test_a_heading_naming_a_command_or_setting_asks_what_it_does():
         "What does the `--no-cache` option do?",
         "What is `POETRY_HOME`?",  # already a question about the name: kept
         "What is the `name` field for?",
+        "What does the `extends` tag do?",
+        "What are cookies?",  # a plural noun names the topic, not the parameter
         "What are dependency groups?",
     ]
 
@@ -797,6 +804,24 @@ def test_a_section_that_shows_the_reader_doing_its_topic_asks_how():
         # "Templates": a one-word topic the section does not open with asks nothing (see below)
         "What are form models?",
     ]
+
+
+def test_a_section_that_shows_its_tool_doing_the_topic_asks_how():
+    """rich's "Markdown" over "Rich can render Markdown to the console." asked "What is markdown?", answered with
+    what Rich does, not what Markdown is; httpx's "Proxies" over "HTTPX supports setting up HTTP proxies ..."
+    likewise. The tool must be a name the page keeps: "Blueprints can provide resources" is not the reader's task."""
+    more = (" Rich is a library for the terminal, and Rich renders it with colour. HTTPX is a client. The editor will "
+            "check the types for you, so the rest of the code reads as it did before.")
+    doc = _document("console.md", "Console", [
+        (2, "Markdown", "Rich can render Markdown to the console." + more),
+        (2, "Proxies", "HTTPX supports setting up HTTP proxies via the `proxy` parameter." + more),
+        (2, "Resources", "Blueprints can provide resources as well." + more),
+        (2, "Plugins", "Rich supports using and building plugins if you wish to expand its functionality." + more),
+        (2, "Emoji", "Rich renders emoji codes in text by default, so `:smiley:` prints a smiley." + more),
+    ])
+    # "Resources", "Plugins": one-word topics the sections do not open with ask nothing (not "How do I use and
+    # building plugins?"); "Rich renders ..." is no ability.
+    assert _asked(doc, 150) == ["How do I render Markdown?", "How do I set up HTTP proxies?", "What is emoji?"]
 
 
 def test_names_are_counted_over_the_pages_read_so_far():
