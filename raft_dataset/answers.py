@@ -846,7 +846,10 @@ def _subject_stems(subject: str | None) -> tuple[str, ...]:
 
 def _direct(question: str, sentence: str) -> bool:
     """Whether a sentence answers the question by its form: X as its subject for "What is X?", or
-    how to do the action of "How do I ...?"."""
+    how to do the action of "How do I ...?". Not the text talking about itself ("You just saw the main place to
+    declare type hints.")."""
+    if _CHATTER_RE.match(sentence):
+        return False
     return (_names(_subject_stems(_subject(question)), sentence) == "opens"
             or _instructs(_asked_action(question), sentence))
 
@@ -975,7 +978,8 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
         # "The click-contrib GitHub organization exists as ...": X, then what kind of thing it is.
         end = next((k for k in range(nxt, min(nxt + 2, len(words))) if words[k] in _KIND_NOUNS), head[-1])
         after = words[end + 1] if end + 1 < len(words) else ""
-        if not after or after in ("and", "or") or {"VERB", "AUX"} & set(lemminflect.getAllLemmas(after)):
+        negated = end + 2 < len(words) and words[end + 2] in ("never", "not")  # "Flask will never have ...": not what X is
+        if not after or after in ("and", "or") or {"VERB", "AUX"} & set(lemminflect.getAllLemmas(after)) and not negated:
             return "opens"
     return "names" if set(subject_stems) <= set(stems) else None
 

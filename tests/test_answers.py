@@ -1068,6 +1068,12 @@ def test_a_how_question_whose_answer_tells_no_way_is_dropped_by_the_gate(minilm_
                            "core features.")
     # fastapi_docs/python-types.md: the text talking about itself tells no way.
     assert not gives_a_way("How do I declare types?", "You just saw the main place to declare type hints.")
+    # ... and does not pass the gate as a direct answer either ("type hints" is no instruction to type).
+    text, evidence = _section("Declaring types", "You just saw the main place to declare type hints. As function "
+                              "parameters.\n")
+    oracle = _chunk("python-types.md#3", text, "Python Types Intro")
+    request = AnswerRequest("How do I declare types?", oracle, [oracle], evidence=evidence)
+    assert gated_generator.generate([request])[0].rejected == "weak_answer"
     # httpx/docs/advanced/text-encodings.md: "Content-Type" is a header's name, not the verb "type".
     assert not gives_a_way("How do I use the default encoding?", "Most servers will respond with a properly formatted "
                            "Content-Type header, including a charset encoding.")
@@ -1629,3 +1635,12 @@ def test_a_way_told_with_a_full_stop_takes_the_steps_listed_after_it():
         "- Credentials (Authorization headers, Cookies, etc).\n- Specific HTTP methods (`POST`, `PUT`).\n"))
     choice = select_quotes("How do I use `CORSMiddleware`?", text, similarities=[0.8, 0.3, 0.3], evidence=evidence)
     assert choice.answer == "You can configure it in your FastAPI application using the `CORSMiddleware`."
+
+
+def test_what_x_will_never_do_is_not_what_x_is():
+    """flask_docs/design.rst: "What is Flask?" was answered "Flask will never have a database layer.": X opens the
+    sentence, but a negation says what X is not or will not do. The definition beats it."""
+    text = ("Flask will never have a database layer. It will not have a form library or anything else in that "
+            "direction.\n\nFlask is a lightweight WSGI web application framework.\n")
+    choice = select_quotes("What is Flask?", text, similarities=[0.6, 0.4, 0.5])
+    assert choice.answer == "Flask is a lightweight WSGI web application framework."
