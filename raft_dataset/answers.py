@@ -1675,7 +1675,7 @@ _CONNECTIVE_RE = re.compile(
     r"|in fact|in addition(?! to\b)|in (?:this|these|that|those|such|both|either) cases?"
     # "As mentioned above, ...", "As seen in Return a Response directly, ...", "The same way as before, ...":
     # a pointer to text the reader of the answer does not have.
-    r"|as (?:mentioned|described|explained|shown|seen|noted|discussed|said|we saw|we have seen)"
+    r"|as (?:mentioned|described|explained|shown|seen|noted|discussed|said|stated|outlined|we saw|we have seen)"
     r"(?: (?:above|before|earlier|previously|in [^,.]{1,60}))?(?=,)|(?:in )?the same way(?: as (?:before|above))?(?=,)"
     # "Continuing with the previous example, ...", "As in the last section, ...": the same pointer.
     r"|(?:(?:continuing|building|following) (?:on |with |from |up on )?|(?:as )?in )(?:the|our) (?:previous|last|same) "
@@ -1686,7 +1686,7 @@ _CONNECTIVE_RE = re.compile(
 
 
 # ", as you read above." at a sentence's end: the same pointer, closing the sentence.
-_AS_ABOVE_RE = re.compile(r",? as (?:you (?:read|saw|have seen|learned)|(?:mentioned|described|explained|shown|seen)) "
+_AS_ABOVE_RE = re.compile(r",? as (?:you (?:read|saw|have seen|learned)|(?:mentioned|described|explained|shown|seen|stated)) "
                           r"(?:above|before|earlier|previously)(?=[.!]?(?:\s|$))", re.IGNORECASE)
 
 

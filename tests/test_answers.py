@@ -857,6 +857,10 @@ def test_the_final_answer_drops_a_pointer_to_earlier_text():
     choice = select_quotes("What are extra models?", text, evidence=evidence)
     assert choice.quotes[0].startswith("Continuing with the previous example, it will be common")
     assert choice.answer == "It will be common to have more than one related model."
+    text, evidence = _section("Template File Extension", "As stated above, any file can be loaded as a template, "
+                              "regardless of file extension.\n")
+    assert select_quotes("What is the template file extension?", text, evidence=evidence).answer == (
+        "Any file can be loaded as a template, regardless of file extension.")
 
 
 def test_how_do_i_prefers_a_sentence_that_tells_a_way_in_other_words():
