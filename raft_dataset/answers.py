@@ -1639,6 +1639,17 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         # "Poetry's default HTTP request timeout is 15 seconds. [...] `POETRY_REQUESTS_TIMEOUT` can be set to alter
         # this value.": the premise, then the way the question asks for.
         parts.append(way)
+    while how and parts[-1] + 1 in group and not sentences[parts[-1]].takes and _THEN_STEP_RE.match(body(parts[-1] + 1)) \
+            and sentences[parts[-1] + 1].body_end - sentences[parts[0]].start <= 2 * _STATEMENT_BUDGET:
+        # "You need to import `WSGIMiddleware` ... Then wrap the WSGI app with the middleware. And then mount that
+        # under a path.": the steps that follow, to the last one quoted.
+        parts.append(parts[-1] + 1)
+    but = parts[-1] + 1
+    if _BY_DEFAULT_RE.match(body(parts[0])) and but in group and _BUT_RE.match(body(but)) and (
+            sentences[but].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET):
+        # "By default, the callback is only executed right before a command. [...] But we could make it run even
+        # without a subcommand with `invoke_without_command=True`": the default is the premise; what changes it, the point.
+        parts.append(but)
     reason = parts[-1] + 1
     if why and reason in group and _REASON_RE.search(body(reason)) and not any(_REASON_RE.search(body(k)) for k in parts):
         parts.append(reason)
@@ -1658,6 +1669,10 @@ _IMPORT_ONLY_RE = re.compile(
 # "We can also use this same approach ... All we need to do is handle the request inside a `try`/`except` block":
 # the point, after the sentence that announces it.
 _ALL_TO_DO_RE = re.compile(r"^\W*all (?:we|you|one) (?:need|have) to do is\b", re.IGNORECASE)
+# "Then wrap the app ...", "And then mount that under a path.", "Finally, ...": the next step of a sequence.
+_THEN_STEP_RE = re.compile(r"^\W*(?:and )?(?:then|next|after that|finally)\b,?\s+(?!that\b|this\b)[a-z]", re.IGNORECASE)
+_BY_DEFAULT_RE = re.compile(r"^\W*by default\b", re.IGNORECASE)
+_BUT_RE = re.compile(r"^\W*(?:but|however)\b", re.IGNORECASE)
 # "If such objects are to be stored ...": goes on about what the sentence before named.
 _SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+(?!as\b)\w+", re.IGNORECASE)  # not "Tools such as pip ..."
 _CONCLUSION_RE = re.compile(r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why)\b", re.IGNORECASE)

@@ -1648,3 +1648,23 @@ def test_what_x_will_never_do_is_not_what_x_is():
             "direction.\n\nFlask is a lightweight WSGI web application framework.\n")
     choice = select_quotes("What is Flask?", text, similarities=[0.6, 0.4, 0.5])
     assert choice.answer == "Flask is a lightweight WSGI web application framework."
+
+
+def test_the_steps_after_the_first_and_what_changes_a_default_are_stated_too():
+    """FastAPI's "Using WSGIMiddleware" quoted three steps but stated two, without "And then mount that under a path.";
+    typer's "Executable callback" stated the default ("By default, the callback is only executed right before ...")
+    without the quoted "But we could make it run even without a subcommand with `invoke_without_command=True`"."""
+    text, evidence = _section("Using WSGIMiddleware", (
+        "Note: This requires adding `a2wsgi` to your project.\n\nYou need to import `WSGIMiddleware` from `a2wsgi`.\n\n"
+        "Then wrap the WSGI (e.g. Flask) app with the middleware.\n\nAnd then mount that under a path.\n"))
+    choice = select_quotes("How do I use `WSGIMiddleware`?", text, similarities=[0.3, 0.7, 0.5, 0.4], evidence=evidence)
+    assert choice.answer == ("You need to import `WSGIMiddleware` from `a2wsgi`. Then wrap the WSGI (e.g. Flask) app "
+                             "with the middleware. And then mount that under a path.")
+    text, evidence = _section("Executable callback", (
+        "By default, the callback is only executed right before executing a command.\n\n"
+        "And if no command is provided, the help message is shown.\n\n"
+        "But we could make it run even without a subcommand with `invoke_without_command=True`:\n\n"
+        "(Example file: `docs_src/commands/context/tutorial002_py310.py`)\n"))
+    choice = select_quotes("What is the executable callback?", text, similarities=[0.6, 0.4, 0.5], evidence=evidence)
+    assert choice.answer.endswith("But we could make it run even without a subcommand with "
+                                  "`invoke_without_command=True`."), choice.answer
