@@ -366,10 +366,12 @@ def _takes_its_steps(text: str, blocks: list[tuple[str, int, int]], b: int, sent
     if not sentence.rstrip().endswith(".") or not (_YOU_CAN_RE.search(sentence) or _STEP_RE.match(sentence)):
         return False
     items = list(itertools.takewhile(lambda block: block[0] == "item", _following(text, blocks, b)))
-    openings = [re.match(r"[\W\d]*([A-Za-z]+)", text[x[1] : x[2]]) for x in items]
-    # An item that is a lead-in itself ("- Create a `main.py` file with:") takes a block of its own.
-    return 2 <= len(items) <= _MAX_LIST_ITEMS and all(o and o.group(1).lower() in _IMPERATIVES for o in openings) and (
-        not any(text[x[1] : x[2]].rstrip().endswith((":", "：")) for x in items))
+    texts = [text[x[1] : x[2]] for x in items]
+    openings = [re.match(r"[\W\d]*([A-Za-z]+)", item) for item in texts]
+    # Not an item that is a lead-in itself ("- Create a `main.py` file with:", it takes a block of its own), nor a
+    # statement whose first word a step could open with ("- Build artifacts are now written to `dist/`").
+    return 2 <= len(items) <= _MAX_LIST_ITEMS and all(o and o.group(1).lower() in _IMPERATIVES for o in openings) and not any(
+        item.rstrip().endswith((":", "：")) or re.search(r"^\W*(?:\S+\s+){1,3}(?:is|are|was|were)\b", item) for item in texts)
 
 
 def _says_what_to_use(text: str, blocks: list[tuple[str, int, int]], b: int, sentence: str) -> bool:
@@ -707,7 +709,7 @@ _LETS_RE = re.compile(f"^{_LETS}", re.IGNORECASE)
 # the subject alone. (A "Let's see it:" with its code is a step: see `_idle`.)
 _CHATTER_RE = re.compile(
     r"^\W*(?:(?:(?:ah|oh)(?: yes| no| well)?|well|ok|okay|alright|yay|hooray|wow|voil[aà])\b\s*[,!]"
-    r"|(?:at this point|right now|so far),? (?:we|you) (?:have|'ve|are|'re|know)\b"  # "Right now we are returning a `list`"
+    r"|(?:at this point|right now|so far),? (?:we|you)(?:'ve|'re|\s+(?:have|are|know))\b"  # "Right now we're returning a `list`"
     r"|(?:you|we)(?: have|'ve)? (?:just|already) (?:saw|seen|learned|learnt|read|did|done)\b"  # "You just saw the main place ..."
     r"|(?:you|we) (?:may|might|probably) (?:already )?have (?:already )?(?:seen|noticed|heard)\b"  # "You may have seen that ..."
     r"|to (?:understand|see) (?:this|it|that|how)\b[^,.]{0,40}?,?\s+let(?:'s|\u2019s|\s+us)\s+"  # "To understand this better let's ..."
@@ -871,9 +873,10 @@ def _instructs(action: frozenset[str], sentence: str) -> bool:
 
 
 _YOU_CAN_RE = re.compile(r"\b(?:you|we)\s+(?:can|should|must|need to|have to|will need to)\b", re.IGNORECASE)
-# "`POETRY_REQUESTS_TIMEOUT` can be set to alter this value": a way, in the passive.
+# "`POETRY_REQUESTS_TIMEOUT` can be set to alter this value": a way, in the passive, with the code that does it as
+# its subject (not "Fields can be specified in any order"; `_POSSIBLE_WAY_RE` is the gate's looser reading).
 _CAN_BE_DONE_RE = re.compile(
-    r"\bcan (?:also )?be (?:set|configured|changed|overridden|disabled|enabled|passed|specified|adjusted|customi[sz]ed|"
+    r"`[^`]+` can (?:also )?be (?:set|configured|changed|overridden|disabled|enabled|passed|specified|adjusted|customi[sz]ed|"
     r"increased|raised|lowered|turned (?:on|off)|controlled) (?:to|with|by|in|using|via|through)\b", re.IGNORECASE)
 _BY_DOING_RE = re.compile(r"\bby (?:setting|passing|adding|using|calling|running|installing|declaring)\b", re.I)
 # Verbs that open a step ("Set `X` ...", "Mount a `StaticFiles()` instance ..."); a word list, because a
@@ -918,7 +921,10 @@ _ACTIVE_INSTRUCTION_RE = re.compile(
 # additional files with the `--extra-files` option": a way told as a possibility.
 _POSSIBLE_WAY_RE = re.compile(
     r"\b(?:it is|it's) (?:also )?possible to\b|\bcan be \w+ (?:with|using|by|via|from|through)\b"
-    r"|\b(?:with|using) the `[^`]+` (?:option|flag|argument|parameter|setting|command|method|function)\b", re.IGNORECASE,
+    # "... HTTP proxies via the `proxy` parameter": the code that does it, named with its kind (not "When using the
+    # `httpx` client, ...")
+    r"|\b(?:with|using|via|through) (?:the |a |an )?`[^`]+` (?:option|flag|argument|parameter|setting|command|method"
+    r"|function|decorator|attribute|field|class|variable)s?\b", re.IGNORECASE,
 )
 
 
@@ -937,7 +943,7 @@ def gives_a_way(question: str, answer: str) -> bool:
     # "The `poetry build` command builds ...", "Publishing is done with `poetry publish`": the code that does it.
     if re.match(r"\W*(?:the )?`[^`]+`", answer, re.IGNORECASE) and _does(action, " ".join(answer.split()[:8])):
         return True
-    if re.search(r"\b(?:is|are) done (?:with|by|using|via) `", answer) or _VIA_CODE_RE.search(answer):
+    if re.search(r"\b(?:is|are) done (?:with|by|using|via) `", answer):
         return True
     rest = answer
     for _ in range(2):
@@ -946,10 +952,6 @@ def gives_a_way(question: str, answer: str) -> bool:
     return first in _IMPERATIVES or first in action
 
 
-# "HTTPX supports setting up HTTP proxies via the `proxy` parameter ...": the code that does it, named with its kind
-# (not "When using the `httpx` client, ...").
-_VIA_CODE_RE = re.compile(r"\b(?:via|using|through|with) (?:the |a |an )?`[^`]+` (?:parameter|argument|option|flag|setting"
-                          r"|method|function|decorator|attribute|field|class|variable|command)s?\b")
 # What a named thing is said to be right after its name: "the `click-contrib` organization", "the X command".
 # The kinds a heading names plus the kinds of package a page introduces (see vocabulary).
 _KIND_NOUNS = frozenset(ACTING_KINDS + VALUE_KINDS + PACKAGE_KINDS) | frozenset(
@@ -979,7 +981,7 @@ def _names(subject_stems: tuple[str, ...], sentence: str) -> str | None:
         end = next((k for k in range(nxt, min(nxt + 2, len(words))) if words[k] in _KIND_NOUNS), head[-1])
         after = words[end + 1] if end + 1 < len(words) else ""
         negated = end + 2 < len(words) and words[end + 2] in ("never", "not")  # "Flask will never have ...": not what X is
-        if not after or after in ("and", "or") or {"VERB", "AUX"} & set(lemminflect.getAllLemmas(after)) and not negated:
+        if not after or after in ("and", "or") or ({"VERB", "AUX"} & set(lemminflect.getAllLemmas(after)) and not negated):
             return "opens"
     return "names" if set(subject_stems) <= set(stems) else None
 
@@ -1590,7 +1592,9 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     a scene ("Ah yes, ...", "Say you have ...") opens no final answer when a quoted sentence follows that does
     not lean on it. For a `why` question, a quoted sentence after them that gives the reason ("This is due to
     ...") comes too; for a `how` question whose statement says what not to do, the quoted "Instead, ..."
-    after it."""
+    after it. A `how` statement that gives only the premise goes on to the quoted sentence that tells the way
+    ("... `POETRY_REQUESTS_TIMEOUT` can be set to alter this value."), then through the steps after it ("Then wrap
+    ...", "And then mount ..."); one opening "By default, ..." takes the quoted "But ..." that changes the default."""
 
     def body(k: int) -> str:
         return text[sentences[k].start : sentences[k].body_end]
@@ -1639,14 +1643,14 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         # "Poetry's default HTTP request timeout is 15 seconds. [...] `POETRY_REQUESTS_TIMEOUT` can be set to alter
         # this value.": the premise, then the way the question asks for.
         parts.append(way)
-    while how and parts[-1] + 1 in group and not sentences[parts[-1]].takes and _THEN_STEP_RE.match(body(parts[-1] + 1)) \
+    while how and parts[-1] + 1 in group and not sentences[parts[-1]].takes and _is_next_step(body(parts[-1] + 1)) \
             and sentences[parts[-1] + 1].body_end - sentences[parts[0]].start <= 2 * _STATEMENT_BUDGET:
         # "You need to import `WSGIMiddleware` ... Then wrap the WSGI app with the middleware. And then mount that
         # under a path.": the steps that follow, to the last one quoted.
         parts.append(parts[-1] + 1)
     but = parts[-1] + 1
-    if _BY_DEFAULT_RE.match(body(parts[0])) and but in group and _BUT_RE.match(body(but)) and (
-            sentences[but].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET):
+    if _BY_DEFAULT_RE.match(body(parts[0])) and but in group and _BUT_RE.match(body(but)) and "`" in body(but) and (
+            not idle(but)) and sentences[but].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET:
         # "By default, the callback is only executed right before a command. [...] But we could make it run even
         # without a subcommand with `invoke_without_command=True`": the default is the premise; what changes it, the point.
         parts.append(but)
@@ -1669,10 +1673,17 @@ _IMPORT_ONLY_RE = re.compile(
 # "We can also use this same approach ... All we need to do is handle the request inside a `try`/`except` block":
 # the point, after the sentence that announces it.
 _ALL_TO_DO_RE = re.compile(r"^\W*all (?:we|you|one) (?:need|have) to do is\b", re.IGNORECASE)
-# "Then wrap the app ...", "And then mount that under a path.", "Finally, ...": the next step of a sequence.
-_THEN_STEP_RE = re.compile(r"^\W*(?:and )?(?:then|next|after that|finally)\b,?\s+(?!that\b|this\b)[a-z]", re.IGNORECASE)
+# "By default, the callback is only executed ...": the default, which a quoted "But ..." may change.
 _BY_DEFAULT_RE = re.compile(r"^\W*by default\b", re.IGNORECASE)
+# "But we could make it run ... with `invoke_without_command=True`", "However, ...": what changes it.
 _BUT_RE = re.compile(r"^\W*(?:but|however)\b", re.IGNORECASE)
+
+
+def _is_next_step(sentence: str) -> bool:
+    """"Then wrap the app ...", "And then mount that under a path.": the next step of a sequence, opening on its verb
+    (not "Next, the middleware receives the request ...", a description)."""
+    rest = re.sub(r"^\W*and\s+", "", sentence, flags=re.IGNORECASE)
+    return bool(_NEXT_STEP_RE.match(rest)) and _first_word(_WAY_OPENING_RE.sub("", rest, count=1)) in _IMPERATIVES
 # "If such objects are to be stored ...": goes on about what the sentence before named.
 _SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+(?!as\b)\w+", re.IGNORECASE)  # not "Tools such as pip ..."
 _CONCLUSION_RE = re.compile(r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why)\b", re.IGNORECASE)
@@ -1876,7 +1887,8 @@ _BRIDGE_EXTRAS = {
     "code": " The code shows it.",
     "row": " The table gives the details.",
 }
-_WHAT_TO_DO_RE = re.compile(r"^\W*what (?:should|can|could|must|do) (?:i|we|you|one) do\b", re.IGNORECASE)
+# "What should I do if ...?"; not "What can I do with Typer?", which asks what it offers.
+_WHAT_TO_DO_RE = re.compile(r"^\W*what (?:should|can|could|must|do) (?:i|we|you|one) do\b(?!\s+with\b)", re.IGNORECASE)
 _HOW_MUCH = frozenset(["long", "many", "much", "often", "big", "large", "small", "far", "old", "fast", "soon"])
 _PEOPLE = frozenset(["i", "you", "we", "one", "users", "people"])
 _YES_NO = frozenset([

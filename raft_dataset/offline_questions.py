@@ -745,7 +745,7 @@ def _analyse(heading: str, *, page_title: str | None, keep: frozenset[str], usag
     return result
 
 
-_FOCUS_ADVERBS = _words("just only merely simply even also still really truly")
+_FOCUS_ADVERBS = _words("just only merely simply")  # not "still" ("Still Images") nor "even"
 # "Dependencies with `yield` and `except`, Technical Details": the section explains how the thing works.
 _EXPLANATION_HEADINGS = _phrases("technical details, details, more details, internals, under the hood, how it works")
 
@@ -1410,12 +1410,11 @@ _ABILITY_RE = re.compile(
     r"^(?:(?:Now|So|Then|Here|Also|Similarly|First|Next),? )?(?:You|We) can,?(?: also| now| easily| just| still"
     r"| then| simply| of course,| even| additionally)*" + _ABILITY_OBJECT
 )
-# "Rich can render Markdown to the console.", "HTTPX supports setting up HTTP proxies ...": what the tool the
-# reader uses does for them (the subject must be a name the page keeps, or one in capitals: not "Blueprints
-# can provide ...").
+# "Rich can render Markdown to the console.", "Rich supports setting up ...": what the tool the reader uses does
+# for them (the subject must be a name the page keeps: not "Blueprints can provide ...").
 _TOOL_ABILITY_RE = re.compile(
-    r"^(?P<tool>[A-Z][\w.-]*) (?:can(?: also| now| easily| automatically| even)*|also)?"
-    r" ?(?:(?P<supports>supports|lets you|allows you to)(?= [a-z]))?" + _ABILITY_OBJECT
+    r"^(?P<tool>[A-Z][\w.-]*) (?:can(?: also| now| easily| automatically| even)*"
+    r"|(?:also )?(?P<supports>supports|lets you|allows you to)(?= [a-z]))" + _ABILITY_OBJECT
 )
 
 
@@ -1493,16 +1492,13 @@ def _ability_question(heading: str, paragraph: str, names: frozenset[str] = froz
     if not match:
         return None
     verb, rest = match.group("verb"), match.group("object")
-    if "tool" in match.groupdict():
-        tool = match.group("tool")
-        if tool not in names and not (tool.isupper() and len(tool) >= 3):  # "HTTPX": a name in capitals
+    if match.re is _TOOL_ABILITY_RE:
+        if match.group("tool") not in names:
             return None
         if match.group("supports") == "supports":  # "HTTPX supports setting up ...": the gerund's verb
             if not verb.endswith("ing"):
                 return None
             verb = _verb_lemma(verb) or ""
-        elif not paragraph[match.end("tool"):match.start("verb")].strip():
-            return None  # "Rich renders Markdown": a verb of its own, not an ability
     rest = rest.replace('"', "").strip()
     words = rest.split()
     if _verb_lemma(verb) != verb or verb in _NOT_TASK_VERBS or not 1 <= len(words) <= 6:
@@ -1542,7 +1538,7 @@ def _named_thing(heading: str, body: str) -> tuple[str, str] | None:
         return None
     # In code ("the `self sync` command", "the `poetry self sync` command"), or plainly when the heading is
     # written in lower case like a command ("the debug info command"; not "the Installing option").
-    plain = rf"|\b[Tt]he (?P<plain>{re.escape(name)})" if name.islower() else ""
+    plain = rf"|\b[Tt]he {re.escape(name)}" if name.islower() else ""
     # A heading capitalises a name the text writes in code in lower case ("Extends" over "the `extends` tag"); not a
     # plural noun, which names the topic ("Cookies" over "... the `cookies` parameter").
     plural = any(lemma != name.lower() for lemma in _lemmas(name.lower()).get("NOUN", ()))

@@ -922,7 +922,7 @@ def test_chatter_and_scenes_open_no_final_answer():
     assert answer.startswith("Let's imagine you want") and answer.endswith("access the request directly.")
     # typer's "Add help to completions" opens on where the tutorial stands.
     text, evidence = _section("Add help to completions", (
-        "Right now we are returning a `list` of `str`. Some shells are capable of showing extra help text for each "
+        "Right now we're returning a `list` of `str`. Some shells are capable of showing extra help text for each "
         "completion.\n"))
     answer = select_quotes("How do I add help to completions?", text, similarities=[0.5, 0.6], evidence=evidence).answer
     assert answer == "Some shells are capable of showing extra help text for each completion."
@@ -1577,7 +1577,8 @@ def test_what_should_i_do_asks_for_the_way_after_the_premise():
     with the premise alone: "Poetry's default HTTP request timeout is 15 seconds, the same as `pip`." The way is the
     sentence after it, in the passive; a how-question's statement goes on to it."""
     assert [question_form(q) for q in ("What should I do if my requests are timing out?", "What can we do about it?",
-                                       "What should I install?", "What do I need?")] == ["how", "how", "other", "other"]
+                                       "What should I install?", "What do I need?", "What can I do with Typer?")] == [
+        "how", "how", "other", "other", "other"]
     text, evidence = _section("My requests are timing out!", (
         "Poetry's default HTTP request timeout is 15 seconds, the same as `pip`.\n"
         "Similar to `PIP_REQUESTS_TIMEOUT`, the experimental environment variable `POETRY_REQUESTS_TIMEOUT` can be set "
@@ -1613,12 +1614,12 @@ def test_a_tip_or_technical_details_is_an_aside_to_the_step():
         "container image.\n"))
     choice = select_quotes("How do I build the Docker image?", text, similarities=[0.3, 0.6, 0.7], evidence=evidence)
     assert choice.answer == "Build your FastAPI image: `docker build -t myimage .`."
-    for label in ("Tip", "Hint", "Info", "Technical Details"):
-        text, evidence = _section("WebSockets", (
-            "In your application, create a `websocket` with the `@app.websocket()` decorator.\n\n"
-            f"{label}: You could also use `from starlette.websockets import WebSocket`.\n"))
-        choice = select_quotes("How do I create a `websocket`?", text, similarities=[0.5, 0.6], evidence=evidence)
-        assert choice.answer.startswith("In your application, create a `websocket`"), label
+    # Each label makes an aside, as "Note:" does; a sentence merely opening with the word does not.
+    from raft_dataset.answers import _note_or_signpost
+
+    for label in ("Tip:", "Hint:", "Info:", "Technical Details:", "Notice that"):
+        assert _note_or_signpost(f"{label} you could also use `from starlette.websockets import WebSocket`."), label
+    assert not _note_or_signpost("Tipping points are rare.") and not _note_or_signpost("Information is kept.")
 
 
 def test_a_way_told_with_a_full_stop_takes_the_steps_listed_after_it():
@@ -1634,11 +1635,14 @@ def test_a_way_told_with_a_full_stop_takes_the_steps_listed_after_it():
     assert choice.answer == (
         "You can configure it in your FastAPI application using the `CORSMiddleware`: Import `CORSMiddleware`; Create "
         "a list of allowed origins (as strings); Add it as a \"middleware\" to your FastAPI application.")
-    text, evidence = _section("Use CORSMiddleware", (
-        "You can configure it in your FastAPI application using the `CORSMiddleware`.\n\n"
-        "- Credentials (Authorization headers, Cookies, etc).\n- Specific HTTP methods (`POST`, `PUT`).\n"))
-    choice = select_quotes("How do I use `CORSMiddleware`?", text, similarities=[0.8, 0.3, 0.3], evidence=evidence)
-    assert choice.answer == "You can configure it in your FastAPI application using the `CORSMiddleware`."
+    for things in ("- Credentials (Authorization headers, Cookies, etc).\n- Specific HTTP methods (`POST`, `PUT`).\n",
+                   # statements whose first word could open a step, and a step that is a lead-in of its own
+                   "- Build artifacts are now written to `dist/`.\n- Log files now go to `logs/`.\n",
+                   "- Import `CORSMiddleware`.\n- Create a `main.py` file with:\n\n```\napp = FastAPI()\n```\n"):
+        text, evidence = _section("Use CORSMiddleware", (
+            "You can configure it in your FastAPI application using the `CORSMiddleware`.\n\n" + things))
+        choice = select_quotes("How do I use `CORSMiddleware`?", text, similarities=[0.8, 0.3, 0.3], evidence=evidence)
+        assert choice.answer == "You can configure it in your FastAPI application using the `CORSMiddleware`.", things
 
 
 def test_what_x_will_never_do_is_not_what_x_is():
@@ -1660,6 +1664,12 @@ def test_the_steps_after_the_first_and_what_changes_a_default_are_stated_too():
     choice = select_quotes("How do I use `WSGIMiddleware`?", text, similarities=[0.3, 0.7, 0.5, 0.4], evidence=evidence)
     assert choice.answer == ("You need to import `WSGIMiddleware` from `a2wsgi`. Then wrap the WSGI (e.g. Flask) app "
                              "with the middleware. And then mount that under a path.")
+    # A description after a step is no next step.
+    text, evidence = _section("Using WSGIMiddleware", (
+        "You need to import `WSGIMiddleware` from `a2wsgi` and wrap the app with it.\n\n"
+        "Next, the middleware receives the request and calls the app.\n"))
+    choice = select_quotes("How do I use `WSGIMiddleware`?", text, similarities=[0.7, 0.5], evidence=evidence)
+    assert choice.answer == "You need to import `WSGIMiddleware` from `a2wsgi` and wrap the app with it."
     text, evidence = _section("Executable callback", (
         "By default, the callback is only executed right before executing a command.\n\n"
         "And if no command is provided, the help message is shown.\n\n"

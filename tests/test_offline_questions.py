@@ -195,6 +195,7 @@ HEADINGS = [
     ("In Production", None, None),
     ("Just Modern Python", None, None),  # fastapi_docs/features.md: a slogan ("What is just modern Python?" before)
     ("Only one dependency", None, None),
+    ("Still Images", None, "What are still images?"),  # "still" is an adjective here, not a focus adverb
     ("Don't use the Chat for Questions", None, None),
     ("Do not Separate Schemas", None, None),
     ("Body - Multiple Parameters", None, None),
@@ -706,6 +707,7 @@ def test_a_heading_naming_a_command_or_setting_asks_what_it_does():
         (2, "name", "The `name` field is required: the name of the package, as published." + more),
         # jinja's templates.rst: a heading capitalises the tag the text writes in code ("What are extends?" before).
         (2, "Extends", "The `extends` tag can be used to extend one template from another." + more),
+        (2, "if", "The `if` statement in Jinja is comparable with the Python if statement." + more),
         (2, "Cookies", "Cookies are sent in a `Cookies` jar: the `cookies` parameter takes a dict." + more),
         # Not names: Title Case English, or the words are not called a command in the text.
         (2, "Installing", "The installing command of the tutorial is described later on the page." + more),
@@ -720,6 +722,7 @@ def test_a_heading_naming_a_command_or_setting_asks_what_it_does():
         "What is `POETRY_HOME`?",  # already a question about the name: kept
         "What is the `name` field for?",
         "What does the `extends` tag do?",
+        "What does the `if` statement do?",
         "What are cookies?",  # a plural noun names the topic, not the parameter
         "What are dependency groups?",
     ]
@@ -810,17 +813,19 @@ def test_a_section_that_shows_its_tool_doing_the_topic_asks_how():
     """rich's "Markdown" over "Rich can render Markdown to the console." asked "What is markdown?", answered with
     what Rich does, not what Markdown is; httpx's "Proxies" over "HTTPX supports setting up HTTP proxies ..."
     likewise. The tool must be a name the page keeps: "Blueprints can provide resources" is not the reader's task."""
-    more = (" Rich is a library for the terminal, and Rich renders it with colour. HTTPX is a client. The editor will "
-            "check the types for you, so the rest of the code reads as it did before.")
+    more = (" Rich is a library for the terminal, and Rich renders it with colour. We use Requests, as Requests is a client."
+            " The editor will check the types for you, so the rest of the code reads as it did before.")
     doc = _document("console.md", "Console", [
         (2, "Markdown", "Rich can render Markdown to the console." + more),
-        (2, "Proxies", "HTTPX supports setting up HTTP proxies via the `proxy` parameter." + more),
+        (2, "Proxies", "Requests supports setting up HTTP proxies via the `proxies` argument." + more),
+        # "CORS" is no name this page keeps: not the reader's tool ("How do I block cookies?").
+        (2, "Cookies", "CORS can block cookies from other origins, which the browser enforces." + more),
         (2, "Resources", "Blueprints can provide resources as well." + more),
         (2, "Plugins", "Rich supports using and building plugins if you wish to expand its functionality." + more),
         (2, "Emoji", "Rich renders emoji codes in text by default, so `:smiley:` prints a smiley." + more),
     ])
-    # "Resources", "Plugins": one-word topics the sections do not open with ask nothing (not "How do I use and
-    # building plugins?"); "Rich renders ..." is no ability.
+    # "Resources", "Plugins", "Cookies": one-word topics the sections do not open with ask nothing (not "How do I use
+    # and building plugins?"); "Rich renders ..." is no ability.
     assert _asked(doc, 150) == ["How do I render Markdown?", "How do I set up HTTP proxies?", "What is emoji?"]
 
 
