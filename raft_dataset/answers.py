@@ -1602,6 +1602,10 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     def idle(k: int) -> bool:
         return _idle(sentences[k], body(k))
 
+    def fits(k: int, budget: int = _STATEMENT_BUDGET) -> bool:
+        """Whether the statement from its first part through sentence k stays within the budget."""
+        return sentences[k].body_end - sentences[parts[0]].start <= budget
+
     while idle(anchor) and anchor + 1 in group and not _refers_back(text, sentences[anchor + 1]):
         anchor, defines = anchor + 1, False
     parts = [anchor]
@@ -1622,7 +1626,7 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
             or (_refers_back(text, sentences[anchor + 1]) or _SUCH_RE.match(body(anchor + 1))
                 or _ALL_TO_DO_RE.match(body(anchor + 1)))
             and not _HERES_HOW_RE.search(body(anchor + 1))
-            and sentences[anchor + 1].body_end - sentences[anchor].start <= _STATEMENT_BUDGET):
+            and fits(anchor + 1)):
         # A short anchor; one followed by the list or commands it introduces ("The basic idea is quite simple. It
         # basically works like this: 1. ..."); or one whose next sentence carries it on, often with the point
         # ("Unlike `pip`, Poetry doesn't resolve for just the current Python. Instead, it makes sure ...").
@@ -1634,23 +1638,23 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
     conclusion = parts[-1] + 1
     if conclusion in group and not sentences[parts[-1]].takes and not sentences[conclusion].takes and (
             _CONCLUSION_RE.match(body(conclusion))) and (
-            sentences[conclusion].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET):
+            fits(conclusion)):
         # "... does not work on slotted classes. [...] Therefore, attrs converts ...": the point comes last.
         parts.append(conclusion)
     way = parts[-1] + 1
     if how and way in group and not sentences[parts[-1]].takes and not any(_tells_a_way(body(k)) for k in parts) and (
-            _tells_a_way(body(way))) and sentences[way].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET:
+            _tells_a_way(body(way))) and fits(way):
         # "Poetry's default HTTP request timeout is 15 seconds. [...] `POETRY_REQUESTS_TIMEOUT` can be set to alter
         # this value.": the premise, then the way the question asks for.
         parts.append(way)
     while how and parts[-1] + 1 in group and not sentences[parts[-1]].takes and _is_next_step(body(parts[-1] + 1)) \
-            and sentences[parts[-1] + 1].body_end - sentences[parts[0]].start <= 2 * _STATEMENT_BUDGET:
+            and fits(parts[-1] + 1, 2 * _STATEMENT_BUDGET):
         # "You need to import `WSGIMiddleware` ... Then wrap the WSGI app with the middleware. And then mount that
         # under a path.": the steps that follow, to the last one quoted.
         parts.append(parts[-1] + 1)
     but = parts[-1] + 1
     if _BY_DEFAULT_RE.match(body(parts[0])) and but in group and _BUT_RE.match(body(but)) and "`" in body(but) and (
-            not idle(but)) and sentences[but].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET:
+            not idle(but)) and fits(but):
         # "By default, the callback is only executed right before a command. [...] But we could make it run even
         # without a subcommand with `invoke_without_command=True`": the default is the premise; what changes it, the point.
         parts.append(but)
@@ -1661,7 +1665,7 @@ def _statement(text: str, sentences: list[_Sentence], group: list[int], anchor: 
         # "... you should not use the development server. [...] Instead, use a production WSGI server.": what to
         # do instead, quoted further on, comes too.
         instead = next((k for k in group if k > parts[-1] and _INSTEAD_RE.match(body(k))), None)
-        if instead is not None and sentences[instead].body_end - sentences[parts[0]].start <= _STATEMENT_BUDGET * 2:
+        if instead is not None and fits(instead, 2 * _STATEMENT_BUDGET):
             parts.append(instead)
     return _standalone(" ".join(filter(None, (_sentence_statement(text, sentences[k], terms) for k in parts))))
 

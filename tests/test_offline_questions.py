@@ -811,8 +811,8 @@ def test_a_section_that_shows_the_reader_doing_its_topic_asks_how():
 
 def test_a_section_that_shows_its_tool_doing_the_topic_asks_how():
     """rich's "Markdown" over "Rich can render Markdown to the console." asked "What is markdown?", answered with
-    what Rich does, not what Markdown is; httpx's "Proxies" over "HTTPX supports setting up HTTP proxies ..."
-    likewise. The tool must be a name the page keeps: "Blueprints can provide resources" is not the reader's task."""
+    what Rich does, not what Markdown is; "<Tool> supports setting up HTTP proxies ..." likewise. The tool must be a
+    name the page keeps: "Blueprints can provide resources" and "CORS can block cookies" are not the reader's tasks."""
     more = (" Rich is a library for the terminal, and Rich renders it with colour. We use Requests, as Requests is a client."
             " The editor will check the types for you, so the rest of the code reads as it did before.")
     doc = _document("console.md", "Console", [
