@@ -643,12 +643,19 @@ def select_quotes(
     both = _both_actions(question)
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
+        # A step of a way is quoted with the lead-in that tells the way and takes its list ("To avoid this cache
+        # busting you can split this into two steps:" over "1. Install 3rd party dependencies."), not alone.
+        lead = _lead_in_of(oracle_text, sentences, anchor) if form == "how" else None
+        quoted = anchor
+        if lead is not None and lead in quotable:
+            quoted = lead
+            group = _extend(oracle_text, sentences, quotable, lead, scores, in_evidence, max_quotes, semantic)
         opening = sentences[group[0]]
         if group[0] != for_heading and _after_code(oracle_text, opening) and _opens_deictic(oracle_text, opening):
             continue  # "This example adds the same command, ...", "That function is what ...": about code not quoted
-        anchor_body = oracle_text[sentences[anchor].start : sentences[anchor].body_end]
+        anchor_body = oracle_text[sentences[quoted].start : sentences[quoted].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
-        statement = _statement(oracle_text, sentences, group, anchor, defines, why=why, how=form == "how",
+        statement = _statement(oracle_text, sentences, group, quoted, defines, why=why, how=form == "how",
                                terms=code_terms)
         other = _other_half(oracle_text, sentences, in_evidence or ok, group, both, statement)
         if other is not None:  # "How do I set and disable timeouts?": the half the statement left out
@@ -662,9 +669,9 @@ def select_quotes(
             answer = _named_for_heading(question, answer)
         quotes = _render_quotes(oracle_text, sentences, group)
         if answer and content_problem(asked, quotes, answer, title=title) is None:
-            best = oracle_text[sentences[anchor].start : sentences[anchor].end].strip()
+            best = oracle_text[sentences[quoted].start : sentences[quoted].end].strip()
             final = reference_answer.strip() if reference_answer else answer
-            return QuoteChoice(quotes, best, final, _block_kind(sentences[anchor]), anchor,
+            return QuoteChoice(quotes, best, final, _block_kind(sentences[quoted]), anchor,
                                anchor == for_heading or _direct(question, anchor_body))
     return None
 
@@ -1197,6 +1204,20 @@ def _adjacent(text: str, sentences: list[_Sentence], i: int, j: int) -> bool:
     return j == i + 1 and i >= 0 and j < len(sentences) and not text[sentences[i].end : sentences[j].start].strip()
 
 
+def _lead_in_of(text: str, sentences: Sequence[_Sentence], i: int) -> int | None:
+    """The lead-in whose span took the list that sentence `i` is an item of, if one did and the item is a step
+    (it opens on its verb: "1. Install 3rd party dependencies.", not "- You can use `pass_context()` ...", an
+    option that stands alone). The lead-in is a paragraph's, not an item's: a sibling item ("* Create a
+    `templates` object ...") or a nested list's lead-in in HTML markup is no lead-in of the steps."""
+    item = sentences[i]
+    opening = re.match(r"[\W\d]*([A-Za-z]+)", text[item.start : item.body_end])
+    if item.kind != "item" or not opening or opening.group(1).lower() not in _IMPERATIVES:
+        return None
+    return next((k for k in range(i - 1, -1, -1)
+                 if sentences[k].takes == "item" and sentences[k].kind == "prose"
+                 and sentences[k].start < item.start < sentences[k].end), None)
+
+
 def _extend(
     text, sentences, ok: set[int], anchor: int, relevance: dict[int, float], in_evidence: list[int],
     max_quotes: int, semantic: bool,
@@ -1713,6 +1734,35 @@ _CONNECTIVE_RE = re.compile(
     r"\b,?\s+(?=[\w`\"'])",
     re.IGNORECASE,
 )
+
+
+# Links back that a final answer keeps (they are not stripped like `_CONNECTIVE_RE`'s), and so cannot open
+# a chunk's answer with nothing quoted before them: "On the other hand, a task that ...", "In other terms, ...",
+# "On top of that, ...", "So, that would ...", "The second version is ...", "There is more you can do ...", or an
+# "also" or "still" in the first clause ("You can also print to standard error ...": a way added to one told
+# before; "FastAPI will still be able to override it.").
+_POINTS_BACK_RE = re.compile(
+    r"^\W*(?:on the other hand|in other (?:terms|words)|for the (?:latter|former)|on top of (?:that|this)"
+    r"|there(?:'s| is) more|similarly|likewise|instead|otherwise|still|so(?=,)"
+    r"|the (?:second|third|other|latter|former|previous)\b)|^[^,.:;]*\b(?:also|still)\b",
+    re.IGNORECASE,
+)
+_POINTS_BACK_IT_RE = re.compile(rf"\W*it(?!{EXPLETIVE_IT})\b", re.IGNORECASE)  # "It is the ..." (not "It is possible to ...")
+_WARNS_RE = re.compile(r"^\W*(?:do not|don't|never|avoid|beware)\b", re.IGNORECASE)  # "Do not run two schedulers ..."
+
+
+def opens_on_its_own(sentence: str) -> bool:
+    """Whether a quoted sentence reads without the text before it, as the first sentence of an answer
+    from a chunk that starts inside its section must: it does not open on a small word in lower case
+    (the tail of a sentence the chunk's start cut: "we are allowing any version ..."), on a pronoun, a
+    connective or a phrase that points back ("It is the ...", "But ...", "On the other hand, ..."), on
+    an aside ("Note that ...") or a warning ("Do not run two schedulers ...": what not to do, after the
+    way), or as chatter."""
+    first = _first_word(sentence)
+    cut = bool(re.match(r"\W*[a-z]", sentence)) and not sentence.lstrip().startswith("`") and first in STOPWORDS
+    return not (cut or first in _DEICTIC_OPENERS or _POINTS_BACK_IT_RE.match(sentence)
+                or _CONNECTIVE_RE.match(sentence.lstrip(" \t-*>")) or _POINTS_BACK_RE.search(sentence)
+                or _ASIDE_RE.match(sentence) or _WARNS_RE.match(sentence) or _CHATTER_RE.match(sentence))
 
 
 # ", as you read above." at a sentence's end: the same pointer, closing the sentence.

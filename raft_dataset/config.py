@@ -148,6 +148,9 @@ class RaftDatasetConfig(datasets.BuilderConfig):
             an intro); None (the default) keeps them all. 0.3 suits MiniLM-sized encoders
             (examples/raft.yaml sets it): it drops 13-18% of the rows of real documentation sets,
             most of them rows not worth training on. Not applied to reference answers or LLM answers.
+            With it set, a derived how-question whose section's first chunk fails the gate takes the
+            first later chunk of the section that passes as its oracle (`SectionOracle`), for
+            extractive and LLM answers alike.
         min_reference_coverage: With a reference answer: reject samples whose quotes hold a smaller
             share of the answer's content words ("unsupported_reference"); a candidate distractor
             that holds this share of them is never used as a distractor.

@@ -1,5 +1,5 @@
-"""The whole build, stage by stage: corpus -> chunks -> index -> queries -> contexts -> answers ->
-validation -> splits -> statistics. The builder and the CLI call `build_raft_dataset` and nothing else.
+"""The whole build, stage by stage: corpus -> chunks -> index -> queries -> section oracles -> contexts ->
+answers -> validation -> splits -> statistics. The builder and the CLI call `build_raft_dataset` and nothing else.
 
 Each stage is a function (or an object behind a protocol) of its own module; this module only wires
 them together and times them. One record type flows through: `Query` in, `Sample` out.
@@ -34,6 +34,7 @@ from .raft_format import answer_coverage, extract_quotes
 from .records import Chunk, Document, Query, Sample
 from .report import CORPUS, SAMPLES, BuildReport
 from .retrieval import Retriever, make_retriever
+from .section_oracle import SectionOracle
 from .splits import assign_splits
 from .stats import TokenCounter, split_statistics
 from .validation import near_duplicate_mask, sample_fingerprint, sample_problem
@@ -120,6 +121,7 @@ def _build(config: RaftDatasetConfig, executor: ExitStack, corpus_files, questio
         _check_enough_queries(config, queries, llm_client)
         timer.lap("queries")
 
+        queries = move_section_oracles(config, index, encoder, queries, report, show_progress)
         samples = draft_samples(config, index, retriever, queries, report, show_progress)
         samples = drop_near_duplicate_questions(config, index, samples, report)
         timer.lap("contexts")
@@ -283,6 +285,20 @@ def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query], l
 # --------------------------------------------------------------------------------------------------
 
 
+def move_section_oracles(
+    config: RaftDatasetConfig, index: ChunkIndex, encoder: Encoder, queries: Sequence[Query], report: BuildReport,
+    show_progress: bool,
+) -> list[Query]:
+    """Derived queries with their oracle on the chunk of their section that answers them (`SectionOracle`),
+    judged by the extractive answerer's `min_answer_similarity` gate; unchanged without that gate."""
+    if config.min_answer_similarity is None:
+        return list(queries)
+    judge = ExtractiveAnswerGenerator(embed=encoder.encode, min_similarity=config.min_answer_similarity)
+    queries, moved = SectionOracle(judge, show_progress_bar=show_progress).run(queries, index)
+    report.count("oracles_moved_within_section", moved)
+    return queries
+
+
 def draft_samples(
     config: RaftDatasetConfig,
     index: ChunkIndex,
@@ -395,11 +411,8 @@ def _sample_id(question: str, oracle_chunk_id: str) -> str:
 
 def answer_request(sample: Sample) -> AnswerRequest:
     """What the answer generator sees; the evidence span is moved from document to chunk offsets."""
-    evidence, oracle = sample.evidence, sample.oracle
-    if evidence is not None:
-        start, end = max(evidence[0], oracle.start), min(evidence[1], oracle.end)
-        evidence = (oracle.text_offset(start), oracle.text_offset(end, end=True)) if start < end else None
-    return AnswerRequest(sample.question, oracle, sample.context, sample.reference_answer, evidence=evidence)
+    evidence = sample.oracle.text_span(sample.evidence) if sample.evidence is not None else None
+    return AnswerRequest(sample.question, sample.oracle, sample.context, sample.reference_answer, evidence=evidence)
 
 
 class _OfflineRefusals:

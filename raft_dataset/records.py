@@ -110,6 +110,12 @@ class Chunk:
         shift = sum(n for at, n in self.inserted if at < doc_offset or (at == doc_offset and not end))
         return doc_offset - self.start + shift
 
+    def text_span(self, doc_span: tuple[int, int]) -> tuple[int, int] | None:
+        """The part of a document span (start, end) that lies in this chunk, as offsets in `text`;
+        None when the two do not meet."""
+        start, end = max(doc_span[0], self.start), min(doc_span[1], self.end)
+        return (self.text_offset(start), self.text_offset(end, end=True)) if start < end else None
+
 
 @dataclass(frozen=True)
 class Query:

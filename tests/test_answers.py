@@ -1678,3 +1678,33 @@ def test_the_steps_after_the_first_and_what_changes_a_default_are_stated_too():
     choice = select_quotes("What is the executable callback?", text, similarities=[0.6, 0.4, 0.5], evidence=evidence)
     assert choice.answer.endswith("But we could make it run even without a subcommand with "
                                   "`invoke_without_command=True`."), choice.answer
+
+
+def test_a_step_is_quoted_with_the_lead_in_that_takes_its_list():
+    """Poetry's FAQ "Poetry busts my Docker cache ...": the first step ("Install 3rd party dependencies.") is the
+    sentence closest to the question, but alone it is half a way; the lead-in that takes the steps tells it. An
+    item that is no step (click's "You can use `pass_context()` ..." under "you have two options:") and a
+    what-question's item (a definition list's entry) are still quoted alone."""
+    text = ("To avoid this cache busting you can split this into two steps:\n\n1. Install 3rd party dependencies.\n"
+            "2. Copy over your source code and install just the source code.\n\nThis might look something like this:\n")
+    question = ("What should I do if Poetry busts my Docker cache because it requires me to COPY my source files in "
+                "before installing 3rd party dependencies?")
+    choice = select_quotes(question, text, similarities=[0.27, 0.48, 0.35, -0.06])
+    assert choice.answer == ("To avoid this cache busting you can split this into two steps: Install 3rd party "
+                             "dependencies; Copy over your source code and install just the source code.")
+    assert choice.anchor == 1  # the gate still judges the step, the sentence that answers
+    options = ("For this again, you have two options:\n\n- You can use `pass_context()` to get the context passed.\n"
+               "- You can write the command as a function that takes `*args`.\n")
+    choice = select_quotes("How do I forward unknown options?", options, similarities=[0.2, 0.5, 0.3])
+    assert choice.answer == "You can use `pass_context()` to get the context passed."
+    # FastAPI's "Using `Jinja2Templates`": a sibling item ending in a full stop is no lead-in of the items after it.
+    siblings, evidence = _section("Using `Jinja2Templates`", (
+        "* Import `Jinja2Templates`.\n* Create a `templates` object that you can reuse later.\n"
+        "* Declare a `Request` parameter in the *path operation* that will return a template.\n"
+        "* Use the `templates` you created to render and return a `TemplateResponse`.\n"))
+    choice = select_quotes("How do I use `Jinja2Templates`?", siblings, similarities=[0.3, 0.3, 0.6], evidence=evidence)
+    assert choice.answer == "Use the `templates` you created to render and return a `TemplateResponse`."
+    glossary = "The lock file has two kinds of entries:\n\n- `package`: one locked distribution.\n- `metadata`: the hashes.\n"
+    choice = select_quotes("What is `package`?", glossary, similarities=[0.2, 0.6, 0.1])
+    assert choice.answer.startswith("`package`") and choice.anchor == 1
+

@@ -22,7 +22,7 @@ LAYERS = [
     {"retrieval", "offline_questions"},
     {"rerank"},
     {"queries", "contexts", "answers", "oracle"},
-    {"validation", "quality", "stats", "llm.generation"},
+    {"validation", "quality", "stats", "llm.generation", "section_oracle"},
     {"config"},
     {"model_eval"},
     {"curate"},
