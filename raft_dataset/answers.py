@@ -374,11 +374,19 @@ def _takes_its_steps(text: str, blocks: list[tuple[str, int, int]], b: int, sent
         item.rstrip().endswith((":", "：")) or re.search(r"^\W*(?:\S+\s+){1,3}(?:is|are|was|were)\b", item) for item in texts)
 
 
+# "It is possible to register a blueprint on another blueprint.": what can be done. (Not "You can ...": "You can
+# delete more than one environment at a time." over its code is a variant of the way told before it.)
+_CAN_DO_RE = re.compile(r"^\W*(?:it is|it's) (?:also )?possible to (\w+)", re.IGNORECASE)
+
+
 def _says_what_to_use(text: str, blocks: list[tuple[str, int, int]], b: int, sentence: str) -> bool:
-    """Whether a paragraph's last sentence, ending in a full stop, says what to use and the code after it shows
-    it: "For more complicated data structures you'll often want to use JSON encoding instead." over
-    `httpx.post(url, json=data)`; not a warning ("You should never call `eval` ...")."""
-    return bool(sentence.rstrip().endswith(".") and _USES_RE.search(sentence) and not _NOT_THIS_RE.search(sentence)
+    """Whether a paragraph's last sentence, ending in a full stop, says what to use or what can be done, and the
+    code after it shows it: "For more complicated data structures you'll often want to use JSON encoding instead."
+    over `httpx.post(url, json=data)`, "It is possible to register a blueprint on another blueprint." over
+    `parent.register_blueprint(child)`; not a warning ("You should never call `eval` ...")."""
+    can_do = _CAN_DO_RE.match(sentence)
+    says = bool(_USES_RE.search(sentence)) or bool(can_do) and can_do.group(1).lower() in _IMPERATIVES
+    return bool(sentence.rstrip().endswith(".") and says and not _NOT_THIS_RE.search(sentence)
                 and _taken_kind(text, blocks, b) == "code")
 
 
@@ -618,7 +626,8 @@ def select_quotes(
     semantic = similarities is not None and len(similarities) == len(sentences)
     in_evidence = _in_evidence(sentences, ok, evidence)
     subject_stems = _subject_stems(_subject(question))
-    for_heading = _stands_for_heading(oracle_text, sentences, in_evidence, evidence, subject_stems, title)
+    for_heading = _stands_for_heading(oracle_text, sentences, in_evidence, evidence, subject_stems, title,
+                                      code="`" in question)
     scores = _scores(question, oracle_text, sentences, ok, similarities if semantic else None, in_evidence,
                      for_heading)
     if reference_answer:  # not verbatim in the oracle: the sentences that cover its words answer it
@@ -754,7 +763,10 @@ _POINTER_RE = re.compile(
     r"[^.]{0,80}?\b(?:you|we)(?:'ll| will| have|'ve)? (?:saw|seen|see|learn|learned|learnt|read)\b"
     r"|^\W*(?:(?:and|but|so)(?: then)?,?\s+)?(?:then\s+)?(?:you|we)(?: have|'ve)? (?:also |just |already )?(?:saw|seen|read"
     r"|learned|learnt) how to\b"
-    r"|\bmore (?:details|information)\b[^.]{0,60}?\b(?:can be found|is available|are available)\b",
+    r"|\bmore (?:details|information)\b[^.]{0,60}?\b(?:can be found|is available|are available)\b"
+    # "This is the same information you saw on the section about Commands - Typer Callback, ..."
+    r"|\b(?:you|we)(?: have|'ve)? (?:saw|seen|read|learned|learnt) (?:in|on) (?:the|a|an|this|that) (?:[\w`-]+ ){0,3}"
+    r"(?:section|chapter|page|tutorial)s?\b",
     re.IGNORECASE,
 )
 # "If you want to X, ..." states a purpose, not a condition: it answers "How do I X?".
@@ -1000,18 +1012,22 @@ _HEADING_PRONOUN_RE = re.compile(
     rf"^(?:It(?!{EXPLETIVE_IT})(?:\s+(?!(?:would|could|might|may|should|will|can|must|seems|depends|turns|happens"
     r"|means|makes)\b)|['\u2019]s\s+)|They(?:['\u2019]re)?\s+)(?=[a-z])"
 )
+# "This is a Python script that ..." under "get-pip.py": a definition of the heading's thing when that thing is
+# code (under "Internationalized Application URLs", "This is an awful lot of repetition ..." is no definition).
+_HEADING_THIS_IS_RE = re.compile(r"^(?:This\s+(?=is (?:a|an|the) )|These\s+(?=are (?:a|an|the|some) ))")
 _CONTRACTED = frozenset(["it's", "it\u2019s", "they're", "they\u2019re"])
 # "These options can be added to a `Set-Cookie` header ..." under "Set-Cookie options": the heading's own noun
 # after "This"/"These" stands for the heading, as "It" does.
-_HEADING_DEMONSTRATIVE_RE = re.compile(r"^(?:This|These)\s+(?P<noun>[\w-]+)\b(?=[\s,])")
+_HEADING_DEMONSTRATIVE_RE = re.compile(r"^(?:This|These)\s+(?P<noun>(?!(?:is|are|was|were)\b)[\w-]+)\b(?=[\s,])")
 
 
 def _stands_for_heading(text: str, sentences: list[_Sentence], in_evidence: list[int], evidence, subject_stems,
-                        title: str) -> int | None:
+                        title: str, code: bool = False) -> int | None:
     """The section's first sentence when it opens with "It"/"They" for the section's heading, which is
     the X of "What is X?": under "Sanic", "It was one of the first extremely fast Python frameworks ..."
     is Sanic's own sentence, not one leaning on the sentence before. "These options ..." under "Set-Cookie
-    options" (the heading's last noun after "This"/"These") is the heading's own sentence too."""
+    options" (the heading's last noun after "This"/"These") is the heading's own sentence too, and so is "This is a
+    ..." when the X asked about is `code`."""
     if not subject_stems or not in_evidence or evidence is None:
         return None
     first = in_evidence[0]
@@ -1022,6 +1038,8 @@ def _stands_for_heading(text: str, sentences: list[_Sentence], in_evidence: list
         return None
     demonstrative = _HEADING_DEMONSTRATIVE_RE.match(body)
     if _HEADING_PRONOUN_RE.match(body) or demonstrative and _stems(demonstrative.group("noun")) == subject_stems[-1:]:
+        return first
+    if code and _HEADING_THIS_IS_RE.match(body):
         return first
     return None
 
@@ -1204,6 +1222,21 @@ def _adjacent(text: str, sentences: list[_Sentence], i: int, j: int) -> bool:
     return j == i + 1 and i >= 0 and j < len(sentences) and not text[sentences[i].end : sentences[j].start].strip()
 
 
+_ITEM_MARKER_RE = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+")
+
+
+def _next_step_item(text: str, sentences: list[_Sentence], i: int, j: int) -> bool:
+    """Whether sentence j is the item right after item i in one list, both steps that open on their verb
+    ("- Create an `app` directory and enter it." / "- Create an empty file `__init__.py`."): the steps of a
+    way go together, though the list marker between them keeps them from being `_adjacent`."""
+    if not (j == i + 1 and i >= 0 and j < len(sentences) and sentences[i].kind == sentences[j].kind == "item"):
+        return False
+    if not _ITEM_MARKER_RE.fullmatch(text[sentences[i].end : sentences[j].start]):
+        return False
+    return all(_first_word(re.sub(r"^[\W\d]+", "", text[sentences[k].start : sentences[k].body_end])) in _IMPERATIVES
+               for k in (i, j))
+
+
 def _lead_in_of(text: str, sentences: Sequence[_Sentence], i: int) -> int | None:
     """The lead-in whose span took the list that sentence `i` is an item of, if one did and the item is a step
     (it opens on its verb: "1. Install 3rd party dependencies.", not "- You can use `pass_context()` ...", an
@@ -1247,7 +1280,8 @@ def _extend(
         group.insert(0, before)
     while len(group) < max_quotes and (not sentences[group[-1]].takes or _next_step(text, sentences, group)):
         nxt = group[-1] + 1
-        if nxt not in allowed or not _adjacent(text, sentences, group[-1], nxt):
+        if nxt not in allowed or not (_adjacent(text, sentences, group[-1], nxt)
+                                      or _next_step_item(text, sentences, group[-1], nxt)):
             break
         if chars(group + [nxt]) > _QUOTE_BUDGET:
             break
@@ -1520,6 +1554,8 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
         # already, nor one that names the call itself ("use `await client.aclose()`").
         says = has_verb(lead) or _first_word(_CONNECTIVE_RE.sub("", lead)) in _IMPERATIVES or bool(_STEP_RE.match(lead))
         named = frozenset(w for span in re.findall(r"`([^`]+)`", lead) for w in re.split(r"[\W_]+", span.lower()) if w)
+        can_do = _CAN_DO_RE.match(lead)  # "It is possible to register ...": the line that registers
+        named |= {can_do.group(1).lower()} if can_do else set()
         key = _key_code_line(lines, terms, named) if terms and says and not _EXAMPLE_RE.match(lead) and not re.search(
             r"`[^`]*\(", lead) else None
         bare = lead.rstrip().rstrip(":：.").rstrip()
@@ -1765,9 +1801,11 @@ def opens_on_its_own(sentence: str) -> bool:
                 or _ASIDE_RE.match(sentence) or _WARNS_RE.match(sentence) or _CHATTER_RE.match(sentence))
 
 
-# ", as you read above." at a sentence's end: the same pointer, closing the sentence.
-_AS_ABOVE_RE = re.compile(r",? as (?:you (?:read|saw|have seen|learned)|(?:mentioned|described|explained|shown|seen|stated)) "
-                          r"(?:above|before|earlier|previously)(?=[.!]?(?:\s|$))", re.IGNORECASE)
+# ", as you read above." at a sentence's end, and "the SNI extension discussed above" after a noun: the same
+# pointer, which the final answer does without ("Using the SNI extension, the TLS Termination Proxy would ...").
+_AS_ABOVE_RE = re.compile(r"(?:,? as (?:you (?:read|saw|have seen|learned)|(?:mentioned|described|explained|shown|seen|stated))"
+                          r"|(?<!\bas) (?:discussed|mentioned|described|explained|introduced))"
+                          r" (?:above|before|earlier|previously)(?=[.,!]?(?:\s|$))", re.IGNORECASE)
 
 
 # Pictographs ("... a single session per request. 🤓", "... with one command. 🎉"): the docs' tone, which a
@@ -1808,7 +1846,7 @@ def _named_for_heading(question: str, answer: str) -> str:
     demonstrative = _HEADING_DEMONSTRATIVE_RE.match(answer)
     if demonstrative:  # "These options can be added ..." -> "Set-cookie options can be added ..."
         return f"{subject[:1].upper()}{subject[1:]}{answer[demonstrative.end():]}"
-    if not _HEADING_PRONOUN_RE.match(answer):
+    if not (_HEADING_PRONOUN_RE.match(answer) or "`" in subject and _HEADING_THIS_IS_RE.match(answer)):
         return answer
     pronoun, rest = answer.split(" ", 1)
     # "It's a Flask plug-in" -> "flask-apispec is a Flask plug-in"; the number is the question's ("is"/"are").

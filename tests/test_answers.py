@@ -1708,3 +1708,67 @@ def test_a_step_is_quoted_with_the_lead_in_that_takes_its_list():
     choice = select_quotes("What is `package`?", glossary, similarities=[0.2, 0.6, 0.1])
     assert choice.answer.startswith("`package`") and choice.anchor == 1
 
+
+def test_a_list_of_steps_is_quoted_step_after_step():
+    """FastAPI's "Create the FastAPI Code" is three steps in a list: the answer was the first alone ("Create an
+    `app` directory and enter it."). The steps after it come along (the list marker between them is no break), but
+    not items that are no steps."""
+    text, evidence = _section("Create the FastAPI Code", (
+        "- Create an `app` directory and enter it.\n- Create an empty file `__init__.py`.\n"
+        "- Create a `main.py` file with:\n\n```Python\nfrom fastapi import FastAPI\n\napp = FastAPI()\n```\n"))
+    choice = select_quotes("How do I create the FastAPI code?", text, evidence=evidence)
+    assert choice.quotes[:2] == ["Create an `app` directory and enter it.", "Create an empty file `__init__.py`."]
+    assert choice.answer == "Create an `app` directory and enter it. Create an empty file `__init__.py`."
+    things, evidence = _section("Supported backends", (
+        "- Install the `redis` extra for Redis support.\n- Memcached is supported through `pymemcache`.\n"))
+    choice = select_quotes("How do I install the redis extra?", things, evidence=evidence)
+    assert choice.quotes == ["Install the `redis` extra for Redis support."]
+
+
+def test_pointers_to_text_before_drop_out():
+    """typer's "This is the same information you saw on the section about Commands - Typer Callback, ..." is no
+    quote of an answer; FastAPI's "Using the SNI extension discussed above, ..." is stated without "discussed above"."""
+    text = ("If a callback was added when creating the `typer.Typer()` app, it's possible to override it with a new one "
+            "using `@app.callback()`. This is the same information you saw on the section about Commands - Typer "
+            "Callback, and it applies the same for sub-Typer apps.\n")
+    choice = select_quotes("How do I override the callback on creation?", text, similarities=[0.8, 0.5])
+    assert choice.answer == ("If a callback was added when creating the `typer.Typer()` app, it's possible to override "
+                             "it with a new one using `@app.callback()`.")
+    text = ("Using the SNI extension discussed above, the TLS Termination Proxy would check which of the TLS "
+            "certificates available it should use for this connection.\n")
+    choice = select_quotes("How does the proxy pick a certificate?", text, similarities=[0.7])
+    assert choice.answer == ("Using the SNI extension, the TLS Termination Proxy would check which of the TLS "
+                             "certificates available it should use for this connection.")
+    assert choice.quotes == [text.strip()]  # the quote stays verbatim
+
+
+def test_what_can_be_done_takes_the_code_after_it():
+    """Flask's "Nesting Blueprints": "It is possible to register a blueprint on another blueprint." was the whole
+    answer to "How do I nest blueprints?"; the code after it shows how, and its line that registers is stated. A
+    sentence about something else over code ("You can see the result below.") takes nothing."""
+    code = ("```python\nparent = Blueprint('parent', __name__, url_prefix='/parent')\n"
+            "child = Blueprint('child', __name__, url_prefix='/child')\nparent.register_blueprint(child)\n"
+            "app.register_blueprint(parent)\n```\n")
+    text, evidence = _section("Nesting Blueprints", "It is possible to register a blueprint on another blueprint.\n\n" + code)
+    choice = select_quotes("How do I nest blueprints?", text, evidence=evidence)
+    assert choice.takes == "code" and choice.quotes == [text[evidence[0]:].strip()]
+    assert choice.answer == ("It is possible to register a blueprint on another blueprint, for example "
+                             "`parent.register_blueprint(child)`.")
+    text, evidence = _section("Nesting Blueprints", "You can see the result below.\n\n" + code)
+    assert candidate_sentences(text) == ((len("Nesting Blueprints") + 2, len("Nesting Blueprints") + 2 + len("You can see the result below.")),)
+
+
+def test_this_is_a_at_a_sections_start_defines_the_heading():
+    """pip's "get-pip.py": "This is a Python script that uses some bootstrapping logic to install pip." is what
+    `get-pip.py` is; the answer was the step that runs it. "This is done ..." defines nothing."""
+    text = ("get-pip.py\n\nThis is a Python script that uses some bootstrapping logic to install pip.\n\n"
+            "- Download the script, from https://bootstrap.pypa.io/get-pip.py.\n"
+            "- Open a terminal/command prompt, `cd` to the folder containing the `get-pip.py` file and run:\n"
+            "```\n$ python get-pip.py\n```\n")
+    evidence = (len("get-pip.py\n\n"), len(text))
+    choice = select_quotes("What is `get-pip.py`?", text, similarities=[0.645, 0.546, 0.765], evidence=evidence)
+    assert choice.answer == "`get-pip.py` is a Python script that uses some bootstrapping logic to install pip."
+    text = text.replace("This is a Python script that uses", "This is done by a Python script that uses")
+    choice = select_quotes("What is `get-pip.py`?", text, similarities=[0.645, 0.546, 0.765], evidence=evidence)
+    assert not choice.answer.startswith("`get-pip.py` is done")
+
