@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import lemminflect
 
@@ -2004,15 +2005,26 @@ def _chunk_at(spans: Sequence[tuple[int, int, str]], start: int, end: int) -> st
     return next((cid for s, e, cid in spans if e > start and s < end), None)
 
 
+class _Candidate(NamedTuple):
+    """A query a document may give, with where it comes in the document (`position`, then `order` of finding)."""
+
+    position: int
+    order: int
+    capped: bool  # counts toward `max_questions_per_doc`
+    query: Query
+    page_topic: bool  # asked by the heading that titles its page: the page the question is about
+
+
 @dataclass
 class _Collector:
-    """Collects one document's candidate queries as (position, order, capped, query)."""
+    """Collects one document's candidate queries."""
 
     doc: Document
     spans: Sequence[tuple[int, int, str]]
-    candidates: list[tuple[int, int, bool, Query]]
+    candidates: list[_Candidate]
 
-    def __call__(self, question: str, origin: str, evidence: tuple[int, int], capped: bool) -> bool:
+    def __call__(self, question: str, origin: str, evidence: tuple[int, int], capped: bool,
+                 page_topic: bool = False) -> bool:
         start, end = trim_span(self.doc.text, *evidence)
         if start >= end:
             return False
@@ -2020,7 +2032,7 @@ class _Collector:
         if chunk_id is None:
             return False
         query = Query(question, doc_id=self.doc.doc_id, chunk_id=chunk_id, origin=origin, evidence=(start, end))
-        self.candidates.append((start, len(self.candidates), capped, query))
+        self.candidates.append(_Candidate(start, len(self.candidates), capped, query, page_topic))
         return True
 
 
@@ -2047,7 +2059,9 @@ def derive_queries(
 
     A query's `evidence` is the (start, end) of the text that answers it, its `chunk_id` the chunk that
     holds the start of that text. Queries keep document order; a question already asked (ignoring case
-    and spacing) earlier in the corpus is dropped.
+    and spacing) earlier in the corpus is dropped, unless the page it comes from is about it (its title
+    asks it: Flask's Signals page after the API reference's "Signals" section), which then takes the
+    earlier one's place.
 
     Args:
         documents: The corpus documents (streamed).
@@ -2055,13 +2069,13 @@ def derive_queries(
         questions_per_section: Most questions from one section besides question headings and FAQ entries.
         max_questions_per_doc: Most capped questions per document (question headings and FAQ entries are
             not capped); None for no limit.
-        max_queries: Stop after this many queries: the first `max_queries` of the full list (queries
-            depend only on the documents before them), without reading the rest of the corpus.
+        max_queries: Stop after this many queries, without reading the rest of the corpus (queries depend
+            only on the documents before them, so a page read later does not take a question's place).
     """
     if max_queries is not None and max_queries <= 0:
         return []
     queries: list[Query] = []
-    seen: set[str] = set()
+    seen: dict[str, tuple[int, bool]] = {}  # question -> (its place in `queries`, asked by its page's title)
     corpus_case = _CaseCounts()  # the pages read so far: a name stays a name on a page that says little
     for doc in documents:
         spans = chunk_spans.get(doc.doc_id)
@@ -2072,7 +2086,7 @@ def derive_queries(
         keep = page_case.names | corpus_case.merge(page_case.capitalised, page_case.lower).names
         lower_words = frozenset(page_case.lower)
         usage = _WordUse(prose=unfenced)
-        candidates: list[tuple[int, int, bool, Query]] = []  # (position, order, capped, query)
+        candidates: list[_Candidate] = []
 
         add = _Collector(doc, spans, candidates)
         parent_titles: list[tuple[int, str]] = []  # (level, text) of the headings above this section
@@ -2106,14 +2120,16 @@ def derive_queries(
                 result = _Result(purpose, "howto") if purpose else _NONE
             taken = 0
             heading_key = _normal(result.question or "")
+            page_topic = _normal(heading.text) == _normal(doc.title)
             if result.question and result.kind in ("question", "problem"):
                 # A caution alone ("Where is the cache stored" over "Caution: The exact filesystem structure ... may
                 # change") does not answer the question: its subsections do.
                 answers = _prose_words(_ADMONITION_RE.sub("", body)) >= _MIN_PROSE_WORDS
                 evidence = (section.body_start, section.body_end if answers else section.tree_end)
-                add(result.question, "heading", evidence, capped=False)
+                add(result.question, "heading", evidence, capped=False, page_topic=page_topic)
             elif result.question and own_prose and questions_per_section > 0:
-                taken += add(result.question, "heading", (section.body_start, section.body_end), capped=True)
+                taken += add(result.question, "heading", (section.body_start, section.body_end), capped=True,
+                             page_topic=page_topic)
             if not own_prose:
                 continue
             faq = _question_spans(body)
@@ -2146,13 +2162,22 @@ def derive_queries(
                 add(question, "definition", (line_start, definition.end), capped=True)
 
         capped_taken = 0
-        for _, _, capped, query in sorted(candidates, key=lambda c: (c[0], c[1])):
+        for candidate in sorted(candidates, key=lambda c: (c.position, c.order)):
+            query, capped = candidate.query, candidate.capped
             key = _normal(query.question)
-            if not key or key in seen:
+            if not key:
                 continue
             if capped and max_questions_per_doc is not None and capped_taken >= max_questions_per_doc:
                 continue
-            seen.add(key)
+            if key in seen:
+                # "What are signals?" from Flask's API page (a "Signals" subsection) gives way to the Signals page's
+                # own, asked by its title: the page about it answers it, in the same place in the list.
+                at, topic = seen[key]
+                if candidate.page_topic and not topic:
+                    queries[at], seen[key] = query, (at, True)
+                    capped_taken += capped
+                continue
+            seen[key] = (len(queries), candidate.page_topic)
             queries.append(query)
             capped_taken += capped
             if max_queries is not None and len(queries) >= max_queries:

@@ -624,6 +624,23 @@ def test_questions_are_deduplicated_across_the_corpus_in_document_order():
     ]
 
 
+def test_a_question_repeated_by_the_page_it_titles_is_that_pages():
+    """Flask's API reference has a "Signals" section before the Signals page: "What are signals?" is the Signals
+    page's (its title asks it), in the place the API page's had. A repeat from another subsection changes nothing."""
+    api = _document("api.md", "API", [(2, "Sessions", "Sessions keep data. " + PROSE),
+                                      (2, "Signals", "Signals are listed here with their senders. " + PROSE),
+                                      (2, "Middleware", "Middleware wraps apps. " + PROSE)])
+    other = _document("other.md", "Other", [(2, "Signals", "Signals again, in passing. " + PROSE)])
+    signals = _document("signals.md", "Signals", [(1, "Signals", "Signals notify subscribers of events. " + PROSE)])
+    queries = derive_queries([api, other, signals], {d.doc_id: _spans(d) for d in (api, other, signals)})
+    assert [(q.doc_id, q.question) for q in queries] == [
+        ("api.md", "What are sessions?"),
+        ("signals.md", "What are signals?"),
+        ("api.md", "What is middleware?"),
+    ]
+    assert signals.text[slice(*queries[1].evidence)].startswith("Signals notify subscribers")
+
+
 def test_old_style_documents_with_heading_markup_in_the_text():
     text = "# Guide\n\nIntro text for the guide that is long enough to count.\n\n## Installing packages\n\n" + PROSE
     start = text.index("## Installing")
