@@ -1929,15 +1929,30 @@ def _with_its_subject(question: str, answer: str) -> str:
             lemminflect.getAllLemmas(verb.group(1).lower()).get("NOUN") and _verb_lemmas(verb.group(2).lower())
             and not lemminflect.getAllLemmas(verb.group(2).lower()).get("NOUN")):
         return f"{named} {verb.group(1).lower()}{answer[verb.end(1):]}"
-    # A setting's or an option's own line ("Set the maximum number of workers ..."), not an instruction that
-    # names it ("Pass the keys and values of the `user_dict` ...").
-    word = re.match(r"([A-Z][a-z]+) ", answer)
-    if be == "is" and word and re.fullmatch(r"`(?:--)?[\w-]+(?:[.-][\w-]+)+`", subject) and subject not in answer \
-            and word.group(1).lower() in _IMPERATIVES:
-        third_person = lemminflect.getInflection(word.group(1).lower(), "VBZ")
+    # A setting's or an option's own line ("Set the maximum number of workers ...", "Skip the first line of the
+    # source code."), not an instruction that names it ("Pass the keys and values of the `user_dict` ..."); or the
+    # value it holds ("Directory where virtual environments will be created." -> "`virtualenvs.path` is the
+    # directory where ...").
+    word = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|can|will|must|should|may|has|have)\b)", answer)
+    if be == "is" and word and _SETTING_RE.fullmatch(subject) and subject not in answer:
+        first = word.group(1).lower()
+        third_person = lemminflect.getInflection(first, "VBZ") if first in _DESCRIPTION_VERBS else None
         if third_person:
             return f"{subject} {third_person[0]}{answer[word.end(1):]}"
+        head = re.split(r"\b(?:that|which|who|whose|where|when|before|after|if|until)\b", first_sentence, maxsplit=1)[0]
+        if first in _VALUE_NOUNS and not _CLAUSE_RE.search(head):  # not "Directory names are matched as ..."
+            return f"{subject} is the {first}{answer[word.end(1):]}"
     return answer
+
+
+# An option or a setting: `--config`, `-x, --skip-source-first-line`, `virtualenvs.path`, `installer.<name>.x`.
+_SETTING_RE = re.compile(r"`(?:-\w, )?--[\w-]+`|`[\w<>-]+(?:[.-][\w<>-]+)+`")
+# What an option's line opens with when it says what the option does ("Require a specific version of Black ...").
+_DESCRIPTION_VERBS = _IMPERATIVES | frozenset(["skip", "require", "read", "give", "print", "allow", "ignore", "show",
+                                                "display", "exclude"])
+# What a setting's line opens with when it names the value the setting holds ("Minimum age of a package release ...").
+_VALUE_NOUNS = frozenset(["minimum", "maximum", "directory", "path", "name", "number", "list", "format", "size",
+                          "timeout", "location", "url", "port", "prefix", "suffix", "pattern", "level", "mode"])
 
 
 # -- the reasoning ---------------------------------------------------------------------------------

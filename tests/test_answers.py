@@ -989,6 +989,21 @@ def test_a_description_without_its_subject_is_stated_about_it():
             "An environment variable (also known as an env var) is a value that lives outside of your Python code.",
         ("What is `user_dict`?", "Pass the keys and values of the `user_dict` directly as key-value arguments."):
             "Pass the keys and values of the `user_dict` directly as key-value arguments.",
+        # Black's options and Poetry's settings: what the option does, and the value the setting holds.
+        ("What is `-x, --skip-source-first-line`?", "Skip the first line of the source code."):
+            "`-x, --skip-source-first-line` skips the first line of the source code.",
+        ("What is `--config`?", "Read configuration options from a configuration file."):
+            "`--config` reads configuration options from a configuration file.",
+        ("What is `virtualenvs.prompt`?", "Format string defining the prompt to be displayed when the virtual "
+                                          "environment is activated."):
+            "`virtualenvs.prompt` is the format string defining the prompt to be displayed when the virtual "
+            "environment is activated.",
+        ("What is `virtualenvs.path`?", "Directory where virtual environments will be created."):
+            "`virtualenvs.path` is the directory where virtual environments will be created.",
+        ("What is `--print-full-tree`?", "Upon a failing test, print the full concrete syntax tree."):
+            "Upon a failing test, print the full concrete syntax tree.",
+        ("What is `--exclude`?", "Directory names are matched as regular expressions."):
+            "Directory names are matched as regular expressions.",
         # poetry_docs/configuration.md: a relative clause's verb does not make the phrase a sentence.
         ("What is `solver.min-release-age-exclude`?", "A comma-separated list of package names that should be "
                                                      "excluded from the `solver.min-release-age` filter."):
