@@ -542,6 +542,10 @@ _ABOUT_THE_DOCS_RE = re.compile(
 )
 
 
+_COMMON_QUESTION_RE = re.compile(r"^\W*(?:a|one|the) (?:(?:very|most) )?(?:common|frequent|frequently asked|popular"
+                                 r"|typical|recurring) question\b", re.IGNORECASE)
+
+
 def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
     """Whether a sentence may be quoted as (part of) an answer at all."""
     body = text[s.start : s.body_end].strip()
@@ -551,6 +555,8 @@ def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
         return False  # "Added in version 0.7." dates the text around it and says nothing alone
     if _ABOUT_THE_DOCS_RE.search(body) or _POINTER_RE.search(body):
         return False  # it tells what the docs cover or where to read on: no answer to a question about the subject
+    if _COMMON_QUESTION_RE.match(body):
+        return False  # "A common question is how to add a favicon ...": the question, told as a statement
     if s.takes == "dangling" and (len(body.split()) < 8 or _ANNOUNCES_RE.search(body) or _POINTS_AT_RE.search(body)
                                   or _HERE_IS_RE.match(body)
                                   or _OPEN_ENDED_RE.search(body.rstrip().rstrip(":："))):

@@ -1787,3 +1787,14 @@ def test_this_is_a_at_a_sections_start_defines_the_heading():
     choice = select_quotes("What is `get-pip.py`?", text, similarities=[0.645, 0.546, 0.765], evidence=evidence)
     assert not choice.answer.startswith("`get-pip.py` is done")
 
+
+
+def test_a_common_question_told_as_a_statement_is_no_answer():
+    """Flask's "Adding a favicon" was answered "A common question is how to add a favicon to a Flask application.":
+    the question again, in the text's words. The steps after it answer."""
+    text, evidence = _section("Adding a favicon", (
+        "A common question is how to add a favicon to a Flask application. First, of course, you need an icon. "
+        "Put the icon in your static directory as `favicon.ico`.\n"))
+    choice = select_quotes("How do I add a favicon?", text, similarities=[0.8, 0.5, 0.6], evidence=evidence)
+    assert not choice.answer.startswith("A common question")
+    assert "A common question" not in choice.quotes[0]
