@@ -1827,7 +1827,8 @@ def _standalone(answer: str) -> str:
     capitalised ("But you can ..." -> "You can ..."), a tutorial's "let's" as the step it is ("First, let's
     create a model." -> "Create a model."), without a closing ", as you read above" and without emoji."""
     answer = _EMOJI_RE.sub("", _EMOJI_AFTER_SENTENCE_RE.sub("", _AS_ABOVE_RE.sub("", answer))).strip() or answer
-    answer = _without_opener(answer, _CONNECTIVE_RE)
+    for _ in range(2):  # "And the same way as before, you can use ..." -> "You can use ..."
+        answer = _without_opener(answer, _CONNECTIVE_RE)
     if not (_CHATTER_RE.match(answer) or _SCENE_RE.match(answer)):  # "Let's see how to ...": no step to state
         answer = _without_opener(answer, _LETS_RE)  # "Let's create a model." -> "Create a model."
     return answer

@@ -847,6 +847,12 @@ def test_the_final_answer_drops_a_pointer_to_earlier_text():
                               "response directly in your path operation, by returning it.\n")
     assert select_quotes("How do I return a response?", text, evidence=evidence).answer == (
         "You can also override the response directly in your path operation, by returning it.")
+    # fastapi_docs/tutorial/request-files.md: two links back in a row, both dropped.
+    text, evidence = _section("Multiple File Uploads with Additional Metadata", "And the same way as before, you can use "
+                              "`File()` to set additional parameters, even for `UploadFile`.\n")
+    assert select_quotes("How do I use multiple file uploads with additional metadata?", text,
+                         evidence=evidence).answer == (
+        "You can use `File()` to set additional parameters, even for `UploadFile`.")
     text, evidence = _section("JSONResponse", "Takes some data and returns an `application/json` encoded response, "
                               "as you read above.\n")
     choice = select_quotes("What does the `JSONResponse` class do?", text, evidence=evidence)
