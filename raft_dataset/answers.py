@@ -376,7 +376,8 @@ def _takes_its_steps(text: str, blocks: list[tuple[str, int, int]], b: int, sent
 
 # "It is possible to register a blueprint on another blueprint.": what can be done. (Not "You can ...": "You can
 # delete more than one environment at a time." over its code is a variant of the way told before it.)
-_CAN_DO_RE = re.compile(r"^\W*(?:it is|it's) (?:also )?possible to (\w+)", re.IGNORECASE)
+_POSSIBLE_TO = r"(?:it is|it['\u2019]s) (?:also |now )?possible to"
+_CAN_DO_RE = re.compile(rf"^\W*{_POSSIBLE_TO} (\w+)", re.IGNORECASE)
 
 
 def _says_what_to_use(text: str, blocks: list[tuple[str, int, int]], b: int, sentence: str) -> bool:
@@ -542,8 +543,10 @@ _ABOUT_THE_DOCS_RE = re.compile(
 )
 
 
-_COMMON_QUESTION_RE = re.compile(r"^\W*(?:a|one|the) (?:(?:very|most) )?(?:common|frequent|frequently asked|popular"
-                                 r"|typical|recurring) question\b", re.IGNORECASE)
+# "A common question is how to add a favicon ...", "One of the most common questions is ...": the question, told as a
+# statement; not when the sentence goes on to answer it ("... whether sessions are secure; they are signed ...").
+_COMMON_QUESTION_RE = re.compile(r"^\W*(?:(?:a|the) |one of the )(?:(?:very|most) )?(?:common|frequent|frequently asked"
+                                 r"|popular|typical|recurring) questions?\b(?![^.]*(?:;|: ))", re.IGNORECASE)
 
 
 def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
@@ -772,7 +775,7 @@ _POINTER_RE = re.compile(
     r"|\bmore (?:details|information)\b[^.]{0,60}?\b(?:can be found|is available|are available)\b"
     # "This is the same information you saw on the section about Commands - Typer Callback, ..."
     r"|\b(?:you|we)(?: have|'ve)? (?:saw|seen|read|learned|learnt) (?:in|on) (?:the|a|an|this|that) (?:[\w`-]+ ){0,3}"
-    r"(?:section|chapter|page|tutorial)s?\b",
+    r"(?:section|chapter|tutorial)s?\b",
     re.IGNORECASE,
 )
 # "If you want to X, ..." states a purpose, not a condition: it answers "How do I X?".
@@ -945,7 +948,7 @@ _ACTIVE_INSTRUCTION_RE = re.compile(
 # "It is also possible to load configuration from a file ... using `from_file()`", "The reloader can watch
 # additional files with the `--extra-files` option": a way told as a possibility.
 _POSSIBLE_WAY_RE = re.compile(
-    r"\b(?:it is|it's) (?:also )?possible to\b|\bcan be \w+ (?:with|using|by|via|from|through)\b"
+    rf"\b{_POSSIBLE_TO}\b|\bcan be \w+ (?:with|using|by|via|from|through)\b"
     # "... HTTP proxies via the `proxy` parameter": the code that does it, named with its kind (not "When using the
     # `httpx` client, ...")
     r"|\b(?:with|using|via|through) (?:the |a |an )?`[^`]+` (?:option|flag|argument|parameter|setting|command|method"
@@ -1045,9 +1048,23 @@ def _stands_for_heading(text: str, sentences: list[_Sentence], in_evidence: list
     demonstrative = _HEADING_DEMONSTRATIVE_RE.match(body)
     if _HEADING_PRONOUN_RE.match(body) or demonstrative and _stems(demonstrative.group("noun")) == subject_stems[-1:]:
         return first
-    if code and _HEADING_THIS_IS_RE.match(body):
+    if code and _HEADING_THIS_IS_RE.match(body) and _defines_a_kind(body):
         return first
     return None
+
+
+def _defines_a_kind(sentence: str) -> bool:
+    """Whether "This is a ..." / "These are ..." names a kind of thing ("This is a Python script that ..."), not
+    an event or a judgement ("This is a big change from earlier versions")."""
+    phrase = _DEFINING_PHRASE_RE.match(re.sub(r"^(?:This is|These are) (?:a|an|the|some) ", "A ", sentence))
+    return bool(phrase) and phrase.group("head").lower().rstrip("s") in _THING_NOUNS
+
+
+# Kinds of thing a code name can be, for "This is a ..." to define it.
+_THING_NOUNS = frozenset(["script", "file", "tool", "module", "package", "library", "function", "class", "method",
+                          "command", "option", "setting", "variable", "parameter", "argument", "decorator", "object",
+                          "type", "field", "attribute", "plugin", "extension", "hook", "helper", "utility", "wrapper",
+                          "backend", "format", "directory", "key", "flag", "value", "string", "list", "dict"])
 
 
 def _in_admonition(text: str, sentences: list[_Sentence], i: int) -> bool:
@@ -1228,19 +1245,28 @@ def _adjacent(text: str, sentences: list[_Sentence], i: int, j: int) -> bool:
     return j == i + 1 and i >= 0 and j < len(sentences) and not text[sentences[i].end : sentences[j].start].strip()
 
 
-_ITEM_MARKER_RE = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+")
-
-
 def _next_step_item(text: str, sentences: list[_Sentence], i: int, j: int) -> bool:
     """Whether sentence j is the item right after item i in one list, both steps that open on their verb
     ("- Create an `app` directory and enter it." / "- Create an empty file `__init__.py`."): the steps of a
     way go together, though the list marker between them keeps them from being `_adjacent`."""
     if not (j == i + 1 and i >= 0 and j < len(sentences) and sentences[i].kind == sentences[j].kind == "item"):
         return False
-    if not _ITEM_MARKER_RE.fullmatch(text[sentences[i].end : sentences[j].start]):
+    if not _LIST_ITEM_RE.fullmatch(text[sentences[i].end : sentences[j].start]):
         return False
-    return all(_first_word(re.sub(r"^[\W\d]+", "", text[sentences[k].start : sentences[k].body_end])) in _IMPERATIVES
-               for k in (i, j))
+    bodies = [text[sentences[k].start : sentences[k].body_end] for k in (i, j)]
+    if not all(_opens_on_an_imperative(body) for body in bodies):
+        return False
+    # Alternatives are no steps: "- Remove the environment with `poetry env remove 3.11`." / "- Remove all of them
+    # with ..." (the same words around other code), "- Use `--json` to print JSON." / "- Use `--yaml` to print YAML.".
+    if re.search(r"\b(?:all|each|both|any) of them\b", bodies[1], re.IGNORECASE):
+        return False
+    words = [content_terms(re.sub(r"`[^`]*`", " ", body)) for body in bodies]
+    return len(words[0] & words[1]) < 0.6 * max(1, min(len(words[0]), len(words[1])))
+
+
+def _opens_on_an_imperative(body: str) -> bool:
+    """Whether a sentence or a list item opens on a step's verb ("1. Install 3rd party dependencies.")."""
+    return _first_word(re.sub(r"^[\W\d]+", "", body)) in _IMPERATIVES
 
 
 def _lead_in_of(text: str, sentences: Sequence[_Sentence], i: int) -> int | None:
@@ -1249,12 +1275,15 @@ def _lead_in_of(text: str, sentences: Sequence[_Sentence], i: int) -> int | None
     option that stands alone). The lead-in is a paragraph's, not an item's: a sibling item ("* Create a
     `templates` object ...") or a nested list's lead-in in HTML markup is no lead-in of the steps."""
     item = sentences[i]
-    opening = re.match(r"[\W\d]*([A-Za-z]+)", text[item.start : item.body_end])
-    if item.kind != "item" or not opening or opening.group(1).lower() not in _IMPERATIVES:
+    if item.kind != "item" or not _opens_on_an_imperative(text[item.start : item.body_end]):
         return None
-    return next((k for k in range(i - 1, -1, -1)
+    lead = next((k for k in range(i - 1, -1, -1)
                  if sentences[k].takes == "item" and sentences[k].kind == "prose"
                  and sentences[k].start < item.start < sentences[k].end), None)
+    # It tells the way the steps carry out ("To avoid this cache busting you can split this into two steps:"),
+    # not a condition ("If the build fails, you may see one of these errors:").
+    body = text[sentences[lead].start : sentences[lead].body_end] if lead is not None else ""
+    return lead if _tells_a_way(body) and not _CONDITION_RE.match(body) else None
 
 
 def _extend(
@@ -1785,11 +1814,13 @@ _CONNECTIVE_RE = re.compile(
 # before; "FastAPI will still be able to override it.").
 _POINTS_BACK_RE = re.compile(
     r"^\W*(?:on the other hand|in other (?:terms|words)|for the (?:latter|former)|on top of (?:that|this)"
-    r"|there(?:'s| is) more|similarly|likewise|instead|otherwise|still|so(?=,)"
-    r"|the (?:second|third|other|latter|former|previous)\b)|^[^,.:;]*\b(?:also|still)\b",
+    r"|after that|there(?:'s| is) more|similarly|likewise|instead(?!\s+of)|otherwise|(?:still|so)(?=,)"
+    r"|the (?:second|third|other|latter|former|previous) (?:one|version|option|way|approach|example|form)s?)(?=[\s,])"
+    r"|^\W*\w[^,.:;]*\b(?:also|still)\b",
     re.IGNORECASE,
 )
 _POINTS_BACK_IT_RE = re.compile(rf"\W*it(?!{EXPLETIVE_IT})\b", re.IGNORECASE)  # "It is the ..." (not "It is possible to ...")
+_POSSESSIVES = frozenset(["its", "their", "such"])  # "Its default value is 30 seconds.": whose?
 _WARNS_RE = re.compile(r"^\W*(?:do not|don't|never|avoid|beware)\b", re.IGNORECASE)  # "Do not run two schedulers ..."
 
 
@@ -1801,8 +1832,9 @@ def opens_on_its_own(sentence: str) -> bool:
     an aside ("Note that ...") or a warning ("Do not run two schedulers ...": what not to do, after the
     way), or as chatter."""
     first = _first_word(sentence)
-    cut = bool(re.match(r"\W*[a-z]", sentence)) and not sentence.lstrip().startswith("`") and first in STOPWORDS
-    return not (cut or first in _DEICTIC_OPENERS or _POINTS_BACK_IT_RE.match(sentence)
+    cut = bool(re.match(r"\W*[a-z]", sentence)) and not sentence.lstrip().startswith("`") and (
+        first in STOPWORDS or _opens_on_a_verb(sentence))  # "we are allowing ...", "returns the response ..."
+    return not (cut or first in _DEICTIC_OPENERS or first in _POSSESSIVES or _POINTS_BACK_IT_RE.match(sentence)
                 or _CONNECTIVE_RE.match(sentence.lstrip(" \t-*>")) or _POINTS_BACK_RE.search(sentence)
                 or _ASIDE_RE.match(sentence) or _WARNS_RE.match(sentence) or _CHATTER_RE.match(sentence))
 
@@ -1810,8 +1842,11 @@ def opens_on_its_own(sentence: str) -> bool:
 # ", as you read above." at a sentence's end, and "the SNI extension discussed above" after a noun: the same
 # pointer, which the final answer does without ("Using the SNI extension, the TLS Termination Proxy would ...").
 _AS_ABOVE_RE = re.compile(r"(?:,? as (?:you (?:read|saw|have seen|learned)|(?:mentioned|described|explained|shown|seen|stated))"
-                          r"|(?<!\bas) (?:discussed|mentioned|described|explained|introduced))"
-                          r" (?:above|before|earlier|previously)(?=[.,!]?(?:\s|$))", re.IGNORECASE)
+                          r" (?:above|before|earlier|previously)(?=[.,!]?(?:\s|$))"
+                          # after a noun, only where the adverb ends the phrase ("Tokens introduced before version 2.0
+                          # ..." keeps its words)
+                          r"|(?<!\bas) (?:discussed|mentioned|described|explained|introduced)"
+                          r" (?:above(?=[.,;:!\s]|$)|(?:before|earlier|previously)(?=[.,;:!]|$)))", re.IGNORECASE)
 
 
 # Pictographs ("... a single session per request. 🤓", "... with one command. 🎉"): the docs' tone, which a
@@ -1853,7 +1888,8 @@ def _named_for_heading(question: str, answer: str) -> str:
     demonstrative = _HEADING_DEMONSTRATIVE_RE.match(answer)
     if demonstrative:  # "These options can be added ..." -> "Set-cookie options can be added ..."
         return f"{subject[:1].upper()}{subject[1:]}{answer[demonstrative.end():]}"
-    if not (_HEADING_PRONOUN_RE.match(answer) or "`" in subject and _HEADING_THIS_IS_RE.match(answer)):
+    if not (_HEADING_PRONOUN_RE.match(answer) or "`" in subject and _HEADING_THIS_IS_RE.match(answer)
+            and _defines_a_kind(answer)):
         return answer
     pronoun, rest = answer.split(" ", 1)
     # "It's a Flask plug-in" -> "flask-apispec is a Flask plug-in"; the number is the question's ("is"/"are").
@@ -1940,14 +1976,18 @@ def _with_its_subject(question: str, answer: str) -> str:
     # source code."), not an instruction that names it ("Pass the keys and values of the `user_dict` ..."); or the
     # value it holds ("Directory where virtual environments will be created." -> "`virtualenvs.path` is the
     # directory where ...").
-    word = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|can|will|must|should|may|has|have)\b)", answer)
+    word = re.match(r"([A-Z][a-z]+) (?!(?:is|are|was|were|can|will|must|should|may|has|have)\b)(\w*)", answer)
     if be == "is" and word and _SETTING_RE.fullmatch(subject) and subject not in answer:
-        first = word.group(1).lower()
+        first, second = word.group(1).lower(), word.group(2).lower()
+        if re.search(rf"\b{first}[-_.]{second}\b", subject):
+            return answer  # "Display name shown in ..." under `project.display-name`: the words name it, not a verb
+        # A determiner after the first word makes it a verb ("Format the output as JSON."), else a noun may be one.
+        verb = second in _DETERMINERS or second in ("your", "its", "every", "each", "all")
         third_person = lemminflect.getInflection(first, "VBZ") if first in _DESCRIPTION_VERBS else None
-        if third_person:
+        if third_person and (verb or first not in _VALUE_NOUNS):
             return f"{subject} {third_person[0]}{answer[word.end(1):]}"
-        head = re.split(r"\b(?:that|which|who|whose|where|when|before|after|if|until)\b", first_sentence, maxsplit=1)[0]
-        if first in _VALUE_NOUNS and not _CLAUSE_RE.search(head):  # not "Directory names are matched as ..."
+        head = re.split(r"\b(?:when|before|after|if|until)\b", main_part, maxsplit=1)[0]
+        if first in _VALUE_NOUNS and not verb and not _CLAUSE_RE.search(head):  # not "Directory names are matched ..."
             return f"{subject} is the {first}{answer[word.end(1):]}"
     return answer
 

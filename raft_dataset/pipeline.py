@@ -293,8 +293,7 @@ def move_section_oracles(
     judged by the extractive answerer's `min_answer_similarity` gate; unchanged without that gate."""
     if config.min_answer_similarity is None:
         return list(queries)
-    judge = ExtractiveAnswerGenerator(embed=encoder.encode, min_similarity=config.min_answer_similarity)
-    queries, moved = SectionOracle(judge, show_progress_bar=show_progress).run(queries, index)
+    queries, moved = SectionOracle(extractive_answers(config, encoder), show_progress_bar=show_progress).run(queries, index)
     report.count("oracles_moved_within_section", moved)
     return queries
 
@@ -428,9 +427,14 @@ class _OfflineRefusals:
         return [self.offline.answer(r) if f else next(written) for r, f in zip(requests, refuse)]
 
 
+def extractive_answers(config: RaftDatasetConfig, encoder: Encoder) -> ExtractiveAnswerGenerator:
+    """The offline answerer: it writes extractive answers and judges which chunk of a section answers."""
+    return ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode,
+                                     min_similarity=config.min_answer_similarity)
+
+
 def default_answer_generator(config: RaftDatasetConfig, encoder: Encoder, llm_client) -> AnswerGenerator:
-    extractive = ExtractiveAnswerGenerator(oracle_absent_answer=config.oracle_absent_answer, embed=encoder.encode,
-                                           min_similarity=config.min_answer_similarity)
+    extractive = extractive_answers(config, encoder)
     if config.answer_generator != "llm":
         return extractive
     from .llm.generation import LLMAnswerGenerator

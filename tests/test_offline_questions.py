@@ -639,6 +639,12 @@ def test_a_question_repeated_by_the_page_it_titles_is_that_pages():
         ("api.md", "What is middleware?"),
     ]
     assert signals.text[slice(*queries[1].evidence)].startswith("Signals notify subscribers")
+    # The question it takes over counts toward the page's own `max_questions_per_doc`.
+    api = _document("api.md", "API", [(2, "Signals", "Signals are listed here with their senders. " + PROSE)])
+    more = _document("signals.md", "Signals", [(1, "Signals", "Signals notify subscribers of events. " + PROSE),
+                                               (2, "Middleware", "Middleware wraps apps. " + PROSE)])
+    queries = derive_queries([api, more], {d.doc_id: _spans(d) for d in (api, more)}, max_questions_per_doc=1)
+    assert [(q.doc_id, q.question) for q in queries] == [("signals.md", "What are signals?")]
 
 
 def test_old_style_documents_with_heading_markup_in_the_text():

@@ -115,6 +115,40 @@ def test_nothing_moves_without_the_gate_or_past_max_chunks(built, encoder):
     assert SectionOracle(_judge(encoder)).run([bare], index) == ([bare], 0)
 
 
+WORKERS = """\
+# Running workers
+
+## Reloading the workers
+
+Tidepool starts one worker per core when the server starts, and each worker keeps its jobs and its database \
+connection until it exits. A long job can hold a worker for hours, and the scheduler waits for it before it hands the \
+worker anything new, so the pool can look busy for a long time after a deploy.
+
+You can also restart the workers one at a time with `tidepool workers restart --rolling`, which keeps the pool \
+serving while the new code loads, though a long job still holds its worker until it ends.
+
+To reload the workers after a deploy, send the `SIGUSR1` signal to the server process with `kill -USR1`.
+"""
+
+
+def test_a_later_chunk_must_answer_on_its_own(tmp_path, encoder):
+    """At 72 tokens a chunk the section is three chunks. The judge answers from the second ("You can also restart
+    the workers one at a time ..."), but that adds to a way told before: the oracle moves to the third, which tells
+    the way. With only two chunks judged, it stays."""
+    path = tmp_path / "workers.md"
+    path.write_text(WORKERS, encoding="utf-8")
+    documents = list(read_corpus(str(path)))
+    chunks = [c for d in documents for c in chunk_document(d, encoder.tokenizer, 72, 16)]
+    index = ChunkIndex.build(iter(chunks), encoder, show_progress_bar=False)
+    [query] = derive_queries(documents, index.spans())
+    assert query.question == "How do I reload the workers?" and len(chunks) == 3
+    second = _answer(encoder, index, dataclasses.replace(query, chunk_id=chunks[1].chunk_id))
+    assert extract_quotes(second)[0].startswith("You can also restart the workers")
+    assert SectionOracle(_judge(encoder)).run([query], index) == (
+        [dataclasses.replace(query, chunk_id=chunks[2].chunk_id)], 1)
+    assert SectionOracle(_judge(encoder), max_chunks=2).run([query], index) == ([query], 0)
+
+
 @needs(POETRY_FAQ)
 def test_the_build_answers_a_faq_entry_from_the_chunk_that_tells_the_way(embedding_cache):
     """Poetry's FAQ "Poetry busts my Docker cache ...": the problem fills the entry's first chunk and the way opens
@@ -157,6 +191,24 @@ def test_the_build_answers_a_faq_entry_from_the_chunk_that_tells_the_way(embeddi
     ("FastAPI will still be able to override it.", False),
     ("The second version is an \"absolute import\": `from app.routers import items, users`.", False),
     ("So that it runs on every request, register it with `before_request`.", True),  # a clause, not a link
+    ("returns the response object unchanged.", False),  # a cut sentence's tail, opening on its verb
+    ("Its default value is 30 seconds.", False),
+    ("After that, run `poetry install --no-root`.", False),
+    ("Instead of pip, Poetry uses its own resolver to install packages.", True),
+    ("Still images are served from the `static` folder.", True),
+    ("The second argument of `connect()` is the timeout in seconds.", True),
 ])
 def test_what_opens_on_its_own(sentence, alone):
     assert opens_on_its_own(sentence) is alone
+
+
+def test_a_document_span_in_a_chunk():
+    """`Chunk.text_span`: the part of a document span inside the chunk, in `text` offsets past an inserted heading
+    line; None when they do not meet."""
+    from raft_dataset.records import Chunk
+
+    # doc.text[100:140] with the 6-character line "Intro\n" inserted before offset 100
+    chunk = Chunk("d.md#1", "d.md", "D > Intro", "Intro\n" + "x" * 40, 100, 140, 10, inserted=((100, 6),))
+    assert chunk.text_span((90, 120)) == (6, 26)  # starts before the chunk: from the chunk's start, after the line
+    assert chunk.text_span((110, 200)) == (16, 46)  # ends after it: to its end
+    assert chunk.text_span((0, 100)) is None and chunk.text_span((140, 150)) is None
