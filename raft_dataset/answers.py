@@ -667,7 +667,8 @@ def select_quotes(
         quoted = anchor
         if lead is not None and lead in quotable:
             quoted = lead
-            group = _extend(oracle_text, sentences, quotable, lead, scores, in_evidence, max_quotes, semantic)
+            group = groups.get(lead) or _extend(oracle_text, sentences, quotable, lead, scores, in_evidence, max_quotes,
+                                                semantic)
         opening = sentences[group[0]]
         if group[0] != for_heading and _after_code(oracle_text, opening) and _opens_deictic(oracle_text, opening):
             continue  # "This example adds the same command, ...", "That function is what ...": about code not quoted
@@ -1048,14 +1049,16 @@ def _stands_for_heading(text: str, sentences: list[_Sentence], in_evidence: list
     demonstrative = _HEADING_DEMONSTRATIVE_RE.match(body)
     if _HEADING_PRONOUN_RE.match(body) or demonstrative and _stems(demonstrative.group("noun")) == subject_stems[-1:]:
         return first
-    if code and _HEADING_THIS_IS_RE.match(body) and _defines_a_kind(body):
+    if code and _defines_a_kind(body):
         return first
     return None
 
 
 def _defines_a_kind(sentence: str) -> bool:
-    """Whether "This is a ..." / "These are ..." names a kind of thing ("This is a Python script that ..."), not
-    an event or a judgement ("This is a big change from earlier versions")."""
+    """Whether a sentence opens "This is a ..." / "These are ..." and names a kind of thing ("This is a Python
+    script that ..."), not an event or a judgement ("This is a big change from earlier versions")."""
+    if not _HEADING_THIS_IS_RE.match(sentence):
+        return False
     phrase = _DEFINING_PHRASE_RE.match(re.sub(r"^(?:This is|These are) (?:a|an|the|some) ", "A ", sentence))
     return bool(phrase) and phrase.group("head").lower().rstrip("s") in _THING_NOUNS
 
@@ -1780,6 +1783,8 @@ def _is_next_step(sentence: str) -> bool:
     (not "Next, the middleware receives the request ...", a description)."""
     rest = re.sub(r"^\W*and\s+", "", sentence, flags=re.IGNORECASE)
     return bool(_NEXT_STEP_RE.match(rest)) and _first_word(_WAY_OPENING_RE.sub("", rest, count=1)) in _IMPERATIVES
+
+
 # "If such objects are to be stored ...": goes on about what the sentence before named.
 _SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+(?!as\b)\w+", re.IGNORECASE)  # not "Tools such as pip ..."
 _CONCLUSION_RE = re.compile(r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why)\b", re.IGNORECASE)
@@ -1888,8 +1893,7 @@ def _named_for_heading(question: str, answer: str) -> str:
     demonstrative = _HEADING_DEMONSTRATIVE_RE.match(answer)
     if demonstrative:  # "These options can be added ..." -> "Set-cookie options can be added ..."
         return f"{subject[:1].upper()}{subject[1:]}{answer[demonstrative.end():]}"
-    if not (_HEADING_PRONOUN_RE.match(answer) or "`" in subject and _HEADING_THIS_IS_RE.match(answer)
-            and _defines_a_kind(answer)):
+    if not (_HEADING_PRONOUN_RE.match(answer) or "`" in subject and _defines_a_kind(answer)):
         return answer
     pronoun, rest = answer.split(" ", 1)
     # "It's a Flask plug-in" -> "flask-apispec is a Flask plug-in"; the number is the question's ("is"/"are").
@@ -1982,7 +1986,7 @@ def _with_its_subject(question: str, answer: str) -> str:
         if re.search(rf"\b{first}[-_.]{second}\b", subject):
             return answer  # "Display name shown in ..." under `project.display-name`: the words name it, not a verb
         # A determiner after the first word makes it a verb ("Format the output as JSON."), else a noun may be one.
-        verb = second in _DETERMINERS or second in ("your", "its", "every", "each", "all")
+        verb = second in _DETERMINERS or second in ("your", "its")
         third_person = lemminflect.getInflection(first, "VBZ") if first in _DESCRIPTION_VERBS else None
         if third_person and (verb or first not in _VALUE_NOUNS):
             return f"{subject} {third_person[0]}{answer[word.end(1):]}"
