@@ -40,7 +40,7 @@ from .raft_format import (
     sentence_shape_problem,
 )
 from .records import Chunk
-from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, PACKAGE_KINDS, VALUE_KINDS
+from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, PACKAGE_KINDS, SCOPE_FIRST_RE, VALUE_KINDS
 
 __all__ = [
     "REFUSAL_ANSWER", "Answer", "AnswerGenerator", "AnswerRequest", "ExtractiveAnswerGenerator", "QuoteChoice",
@@ -59,6 +59,7 @@ class AnswerRequest:
         reference_answer: The user's answer, to be used as the final answer when given.
         evidence: (start, end) offsets inside `oracle.text` of the text that answers the question
             (the body of the section the question came from), when known.
+        unscoped_question: The question without the product's name added to it (`Query.unscoped_question`).
     """
 
     question: str
@@ -66,6 +67,12 @@ class AnswerRequest:
     context: Sequence[Chunk]
     reference_answer: str | None = None
     evidence: tuple[int, int] | None = None
+    unscoped_question: str | None = None
+
+    @property
+    def asked(self) -> str:
+        """What the question asks, to match sentences against: the question without the product's name."""
+        return self.unscoped_question or self.question
 
     @property
     def oracle_position(self) -> int:
@@ -2064,7 +2071,7 @@ def question_form(question: str) -> str:
     """'how' (how do I ...), 'how_it_works' (how does X ...), 'how_much' (how long/many/often ...),
     'why', 'when', 'where', 'yes_no' (can/should/is/does ...) or 'other' (what/which/...), read from
     the question's last sentence ("I don't want X. Can I disable it?" is 'yes_no')."""
-    asked = _last_sentence(question)
+    asked = SCOPE_FIRST_RE.sub("", _last_sentence(question), count=1)
     if _WHAT_TO_DO_RE.match(asked):
         return "how"  # "What should I do if my requests are timing out?" asks for a way
     words = re.findall(r"\w+", asked.lower())[:3]
@@ -2132,7 +2139,7 @@ class ExtractiveAnswerGenerator:
         layout = []
         for request in requests:
             sentences = [request.oracle.text[s.start : s.body_end] for s in _sentences(request.oracle.text)]
-            ids = [texts.setdefault(t, len(texts)) for t in [request.question, *sentences]]
+            ids = [texts.setdefault(t, len(texts)) for t in [request.asked, *sentences]]
             layout.append(ids)
         if not texts:
             return [np.zeros(0)] * len(requests)
@@ -2154,7 +2161,7 @@ class ExtractiveAnswerGenerator:
             start, end = (max(0, min(len(request.oracle.text), x)) for x in request.evidence)
             evidence = (start, end) if end > start else None
         choice = select_quotes(
-            request.question, request.oracle.text, request.reference_answer, self.max_quotes, similarities,
+            request.asked, request.oracle.text, request.reference_answer, self.max_quotes, similarities,
             title=request.oracle.title, evidence=evidence,
         )
         if choice is None:
@@ -2166,8 +2173,8 @@ class ExtractiveAnswerGenerator:
         # "How do I create a plugin?" answered "A plugin is a ...": no way told. A question the section's own
         # heading asks (an FAQ's) is the author's, and so is whatever answer follows it.
         if (self.min_similarity is not None and choice.anchor is not None and not choice.direct
-                and question_form(request.question) == "how" and not gives_a_way(request.question, choice.answer)
-                and normalized_text(request.oracle.title.rpartition(" > ")[2]) != normalized_text(request.question)):
+                and question_form(request.asked) == "how" and not gives_a_way(request.asked, choice.answer)
+                and normalized_text(request.oracle.title.rpartition(" > ")[2]) != normalized_text(request.asked)):
             return Answer(None, rejected="weak_answer")
         thought = reasoning(request.question, request.oracle.title, position, choice.quotes, choice.takes)
         return Answer(f"{thought}\n{ANSWER_MARKER} {choice.answer}")

@@ -147,6 +147,9 @@ def render_card(result: BuildResult, dataset_info: dict, repo_id: str | None = N
         else "written by an LLM from each chunk" if result.config.question_generator == "llm"
         else "derived offline from the corpus's headings and question sentences"
     )
+    if result.product_name:
+        question_source += f", naming {result.product_name} where a question does not"
+
     return DatasetCard.from_template(
         card_metadata(result, dataset_info),
         template_path=str(TEMPLATE_PATH),

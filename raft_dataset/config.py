@@ -114,6 +114,11 @@ class RaftDatasetConfig(datasets.BuilderConfig):
             and its text). Question headings, FAQ questions and glossary entries are all kept.
         questions_per_doc: Most questions derived offline from one document (question headings and
             glossary entries aside); None for no cap.
+        product_name: The product the corpus documents, named in derived questions that do not name it
+            ("What are templates?" -> "What are templates in Flask?"). None finds it in the corpus: a word of
+            its folder's name or its front page's title that most pages write (see `raft_dataset.product`),
+            else questions stay as they are; "" never names one. Queries files and LLM questions are
+            left as written.
         max_queries: Build from the first N queries only (in the generator's order, so the same N every
             time: a quick look, `build --limit N`); None uses every query. At least 5.
         question_generator: "offline" (headings and question sentences) or "llm".
@@ -210,6 +215,7 @@ class RaftDatasetConfig(datasets.BuilderConfig):
     queries: str | None = None
     questions_per_section: int = 1
     questions_per_doc: int | None = None
+    product_name: str | None = None
     max_queries: int | None = None
     question_generator: str = "offline"
     answer_generator: str = "extractive"

@@ -27,6 +27,7 @@ from .raft_format import (
     markup_problem,
     normalized_text,
 )
+from .vocabulary import SCOPE_FIRST_RE
 
 DEFECTS = (
     "answer_restates_question",
@@ -191,8 +192,8 @@ def _by_count(counter: Counter) -> list[tuple[str, int]]:
 
 
 def question_form(question: str) -> str:
-    """The question's first word when it is a `QUESTION_WORDS` word, else "other"."""
-    match = re.match(r"\W*(\w+)", question)
+    """The question's first word when it is a `QUESTION_WORDS` word, else "other" ("In Flask, how ...": how)."""
+    match = re.match(r"\W*(\w+)", SCOPE_FIRST_RE.sub("", question, count=1))
     word = match.group(1).lower() if match else ""
     return word if word in _QUESTION_WORD_SET else "other"
 

@@ -10,6 +10,7 @@ from typing import Protocol
 from .index import ChunkIndex
 from .jsonl import iter_json_objects
 from .offline_questions import derive_queries
+from .product import ProductNameCounter, scope_queries
 from .records import Document, Query
 
 
@@ -44,17 +45,27 @@ class OfflineQuestionGenerator:
         questions_per_doc: Most questions from one document (question headings and glossary entries
             aside); None for no cap.
         max_queries: Stop after this many (the first of the full list); None reads every document.
+        product_name: The product named in questions that do not name it (`product.scoped_question`);
+            None finds it in the documents read (`product.ProductNameCounter`), "" names none. After
+            `generate`, `product_name_used` holds the name the questions got, or None.
     """
 
     def __init__(self, questions_per_section: int = 1, questions_per_doc: int | None = None,
-                 max_queries: int | None = None) -> None:
+                 max_queries: int | None = None, product_name: str | None = None) -> None:
         self.questions_per_section = questions_per_section
         self.questions_per_doc = questions_per_doc
         self.max_queries = max_queries
+        self.product_name = product_name
+        self.product_name_used: str | None = None
 
     def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]:
-        return derive_queries(documents, index.spans(), questions_per_section=self.questions_per_section,
-                              max_questions_per_doc=self.questions_per_doc, max_queries=self.max_queries)
+        counter = ProductNameCounter()
+        queries = derive_queries(counter.observe(documents), index.spans(),
+                                 questions_per_section=self.questions_per_section,
+                                 max_questions_per_doc=self.questions_per_doc, max_queries=self.max_queries)
+        product = counter.name() if self.product_name is None else self.product_name
+        self.product_name_used = product or None
+        return scope_queries(queries, product)
 
 
 class QueryFileError(ValueError):

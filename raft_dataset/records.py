@@ -129,6 +129,10 @@ class Query:
         origin: Where it came from: "file", "heading", "sentence", "definition" or "llm".
         evidence: (start, end) offsets in the gold document of the text that answers the question
             (the body of the section a heading question came from), when known.
+        unscoped_question: The question before the product's name was added to it ("What are templates?"
+            for "What are templates in Flask?", `product.scoped_question`), or None when nothing was.
+            Answers are matched against it: a name every question shares says nothing about which
+            sentence answers one, and would pull answers towards sentences that name the product.
     """
 
     question: str
@@ -137,6 +141,7 @@ class Query:
     chunk_id: str | None = None
     origin: str = "file"
     evidence: tuple[int, int] | None = None
+    unscoped_question: str | None = None
 
 
 def _column(feature: Any = None, export: bool = True) -> dict:
@@ -188,8 +193,12 @@ class Sample:
             the `stats_tokenizer`'s chat template when it has one, else the turns' tokens plus 3 a turn
             for the chat markup (tiktoken, counted the way OpenAI counts chat messages).
 
-    Not exported, used while the row is built: `oracle` and `context` (the chunks themselves), and
-    `evidence` (the query's evidence span, offsets in the oracle's document).
+    Ranks, scores and similarities are those of what the question asks: without the product's name a
+    derived question was given (`Query.unscoped_question`).
+
+    Not exported, used while the row is built: `oracle` and `context` (the chunks themselves),
+    `evidence` (the query's evidence span, offsets in the oracle's document) and `unscoped_question`
+    (`Query.unscoped_question`).
     """
 
     id: str
@@ -226,6 +235,7 @@ class Sample:
     oracle: Chunk | None = field(default=None, repr=False, metadata=_column(export=False))
     context: list[Chunk] = field(default_factory=list, repr=False, metadata=_column(export=False))
     evidence: tuple[int, int] | None = field(default=None, repr=False, metadata=_column(export=False))
+    unscoped_question: str | None = field(default=None, repr=False, metadata=_column(export=False))
 
     def to_row(self) -> dict[str, Any]:
         """The exported columns as a dict, in `SAMPLE_FEATURES` order."""

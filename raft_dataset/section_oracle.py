@@ -102,4 +102,5 @@ class SectionOracle:
     @staticmethod
     def _request(query: Query, chunk: Chunk) -> AnswerRequest:
         """The request the answer stage would make with this chunk as the oracle, shown in the context."""
-        return AnswerRequest(query.question, chunk, [chunk], query.answer, evidence=chunk.text_span(query.evidence))
+        return AnswerRequest(query.question, chunk, [chunk], query.answer, evidence=chunk.text_span(query.evidence),
+                             unscoped_question=query.unscoped_question)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # What a reference page documents, by what it does ("the `--app` option sets ...") ...
 ACTING_KINDS = ("command", "subcommand", "option", "flag", "setting", "function", "method", "decorator", "hook",
                 "directive", "filter", "parameter", "argument", "class", "module", "plugin", "middleware",
@@ -16,3 +18,6 @@ PACKAGE_KINDS = ("package", "library", "project", "extension", "tool", "framewor
 # responsibility of the build backend to ...", "It is worth discussing ..." (a pattern to follow "It").
 EXPLETIVE_IT = (r"(?:\s+is|\s+was|['\u2019]s)\s+(?:(?:also|not|still|quite|very|\w+ly)\s+)*(?:\w+\s+(?:to|that)\b"
                 r"|worth\b|the (?:responsibility|job|duty|role) of\b|a good idea\b|up to\b)")
+
+# "In Flask, how do I ...?": where a question is asked, before what it asks (`product.scoped_question`).
+SCOPE_FIRST_RE = re.compile(r"^\W*in [^,?]{1,60},\s+(?=\w)", re.IGNORECASE)

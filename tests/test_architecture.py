@@ -19,7 +19,7 @@ LAYERS = [
     {"office"},
     {"chunking", "encoding"},
     {"index"},
-    {"retrieval", "offline_questions"},
+    {"retrieval", "offline_questions", "product"},
     {"rerank"},
     {"queries", "contexts", "answers", "oracle"},
     {"validation", "quality", "stats", "llm.generation", "section_oracle"},

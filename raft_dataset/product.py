@@ -1,0 +1,185 @@
+"""The product a corpus documents, and derived questions that name it.
+
+A heading gives "What are templates?" or "How do I run the application?". Beside its page that is clear;
+as a training row, and to anyone who asks it later, it is not: whose templates? A question derived from a
+corpus about one product names that product when it does not already: "What are templates in Flask?".
+
+The name comes from the config (`product_name`) or is found in the corpus (`ProductNameCounter`): a word
+of the corpus folder's name (`flask_docs`, `click/docs`) or of the title of its front page (`index.md`
+"Welcome to Click"), kept only when the documents themselves write it in their prose, mid-sentence, on
+at least `MIN_PAGE_SHARE` of their pages, and written the way they write it ("FastAPI", "pip").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import PurePath, PurePosixPath
+
+from .markup import fenced_code_spans
+from .raft_format import STOPWORDS
+from .records import Document, Query
+
+MIN_PAGE_SHARE = 0.4  # a product's own documentation names it on most pages; 0.4 leaves room for API pages
+FOLDER_LEVELS = 4  # folders above the corpus's common folder that may name it (`rich/docs/source`)
+
+# Folder names that say what a folder holds, not whose documentation it is.
+GENERIC_FOLDERS = frozenset({
+    "doc", "docs", "documentation", "documents", "source", "sources", "src", "content", "contents", "corpus",
+    "corpora", "data", "dataset", "datasets", "site", "website", "www", "web", "pages", "page", "html", "md",
+    "markdown", "rst", "text", "txt", "files", "file", "en", "us", "manual", "manuals", "guide", "guides",
+    "reference", "book", "books", "wiki", "help", "examples", "example", "sample", "samples", "input", "inputs",
+    "raw", "build", "dist", "out", "output", "tmp", "temp", "home", "user", "users", "usr", "share", "shared",
+    "local", "opt", "var", "mnt", "srv", "work", "workspace", "project", "projects", "repo", "repos", "repository",
+    "git", "code", "main", "master", "trunk", "notes", "downloads", "desktop", "static", "public", "assets", "test",
+    "tests", "fixtures",
+})
+
+# Title words that are never a product's name, however often the pages write them (besides `STOPWORDS`).
+_TITLE_WORDS = frozenset({
+    "welcome", "documentation", "docs", "doc", "guide", "manual", "reference", "index", "introduction", "home",
+    "overview", "user", "handbook", "about",
+})
+
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+# A word after a lower-case word (or a comma) and one space: not the first of a sentence or a heading.
+_MID_SENTENCE_RE = re.compile(r"(?<=[a-z0-9,;)] )[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+_INLINE_CODE_RE = re.compile(r"`[^`\n]*`")
+_FRONT_PAGES = ("index", "_index", "readme")
+
+# Where a question already says where or with what ("... in stub files", "... with `yield`").
+_PLACE_RE = re.compile(r"\s(?:in|inside|within|with|on)\s", re.IGNORECASE)
+_PREPOSITIONS = frozenset({"in", "on", "at", "to", "from", "for", "with", "about", "of", "by", "into", "up", "out"})
+# The words a question opens on that read as well after "In Flask, " in lower case.
+_OPENERS = frozenset({
+    "how", "what", "which", "why", "when", "where", "who", "is", "are", "can", "could", "do", "does", "did",
+    "should", "would", "will", "may", "must", "was", "were", "has", "have",
+})
+
+
+class ProductNameCounter:
+    """Reads documents as they stream by and says, at the end, which product they document (`name`).
+
+    Counts how many pages write each word mid-sentence in their prose, and how (`FastAPI`, `fastapi`);
+    notes the folders the documents come from and the title of the corpus's front page.
+    """
+
+    def __init__(self) -> None:
+        self.pages = 0
+        self._pages_with: Counter[str] = Counter()  # lower-case word -> pages writing it mid-sentence
+        self._forms: dict[str, Counter[str]] = {}  # lower-case word -> how the pages write it
+        self._folder: str | None = None  # the folder all documents so far come from
+        self._front_page: tuple[int, str] | None = None  # (depth, title) of the shallowest index page
+
+    def observe(self, documents: Iterable[Document]) -> Iterator[Document]:
+        """Yields `documents` unchanged, counting each on the way."""
+        for doc in documents:
+            self.add(doc)
+            yield doc
+
+    def add(self, doc: Document) -> None:
+        self.pages += 1
+        words = Counter(_MID_SENTENCE_RE.findall(_prose(doc.text)))
+        for word in {w.lower() for w in words}:
+            self._pages_with[word] += 1
+        for form, n in words.items():
+            self._forms.setdefault(form.lower(), Counter())[form] += n
+        folder = os.path.dirname(os.path.abspath(doc.source)) if doc.source else None
+        if folder is not None:
+            self._folder = folder if self._folder is None else _common_folder(self._folder, folder)
+        doc_path = PurePosixPath(doc.doc_id)
+        if doc_path.stem.lower() in _FRONT_PAGES:
+            depth = len(doc_path.parts)
+            if self._front_page is None or depth < self._front_page[0]:
+                self._front_page = (depth, doc.title)
+
+    def name(self) -> str | None:
+        """The product's name as the pages write it, or None when no candidate is named on enough pages."""
+        if self.pages < 2:
+            return None
+        needed = MIN_PAGE_SHARE * self.pages
+        best: tuple[int, str] | None = None
+        for word, lower_ok in self._candidates():
+            pages = self._pages_with.get(word, 0)
+            if pages < needed:
+                continue
+            form = self._forms[word].most_common(1)[0][0]
+            if form.islower() and not lower_ok:
+                continue  # "code" in "The uncompromising code formatter" is a word, not a name
+            if best is None or pages > best[0]:
+                best = (pages, form)
+        return best[1] if best else None
+
+    def _candidates(self) -> Iterator[tuple[str, bool]]:
+        """(lower-case word, whether the name may be written in lower case) for each word that might be
+        the product's name: words of the nearest folders that are not generic, and of the front page's
+        title (its words written as names, or its first word when it stands alone or before a colon:
+        "attrs: Classes Without Boilerplate")."""
+        if self._folder is not None:
+            for part in list(reversed(PurePath(self._folder).parts))[:FOLDER_LEVELS + 1]:
+                pieces = [p.lower() for p in re.split(r"[-_.\s]+", part) if _could_be_a_name(p)
+                          and p.lower() not in GENERIC_FOLDERS]
+                if pieces:
+                    yield from ((p, True) for p in pieces)
+                    if len(pieces) > 1:
+                        yield "-".join(pieces), True
+                    break  # the nearest folder with a name of its own names the product
+        if self._front_page is not None:
+            title = self._front_page[1]
+            words = _WORD_RE.findall(title)
+            head = title.split(":")[0].strip()
+            for i, word in enumerate(words):
+                if _could_be_a_name(word) and word.lower() not in _TITLE_WORDS:
+                    yield word.lower(), i == 0 and (head == word or title.strip() == word)
+
+
+def scoped_question(question: str, product: str) -> str:
+    """`question` naming `product`; unchanged when it already names it, is not a question, or has no place for it.
+
+    "What are templates?" -> "What are templates in Flask?"; a question that has a place of its own or ends on
+    a preposition takes the product in front, where a second one would not stack on it: "How do I use
+    `Security` in decorator `dependencies`?" -> "In FastAPI, how do I use `Security` in decorator
+    `dependencies`?", "Where do I get packages from?" -> "In pip, where do I get packages from?".
+    """
+    body = question.rstrip()
+    if not body.endswith("?") or re.search(rf"(?<!\w){re.escape(product)}(?!\w)", body, re.IGNORECASE):
+        return question
+    body = body[:-1].rstrip()
+    if not (_PLACE_RE.search(body) or body.rsplit(" ", 1)[-1].lower() in _PREPOSITIONS):
+        return f"{body} in {product}?"
+    first, _, rest = body.partition(" ")
+    return f"In {product}, {first.lower()} {rest}?" if first.lower() in _OPENERS and rest else question
+
+
+def scope_queries(queries: Iterable[Query], product: str | None) -> list[Query]:
+    """`queries` with their questions naming `product` (`scoped_question`); unchanged when it is None or ""."""
+    if not product:
+        return list(queries)
+    return [q if not q.question else _with_question(q, scoped_question(q.question, product)) for q in queries]
+
+
+def _with_question(query: Query, question: str) -> Query:
+    if question == query.question:
+        return query
+    return replace(query, question=question, unscoped_question=query.unscoped_question or query.question)
+
+
+def _could_be_a_name(word: str) -> bool:
+    """A word of three letters or more that is not a function word ("my-project", "a-b-tests")."""
+    return len(word) >= 3 and bool(_WORD_RE.fullmatch(word)) and word.lower() not in STOPWORDS
+
+
+def _prose(text: str) -> str:
+    for start, end in reversed(fenced_code_spans(text)):
+        text = text[:start] + "\n" + text[end:]
+    return _INLINE_CODE_RE.sub(" ", text)
+
+
+def _common_folder(a: str, b: str) -> str:
+    try:
+        return os.path.commonpath([a, b])
+    except ValueError:  # different drives on Windows
+        return a

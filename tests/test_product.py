@@ -1,0 +1,201 @@
+"""The product a corpus documents, found in the corpus, and derived questions that name it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLE_CORPUS, SHARED, needs
+
+from raft_dataset.answers import AnswerRequest, ExtractiveAnswerGenerator
+from raft_dataset.corpus import read_corpus
+from raft_dataset.product import ProductNameCounter, scope_queries, scoped_question
+from raft_dataset.queries import OfflineQuestionGenerator
+from raft_dataset.records import Chunk, Query
+
+CORPORA = SHARED / "corpora"
+
+
+def product_of(corpus) -> str | None:
+    counter = ProductNameCounter()
+    for _ in counter.observe(read_corpus(str(corpus))):
+        pass
+    return counter.name()
+
+
+@needs(CORPORA)
+@pytest.mark.parametrize(("folder", "name"), [
+    ("poetry_docs", "Poetry"),  # the folder names it; the front page is "Introduction"
+    ("flask_docs", "Flask"),  # "Welcome to Flask"
+    ("fastapi_docs", "FastAPI"),  # written as the pages write it, not as the folder does
+])
+def test_the_product_of_a_real_corpus(folder, name):
+    assert product_of(CORPORA / folder) == name
+
+
+def test_the_example_corpus_names_its_product_on_its_front_page():
+    # examples/corpus sits in folders that name nothing ("corpus", "examples"): its index.md title does
+    assert product_of(EXAMPLE_CORPUS) == "Tidepool"
+
+
+def write_pages(folder, pages: dict[str, str]):
+    folder.mkdir(parents=True)
+    for name, text in pages.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_name_too_few_pages_write_is_no_product(tmp_path):
+    pages = {"index.md": "# Welcome to Quillmate\n\nThis is the manual of Quillmate.\n"}
+    pages |= {f"page{i}.md": f"# Topic {i}\n\nThe settings of the editor are kept in a file.\n" for i in range(4)}
+    assert product_of(write_pages(tmp_path / "docs", pages)) is None  # 1 page of 5 says it
+
+    pages |= {f"page{i}.md": f"# Topic {i}\n\nWith Quillmate the settings are kept in a file.\n" for i in range(2)}
+    assert product_of(write_pages(tmp_path / "more" / "docs", pages)) == "Quillmate"  # 3 of 5
+
+
+def test_a_lower_case_word_of_a_title_is_no_product(tmp_path):
+    # Black's front page: "The uncompromising code formatter"; every page writes "code", which is no name
+    pages = {"index.md": "# The uncompromising code formatter\n\nIt reformats your code.\n"}
+    pages |= {f"page{i}.md": f"# Topic {i}\n\nIt changes your code in place.\n" for i in range(3)}
+    assert product_of(write_pages(tmp_path / "docs", pages)) is None
+
+
+def test_a_folder_may_name_a_product_written_in_lower_case(tmp_path):
+    pages = {f"page{i}.md": f"# Topic {i}\n\nYou can upgrade pip with a command.\n" for i in range(3)}
+    assert product_of(write_pages(tmp_path / "pip" / "docs", pages)) == "pip"
+
+
+@pytest.mark.parametrize(("question", "scoped"), [
+    ("What are templates?", "What are templates in Flask?"),
+    ("What does the `self show` command do?", "What does the `self show` command do in Flask?"),
+    ("Why is the dependency resolution process slow?", "Why is the dependency resolution process slow in Flask?"),
+    # a question with a place of its own takes the product in front, where it does not stack on the place
+    ("How do I use `Security` in decorator `dependencies`?",
+     "In Flask, how do I use `Security` in decorator `dependencies`?"),
+    ("What is the blank line before decorated classes in stub files?",
+     "In Flask, what is the blank line before decorated classes in stub files?"),
+    ("How do I use dependencies with `yield`?", "In Flask, how do I use dependencies with `yield`?"),
+    ("Where do I get packages from?", "In Flask, where do I get packages from?"),  # and one ending on a preposition
+    # nowhere to put it: after "with cron" it would stack, and "My" is no question word to put it before
+    ("My jobs run twice with cron, why?", "My jobs run twice with cron, why?"),
+    ("How do I use Flask extensions?", "How do I use Flask extensions?"),  # names it already
+    ("What are patterns for flask?", "What are patterns for flask?"),  # in any case
+    ("What is `flask-sqlalchemy`?", "What is `flask-sqlalchemy`?"),  # or as a part of a package name
+    ("Flasks and bottles", "Flasks and bottles"),  # not a question
+])
+def test_a_question_names_the_product(question, scoped):
+    assert scoped_question(question, "Flask") == scoped
+
+
+def test_scoping_keeps_the_rest_of_a_query():
+    query = Query(question="What are signals?", doc_id="signals.rst", chunk_id="signals.rst#0", origin="heading",
+                  evidence=(10, 90))
+    (scoped,) = scope_queries([query], "Flask")
+    assert scoped.question == "What are signals in Flask?"
+    assert scoped.unscoped_question == "What are signals?"
+    assert (scoped.doc_id, scoped.chunk_id, scoped.origin, scoped.evidence) == ("signals.rst", "signals.rst#0",
+                                                                                 "heading", (10, 90))
+    assert scope_queries([query], "") == [query]
+    assert scope_queries([query], None) == [query]
+
+
+class _Spans:
+    """The part of `ChunkIndex` the offline questions read: each document's chunk spans."""
+
+    def __init__(self, documents):
+        self._spans = {d.doc_id: [(0, len(d.text), f"{d.doc_id}#0")] for d in documents}
+
+    def spans(self):
+        return self._spans
+
+
+def test_offline_questions_name_the_product_found_or_given(tmp_path):
+    pages = {"index.md": "# Welcome to Quillmate\n\nThis is the manual of Quillmate, an editor.\n"}
+    pages |= {
+        "themes.md": "# Themes\n\nA theme sets the colours of Quillmate and the fonts of every pane it shows.\n",
+        "plugins.md": "# Installing plugins\n\nRun the install command, and Quillmate fetches the plugin for you.\n",
+    }
+    corpus = write_pages(tmp_path / "docs", pages)
+    documents = list(read_corpus(str(corpus)))
+    index = _Spans(documents)
+
+    found = OfflineQuestionGenerator()
+    questions = [q.question for q in found.generate(documents, index)]
+    assert "What are themes in Quillmate?" in questions
+    assert "How do I install plugins in Quillmate?" in questions
+    assert found.product_name_used == "Quillmate"
+
+    unscoped = OfflineQuestionGenerator(product_name="")
+    assert {"What are themes?", "How do I install plugins?"} <= {q.question for q in unscoped.generate(documents, index)}
+    assert unscoped.product_name_used is None
+
+    given = OfflineQuestionGenerator(product_name="Quillmate Pro")
+    assert "What are themes in Quillmate Pro?" in [q.question for q in given.generate(documents, index)]
+
+
+def test_answers_are_matched_against_what_the_question_asks():
+    # Poetry's settings reference: the setting's line is stated about the setting the question names. The
+    # product's name added to the question is no part of what it asks, and must not change the answer.
+    text = "### `installer.max-workers`\n\nSet the maximum number of workers while using the parallel installer.\n"
+    oracle = Chunk("configuration.md#12", "configuration.md", "Configuration > installer.max-workers", text, 0,
+                   len(text), 20)
+    asked = ExtractiveAnswerGenerator().answer(AnswerRequest(
+        "What is `installer.max-workers` in Poetry?", oracle, [oracle],
+        unscoped_question="What is `installer.max-workers`?"))
+    final = asked.output.rpartition("<ANSWER>: ")[2]
+    assert final == "`installer.max-workers` sets the maximum number of workers while using the parallel installer."
+
+    # Matched against the scoped question itself, the subject is read as "`installer.max-workers` in Poetry"
+    whole = ExtractiveAnswerGenerator().answer(AnswerRequest("What is `installer.max-workers` in Poetry?", oracle,
+                                                             [oracle]))
+    assert whole.output.rpartition("<ANSWER>: ")[2] != final
+
+
+def test_a_build_names_the_product_and_changes_nothing_else(tmp_path):
+    """Rows with the product named are the rows without it, question and wording aside: the same
+    oracles, contexts, ranks, similarities and answers (all matched against what the question asks)."""
+    from raft_dataset.card import render_card
+    from raft_dataset.config import RaftDatasetConfig
+    from raft_dataset.pipeline import build_raft_dataset
+    from raft_dataset.raft_format import final_answer
+    from tests.fake_encoder import HashingEncoder
+
+    docs = Path(__file__).parent / "fixtures" / "docs"
+
+    def build(product_name):
+        config = RaftDatasetConfig(corpus=str(docs), embedding_cache="", num_distractors=1, oracle_probability=1.0,
+                                   min_query_similarity=-1.0, splits={"train": 1.0}, product_name=product_name)
+        return build_raft_dataset(config, encoder=HashingEncoder(), show_progress=False)
+
+    plain, named = build(""), build("Tidewave")
+    assert plain.product_name is None and named.product_name == "Tidewave"
+    plain_rows, named_rows = plain.splits["train"], named.splits["train"]
+    assert len(named_rows) == len(plain_rows) >= 10
+    same = ("oracle_chunk_id", "context_chunk_ids", "context_scores", "oracle_rank", "oracle_confidence",
+            "query_oracle_similarity", "hard_negatives", "excluded_distractors", "query_origin")
+    for p, n in zip(plain_rows, named_rows):
+        assert n["question"] == scoped_question(p["question"], "Tidewave")
+        assert final_answer(n["output"]) == final_answer(p["output"])
+        assert {k: n[k] for k in same} == {k: p[k] for k in same}
+        assert n["question"] in n["instruction"]
+    # questions that name it already, in any case, stay as they are
+    assert [p["question"] for p, n in zip(plain_rows, named_rows) if n["question"] == p["question"]] == [
+        "Can I run Tidewave without root?", "Does Tidewave support Windows?", "How do I install tidewave?"]
+    assert "naming Tidewave where a question does not" in str(render_card(named, {}))
+    assert "naming" not in str(render_card(plain, {}))
+
+
+@pytest.mark.parametrize(("question", "form"), [
+    ("In Flask, how do I make a request with `fetch`?", "how"),
+    ("In FastAPI, how do dependencies with `yield` work?", "how_it_works"),
+    ("In Poetry, what should I do if my requests are timing out?", "how"),
+    ("In Flask, is it safe to use the debugger?", "yes_no"),
+])
+def test_a_question_with_the_product_in_front_keeps_its_form(question, form):
+    # the section oracle moves how-questions only, and the reasoning's wording follows the form
+    from raft_dataset.answers import question_form
+    from raft_dataset.quality import question_form as first_word
+
+    assert question_form(question) == form
+    assert first_word(question) == question.split(", ", 1)[1].split()[0]
