@@ -722,14 +722,16 @@ _SIGNPOST_RE = re.compile(
     r"^\W*(?:in\s+)?(?:this|the\s+following|the\s+next)\s+(?:section|page|chapter|guide|document|tutorial|article|part)s?\b",
     re.IGNORECASE,
 )
-# "You might want to restrict the headers", "There could be cases where ...": why one would do
-# something, which a "How do I ...?" answer follows rather than is.
+# "You might want to restrict the headers", "There could be cases where ...", "It can be useful to open a
+# resource in a group, ...": why one would do something, which a "How do I ...?" answer follows rather than is.
 # "want to", "also need": what a reader is said to need, after "you may", "you could" ...
 _NEED = r"(?:also\s+|still\s+|sometimes\s+)?(?:want|need|wish|like)\b"
 _MOTIVATION_RE = re.compile(
     r"\b(?:you|we|users?|one)\s+(?:might|may|could|would|will|often)\s+" + _NEED
     + r"|\bthere (?:are|could be|might be|may be|will be) (?:some )?(?:cases|situations|times)\b"
-    r"|^\W*(?:in some (?:\w+ ){0,3}cases|sometimes)\b|\b(?:you|we) (?:don't|do not) (?:really )?need\b",
+    r"|^\W*(?:in some (?:\w+ ){0,3}cases|sometimes)\b|\b(?:you|we) (?:don't|do not) (?:really )?need\b"
+    r"|^\W*it (?:can|could|may|might) (?:also |often |sometimes )?be (?:useful|handy|helpful|convenient|desirable)"
+    r" to\b",
     re.IGNORECASE,
 )
 # "Imagine that you want ...", "Let's say ...": a scene set for an example.
@@ -742,7 +744,7 @@ _LETS_RE = re.compile(f"^{_LETS}", re.IGNORECASE)
 # the subject alone. (A "Let's see it:" with its code is a step: see `_idle`.)
 _CHATTER_RE = re.compile(
     r"^\W*(?:(?:(?:ah|oh)(?: yes| no| well)?|well|ok|okay|alright|yay|hooray|wow|voil[aà])\b\s*[,!]"
-    r"|(?:at this point|right now|so far),? (?:we|you)(?:'ve|'re|\s+(?:have|are|know))\b"  # "Right now we're returning a `list`"
+    r"|(?:at this point|right now|so far|up to now|(?:up )?until now),? (?:we|you)(?:'ve|'re|\s+(?:have|are|know))\b"  # "Right now we're returning a `list`"
     r"|(?:you|we)(?: have|'ve)? (?:just|already) (?:saw|seen|learned|learnt|read|did|done)\b"  # "You just saw the main place ..."
     r"|(?:you|we) (?:may|might|probably) (?:already )?have (?:already )?(?:seen|noticed|heard)\b"  # "You may have seen that ..."
     r"|to (?:understand|see) (?:this|it|that|how)\b[^,.]{0,40}?,?\s+let(?:'s|\u2019s|\s+us)\s+"  # "To understand this better let's ..."
@@ -1794,7 +1796,8 @@ def _is_next_step(sentence: str) -> bool:
 
 # "If such objects are to be stored ...": goes on about what the sentence before named.
 _SUCH_RE = re.compile(r"^\W*(?:\w+\s+){0,2}such\s+(?!as\b)\w+", re.IGNORECASE)  # not "Tools such as pip ..."
-_CONCLUSION_RE = re.compile(r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why)\b", re.IGNORECASE)
+_CONCLUSION_RE = re.compile(
+    r"^\W*(?:therefore|thus|hence|as a result|that is why|that's why|this is why|this means)\b", re.IGNORECASE)
 # "you should not use ...", "Don't run ...": what not to do; "Instead, use ...": what to do.
 _NOT_THIS_RE = re.compile(r"\b(?:you|we) (?:should|must|shall) not\b|\b(?:do not|don't|never) (?:use|run|call|install)\b",
                           re.IGNORECASE)

@@ -1843,3 +1843,34 @@ def test_rules_of_this_session_leave_look_alikes_alone():
     assert choice.answer == "Remove the environment with `poetry env remove 3.11`."
     page = "Compare the values you read on the settings page with `flask config`."
     assert _quotable(page, _sentences(page)[0], "How do I check the config?", "Config")
+
+
+def test_a_reason_to_do_it_is_no_way_and_a_conclusion_is_the_point():
+    # click/docs/advanced.md: "It can be useful to ..." says why one would manage resources, not how
+    text = ("It can be useful to open a resource in a group, to be made available to subcommands. Many types of "
+            "resources need to be closed or otherwise cleaned up after use. The standard way to do this in Python is "
+            "by using a context manager with the `with` statement.\n")
+    choice = select_quotes("How do I manage resources?", text, title="Advanced Patterns > Managing Resources",
+                           evidence=(0, len(text)))
+    assert choice.answer == ("Many types of resources need to be closed or otherwise cleaned up after use. The standard "
+                             "way to do this in Python is by using a context manager with the `with` statement.")
+    # pip/docs/html/reference/build-system.md: "This means ..." draws the point from the sentences before it
+    text = ("When dealing with installable source distributions of a package, pip does not directly handle the build "
+            "process for the package. This responsibility is delegated to \"build backends\" -- also known as \"build "
+            "systems\". This means that pip needs an interface, to interact with these build backends.\n\n"
+            "Modern Python packages can contain a `pyproject.toml` file.\n")
+    sentences = candidate_sentences(text)
+    choice = select_quotes("What is the build system interface?", text, title="Build System Interface",
+                           similarities=[0.6, 0.5, 0.45, 0.2][: len(sentences)], evidence=(0, len(text)))
+    assert choice.answer == ("When dealing with installable source distributions of a package, pip does not directly "
+                             "handle the build process for the package. This responsibility is delegated to \"build "
+                             "backends\" -- also known as \"build systems\". This means that pip needs an interface, to "
+                             "interact with these build backends.")
+
+
+def test_where_the_tutorial_stands_is_chatter():
+    # fastapi/docs/advanced/async-tests.md opens "Up to now, you have only seen how to ..."
+    text = ("Up to now, you have only seen how to write synchronous tests, without using `async` functions.\n\n"
+            "Test functions declared with `async def` run on the AnyIO pytest plugin.\n")
+    choice = select_quotes("What are async tests?", text, title="Async Tests", evidence=(0, len(text)))
+    assert choice.answer == "Test functions declared with `async def` run on the AnyIO pytest plugin."
