@@ -258,7 +258,7 @@ class _ChunkQuestions:
 def default_question_generator(config: RaftDatasetConfig, llm_client) -> QuestionGenerator:
     """The user's queries file, else LLM-written or offline-derived questions."""
     if config.queries:
-        return QueryFile(config.queries)
+        return QueryFile(config.queries, product_name=config.product_name)
     if config.question_generator == "llm":
         from .llm.generation import LLMQuestionGenerator
 

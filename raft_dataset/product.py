@@ -161,6 +161,26 @@ def scope_queries(queries: Iterable[Query], product: str | None) -> list[Query]:
     return [q if not q.question else _with_question(q, scoped_question(q.question, product)) for q in queries]
 
 
+def unscoped_question(question: str, product: str) -> str | None:
+    """`question` without the words that place it in `product`, or None when it has none: "How do I add
+    middleware in FastAPI?" -> "How do I add middleware?", "In FastAPI, how do I ...?" -> "How do I ...?".
+    What the question asks is the rest; the name every page shares only pulls retrieval towards the pages
+    that name the product most."""
+    name = re.escape(product)
+    text = re.sub(rf"^(\W*)in {name},\s+(\w)", lambda m: m.group(1) + m.group(2).upper(), question, count=1,
+                  flags=re.IGNORECASE)
+    text = re.sub(rf"\s+(?:in|with|for|using) {name}\s*(?=\?\s*$)", "", text, count=1, flags=re.IGNORECASE)
+    return text if text != question and text.strip(" ?") else None
+
+
+def unscope_queries(queries: Iterable[Query], product: str | None) -> list[Query]:
+    """The user's `queries`, each with `unscoped_question` set where it names `product` as its place
+    (`unscoped_question`); unchanged when `product` is None or ""."""
+    if not product:
+        return list(queries)
+    return [replace(q, unscoped_question=u) if (u := unscoped_question(q.question, product)) else q for q in queries]
+
+
 def _with_question(query: Query, question: str) -> Query:
     if question == query.question:
         return query

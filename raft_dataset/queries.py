@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -10,7 +11,7 @@ from typing import Protocol
 from .index import ChunkIndex
 from .jsonl import iter_json_objects
 from .offline_questions import derive_queries
-from .product import ProductNameCounter, scope_queries
+from .product import ProductNameCounter, scope_queries, unscope_queries
 from .records import Document, Query
 
 
@@ -26,14 +27,33 @@ class QuestionGenerator(Protocol):
     def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]: ...
 
 
-class QueryFile:
-    """The user's own questions, read from a file (see `read_queries`)."""
+PRODUCT_SAMPLE_DOCUMENTS = 5000  # enough pages to find a product's name; a large corpus is not read again whole
 
-    def __init__(self, path: str | Path) -> None:
+
+class QueryFile:
+    """The user's own questions, read from a file (see `read_queries`).
+
+    Args:
+        path: The queries file.
+        product_name: The product the corpus documents. A question that names it as its place ("How do I add
+            middleware in FastAPI?") is ranked and answered without those words (`Query.unscoped_question`),
+            as they favour the pages that name the product most; it is shown as written. None finds the
+            product in the first `PRODUCT_SAMPLE_DOCUMENTS` documents (`product.ProductNameCounter`), "" never.
+    """
+
+    def __init__(self, path: str | Path, product_name: str | None = None) -> None:
         self.path = path
+        self.product_name = product_name
 
     def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]:
-        return read_queries(self.path)
+        queries = read_queries(self.path)
+        product = self.product_name
+        if product is None:
+            counter = ProductNameCounter()
+            for _ in counter.observe(itertools.islice(documents, PRODUCT_SAMPLE_DOCUMENTS)):
+                pass
+            product = counter.name()
+        return unscope_queries(queries, product)
 
 
 class OfflineQuestionGenerator:

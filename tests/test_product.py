@@ -199,3 +199,38 @@ def test_a_question_with_the_product_in_front_keeps_its_form(question, form):
 
     assert question_form(question) == form
     assert first_word(question) == question.split(", ", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize(("question", "unscoped"), [
+    ("How do I add middleware in FastAPI?", "How do I add middleware?"),
+    ("In FastAPI, how do I use `Security` in decorator `dependencies`?",
+     "How do I use `Security` in decorator `dependencies`?"),
+    ("How do I test an app with fastapi ?", "How do I test an app?"),
+    ("What is FastAPI?", None),  # the product is what it asks about
+    ("How do I deploy FastAPI with Docker?", None),
+    ("Is FastAPI fast?", None),
+])
+def test_a_users_question_without_its_place(question, unscoped):
+    from raft_dataset.product import unscoped_question
+
+    assert unscoped_question(question, "FastAPI") == unscoped
+    if unscoped is not None:  # what scoped_question adds, unscoped_question takes away
+        assert unscoped_question(scoped_question(unscoped, "FastAPI"), "FastAPI") == unscoped
+
+
+def test_a_queries_file_is_ranked_without_the_product(tmp_path):
+    from raft_dataset.queries import QueryFile
+
+    corpus = write_pages(tmp_path / "docs", {
+        "index.md": "# Welcome to Quillmate\n\nThis is the manual of Quillmate, an editor.\n",
+        "themes.md": "# Themes\n\nA theme sets the colours of Quillmate and the fonts of every pane.\n",
+    })
+    queries_file = tmp_path / "queries.jsonl"
+    queries_file.write_text('{"question": "How do I change the theme in Quillmate?"}\n{"question": "What is Quillmate?"}\n',
+                            encoding="utf-8")
+    documents = list(read_corpus(str(corpus)))
+    found = QueryFile(queries_file).generate(documents, _Spans(documents))
+    assert [(q.question, q.unscoped_question) for q in found] == [
+        ("How do I change the theme in Quillmate?", "How do I change the theme?"), ("What is Quillmate?", None)]
+    unscoped = QueryFile(queries_file, product_name="").generate(documents, _Spans(documents))
+    assert [q.unscoped_question for q in unscoped] == [None, None]
