@@ -907,7 +907,18 @@ def _instructs(action: frozenset[str], sentence: str) -> bool:
     # then install `mod_wsgi`." tells how to install mod_wsgi.
     # ("Tip: ..." is a label, not the verb "tip".)
     opening = re.match(r"\W*([A-Za-z]+)\s", sentence)
-    return bool(_INSTRUCTION_RE.search(sentence)) or bool(opening and words[0] in _verb_lemmas(words[0]))
+    # "Support can be added for shells ...": a noun that is also a verb, as the subject of a modal, is no imperative
+    imperative = opening and words[0] in _verb_lemmas(words[0]) and not _SUBJECT_OF_MODAL_RE.match(sentence)
+    return bool(_INSTRUCTION_RE.search(sentence)) or bool(imperative)
+
+
+# "Support can be added ...", "Logging is configured ...": a first word that is the subject of the verb after it.
+_SUBJECT_OF_MODAL_RE = re.compile(
+    r"\W*[A-Za-z]+\s+(?:can|could|may|might|must|should|will|would|is|are|was|were|has|have)\b", re.IGNORECASE)
+# "You must have `write` permissions ... to cut a release.": what one needs first, not the way.
+_REQUIREMENT_RE = re.compile(
+    r"^\W*(?:you|we|users?)\s+(?:must|need to|have to|will need to|should)\s+(?:first\s+)?(?:have|be|own|hold)\b",
+    re.IGNORECASE)
 
 
 _YOU_CAN_RE = re.compile(r"\b(?:you|we)\s+(?:can|should|must|need to|have to|will need to)\b", re.IGNORECASE)
@@ -975,6 +986,9 @@ def gives_a_way(question: str, answer: str) -> bool:
     action = _asked_action(question)
     if _CHATTER_RE.match(answer):
         return False  # "You just saw the main place to declare type hints.": the text talking about itself
+    if _REQUIREMENT_RE.match(answer):  # what one needs first; a way may follow it
+        rest = re.split(r"(?<=[.!?])\s+", answer, maxsplit=1)[1:]
+        return bool(rest) and gives_a_way(question, rest[0])
     if _tells_a_way(answer) or _instructs(action, answer) or _POSSIBLE_WAY_RE.search(answer) \
             or _ACTIVE_INSTRUCTION_RE.search(answer) or re.search(r":\s*`[^`]+`", answer):
         return True

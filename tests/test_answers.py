@@ -1874,3 +1874,15 @@ def test_where_the_tutorial_stands_is_chatter():
             "Test functions declared with `async def` run on the AnyIO pytest plugin.\n")
     choice = select_quotes("What are async tests?", text, title="Async Tests", evidence=(0, len(text)))
     assert choice.answer == "Test functions declared with `async def` run on the AnyIO pytest plugin."
+
+
+@pytest.mark.parametrize(("question", "answer", "way"), [
+    # click/docs/shell-completion.md: "Support" is the subject of "can be added", not the imperative "support"
+    ("How do I add support for a shell?", "Support can be added for shells that do not come built in.", False),
+    # black/docs/contributing/release_process.md: what one needs before cutting a release is not how to cut one
+    ("How do I cut a release?", "You must have `write` permissions for the Black repository to cut a release.", False),
+    ("How do I cut a release?", "You must have `write` permissions. Then run `scripts/release.py` to cut it.", True),
+    ("How do I install the package?", "Install the package with `pip install tidepool`.", True),
+])
+def test_a_subject_and_a_requirement_tell_no_way(question, answer, way):
+    assert gives_a_way(question, answer) is way
