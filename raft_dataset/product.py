@@ -50,8 +50,10 @@ _MID_SENTENCE_RE = re.compile(r"(?<=[a-z0-9,;)] )[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z
 _INLINE_CODE_RE = re.compile(r"`[^`\n]*`")
 _FRONT_PAGES = ("index", "_index", "readme")
 
-# Where a question already says where or with what ("... in stub files", "... with `yield`").
-_PLACE_RE = re.compile(r"\s(?:in|inside|within|with|on)\s", re.IGNORECASE)
+# Where a question already says where or with what ("... in stub files", "... with `yield`"), or goes on with a
+# clause the product's name would end ("Why didn't my job run while my laptop was asleep?").
+_PLACE_RE = re.compile(r"\s(?:in|inside|within|with|on|while|when|if|because|after|before|since|until|unless|once)\s",
+                       re.IGNORECASE)
 _PREPOSITIONS = frozenset({"in", "on", "at", "to", "from", "for", "with", "about", "of", "by", "into", "up", "out"})
 # The words a question opens on that read as well after "In Flask, " in lower case.
 _OPENERS = frozenset({

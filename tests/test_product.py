@@ -77,6 +77,8 @@ def test_a_folder_may_name_a_product_written_in_lower_case(tmp_path):
      "In Flask, what is the blank line before decorated classes in stub files?"),
     ("How do I use dependencies with `yield`?", "In Flask, how do I use dependencies with `yield`?"),
     ("Where do I get packages from?", "In Flask, where do I get packages from?"),  # and one ending on a preposition
+    # a clause the name would end: "... while my laptop was asleep in Flask?"
+    ("Why didn't my job run while my laptop was asleep?", "In Flask, why didn't my job run while my laptop was asleep?"),
     # nowhere to put it: after "with cron" it would stack, and "My" is no question word to put it before
     ("My jobs run twice with cron, why?", "My jobs run twice with cron, why?"),
     ("How do I use Flask extensions?", "How do I use Flask extensions?"),  # names it already
