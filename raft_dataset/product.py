@@ -24,6 +24,7 @@ from .raft_format import STOPWORDS
 from .records import Document, Query
 
 MIN_PAGE_SHARE = 0.4  # a product's own documentation names it on most pages; 0.4 leaves room for API pages
+MAX_COUNTED_PAGES = 5000  # enough pages to find a name most of them write, and a bound on the counts' memory
 FOLDER_LEVELS = 4  # folders above the corpus's common folder that may name it (`rich/docs/source`)
 
 # Folder names that say what a folder holds, not whose documentation it is.
@@ -67,10 +68,14 @@ class ProductNameCounter:
 
     Counts how many pages write each word mid-sentence in their prose, and how (`FastAPI`, `fastapi`);
     notes the folders the documents come from and the title of the corpus's front page.
+
+    Args:
+        max_pages: Pages whose words are counted; later ones only add their folder and title.
     """
 
-    def __init__(self) -> None:
-        self.pages = 0
+    def __init__(self, max_pages: int = MAX_COUNTED_PAGES) -> None:
+        self.max_pages = max_pages
+        self.pages = 0  # pages counted
         self._pages_with: Counter[str] = Counter()  # lower-case word -> pages writing it mid-sentence
         self._forms: dict[str, Counter[str]] = {}  # lower-case word -> how the pages write it
         self._folder: str | None = None  # the folder all documents so far come from
@@ -83,13 +88,15 @@ class ProductNameCounter:
             yield doc
 
     def add(self, doc: Document) -> None:
-        self.pages += 1
-        words = Counter(_MID_SENTENCE_RE.findall(_prose(doc.text)))
-        for word in {w.lower() for w in words}:
-            self._pages_with[word] += 1
-        for form, n in words.items():
-            self._forms.setdefault(form.lower(), Counter())[form] += n
-        folder = os.path.dirname(os.path.abspath(doc.source)) if doc.source else None
+        if self.pages < self.max_pages:
+            self.pages += 1
+            words = Counter(_MID_SENTENCE_RE.findall(_prose(doc.text)))
+            for word in {w.lower() for w in words}:
+                self._pages_with[word] += 1
+            for form, n in words.items():
+                self._forms.setdefault(form.lower(), Counter())[form] += n
+        # a file's folder; a Hub dataset's name ("user/docs") is no folder
+        folder = os.path.dirname(doc.source) if doc.source and os.path.isabs(doc.source) else None
         if folder is not None:
             self._folder = folder if self._folder is None else _common_folder(self._folder, folder)
         doc_path = PurePosixPath(doc.doc_id)

@@ -11,7 +11,7 @@ from typing import Protocol
 from .index import ChunkIndex
 from .jsonl import iter_json_objects
 from .offline_questions import derive_queries
-from .product import ProductNameCounter, scope_queries, unscope_queries
+from .product import MAX_COUNTED_PAGES, ProductNameCounter, scope_queries, unscope_queries
 from .records import Document, Query
 
 
@@ -27,9 +27,6 @@ class QuestionGenerator(Protocol):
     def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]: ...
 
 
-PRODUCT_SAMPLE_DOCUMENTS = 5000  # enough pages to find a product's name; a large corpus is not read again whole
-
-
 class QueryFile:
     """The user's own questions, read from a file (see `read_queries`).
 
@@ -38,7 +35,7 @@ class QueryFile:
         product_name: The product the corpus documents. A question that names it as its place ("How do I add
             middleware in FastAPI?") is ranked and answered without those words (`Query.unscoped_question`),
             as they favour the pages that name the product most; it is shown as written. None finds the
-            product in the first `PRODUCT_SAMPLE_DOCUMENTS` documents (`product.ProductNameCounter`), "" never.
+            product in the first `product.MAX_COUNTED_PAGES` documents (`product.ProductNameCounter`), "" never.
     """
 
     def __init__(self, path: str | Path, product_name: str | None = None) -> None:
@@ -50,7 +47,7 @@ class QueryFile:
         product = self.product_name
         if product is None:
             counter = ProductNameCounter()
-            for _ in counter.observe(itertools.islice(documents, PRODUCT_SAMPLE_DOCUMENTS)):
+            for _ in counter.observe(itertools.islice(documents, MAX_COUNTED_PAGES)):
                 pass
             product = counter.name()
         return unscope_queries(queries, product)

@@ -236,3 +236,19 @@ def test_a_queries_file_is_ranked_without_the_product(tmp_path):
         ("How do I change the theme in Quillmate?", "How do I change the theme?"), ("What is Quillmate?", None)]
     unscoped = QueryFile(queries_file, product_name="").generate(documents, _Spans(documents))
     assert [q.unscoped_question for q in unscoped] == [None, None]
+
+
+def test_only_the_first_pages_are_counted(tmp_path):
+    # the counts are bounded however large the corpus: "later*.md" sort first and never say the name
+    pages = {f"later{i}.md": f"# Later {i}\n\nThe editor keeps its files apart.\n" for i in range(5)}
+    pages |= {f"page{i}.md": f"# Topic {i}\n\nWith Quillmate the settings are kept in a file.\n" for i in range(4)}
+    corpus = write_pages(tmp_path / "quillmate" / "docs", pages)
+
+    def name(max_pages):
+        counter = ProductNameCounter(max_pages=max_pages)
+        for _ in counter.observe(read_corpus(str(corpus))):
+            pass
+        return counter.pages, counter.name()
+
+    assert name(3) == (3, None)
+    assert name(100) == (9, "Quillmate")  # 4 pages of 9 write it
