@@ -3,7 +3,8 @@
 A user's queries file has no gold chunk: the build's retrieval chooses the oracle. Derived questions do know
 theirs, so this script builds a corpus's offline dataset, keeps the rows whose question names the product as
 its place ("... in FastAPI?", "In FastAPI, ...?"), and hands those questions back as a queries file, without
-gold. It then prints how often the oracle chosen is the derived row's chunk, and its document, in two builds
+gold. It then prints how often (over all the questions handed in, a dropped one counting as a miss) the oracle
+chosen is the derived row's chunk, and its document, in two builds
 of the same run: with the product's words left in what is ranked (`product_name: ""`, the baseline), and
 with them taken out (the default, `product.unscoped_question`).
 
@@ -43,6 +44,7 @@ def main() -> None:
         derived, product = rows_of(RaftDatasetConfig(corpus=corpus))
         gold = {row["question"]: row["oracle_chunk_id"] for row in derived
                 if product and unscoped_question(row["question"], product)}
+        assert len(gold) == sum(bool(product and unscoped_question(r["question"], product)) for r in derived)
         with tempfile.TemporaryDirectory() as folder:
             queries = Path(folder) / "queries.jsonl"
             queries.write_text("".join(json.dumps({"question": q}) + "\n" for q in gold), encoding="utf-8")
@@ -51,9 +53,10 @@ def main() -> None:
             for label, product_name in (("product's words ranked (baseline)", ""), ("product's words left out", None)):
                 rows, _ = rows_of(RaftDatasetConfig(corpus=corpus, queries=str(queries), product_name=product_name,
                                                     min_query_similarity=-1.0))
-                chunk = sum(row["oracle_chunk_id"] == gold[row["question"]] for row in rows) / max(1, len(rows))
+                # over every question handed in: a question a build drops counts as a miss
+                chunk = sum(row["oracle_chunk_id"] == gold[row["question"]] for row in rows) / len(gold)
                 doc = sum(row["oracle_chunk_id"].split("#")[0] == gold[row["question"]].split("#")[0]
-                          for row in rows) / max(1, len(rows))
+                          for row in rows) / len(gold)
                 shares[label] = (chunk, doc)
                 print(f"  {label:36} rows {len(rows):4}  oracle = gold chunk {chunk:.3f}  gold document {doc:.3f}")
             (base_chunk, base_doc), (chunk, doc) = shares.values()

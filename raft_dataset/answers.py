@@ -916,9 +916,12 @@ def _instructs(action: frozenset[str], sentence: str) -> bool:
 _SUBJECT_OF_MODAL_RE = re.compile(
     r"\W*[A-Za-z]+\s+(?:can|could|may|might|must|should|will|would|is|are|was|were|has|have)\b", re.IGNORECASE)
 # "You must have `write` permissions ... to cut a release.": what one needs first, not the way.
+# (Not "be": "You should be able to install it with ...", "You have to be in the folder and run ..." tell the way.)
 _REQUIREMENT_RE = re.compile(
-    r"^\W*(?:you|we|users?)\s+(?:must|need to|have to|will need to|should)\s+(?:first\s+)?(?:have|be|own|hold)\b",
+    r"^\W*(?:you|we|users?)\s+(?:must|need to|have to|will need to|should)\s+(?:first\s+)?(?:have|own|hold)\b",
     re.IGNORECASE)
+# Where a requirement ends and what to do may start: the sentence's end, a colon or semicolon, ", then", "and then".
+_AFTER_REQUIREMENT_RE = re.compile(r"(?<=[.!?;:])\s+|,\s+(?:and\s+)?then\s+|\s+and\s+then\s+", re.IGNORECASE)
 
 
 _YOU_CAN_RE = re.compile(r"\b(?:you|we)\s+(?:can|should|must|need to|have to|will need to)\b", re.IGNORECASE)
@@ -987,7 +990,7 @@ def gives_a_way(question: str, answer: str) -> bool:
     if _CHATTER_RE.match(answer):
         return False  # "You just saw the main place to declare type hints.": the text talking about itself
     if _REQUIREMENT_RE.match(answer):  # what one needs first; a way may follow it
-        rest = re.split(r"(?<=[.!?])\s+", answer, maxsplit=1)[1:]
+        rest = _AFTER_REQUIREMENT_RE.split(answer, maxsplit=1)[1:]
         return bool(rest) and gives_a_way(question, rest[0])
     if _tells_a_way(answer) or _instructs(action, answer) or _POSSIBLE_WAY_RE.search(answer) \
             or _ACTIVE_INSTRUCTION_RE.search(answer) or re.search(r":\s*`[^`]+`", answer):

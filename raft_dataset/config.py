@@ -117,8 +117,9 @@ class RaftDatasetConfig(datasets.BuilderConfig):
         product_name: The product the corpus documents, named in derived questions that do not name it
             ("What are templates?" -> "What are templates in Flask?"). None finds it in the corpus: a word of
             its folder's name or its front page's title that most pages write (see `raft_dataset.product`),
-            else questions stay as they are; "" never names one. Queries files and LLM questions are
-            left as written.
+            else questions stay as they are; "" never names one. LLM questions and your own are left as
+            written, but one of yours that names the product as its place ("... in FastAPI?") is ranked and
+            answered without those words, unless this is "".
         max_queries: Build from the first N queries only (in the generator's order, so the same N every
             time: a quick look, `build --limit N`); None uses every query. At least 5.
         question_generator: "offline" (headings and question sentences) or "llm".
@@ -295,6 +296,10 @@ def validate_config(config: RaftDatasetConfig) -> None:
     wrong = first_type_error(config, SETTING_TYPES)
     if wrong:
         raise ConfigError(f"{wrong[0]}: {wrong[1]}")
+    name = config.product_name
+    if name is not None and name != "" and (name != name.strip() or len(name) > 60 or re.search(r"[\n?]", name)):
+        raise ConfigError(f"product_name: must be a name of 1 to 60 characters without spaces around it, '?' or a "
+                          f"line break, or \"\" for none; got {name[:80]!r}")
     for name in _POSITIVE_INTS:
         if getattr(config, name) < 1:
             raise ConfigError(f"{name}: must be >= 1, got {getattr(config, name)}")

@@ -12,6 +12,7 @@ at least `MIN_PAGE_SHARE` of their pages, and written the way they write it ("Fa
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter
@@ -24,7 +25,9 @@ from .raft_format import STOPWORDS
 from .records import Document, Query
 
 MIN_PAGE_SHARE = 0.4  # a product's own documentation names it on most pages; 0.4 leaves room for API pages
-MAX_COUNTED_PAGES = 5000  # enough pages to find a name most of them write, and a bound on the counts' memory
+# Enough to find a name most pages write, and a bound on the counts' memory: at most 2,000 pages of 2,000 words.
+MAX_COUNTED_PAGES = 2000
+MAX_PAGE_WORDS = 2000  # mid-sentence words read on a page
 FOLDER_LEVELS = 4  # folders above the corpus's common folder that may name it (`rich/docs/source`)
 
 # Folder names that say what a folder holds, not whose documentation it is.
@@ -36,13 +39,15 @@ GENERIC_FOLDERS = frozenset({
     "raw", "build", "dist", "out", "output", "tmp", "temp", "home", "user", "users", "usr", "share", "shared",
     "local", "opt", "var", "mnt", "srv", "work", "workspace", "project", "projects", "repo", "repos", "repository",
     "git", "code", "main", "master", "trunk", "notes", "downloads", "desktop", "static", "public", "assets", "test",
-    "tests", "fixtures",
+    "tests", "fixtures", "tutorial", "tutorials", "howto", "api", "cli", "sdk", "rest", "http", "server", "client",
+    "app", "apps", "quickstart", "faq", "latest", "stable",
 })
 
 # Title words that are never a product's name, however often the pages write them (besides `STOPWORDS`).
 _TITLE_WORDS = frozenset({
     "welcome", "documentation", "docs", "doc", "guide", "manual", "reference", "index", "introduction", "home",
-    "overview", "user", "handbook", "about",
+    "overview", "user", "handbook", "about", "tutorial", "tutorials", "api", "cli", "sdk", "rest", "http", "server",
+    "client", "app", "quickstart", "faq",
 })
 
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
@@ -51,10 +56,10 @@ _MID_SENTENCE_RE = re.compile(r"(?<=[a-z0-9,;)] )[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z
 _INLINE_CODE_RE = re.compile(r"`[^`\n]*`")
 _FRONT_PAGES = ("index", "_index", "readme")
 
-# Where a question already says where or with what ("... in stub files", "... with `yield`"), or goes on with a
-# clause the product's name would end ("Why didn't my job run while my laptop was asleep?").
-_PLACE_RE = re.compile(r"\s(?:in|inside|within|with|on|while|when|if|because|after|before|since|until|unless|once)\s",
-                       re.IGNORECASE)
+# What a question goes on with that the product's name would stack on or end: a place of its own ("... in stub
+# files", "... with `yield`"), a clause ("... while my laptop was asleep?") or a list ("...: A or B?").
+_GOES_ON_RE = re.compile(
+    r"\s(?:in|inside|within|with|on|while|when|if|because|after|before|since|until|unless|once)\s|:", re.IGNORECASE)
 _PREPOSITIONS = frozenset({"in", "on", "at", "to", "from", "for", "with", "about", "of", "by", "into", "up", "out"})
 # The words a question opens on that read as well after "In Flask, " in lower case.
 _OPENERS = frozenset({
@@ -88,13 +93,17 @@ class ProductNameCounter:
             yield doc
 
     def add(self, doc: Document) -> None:
-        if self.pages < self.max_pages:
-            self.pages += 1
-            words = Counter(_MID_SENTENCE_RE.findall(_prose(doc.text)))
-            for word in {w.lower() for w in words}:
-                self._pages_with[word] += 1
-            for form, n in words.items():
-                self._forms.setdefault(form.lower(), Counter())[form] += n
+        """Counts `doc` if it is one of the first `max_pages` (later pages change nothing, so a build cut
+        short by `max_queries` finds the same product once it has read as far)."""
+        if self.pages >= self.max_pages:
+            return
+        self.pages += 1
+        found = itertools.islice(_MID_SENTENCE_RE.finditer(_prose(doc.text)), MAX_PAGE_WORDS)
+        words = Counter(match.group() for match in found)
+        for word in {w.lower() for w in words}:
+            self._pages_with[word] += 1
+        for form, n in words.items():
+            self._forms.setdefault(form.lower(), Counter())[form] += n
         # a file's folder; a Hub dataset's name ("user/docs") is no folder
         folder = os.path.dirname(doc.source) if doc.source and os.path.isabs(doc.source) else None
         if folder is not None:
@@ -154,20 +163,26 @@ def scoped_question(question: str, product: str) -> str:
     `dependencies`?", "Where do I get packages from?" -> "In pip, where do I get packages from?".
     """
     body = question.rstrip()
-    if not body.endswith("?") or re.search(rf"(?<!\w){re.escape(product)}(?!\w)", body, re.IGNORECASE):
+    if not body.endswith("?") or not re.search(r"\w", body) or names(body, product):
         return question
     body = body[:-1].rstrip()
-    if not (_PLACE_RE.search(body) or body.rsplit(" ", 1)[-1].lower() in _PREPOSITIONS):
+    if not (_GOES_ON_RE.search(_INLINE_CODE_RE.sub("`", body)) or body.rsplit(" ", 1)[-1].lower() in _PREPOSITIONS):
         return f"{body} in {product}?"
     first, _, rest = body.partition(" ")
     return f"In {product}, {first.lower()} {rest}?" if first.lower() in _OPENERS and rest else question
+
+
+def names(question: str, product: str) -> bool:
+    """Whether `question` names `product`, in any case ("How do I install tidewave?"), also as part of a
+    package's name (`flask-sqlalchemy`, `flask_sqlalchemy`, "Jinja2")."""
+    return bool(re.search(rf"(?<![A-Za-z]){re.escape(product)}(?![A-Za-z])", question, re.IGNORECASE))
 
 
 def scope_queries(queries: Iterable[Query], product: str | None) -> list[Query]:
     """`queries` with their questions naming `product` (`scoped_question`); unchanged when it is None or ""."""
     if not product:
         return list(queries)
-    return [q if not q.question else _with_question(q, scoped_question(q.question, product)) for q in queries]
+    return [_with_question(q, scoped_question(q.question, product)) for q in queries]
 
 
 def unscoped_question(question: str, product: str) -> str | None:
@@ -178,8 +193,9 @@ def unscoped_question(question: str, product: str) -> str | None:
     name = re.escape(product)
     text = re.sub(rf"^(\W*)in {name},\s+(\w)", lambda m: m.group(1) + m.group(2).upper(), question, count=1,
                   flags=re.IGNORECASE)
-    text = re.sub(rf"\s+(?:in|with|for|using) {name}\s*(?=\?\s*$)", "", text, count=1, flags=re.IGNORECASE)
-    return text if text != question and text.strip(" ?") else None
+    # "in X" and "with X" place it; "support for X", "plugins for X" are about X ("Is there support?" asks nothing)
+    text = re.sub(rf"\s+(?:in|with) {name}\s*(?=\?\s*$)", "", text, count=1, flags=re.IGNORECASE)
+    return text if text != question and len(re.findall(r"\w+", text)) >= 3 else None
 
 
 def unscope_queries(queries: Iterable[Query], product: str | None) -> list[Query]:
@@ -193,7 +209,7 @@ def unscope_queries(queries: Iterable[Query], product: str | None) -> list[Query
 def _with_question(query: Query, question: str) -> Query:
     if question == query.question:
         return query
-    return replace(query, question=question, unscoped_question=query.unscoped_question or query.question)
+    return replace(query, question=question, unscoped_question=query.question)
 
 
 def _could_be_a_name(word: str) -> bool:
@@ -202,9 +218,13 @@ def _could_be_a_name(word: str) -> bool:
 
 
 def _prose(text: str) -> str:
-    for start, end in reversed(fenced_code_spans(text)):
-        text = text[:start] + "\n" + text[end:]
-    return _INLINE_CODE_RE.sub(" ", text)
+    """`text` without its code: fenced blocks, then inline code (in one pass over the pieces, linear in the text)."""
+    pieces, end = [], 0
+    for start, stop in fenced_code_spans(text):
+        pieces.append(text[end:start])
+        end = stop
+    pieces.append(text[end:])
+    return _INLINE_CODE_RE.sub(" ", "\n".join(pieces))
 
 
 def _common_folder(a: str, b: str) -> str:

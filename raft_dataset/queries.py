@@ -77,9 +77,12 @@ class OfflineQuestionGenerator:
 
     def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]:
         counter = ProductNameCounter()
-        queries = derive_queries(counter.observe(documents), index.spans(),
-                                 questions_per_section=self.questions_per_section,
+        observed = counter.observe(documents)
+        queries = derive_queries(observed, index.spans(), questions_per_section=self.questions_per_section,
                                  max_questions_per_doc=self.questions_per_doc, max_queries=self.max_queries)
+        if self.product_name is None:  # `max_queries` may have stopped early: the product is the same either way
+            for _ in itertools.islice(observed, max(0, counter.max_pages - counter.pages)):
+                pass
         product = counter.name() if self.product_name is None else self.product_name
         self.product_name_used = product or None
         return scope_queries(queries, product)

@@ -129,8 +129,10 @@ class Query:
         origin: Where it came from: "file", "heading", "sentence", "definition" or "llm".
         evidence: (start, end) offsets in the gold document of the text that answers the question
             (the body of the section a heading question came from), when known.
-        unscoped_question: The question before the product's name was added to it ("What are templates?"
-            for "What are templates in Flask?", `product.scoped_question`), or None when nothing was.
+        unscoped_question: What the question asks without the product it is placed in: a derived question
+            before the product's name was added ("What are templates?" for "What are templates in Flask?",
+            `product.scoped_question`), or a user's without it ("How do I add middleware?" for "How do I add
+            middleware in FastAPI?", `product.unscoped_question`); None when the question has no such words.
             Answers are matched against it: a name every question shares says nothing about which
             sentence answers one, and would pull answers towards sentences that name the product.
     """

@@ -39,7 +39,9 @@ def sample_problem(
         return "missing_oracle"
     problem = answer_problem(
         sample.output, sample.oracle.text,
-        question=sample.question, title=sample.oracle.title, reference_answer=sample.reference_answer,
+        # what the question asks: the product's name would raise the bar for an answer that only restates it
+        question=sample.unscoped_question or sample.question, title=sample.oracle.title,
+        reference_answer=sample.reference_answer,
     )
     if problem:
         return problem

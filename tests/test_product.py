@@ -82,9 +82,14 @@ def test_a_folder_may_name_a_product_written_in_lower_case(tmp_path):
     # nowhere to put it: after "with cron" it would stack, and "My" is no question word to put it before
     ("My jobs run twice with cron, why?", "My jobs run twice with cron, why?"),
     ("How do I use Flask extensions?", "How do I use Flask extensions?"),  # names it already
-    ("What are patterns for flask?", "What are patterns for flask?"),  # in any case
+    ("How do I use the `flask` command?", "How do I use the `flask` command?"),  # in any case inside code
     ("What is `flask-sqlalchemy`?", "What is `flask-sqlalchemy`?"),  # or as a part of a package name
     ("Flasks and bottles", "Flasks and bottles"),  # not a question
+    ("?", "?"),
+    ("Which one is better: A or B?", "In Flask, which one is better: A or B?"),  # not "A or B in Flask?"
+    ("What is `--app hello:app2`?", "What is `--app hello:app2` in Flask?"),  # a colon in code is no list
+    ("What is the flask_sqlalchemy session?", "What is the flask_sqlalchemy session?"),  # a package's name has it
+    ("How do I use it in Flask2?", "How do I use it in Flask2?"),
 ])
 def test_a_question_names_the_product(question, scoped):
     assert scoped_question(question, "Flask") == scoped
@@ -209,6 +214,8 @@ def test_a_question_with_the_product_in_front_keeps_its_form(question, form):
      "How do I use `Security` in decorator `dependencies`?"),
     ("How do I test an app with fastapi ?", "How do I test an app?"),
     ("What is FastAPI?", None),  # the product is what it asks about
+    ("Is there support for FastAPI?", None),  # and what it asks for: "Is there support?" asks nothing
+    ("Which editors have plugins for FastAPI?", None),
     ("How do I deploy FastAPI with Docker?", None),
     ("Is FastAPI fast?", None),
 ])
@@ -252,3 +259,30 @@ def test_only_the_first_pages_are_counted(tmp_path):
 
     assert name(3) == (3, None)
     assert name(100) == (9, "Quillmate")  # 4 pages of 9 write it
+
+
+def test_a_build_cut_short_finds_the_same_product():
+    # `max_queries` stops the questions early; the product still comes from the pages a full build counts
+    documents = list(read_corpus(str(EXAMPLE_CORPUS)))
+    questions = {}
+    for max_queries in (None, 3):
+        generator = OfflineQuestionGenerator(max_queries=max_queries)
+        questions[max_queries] = [q.question for q in generator.generate(iter(documents), _Spans(documents))]
+        assert generator.product_name_used == "Tidepool"
+    assert questions[3] == questions[None][:3]  # the same N every time
+
+
+def test_code_is_no_prose_however_many_fences():
+    from raft_dataset.product import _prose
+
+    text = "With Quillmate you edit.\n\n" + "```\nQuillmate = 1\n```\n\n" * 3 + "Quillmate saves it.\n"
+    assert _prose(text).split() == ["With", "Quillmate", "you", "edit.", "Quillmate", "saves", "it."]
+    assert "x" not in _prose("Use `x` here.")
+
+
+@pytest.mark.parametrize("name", ["  Flask", "Flask?", "Flask\nPro", "x" * 61])
+def test_a_bad_product_name_is_a_config_error(name):
+    from raft_dataset.config import ConfigError, RaftDatasetConfig, validate_config
+
+    with pytest.raises(ConfigError, match="product_name"):
+        validate_config(RaftDatasetConfig(corpus="docs", product_name=name))

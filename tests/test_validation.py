@@ -42,6 +42,9 @@ def test_generated_sample_passes():
 @pytest.mark.parametrize("changes, reason", [
     ({"output": _output("Can I delete the system Python?")}, "answer_restates_question"),
     ({"output": _output("System Python")}, "answer_restates_question"),  # the title's last part
+    # judged against what is asked: the product's name added to the question is no term the answer must cover
+    ({"question": "Can I delete the system Python in Tidepool?", "unscoped_question": QUESTION,
+      "output": _output("Delete the system Python.")}, "answer_restates_question"),
     ({"output": _output("| VGA | 640 x 480 |", quote="| VGA | 640 x 480 |")}, "answer_not_a_sentence"),
     ({"output": _output("No.")}, "answer_not_a_sentence"),
     ({"output": _output("No, see [the FAQ](faq.md).")}, "markup_in_output"),

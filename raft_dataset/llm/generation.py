@@ -315,7 +315,7 @@ class LLMAnswerGenerator:
         if isinstance(result, Failure):
             return None, f"request_failed:{result.reason}"
         output = with_reference(result.text.strip(), request.reference_answer)
-        problem = answer_problem(output, request.oracle.text, question=request.question, title=request.oracle.title,
+        problem = answer_problem(output, request.oracle.text, question=request.asked, title=request.oracle.title,
                                  reference_answer=request.reference_answer)
         if problem is None and not extract_quotes(output):
             problem = "no_quote"  # a refusal: the format allows it, but the model was shown the oracle
