@@ -383,6 +383,17 @@ def fenced_code_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def without_fenced_code(text: str) -> str:
+    """`text` with its fenced code blocks blanked out: the same length and lines, so offsets stay valid. One pass
+    over the pieces, linear however many fences the text has."""
+    pieces, end = [], 0
+    for start, stop in fenced_code_spans(text):
+        pieces += [text[end:start], re.sub(r"[^\n]", " ", text[start:stop])]
+        end = stop
+    pieces.append(text[end:])
+    return "".join(pieces)
+
+
 def _map_prose(text: str, func: Callable[[str], str]) -> str:
     """Apply `func` to the parts of `text` outside fenced code blocks."""
     out: list[str] = []

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import lemminflect
 
 from .chunking import trim_span
-from .markup import INCLUDED_FILE_NOTE_RE, fenced_code_spans
+from .markup import INCLUDED_FILE_NOTE_RE, without_fenced_code
 from .raft_format import STOPWORDS
 from .records import Document, Heading, Query
 from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, PACKAGE_KINDS, VALUE_KINDS
@@ -549,7 +549,7 @@ class _WordUse:
 
     def __init__(self, text: str = "", *, prose: str | None = None):
         if prose is None:
-            prose = _without_code(text) if text else ""
+            prose = without_fenced_code(text) if text else ""
         self._words = _PROSE_WORD_RE.findall(prose)
         self._positions: dict[str, list[int]] | None = None
         self._uses: dict[str, _Uses] = {}
@@ -1427,7 +1427,7 @@ _NOTE_RE = re.compile(r"^(?:(?:Added|Changed|Deprecated|New|Removed) (?:in|since
 
 def _prose_paragraphs(body: str) -> Iterator[str]:
     """A section's prose paragraphs, each on one line, code and notes ("Added in version 2.4.") left out."""
-    for paragraph in _without_code(body).strip().split("\n\n"):
+    for paragraph in without_fenced_code(body).strip().split("\n\n"):
         paragraph = paragraph.strip().replace("\n", " ")
         if paragraph and not _NOTE_RE.match(paragraph):
             yield paragraph
@@ -1617,13 +1617,6 @@ _LIST_MARKER_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _QA_PREFIX_RE = re.compile(r"^(?:\*\*|__)?(?:Q|Question)\s*[:.]\s*", re.IGNORECASE)
 
 
-def _without_code(text: str) -> str:
-    """`text` with fenced code blocks blanked out (same length, so offsets stay valid)."""
-    for start, end in fenced_code_spans(text):
-        text = text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
-    return text
-
-
 _QUOTED_WORDS_RE = re.compile(r"\s*>\s*[\"\u201c]")  # a blockquote that opens with a quotation mark
 
 
@@ -1632,7 +1625,7 @@ def _question_spans(text: str) -> list[tuple[str, int, int, bool]]:
 
     `standalone` is true when the question is a paragraph (or list item) of its own: an FAQ entry.
     """
-    prose = _without_code(text)
+    prose = without_fenced_code(text)
     found = []
     for block in re.finditer(r"[^\n]+(?:\n(?![ \t]*(?:[-*+]|\d+[.)])\s)[^\n]+)*", prose):
         para = block.group(0)
@@ -1705,7 +1698,7 @@ _LOWER_WORD_RE = re.compile(r"(?<![\w./-])[a-z]+(?![\w/-]|\.\w)")
 
 def _prose(text: str) -> str:
     """The text without code: fences and `inline` code blanked out."""
-    return _INLINE_CODE_RE.sub(" ", _without_code(text))
+    return _INLINE_CODE_RE.sub(" ", without_fenced_code(text))
 
 
 def proper_nouns(text: str) -> frozenset[str]:
@@ -1937,7 +1930,7 @@ _MIN_PROSE_WORDS = 8
 
 def _prose_words(text: str) -> int:
     """Words of prose: outside code fences, table rows and the notes that stand for included files."""
-    prose = INCLUDED_FILE_NOTE_RE.sub("", _without_code(text))
+    prose = INCLUDED_FILE_NOTE_RE.sub("", without_fenced_code(text))
     lines = [ln for ln in prose.splitlines() if ln.strip() and not ln.lstrip().startswith("|")]
     return len(_WORD_RE.findall(" ".join(lines)))
 
@@ -1946,7 +1939,7 @@ def _is_index_page(doc: Document) -> bool:
     title = _normal(doc.title)
     if title in _INDEX_TITLES:
         return True
-    prose = _without_code(doc.text)
+    prose = without_fenced_code(doc.text)
     lines = [ln.strip() for ln in prose.splitlines() if ln.strip()]
     if len(lines) < 5:
         return False
@@ -2081,7 +2074,7 @@ def derive_queries(
         spans = chunk_spans.get(doc.doc_id)
         if not spans or _is_index_page(doc):
             continue
-        unfenced = _without_code(doc.text)  # fences out once: names leave inline code out too (`_prose`), usage not
+        unfenced = without_fenced_code(doc.text)  # fences out once: names leave inline code out too (`_prose`), usage not
         page_case = _CaseCounts(_INLINE_CODE_RE.sub(" ", unfenced))
         keep = page_case.names | corpus_case.merge(page_case.capitalised, page_case.lower).names
         lower_words = frozenset(page_case.lower)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import PurePath, PurePosixPath
 
-from .markup import fenced_code_spans
+from .markup import without_fenced_code
 from .raft_format import STOPWORDS
 from .records import Document, Query
 
@@ -218,13 +218,8 @@ def _could_be_a_name(word: str) -> bool:
 
 
 def _prose(text: str) -> str:
-    """`text` without its code: fenced blocks, then inline code (in one pass over the pieces, linear in the text)."""
-    pieces, end = [], 0
-    for start, stop in fenced_code_spans(text):
-        pieces.append(text[end:start])
-        end = stop
-    pieces.append(text[end:])
-    return _INLINE_CODE_RE.sub(" ", "\n".join(pieces))
+    """`text` without its code: fenced blocks and inline code blanked out."""
+    return _INLINE_CODE_RE.sub(" ", without_fenced_code(text))
 
 
 def _common_folder(a: str, b: str) -> str:
