@@ -86,8 +86,7 @@ def choose_oracle(query: Query, ranked_rows: np.ndarray, index: ChunkIndex, retr
             return None
         if query.answer:
             return OracleChoice(best_supporting_row(query, rows.tolist(), index), REFERENCE_ANSWER)
-        asked = query.unscoped_question or query.question
-        return OracleChoice(int(rows[np.argmax(retriever.similarity(asked, rows.tolist()))]), GOLD_DOCUMENT)
+        return OracleChoice(int(rows[np.argmax(retriever.similarity(query.asked, rows.tolist()))]), GOLD_DOCUMENT)
     candidates = [int(r) for r in ranked_rows[:ANSWER_CANDIDATES] if r >= 0]
     if not candidates:
         return None
@@ -100,7 +99,7 @@ def best_supporting_row(query: Query, rows: Sequence[int], index: ChunkIndex) ->
     """The row that best supports the question's reference answer: the share of the answer's words it
     holds, plus the embedding similarity of question-and-answer to it (ties: the first row)."""
     chunks = list(index.chunks(rows))
-    asked = index.embed_queries([f"{query.unscoped_question or query.question} {query.answer}"])[0]
+    asked = index.embed_queries([f"{query.asked} {query.answer}"])[0]
     similarity = index.embeddings(rows) @ asked
     support = [answer_coverage(query.answer, f"{c.title}\n{c.text}") + 0.5 * float(s) for c, s in zip(chunks, similarity)]
     return int(rows[int(np.argmax(support))])

@@ -27,6 +27,7 @@ from .corpus import read_corpus, read_hf_dataset
 from .encoding import EmbeddingCache, Encoder, default_embedding_cache_path
 from .index import ChunkIndex
 from .oracle import REFERENCE_ANSWER, TOP_HIT, DistractorGuard, OracleScorer, choose_oracle
+from .product import ProductNameCounter, name_product
 from .prompt import render_prompt, user_turn
 from .quality import QualityReport, quality_report
 from .queries import OfflineQuestionGenerator, QueryFile, QuestionGenerator
@@ -117,8 +118,7 @@ def _build(config: RaftDatasetConfig, executor: ExitStack, corpus_files, questio
 
     with _llm_client(config, show_progress) as llm_client:
         question_generator = question_generator or default_question_generator(config, llm_client)
-        queries = question_generator.generate(load_documents(config, corpus_files, BuildReport()), index)[: config.max_queries]
-        product_name = getattr(question_generator, "product_name_used", None)  # only offline questions name it
+        queries, product_name = generate_queries(config, corpus_files, question_generator, index)
         report.count("queries", len(queries))
         _check_enough_queries(config, queries, llm_client)
         timer.lap("queries")
@@ -258,13 +258,29 @@ class _ChunkQuestions:
 def default_question_generator(config: RaftDatasetConfig, llm_client) -> QuestionGenerator:
     """The user's queries file, else LLM-written or offline-derived questions."""
     if config.queries:
-        return QueryFile(config.queries, product_name=config.product_name)
+        return QueryFile(config.queries)
     if config.question_generator == "llm":
         from .llm.generation import LLMQuestionGenerator
 
         return _ChunkQuestions(LLMQuestionGenerator(llm_client, llm_client.config))
-    return OfflineQuestionGenerator(config.questions_per_section, config.questions_per_doc, config.max_queries,
-                                    product_name=config.product_name)
+    return OfflineQuestionGenerator(config.questions_per_section, config.questions_per_doc, config.max_queries)
+
+
+def generate_queries(
+    config: RaftDatasetConfig, corpus_files, question_generator: QuestionGenerator, index: ChunkIndex,
+) -> tuple[list[Query], str | None]:
+    """The build's questions, and the product they name (`product.name_product`), if any.
+
+    The product is counted in the documents as the generator reads them, and in those it does not read, up
+    to the counter's cap (`ProductNameCounter.resolve`): one pass for the offline questions.
+    """
+    counter = ProductNameCounter()
+    documents = iter(load_documents(config, corpus_files, BuildReport()))
+    queries = question_generator.generate(counter.observe(documents), index)[: config.max_queries]
+    if all(q.origin == "llm" for q in queries):
+        return queries, None  # an LLM's questions stay as written
+    product = counter.resolve(config.product_name, documents)
+    return name_product(queries, product), product
 
 
 def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query], llm_client=None) -> None:
@@ -312,13 +328,13 @@ def draft_samples(
 ) -> list[Sample]:
     """Oracle, retrieval ranking and context of every query: samples still without an answer.
 
-    Retrieval ranks chunks for what a question asks (`Query.unscoped_question`): the product's name that
+    Retrieval ranks chunks for what a question asks (`Query.asked`): the product's name that
     derived questions carry favours the pages that name the product most, not the question's topic
     (FastAPI's oracles at rank 1: 50% for the unscoped questions, 38% with "in FastAPI").
     """
     if not queries:
         return []
-    asked = [q.unscoped_question or q.question for q in queries]
+    asked = [q.asked for q in queries]
     _, ranked = retriever.search(asked, config.retrieval_depth)
     scorer = oracle_scorer(config, retriever, index)
     guard = DistractorGuard(config.max_distractor_similarity, config.oracle_score_margin, config.min_reference_coverage)
@@ -401,10 +417,10 @@ def drop_near_duplicate_questions(
     config: RaftDatasetConfig, index: ChunkIndex, samples: list[Sample], report: BuildReport
 ) -> list[Sample]:
     """Samples whose question does not repeat an earlier one: dropped before answers are paid for. Questions
-    are compared without the product's name (`Sample.unscoped_question`), which they all share."""
+    are compared without the product's name (`Sample.asked`), which they all share."""
     if not samples:
         return samples
-    questions = [s.unscoped_question or s.question for s in samples]
+    questions = [s.asked for s in samples]
     duplicate = near_duplicate_mask(index.embed_queries(questions), config.near_duplicate_threshold)
     if duplicate.any():
         report.drop(SAMPLES, "near_duplicate_question", int(duplicate.sum()))

@@ -75,7 +75,8 @@ class ProductNameCounter:
     notes the folders the documents come from and the title of the corpus's front page.
 
     Args:
-        max_pages: Pages whose words are counted; later ones only add their folder and title.
+        max_pages: Pages counted; later ones change nothing, so a build that stops reading early (`max_queries`)
+            finds the same product once it has read on as far (`resolve`).
     """
 
     def __init__(self, max_pages: int = MAX_COUNTED_PAGES) -> None:
@@ -93,8 +94,7 @@ class ProductNameCounter:
             yield doc
 
     def add(self, doc: Document) -> None:
-        """Counts `doc` if it is one of the first `max_pages` (later pages change nothing, so a build cut
-        short by `max_queries` finds the same product once it has read as far)."""
+        """Counts `doc` if it is one of the first `max_pages`."""
         if self.pages >= self.max_pages:
             return
         self.pages += 1
@@ -113,6 +113,16 @@ class ProductNameCounter:
             depth = len(doc_path.parts)
             if self._front_page is None or depth < self._front_page[0]:
                 self._front_page = (depth, doc.title)
+
+    def resolve(self, product_name: str | None, unread: Iterable[Document] = ()) -> str | None:
+        """The product a build names: `product_name` when it is set ("" names none), else the one counted
+        (`name`), after counting `unread` on up to `max_pages`: the documents a question generator did not read,
+        as it stopped early or reads chunks instead."""
+        if product_name is not None:
+            return product_name or None
+        for doc in itertools.islice(unread, max(0, self.max_pages - self.pages)):
+            self.add(doc)
+        return self.name()
 
     def name(self) -> str | None:
         """The product's name as the pages write it, or None when no candidate is named on enough pages."""
@@ -178,13 +188,6 @@ def names(question: str, product: str) -> bool:
     return bool(re.search(rf"(?<![A-Za-z]){re.escape(product)}(?![A-Za-z])", question, re.IGNORECASE))
 
 
-def scope_queries(queries: Iterable[Query], product: str | None) -> list[Query]:
-    """`queries` with their questions naming `product` (`scoped_question`); unchanged when it is None or ""."""
-    if not product:
-        return list(queries)
-    return [_with_question(q, scoped_question(q.question, product)) for q in queries]
-
-
 def unscoped_question(question: str, product: str) -> str | None:
     """`question` without the words that place it in `product`, or None when it has none: "How do I add
     middleware in FastAPI?" -> "How do I add middleware?", "In FastAPI, how do I ...?" -> "How do I ...?".
@@ -198,12 +201,24 @@ def unscoped_question(question: str, product: str) -> str | None:
     return text if text != question and len(re.findall(r"\w+", text)) >= 3 else None
 
 
-def unscope_queries(queries: Iterable[Query], product: str | None) -> list[Query]:
-    """The user's `queries`, each with `unscoped_question` set where it names `product` as its place
-    (`unscoped_question`); unchanged when `product` is None or ""."""
+def name_product(queries: Iterable[Query], product: str | None) -> list[Query]:
+    """`queries` with `product` named where they ask about it: a derived question names it where it does not
+    (`scoped_question`, what it asks kept as `Query.unscoped_question`); a user's question (origin "file") is
+    shown as written, and asks without the product where it names it as its place (`unscoped_question`). An
+    LLM's question is left as written: the answers to it are cached by their prompt. Unchanged when `product`
+    is None or ""."""
     if not product:
         return list(queries)
-    return [replace(q, unscoped_question=u) if (u := unscoped_question(q.question, product)) else q for q in queries]
+    return [_named(q, product) for q in queries]
+
+
+def _named(query: Query, product: str) -> Query:
+    if query.origin == "llm":
+        return query
+    if query.origin == "file":
+        asked = unscoped_question(query.question, product)
+        return replace(query, unscoped_question=asked) if asked else query
+    return _with_question(query, scoped_question(query.question, product))
 
 
 def _with_question(query: Query, question: str) -> Query:

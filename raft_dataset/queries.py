@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -11,7 +10,6 @@ from typing import Protocol
 from .index import ChunkIndex
 from .jsonl import iter_json_objects
 from .offline_questions import derive_queries
-from .product import MAX_COUNTED_PAGES, ProductNameCounter, scope_queries, unscope_queries
 from .records import Document, Query
 
 
@@ -32,25 +30,13 @@ class QueryFile:
 
     Args:
         path: The queries file.
-        product_name: The product the corpus documents. A question that names it as its place ("How do I add
-            middleware in FastAPI?") is ranked and answered without those words (`Query.unscoped_question`),
-            as they favour the pages that name the product most; it is shown as written. None finds the
-            product in the first `product.MAX_COUNTED_PAGES` documents (`product.ProductNameCounter`), "" never.
     """
 
-    def __init__(self, path: str | Path, product_name: str | None = None) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = path
-        self.product_name = product_name
 
     def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]:
-        queries = read_queries(self.path)
-        product = self.product_name
-        if product is None:
-            counter = ProductNameCounter()
-            for _ in counter.observe(itertools.islice(documents, MAX_COUNTED_PAGES)):
-                pass
-            product = counter.name()
-        return unscope_queries(queries, product)
+        return read_queries(self.path)
 
 
 class OfflineQuestionGenerator:
@@ -62,30 +48,17 @@ class OfflineQuestionGenerator:
         questions_per_doc: Most questions from one document (question headings and glossary entries
             aside); None for no cap.
         max_queries: Stop after this many (the first of the full list); None reads every document.
-        product_name: The product named in questions that do not name it (`product.scoped_question`);
-            None finds it in the documents read (`product.ProductNameCounter`), "" names none. After
-            `generate`, `product_name_used` holds the name the questions got, or None.
     """
 
     def __init__(self, questions_per_section: int = 1, questions_per_doc: int | None = None,
-                 max_queries: int | None = None, product_name: str | None = None) -> None:
+                 max_queries: int | None = None) -> None:
         self.questions_per_section = questions_per_section
         self.questions_per_doc = questions_per_doc
         self.max_queries = max_queries
-        self.product_name = product_name
-        self.product_name_used: str | None = None
 
     def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]:
-        counter = ProductNameCounter()
-        observed = counter.observe(documents)
-        queries = derive_queries(observed, index.spans(), questions_per_section=self.questions_per_section,
-                                 max_questions_per_doc=self.questions_per_doc, max_queries=self.max_queries)
-        if self.product_name is None:  # `max_queries` may have stopped early: the product is the same either way
-            for _ in itertools.islice(observed, max(0, counter.max_pages - counter.pages)):
-                pass
-        product = counter.name() if self.product_name is None else self.product_name
-        self.product_name_used = product or None
-        return scope_queries(queries, product)
+        return derive_queries(documents, index.spans(), questions_per_section=self.questions_per_section,
+                              max_questions_per_doc=self.questions_per_doc, max_queries=self.max_queries)
 
 
 class QueryFileError(ValueError):

@@ -145,6 +145,12 @@ class Query:
     evidence: tuple[int, int] | None = None
     unscoped_question: str | None = None
 
+    @property
+    def asked(self) -> str:
+        """What the question asks, the product it is placed in aside: `unscoped_question`, else `question`.
+        Retrieval, answers and their checks read this."""
+        return self.unscoped_question or self.question
+
 
 def _column(feature: Any = None, export: bool = True) -> dict:
     return {"feature": feature, "export": export}
@@ -238,6 +244,12 @@ class Sample:
     context: list[Chunk] = field(default_factory=list, repr=False, metadata=_column(export=False))
     evidence: tuple[int, int] | None = field(default=None, repr=False, metadata=_column(export=False))
     unscoped_question: str | None = field(default=None, repr=False, metadata=_column(export=False))
+
+    @property
+    def asked(self) -> str:
+        """What the question asks, the product it is placed in aside: `unscoped_question`, else `question`.
+        Retrieval, answers and their checks read this."""
+        return self.unscoped_question or self.question
 
     def to_row(self) -> dict[str, Any]:
         """The exported columns as a dict, in `SAMPLE_FEATURES` order."""

@@ -40,7 +40,7 @@ def sample_problem(
     problem = answer_problem(
         sample.output, sample.oracle.text,
         # what the question asks: the product's name would raise the bar for an answer that only restates it
-        question=sample.unscoped_question or sample.question, title=sample.oracle.title,
+        question=sample.asked, title=sample.oracle.title,
         reference_answer=sample.reference_answer,
     )
     if problem:

@@ -104,6 +104,27 @@ def test_choose_oracle_says_how(index):
     assert (choice.row, choice.how) == (5, REFERENCE_ANSWER)
 
 
+def test_the_oracle_is_chosen_for_what_the_question_asks():
+    # The product's name is in every question and on many pages: in the gold document, a chunk that says
+    # "Quillmate" thrice would win over the one about themes if the name were ranked with the question.
+    from raft_dataset.index import ChunkIndex
+    from raft_dataset.records import Chunk
+
+    texts = ["Quillmate Quillmate Quillmate settings.", "Pick a theme under settings."]
+    chunks = [Chunk(f"c{i}", "guide.md", "", t, 0, len(t), 5) for i, t in enumerate(texts)]
+    index = ChunkIndex.build(chunks, HashingEncoder(dimension=4096), cache=None, show_progress_bar=False)
+    dense = DenseRetriever()
+    dense.fit(index)
+    question = "How do I change the theme in Quillmate?"
+    for answer, how in ((None, GOLD_DOCUMENT), ("Settings.", REFERENCE_ANSWER)):  # the answer is in both chunks
+        asked = Query(question, answer=answer, doc_id="guide.md", unscoped_question="How do I change the theme?")
+        ranked = dense.search([asked.asked], 2)[1][0]
+        assert (choose_oracle(asked, ranked, index, dense).row, choose_oracle(asked, ranked, index, dense).how) == (
+            1, how)
+        as_written = Query(question, answer=answer, doc_id="guide.md")
+        assert choose_oracle(as_written, ranked, index, dense).row == 0
+
+
 def test_scorer_shares_the_hybrid_retrievers_fitted_parts(index):
     hybrid = HybridRetriever(DenseRetriever(), BM25Retriever(cache_dir=""), weights=(2, 1))
     scorer = OracleScorer.for_retriever(hybrid)

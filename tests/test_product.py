@@ -9,7 +9,7 @@ from conftest import EXAMPLE_CORPUS, SHARED, needs
 
 from raft_dataset.answers import AnswerRequest, ExtractiveAnswerGenerator
 from raft_dataset.corpus import read_corpus
-from raft_dataset.product import ProductNameCounter, scope_queries, scoped_question
+from raft_dataset.product import ProductNameCounter, name_product, scoped_question
 from raft_dataset.queries import OfflineQuestionGenerator
 from raft_dataset.records import Chunk, Query
 
@@ -95,16 +95,24 @@ def test_a_question_names_the_product(question, scoped):
     assert scoped_question(question, "Flask") == scoped
 
 
-def test_scoping_keeps_the_rest_of_a_query():
+def test_naming_the_product_keeps_the_rest_of_a_query():
     query = Query(question="What are signals?", doc_id="signals.rst", chunk_id="signals.rst#0", origin="heading",
                   evidence=(10, 90))
-    (scoped,) = scope_queries([query], "Flask")
+    (scoped,) = name_product([query], "Flask")
     assert scoped.question == "What are signals in Flask?"
     assert scoped.unscoped_question == "What are signals?"
     assert (scoped.doc_id, scoped.chunk_id, scoped.origin, scoped.evidence) == ("signals.rst", "signals.rst#0",
                                                                                  "heading", (10, 90))
-    assert scope_queries([query], "") == [query]
-    assert scope_queries([query], None) == [query]
+    assert name_product([query], "") == [query]
+    assert name_product([query], None) == [query]
+
+
+def test_a_users_and_an_llms_questions_are_shown_as_written():
+    users = Query("How do I add signals in Flask?", origin="file")
+    llms = Query("How do I add signals in Flask?", origin="llm")
+    plain = Query("What are signals?", origin="file")
+    assert name_product([users, llms, plain], "Flask") == [
+        Query("How do I add signals in Flask?", origin="file", unscoped_question="How do I add signals?"), llms, plain]
 
 
 class _Spans:
@@ -117,6 +125,17 @@ class _Spans:
         return self._spans
 
 
+def generated(corpus, generator, product_name=None, max_queries=None):
+    """A build's questions from `generator` and the product they name (`pipeline.generate_queries`)."""
+    from raft_dataset.config import RaftDatasetConfig
+    from raft_dataset.pipeline import generate_queries
+
+    config = RaftDatasetConfig(corpus=str(corpus), product_name=product_name, max_queries=max_queries)
+    documents = list(read_corpus(str(corpus)))
+    queries, product = generate_queries(config, None, generator, _Spans(documents))
+    return [q.question for q in queries], product
+
+
 def test_offline_questions_name_the_product_found_or_given(tmp_path):
     pages = {"index.md": "# Welcome to Quillmate\n\nThis is the manual of Quillmate, an editor.\n"}
     pages |= {
@@ -124,21 +143,17 @@ def test_offline_questions_name_the_product_found_or_given(tmp_path):
         "plugins.md": "# Installing plugins\n\nRun the install command, and Quillmate fetches the plugin for you.\n",
     }
     corpus = write_pages(tmp_path / "docs", pages)
-    documents = list(read_corpus(str(corpus)))
-    index = _Spans(documents)
 
-    found = OfflineQuestionGenerator()
-    questions = [q.question for q in found.generate(documents, index)]
-    assert "What are themes in Quillmate?" in questions
-    assert "How do I install plugins in Quillmate?" in questions
-    assert found.product_name_used == "Quillmate"
+    questions, product = generated(corpus, OfflineQuestionGenerator())
+    assert {"What are themes in Quillmate?", "How do I install plugins in Quillmate?"} <= set(questions)
+    assert product == "Quillmate"
 
-    unscoped = OfflineQuestionGenerator(product_name="")
-    assert {"What are themes?", "How do I install plugins?"} <= {q.question for q in unscoped.generate(documents, index)}
-    assert unscoped.product_name_used is None
+    questions, product = generated(corpus, OfflineQuestionGenerator(), product_name="")
+    assert {"What are themes?", "How do I install plugins?"} <= set(questions)
+    assert product is None
 
-    given = OfflineQuestionGenerator(product_name="Quillmate Pro")
-    assert "What are themes in Quillmate Pro?" in [q.question for q in given.generate(documents, index)]
+    questions, product = generated(corpus, OfflineQuestionGenerator(), product_name="Quillmate Pro")
+    assert "What are themes in Quillmate Pro?" in questions and product == "Quillmate Pro"
 
 
 def test_answers_are_matched_against_what_the_question_asks():
@@ -228,6 +243,8 @@ def test_a_users_question_without_its_place(question, unscoped):
 
 
 def test_a_queries_file_is_ranked_without_the_product(tmp_path):
+    from raft_dataset.config import RaftDatasetConfig
+    from raft_dataset.pipeline import generate_queries
     from raft_dataset.queries import QueryFile
 
     corpus = write_pages(tmp_path / "docs", {
@@ -238,11 +255,15 @@ def test_a_queries_file_is_ranked_without_the_product(tmp_path):
     queries_file.write_text('{"question": "How do I change the theme in Quillmate?"}\n{"question": "What is Quillmate?"}\n',
                             encoding="utf-8")
     documents = list(read_corpus(str(corpus)))
-    found = QueryFile(queries_file).generate(documents, _Spans(documents))
-    assert [(q.question, q.unscoped_question) for q in found] == [
-        ("How do I change the theme in Quillmate?", "How do I change the theme?"), ("What is Quillmate?", None)]
-    unscoped = QueryFile(queries_file, product_name="").generate(documents, _Spans(documents))
-    assert [q.unscoped_question for q in unscoped] == [None, None]
+
+    def asked(product_name):
+        config = RaftDatasetConfig(corpus=str(corpus), queries=str(queries_file), product_name=product_name)
+        queries, _ = generate_queries(config, None, QueryFile(queries_file), _Spans(documents))
+        return [(q.question, q.unscoped_question) for q in queries]
+
+    assert asked(None) == [("How do I change the theme in Quillmate?", "How do I change the theme?"),
+                           ("What is Quillmate?", None)]
+    assert asked("") == [("How do I change the theme in Quillmate?", None), ("What is Quillmate?", None)]
 
 
 def test_only_the_first_pages_are_counted(tmp_path):
@@ -263,13 +284,12 @@ def test_only_the_first_pages_are_counted(tmp_path):
 
 def test_a_build_cut_short_finds_the_same_product():
     # `max_queries` stops the questions early; the product still comes from the pages a full build counts
-    documents = list(read_corpus(str(EXAMPLE_CORPUS)))
     questions = {}
-    for max_queries in (None, 3):
+    for max_queries in (None, 5):
         generator = OfflineQuestionGenerator(max_queries=max_queries)
-        questions[max_queries] = [q.question for q in generator.generate(iter(documents), _Spans(documents))]
-        assert generator.product_name_used == "Tidepool"
-    assert questions[3] == questions[None][:3]  # the same N every time
+        questions[max_queries], product = generated(EXAMPLE_CORPUS, generator, max_queries=max_queries)
+        assert product == "Tidepool"
+    assert questions[5] == questions[None][:5]  # the same N every time
 
 
 def test_code_is_no_prose_however_many_fences():

@@ -212,3 +212,26 @@ def test_a_document_span_in_a_chunk():
     assert chunk.text_span((90, 120)) == (6, 26)  # starts before the chunk: from the chunk's start, after the line
     assert chunk.text_span((110, 200)) == (16, 46)  # ends after it: to its end
     assert chunk.text_span((0, 100)) is None and chunk.text_span((140, 150)) is None
+
+
+class _RecordingJudge:
+    """The real judge, keeping what each request asks."""
+
+    def __init__(self, judge) -> None:
+        self.judge = judge
+        self.asked: list[str] = []
+
+    def generate(self, requests):
+        self.asked += [r.asked for r in requests]
+        return self.judge.generate(requests)
+
+
+def test_the_judge_is_asked_without_the_products_name(built, encoder):
+    index, queries = built
+    bind = queries["How do I bind to external addresses?"]
+    named = dataclasses.replace(bind, question="In Tidepool, how do I bind to external addresses?",
+                                unscoped_question=bind.question)
+    judge = _RecordingJudge(_judge(encoder))
+    moved, n = SectionOracle(judge).run([named], index)
+    assert judge.asked == [bind.question, bind.question]  # the first chunk, then the second that answers
+    assert n == 1 and moved[0].chunk_id == index.spans()["deploying.md"][1][2]

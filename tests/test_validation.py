@@ -82,3 +82,21 @@ def test_near_duplicate_questions_are_dropped_greedily_in_order():
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     assert near_duplicate_mask(vectors, 0.95).tolist() == [False] * 5 + [True, True]
     assert not near_duplicate_mask(vectors, 1.01).any()
+
+
+def test_near_duplicates_are_judged_on_what_the_questions_ask():
+    # "What are themes in Quillmate Pro Editor Suite?" and "What are plugins in ..." share 7 words of 8 (cosine
+    # 0.875 with bag-of-words vectors); what they ask, "What are themes?" and "What are plugins?", 2 of 3.
+    from raft_dataset.config import RaftDatasetConfig
+    from raft_dataset.index import ChunkIndex
+    from raft_dataset.pipeline import drop_near_duplicate_questions
+    from raft_dataset.report import BuildReport
+    from tests.fake_encoder import HashingEncoder
+
+    index = ChunkIndex.build([ORACLE], HashingEncoder(dimension=4096), cache=None, show_progress_bar=False)
+    config = RaftDatasetConfig(corpus="docs", near_duplicate_threshold=0.8)
+    named = [_sample("", question=f"What are {topic} in Quillmate Pro Editor Suite?", unscoped_question=f"What are {topic}?")
+             for topic in ("themes", "plugins")]
+    assert drop_near_duplicate_questions(config, index, named, BuildReport()) == named
+    as_written = [dataclasses.replace(s, unscoped_question=None) for s in named]
+    assert drop_near_duplicate_questions(config, index, as_written, BuildReport()) == as_written[:1]
