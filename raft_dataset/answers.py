@@ -663,8 +663,9 @@ def select_quotes(
                 and _opens_deictic(oracle_text, sentences[a])}
     form = question_form(question)
     why = form == "why"
-    # What a how-question's code line must name: its words but the question's own ("how", "do", "I", "use").
-    code_terms = frozenset(_stems(question)) - _NOT_CODE_TERMS if form == "how" else frozenset()
+    # What the code line a how- or what-question's answer states must name: its words but the question's own ("how",
+    # "do", "I", "use"): `r.status_code` for "What are response status codes?".
+    code_terms = frozenset(_stems(question)) - _NOT_CODE_TERMS if form in ("how", "other") else frozenset()
     both = _both_actions(question)
     for anchor in sorted(groups, key=lambda a: (a in dangling, ranked.index(a))):
         group = groups[anchor]
@@ -681,19 +682,22 @@ def select_quotes(
             continue  # "This example adds the same command, ...", "That function is what ...": about code not quoted
         anchor_body = oracle_text[sentences[quoted].start : sentences[quoted].body_end]
         defines = anchor == for_heading or bool(subject_stems) and _names(subject_stems, anchor_body) == "opens"
-        statement = _statement(oracle_text, sentences, group, quoted, defines, why=why, how=form == "how",
+        # a how-answer's last sentence that tells the way takes the short code after it, which carries the way out
+        shown = _with_its_code(question, oracle_text, sentences, group) if form == "how" else sentences
+        statement = _statement(oracle_text, shown, group, quoted, defines, why=why, how=form == "how",
                                terms=code_terms)
         other = _other_half(oracle_text, sentences, in_evidence or ok, group, both, statement)
         if other is not None:  # "How do I set and disable timeouts?": the half the statement left out
             said = _sentence_statement(oracle_text, sentences[other], code_terms)
             statement = _standalone(f"{statement} {said}" if other > anchor else f"{said} {statement}")
             group = sorted({*group, other})
+            shown = _with_its_code(question, oracle_text, sentences, group) if form == "how" else sentences
         answer = _with_its_subject(question, _as_definition(question, statement))
         if _says_something_else(question, form, subject_stems, answer):
             continue
         if anchor == for_heading:
             answer = _named_for_heading(question, answer)
-        quotes = _render_quotes(oracle_text, sentences, group)
+        quotes = _render_quotes(oracle_text, shown, group)
         if answer and content_problem(asked, quotes, answer, title=title) is None:
             best = oracle_text[sentences[quoted].start : sentences[quoted].end].strip()
             final = reference_answer.strip() if reference_answer else answer
@@ -1398,6 +1402,36 @@ def _block_kind(s: _Sentence) -> str | None:
     return s.takes if s.takes in _BLOCK_KINDS else None
 
 
+def _with_its_code(question: str, text: str, sentences: list[_Sentence], group: list[int]) -> list[_Sentence]:
+    """`sentences`, with the group's last one taking along the short code block right after it when it tells a
+    way to do what `question` asks (`_tells_the_way`) and ends its paragraph with a full stop: the code carries the
+    way out ("To install the defined dependencies for your project, just run the `install` command." over `poetry
+    install`). A long block, or one the chunk cuts off, is left out (`_lead_in_end`)."""
+    last = sentences[group[-1]]
+    ends_paragraph = group[-1] + 1 == len(sentences) or sentences[group[-1] + 1].block != last.block
+    if last.takes is not None or last.kind != "prose" or not ends_paragraph:
+        return sentences
+    body = text[last.start : last.body_end].rstrip()
+    blocks = _blocks(text)
+    if not body.endswith(".") or _NOT_THIS_RE.search(body) or _taken_kind(text, blocks, last.block) != "code" \
+            or not _tells_the_way(question, plain_answer(body)):
+        return sentences
+    end = _through_its_block(text, blocks, last.block, last.body_end)
+    if end <= last.body_end:
+        return sentences
+    shown = list(sentences)
+    shown[group[-1]] = dataclasses.replace(last, end=end, takes="code")
+    return shown
+
+
+def _tells_the_way(question: str, sentence: str) -> bool:
+    """Whether a sentence tells how to do what `question` asks, in so many words: "you can ...", a step, "use ...",
+    the asked verb as an instruction; stricter than `gives_a_way`, which also takes a verb anywhere ("Each API
+    call is logged")."""
+    return bool(_YOU_CAN_RE.search(sentence) or _STEP_RE.match(sentence) or _USES_RE.search(sentence)
+                or _POSSIBLE_WAY_RE.search(sentence) or _instructs(_asked_action(question), sentence))
+
+
 def _render_quotes(text: str, sentences: list[_Sentence], group: list[int]) -> list[str]:
     """One verbatim quote per paragraph of the group; prose on one line, lists and code as written."""
     quotes = []
@@ -1502,6 +1536,9 @@ def _join_items(items: list[str]) -> str:
     return "".join(parts)
 
 
+_DIFF_FENCE_RE = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*(?:diff|patch)\b", re.MULTILINE)  # a change, not a line to state
+
+
 def _code_lines(text: str, s: _Sentence) -> tuple[str, list[str]]:
     """(tab label or "", the code lines) of the block a lead-in takes."""
     lines = [line.strip() for line in text[s.body_end : s.end].splitlines() if line.strip()]
@@ -1564,7 +1601,9 @@ def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str
             continue  # too long to state even without its comment (and the comment regex stays cheap)
         line = re.sub(r"(?<!\s)\s{2,}#.*$", "", line).strip()  # "client = httpx.Client(timeout=None)  # Disable ..."
         if (len(line) > _MAX_INLINE_CODE or "`" in line or line.endswith((":", "(", "[", "{", ",", "\\"))
-                or re.match(r"(?:#|//|@|from\s|import\s|[)\]}]|[rbuf]?[\"'])", line)):  # nor a string (docstring)
+                or re.match(r"(?:#|//|@|from\s|import\s|[()\[\]}\u2500-\u257f]|\{(?![%{])|[rbuf]?[\"'])", line)):
+            # nor a string (docstring), a bracket's line (the argument of a call opened above: `{"name": ...}`; a
+            # template's `{% tag %}` is a statement, its `{# comment #}` is not) or a drawn tree's ("│   └── x.py")
             continue
         # "verification" and `verify=False` stem apart ("verif", "verifi"): one stem opening the other counts,
         # and so does a name inside a word ("uwsgi" in `pyuwsgi`).
@@ -1621,7 +1660,7 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
         can_do = _CAN_DO_RE.match(lead)  # "It is possible to register ...": the line that registers
         named |= {can_do.group(1).lower()} if can_do else set()
         key = _key_code_line(lines, terms, named) if terms and says and not _EXAMPLE_RE.match(lead) and not re.search(
-            r"`[^`]*\(", lead) else None
+            r"`[^`]*\(", lead) and not _DIFF_FENCE_RE.search(text, s.body_end, s.end) else None
         bare = lead.rstrip().rstrip(":：.").rstrip()
         following = _FOLLOWING_RE.search(bare)
         if key and following and (following.group(1) or "code").lower() in _CODE_NOUNS:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .answers import question_form as asked_form
 from .raft_format import (
     answer_defects,
     content_terms,
@@ -99,6 +100,10 @@ class QualityReport:
         oracle_outscored: Rows whose oracle another document's chunk scores at least as high
             (`oracle_confidence` <= 0): the oracle is doubtful.
         retrievers_agree: Rows where dense and BM25 both rank the oracle's document first.
+        how_answers: Rows asking how to do something ("How do I ...?").
+        how_answers_without_code: Of those, rows whose last quote the oracle follows with a code block the quote
+            leaves out: the code that carries the way out ("... just run the `install` command." without
+            `poetry install`).
         excluded_distractors: Candidates kept out of contexts, by guard, over all rows.
         hard_negatives: Distractors taken from the retrieval ranking, over all rows.
     """
@@ -118,6 +123,8 @@ class QualityReport:
     oracle_confidence: dict[str, float] = field(default_factory=dict)
     oracle_outscored: int = 0
     retrievers_agree: int = 0
+    how_answers: int = 0
+    how_answers_without_code: int = 0
     excluded_distractors: Counter = field(default_factory=Counter)
     hard_negatives: int = 0
 
@@ -139,6 +146,7 @@ class QualityReport:
             "output_tokens": dict(self.output_tokens),
             "input_tokens": dict(self.input_tokens),
             "same_document_context": self.share(self.same_document_context),
+            "how_answers_without_code": _share(self.how_answers_without_code, self.how_answers),
             "oracle_present": self.share(self.oracle_present),
             "oracle": {
                 "choices": {k: self.share(v) for k, v in _by_count(self.oracle_choices)},
@@ -165,6 +173,8 @@ class QualityReport:
             f"| exact duplicate questions | {pct(self.exact_duplicate_questions)} |",
             f"| near duplicate questions | {pct(self.near_duplicate_questions)} |",
             f"| two chunks of one document in the context | {pct(self.same_document_context)} |",
+            f"| how-answers leaving out the code after their last quote (of {self.how_answers} how-questions) | "
+            f"{100 * _share(self.how_answers_without_code, self.how_answers):.1f}% |",
             f"| oracle in the context | {pct(self.oracle_present)} |",
             f"| oracle outscored by another document (confidence <= 0) | {pct(self.oracle_outscored)} |",
             f"| dense and BM25 both rank the oracle's document first | {pct(self.retrievers_agree)} |",
@@ -211,6 +221,24 @@ def _oracle_title(row: Mapping[str, Any]) -> str | None:
         return None
     titles = _TITLE_RE.findall(row.get("input") or "")
     return titles[position] if position < len(titles) else None
+
+
+# Where a code block starts right after a quote: blank lines, then a fence or an indented line.
+_CODE_NEXT_RE = re.compile(r"[ \t]*\n(?:[ \t]*\n)*(?:[ \t]*(?:```|~~~)|(?: {4}|\t)\S)")
+
+
+def _leaves_out_code(output: str, oracle_text: str) -> bool:
+    """Whether the answer's last quote is followed in the oracle by a code block it does not quote. A quote of
+    several lines is joined on one line, so its end is looked up by its last line's words."""
+    quotes = extract_quotes(output)
+    if not quotes or not oracle_text:
+        return False
+    last = quotes[-1].rstrip()
+    at = oracle_text.find(last)
+    if at < 0:  # prose is quoted on one line: find its tail, which a line break rarely splits
+        tail = last[-40:]
+        at = oracle_text.find(tail) - len(last) + len(tail) if tail in oracle_text else -1
+    return at >= 0 and bool(_CODE_NEXT_RE.match(oracle_text, at + len(last)))
 
 
 def _as_row(row: Any) -> Mapping[str, Any]:
@@ -266,6 +294,9 @@ def quality_report(samples: Iterable[Mapping[str, Any]]) -> QualityReport:
             confidences.append(row["oracle_confidence"])
             report.oracle_outscored += row["oracle_confidence"] <= 0
         report.retrievers_agree += bool(row.get("retrievers_agree"))
+        if asked_form(question) == "how":
+            report.how_answers += 1
+            report.how_answers_without_code += _leaves_out_code(output, row.get("oracle_text") or "")
         report.excluded_distractors.update(e["guard"] for e in row.get("excluded_distractors") or ())
         report.hard_negatives += row.get("hard_negatives") or 0
         output_tokens.append(row.get("output_tokens") or 0)

@@ -760,6 +760,58 @@ def test_what_is_x_answered_by_its_sections_it_names_x():
         assert select_quotes(f"What is {heading.lower()}?", text, evidence=evidence).answer == sentence
 
 
+def test_a_how_answer_takes_the_short_code_that_carries_out_its_way():
+    """poetry_docs/basic-usage.md: "How do I install dependencies?" was answered with the sentence that names the
+    `install` command, without `poetry install` under it. A sentence that tells the asked way and ends its paragraph
+    takes a short code block after it along in a how-answer; a what-question's answer, a sentence that tells no
+    way, and a long block stay as they were."""
+    sentence = "To install the defined dependencies for your project, just run the `install` command."
+    text = (f"## Installing dependencies\n\n{sentence}\n\n```bash\npoetry install\n```\n\n"
+            "When you run this command, one of two things may happen.\n")
+    choice = select_quotes("How do I install dependencies?", text)
+    assert choice.quotes == [f"{sentence}\n\n```bash\npoetry install\n```"]
+    assert choice.answer == ("To install the defined dependencies for your project, just run the `install` command: "
+                             "`poetry install`.")
+    assert select_quotes("What does installing dependencies mean?", text).quotes == [sentence]
+    long = text.replace("poetry install\n", "poetry install\n" * 20)
+    assert select_quotes("How do I install dependencies?", long).quotes == [sentence]
+    noun = "Each dependency is installed into the project's environment."
+    described = f"{noun}\n\n```bash\npoetry install\n```\n"
+    assert select_quotes("How do I install dependencies?", described).quotes == [noun]
+
+
+def test_a_what_answer_states_the_code_line_its_lead_in_shows():
+    """httpx and requests quickstarts: "What are response status codes?" was answered "We can inspect the HTTP status
+    code of the response." with `r.status_code` left in the quote. The line that names what is asked comes along,
+    as it does for a how-question; not a line of a diff, of a drawn tree, nor a call's argument."""
+    session = ("We can inspect the HTTP status code of the response:\n\n```pycon\n>>> r = httpx.get('https://httpbin.org/get')"
+               "\n>>> r.status_code\n200\n```\n")
+    assert select_quotes("What are response status codes?", session).answer == (
+        "We can inspect the HTTP status code of the response, for example `r.status_code`.")
+    template = ("To disable the autoescape system in templates, you can use the `{% autoescape %}` block:\n\n"
+                "```html+jinja\n{% autoescape true %}\n    <p>autoescaping is enabled here\n{% endautoescape %}\n"
+                "{% autoescape false %}\n    <p>autoescaping is disabled here\n{% endautoescape %}\n```\n")
+    assert select_quotes("How do I control autoescaping?", template).answer.endswith(
+        "block, for example `{% autoescape true %}`.")
+    comment = ("To comment-out part of a line in a template, use the comment syntax `{# ... #}`:\n\n```jinja\n"
+               "{# note: commented-out template because we no longer use this\n    {% for user in users %}\n"
+               "        ...\n    {% endfor %}\n#}\n```\n")
+    assert "note:" not in select_quotes("What are comments in templates?", comment).answer
+    tree = ("You could have a file `test_main.py` with your tests:\n\n```\n.\n├── app\n│   ├── __init__.py\n│   ├── main.py"
+            "\n│   └── test_main.py\n```\n")
+    assert "│" not in select_quotes("What is the testing file?", tree).answer
+    diff = ("In `.pyi` stub files, Black already enforces blank lines around class definitions in many situations. "
+            "However, when a class has a decorator, Black previously failed to enforce this, instead removing the blank "
+            "line between a function and the decorator:\n\n```diff\n  # Before\n\n  def foo(): ...\n-\n  @decorator\n"
+            "  class Bar: ...\n\n  def baz(): ...\n  @decorator\n  class Spam: ...\n```\n")
+    assert select_quotes("What is the blank line before decorated classes in stub files?", diff).answer.endswith(
+        "instead removing the blank line between a function and the decorator.")
+    call = ("You can create a schema from a dictionary of fields using the `from_dict` method:\n\n```python\n"
+            "from marshmallow import Schema, fields\n\nUserSchema = Schema.from_dict(\n"
+            '    {"name": fields.Str(), "email": fields.Email(), "created_at": fields.DateTime()}\n)\n```\n')
+    assert "fields.Str()" not in select_quotes("How do I create schemas from dictionaries?", call).answer
+
+
 def test_a_step_ending_in_a_full_stop_takes_its_commands():
     """flask_docs: "How do I install the project?" was answered "Use `pip` to install your project in
     the virtual environment." without `pip install -e .`; "How do I install mod_wsgi?" with the

@@ -30,9 +30,10 @@ ROWS = [
         "excluded_distractors": [{"chunk_id": "y.md#0", "guard": "similar_to_oracle"},
                                  {"chunk_id": "x.md#0", "guard": "scored_near_oracle"}],
     },
-    {   # emphasis in the quote, a markdown heading in a context, oracle absent
+    {   # emphasis in the quote, a markdown heading in a context, oracle absent, the install command left out
         "question": "How do I install Tidepool?", "query_origin": "file", "oracle_present": False,
         "input": _doc("Guide > Setup", "## Setup\nSet it up.") + _doc("FAQ", "Answers."),
+        "oracle_text": "Install it with **pipx**.\n\n```\npipx install tidepool\n```\n",
         "output": _output("Install it with **pipx**.", "Install it with pipx."), "input_tokens": 300,
         "output_tokens": 60, "context_doc_ids": ["setup.md", "faq.md", "logs.md"], "oracle_doc_id": "install.md",
         "oracle_position": -1, "oracle_choice": "top_hit", "oracle_confidence": 0.0, "retrievers_agree": False,
@@ -80,6 +81,7 @@ def test_quality_report_exact_figures():
         "output_tokens": {"mean": 70.0, "median": 70.0, "p95": 115.0},
         "input_tokens": {"mean": 350.0, "median": 350.0, "p95": 575.0},
         "same_document_context": 0.3333,
+        "how_answers_without_code": 0.5,  # of the two how-questions, the first leaves out `pipx install tidepool`
         "oracle_present": 0.8333,
         "oracle": {  # rows without the oracle columns (read from an older dataset) count as not agreeing
             "choices": {"gold_chunk": 0.3333, "top_hit": 0.1667},
@@ -107,6 +109,7 @@ def test_quality_report_markdown():
         "| exact duplicate questions | 16.7% |",
         "| near duplicate questions | 16.7% |",
         "| two chunks of one document in the context | 33.3% |",
+        "| how-answers leaving out the code after their last quote (of 2 how-questions) | 50.0% |",
         "| oracle in the context | 83.3% |",
         "| oracle outscored by another document (confidence <= 0) | 33.3% |",
         "| dense and BM25 both rank the oracle's document first | 16.7% |",
