@@ -571,6 +571,8 @@ def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
                                   or _HERE_IS_RE.match(body)
                                   or _OPEN_ENDED_RE.search(body.rstrip().rstrip(":："))):
         return False  # "... as follows:" or "... authenticate with:" with its example missing only announces
+    if s.takes == "dangling" and restates_question(body.rstrip(":：").rsplit(",", 1)[-1], question):
+        return False  # "But in case you needed it ..., you can add custom headers:": its missing example was the way
     if markup_problem(text[s.start : s.end]) or restates_question(body, question, title):
         return False
     statement = as_statement(body) if s.takes else body
@@ -738,6 +740,12 @@ _MOTIVATION_RE = re.compile(
     r" to\b",
     re.IGNORECASE,
 )
+# "There are some situations where it's useful to be able to add custom headers ...", "It can be useful to ...": when
+# or why one would, said of the asked action itself; alone, no way to do it, whatever verb it names.
+_WHY_NOT_HOW_RE = re.compile(
+    r"^\W*(?:there (?:are|could be|might be|may be|will be) (?:some )?(?:cases|situations|times)"
+    r"|it (?:can|could|may|might) (?:also |often |sometimes )?be (?:useful|handy|helpful|convenient|desirable) to)\b",
+    re.IGNORECASE)
 # "Imagine that you want ...", "Let's say ...": a scene set for an example.
 _SCENE_RE = re.compile(r"^\W*(?:imagine|suppose|let'?s say|say you)\b", re.IGNORECASE)
 # "First, let's create a Pydantic user model.": a tutorial's step, which the final answer states as one.
@@ -993,6 +1001,8 @@ def gives_a_way(question: str, answer: str) -> bool:
     action = _asked_action(question)
     if _CHATTER_RE.match(answer):
         return False  # "You just saw the main place to declare type hints.": the text talking about itself
+    if _WHY_NOT_HOW_RE.match(answer) and not re.search(r"[.!?]\s+\S", answer.rstrip()):
+        return False  # one sentence of when one would do it
     if _REQUIREMENT_RE.match(answer):  # what one needs first; a way may follow it
         rest = _AFTER_REQUIREMENT_RE.split(answer, maxsplit=1)[1:]
         return bool(rest) and gives_a_way(question, rest[0])

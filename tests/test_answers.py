@@ -780,6 +780,26 @@ def test_a_how_answer_takes_the_short_code_that_carries_out_its_way():
     assert select_quotes("How do I install dependencies?", described).quotes == [noun]
 
 
+def test_a_lead_in_that_only_names_the_asked_way_needs_its_example():
+    """fastapi_docs/tutorial/handling-errors.md, "Add custom headers": the way is in an included example file the
+    corpus does not hold. "..., you can add custom headers:" without it only says the question back, and "There are
+    some situations where it's useful to ..." says when one would: neither is an answer to how."""
+    text = ("There are some situations where it's useful to be able to add custom headers to the HTTP error. For "
+            "example, for some types of security.\n\nYou probably won't need to use it directly in your code.\n\n"
+            "But in case you needed it for an advanced scenario, you can add custom headers:\n\n"
+            "(Example file: `docs_src/handling_errors/tutorial002_py310.py`)\n")
+    choice = select_quotes("How do I add custom headers?", text)
+    assert choice is None or "you can add custom headers" not in choice.answer
+    assert not gives_a_way("How do I add custom headers?", "There are some situations where it's useful to be able to "
+                                                           "add custom headers to the HTTP error.")
+    assert gives_a_way("How do I add custom headers?", "There are some situations where it's useful to add custom "
+                                                       "headers. Pass them in `headers`.")
+    # with its example, the same lead-in tells the way
+    shown = text.replace("(Example file: `docs_src/handling_errors/tutorial002_py310.py`)",
+                         "```python\nraise HTTPException(status_code=404, headers={\"X-Error\": \"There goes my error\"})\n```")
+    assert "you can add custom headers" in select_quotes("How do I add custom headers?", shown).answer
+
+
 def test_a_what_answer_states_the_code_line_its_lead_in_shows():
     """httpx and requests quickstarts: "What are response status codes?" was answered "We can inspect the HTTP status
     code of the response." with `r.status_code` left in the quote. The line that names what is asked comes along,
