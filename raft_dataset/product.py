@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import PurePath, PurePosixPath
 
+import lemminflect
+
 from .markup import without_fenced_code
 from .raft_format import STOPWORDS
 from .records import Document, Query
@@ -173,13 +175,29 @@ def scoped_question(question: str, product: str) -> str:
     `dependencies`?", "Where do I get packages from?" -> "In pip, where do I get packages from?".
     """
     body = question.rstrip()
-    if not body.endswith("?") or not re.search(r"\w", body) or names(body, product):
+    if not body.endswith("?") or not re.search(r"\w", body) or names(body, product) or _asks_what_a_name_is(body):
         return question
     body = body[:-1].rstrip()
     if not (_GOES_ON_RE.search(_INLINE_CODE_RE.sub("`", body)) or body.rsplit(" ", 1)[-1].lower() in _PREPOSITIONS):
         return f"{body} in {product}?"
     first, _, rest = body.partition(" ")
     return f"In {product}, {first.lower()} {rest}?" if first.lower() in _OPENERS and rest else question
+
+
+# "What is Django?", "What are WebSockets?": a question about one name, which says by itself what it asks about.
+_WHAT_IS_A_NAME_RE = re.compile(r"^What (?:is|are) ([A-Z][\w.+-]*)\?$")
+
+
+def _asks_what_a_name_is(question: str) -> bool:
+    """Whether `question` asks what one name is: an acronym ("CORS", "JWT"), a word with a capital or a digit
+    inside ("WebSockets", "OAuth2") or one no English dictionary holds ("Django", "Pydantic"): the product's name
+    would read as the place of another tool ("What is Django in FastAPI?"). A common word a heading
+    capitalises ("What are Tables?") still takes the product."""
+    match = _WHAT_IS_A_NAME_RE.match(question)
+    if not match:
+        return False
+    word = match.group(1)
+    return bool(re.search(r"[A-Z0-9]", word[1:])) or not lemminflect.getAllLemmas(word.lower())
 
 
 def names(question: str, product: str) -> bool:

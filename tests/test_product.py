@@ -69,6 +69,13 @@ def test_a_folder_may_name_a_product_written_in_lower_case(tmp_path):
 @pytest.mark.parametrize(("question", "scoped"), [
     ("What are templates?", "What are templates in Flask?"),
     ("What does the `self show` command do?", "What does the `self show` command do in Flask?"),
+    # a question about another name says what it asks about: "What is Gunicorn in Flask?" reads as Flask's own
+    ("What is Gunicorn?", "What is Gunicorn?"),
+    ("What is CORS?", "What is CORS?"),
+    ("What are WebSockets?", "What are WebSockets?"),
+    ("What is Waitress?", "What is Waitress in Flask?"),  # an English word may be the heading's, not a name
+    ("What are Tables?", "What are Tables in Flask?"),
+    ("What is the Gunicorn setup?", "What is the Gunicorn setup in Flask?"),
     ("Why is the dependency resolution process slow?", "Why is the dependency resolution process slow in Flask?"),
     # a question with a place of its own takes the product in front, where it does not stack on the place
     ("How do I use `Security` in decorator `dependencies`?",
