@@ -39,7 +39,7 @@ from .raft_format import (
     restates_question,
     sentence_shape_problem,
 )
-from .records import Chunk
+from .records import AsksQuestion, Chunk
 from .vocabulary import ACTING_KINDS, EXPLETIVE_IT, PACKAGE_KINDS, SCOPE_FIRST_RE, VALUE_KINDS
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class AnswerRequest:
+class AnswerRequest(AsksQuestion):
     """What an answer is written from.
 
     Attributes:
@@ -68,11 +68,6 @@ class AnswerRequest:
     reference_answer: str | None = None
     evidence: tuple[int, int] | None = None
     unscoped_question: str | None = None
-
-    @property
-    def asked(self) -> str:
-        """What the question asks, to match sentences against: the question without the product's name."""
-        return self.unscoped_question or self.question
 
     @property
     def oracle_position(self) -> int:
@@ -571,7 +566,7 @@ def _quotable(text: str, s: _Sentence, question: str, title: str) -> bool:
                                   or _HERE_IS_RE.match(body)
                                   or _OPEN_ENDED_RE.search(body.rstrip().rstrip(":："))):
         return False  # "... as follows:" or "... authenticate with:" with its example missing only announces
-    if s.takes == "dangling" and restates_question(body.rstrip(":：").rsplit(",", 1)[-1], question):
+    if s.takes == "dangling" and _only_names_the_asked_way(body, question):
         return False  # "But in case you needed it ..., you can add custom headers:": its missing example was the way
     if markup_problem(text[s.start : s.end]) or restates_question(body, question, title):
         return False
@@ -693,7 +688,6 @@ def select_quotes(
             said = _sentence_statement(oracle_text, sentences[other], code_terms)
             statement = _standalone(f"{statement} {said}" if other > anchor else f"{said} {statement}")
             group = sorted({*group, other})
-            shown = _with_its_code(question, oracle_text, sentences, group) if form == "how" else sentences
         answer = _with_its_subject(question, _as_definition(question, statement))
         if _says_something_else(question, form, subject_stems, answer):
             continue
@@ -741,7 +735,7 @@ _MOTIVATION_RE = re.compile(
     re.IGNORECASE,
 )
 # "There are some situations where it's useful to be able to add custom headers ...", "It can be useful to ...": when
-# or why one would, said of the asked action itself; alone, no way to do it, whatever verb it names.
+# or why one would, said of the asked action itself; alone and without code, no way to do it.
 _WHY_NOT_HOW_RE = re.compile(
     r"^\W*(?:there (?:are|could be|might be|may be|will be) (?:some )?(?:cases|situations|times)"
     r"|it (?:can|could|may|might) (?:also |often |sometimes )?be (?:useful|handy|helpful|convenient|desirable) to)\b",
@@ -992,6 +986,15 @@ _POSSIBLE_WAY_RE = re.compile(
 )
 
 
+def _only_names_the_asked_way(lead: str, question: str) -> bool:
+    """Whether a lead-in says no more than the asked way after its last comma, with nothing before it that tells
+    one: "But in case you needed it for an advanced scenario, you can add custom headers:"; not "With the `headers`
+    argument of `HTTPException`, you can add custom headers:"."""
+    before, _, last = lead.rstrip().rstrip(":：").rpartition(",")
+    return restates_question(last, question) and "`" not in before and not re.search(
+        r"\b(?:with|by|using|via|through)\b", before, re.IGNORECASE)
+
+
 def gives_a_way(question: str, answer: str) -> bool:
     """Whether a final answer to "How do I ...?" tells a way to do it: an instruction or a step ("Create a
     virtualenv, ...", "First, configure the package source ...", "To use gevent, write a script ..."), "you
@@ -1001,8 +1004,8 @@ def gives_a_way(question: str, answer: str) -> bool:
     action = _asked_action(question)
     if _CHATTER_RE.match(answer):
         return False  # "You just saw the main place to declare type hints.": the text talking about itself
-    if _WHY_NOT_HOW_RE.match(answer) and not re.search(r"[.!?]\s+\S", answer.rstrip()):
-        return False  # one sentence of when one would do it
+    if _WHY_NOT_HOW_RE.match(answer) and "`" not in answer and len(_SENTENCE_END_RE.split(answer.strip())) == 1:
+        return False  # one sentence of when one would do it, naming no code that does it
     if _REQUIREMENT_RE.match(answer):  # what one needs first; a way may follow it
         rest = _AFTER_REQUIREMENT_RE.split(answer, maxsplit=1)[1:]
         return bool(rest) and gives_a_way(question, rest[0])
@@ -1414,20 +1417,21 @@ def _block_kind(s: _Sentence) -> str | None:
 
 def _with_its_code(question: str, text: str, sentences: list[_Sentence], group: list[int]) -> list[_Sentence]:
     """`sentences`, with the group's last one taking along the short code block right after it when it tells a
-    way to do what `question` asks (`_tells_the_way`) and ends its paragraph with a full stop: the code carries the
-    way out ("To install the defined dependencies for your project, just run the `install` command." over `poetry
-    install`). A long block, or one the chunk cuts off, is left out (`_lead_in_end`)."""
+    way to do what `question` asks (`_tells_the_way`) and ends its paragraph, with a full stop or none: the code
+    carries the way out ("To install the defined dependencies for your project, just run the `install` command."
+    over `poetry install`). A long block, one the chunk cuts off (`_lead_in_end`) or one that runs nothing
+    (`_carries_out`) is left out."""
     last = sentences[group[-1]]
-    ends_paragraph = group[-1] + 1 == len(sentences) or sentences[group[-1] + 1].block != last.block
+    blocks = _blocks(text)
+    ends_paragraph = not text[last.body_end : blocks[last.block][2]].strip()  # "... command. Or skip it." does not
     if last.takes is not None or last.kind != "prose" or not ends_paragraph:
         return sentences
     body = text[last.start : last.body_end].rstrip()
-    blocks = _blocks(text)
-    if not body.endswith(".") or _NOT_THIS_RE.search(body) or _taken_kind(text, blocks, last.block) != "code" \
+    if _NOT_THIS_RE.search(body) or _taken_kind(text, blocks, last.block) != "code" \
             or not _tells_the_way(question, plain_answer(body)):
         return sentences
     end = _through_its_block(text, blocks, last.block, last.body_end)
-    if end <= last.body_end:
+    if end <= last.body_end or not _carries_out(text, last.body_end, end):
         return sentences
     shown = list(sentences)
     shown[group[-1]] = dataclasses.replace(last, end=end, takes="code")
@@ -1437,9 +1441,33 @@ def _with_its_code(question: str, text: str, sentences: list[_Sentence], group: 
 def _tells_the_way(question: str, sentence: str) -> bool:
     """Whether a sentence tells how to do what `question` asks, in so many words: "you can ...", a step, "use ...",
     the asked verb as an instruction; stricter than `gives_a_way`, which also takes a verb anywhere ("Each API
-    call is logged")."""
+    call is logged"). Not a warning, a prohibition, a requirement or a pointer to later text ("You should never
+    deploy with debug mode on.", "You must have write access ...", "We will configure logging in the next
+    chapter.")."""
+    if _REQUIREMENT_RE.match(sentence) or _NOT_A_WAY_RE.search(sentence):
+        return False
     return bool(_YOU_CAN_RE.search(sentence) or _STEP_RE.match(sentence) or _USES_RE.search(sentence)
                 or _POSSIBLE_WAY_RE.search(sentence) or _instructs(_asked_action(question), sentence))
+
+
+# A negation or a prohibition ("can't", "never", "must not"), or the way put off to later text.
+_NOT_A_WAY_RE = re.compile(
+    r"\b(?:can['\u2019]?t|cannot|can not|never|(?:should|must|do|does|will|would)(?:n['\u2019]t| not)|won['\u2019]t)\b"
+    r"|\b(?:next|later|following|coming|future) (?:chapter|section|page|part|tutorial|step)s?\b"
+    r"|\blater (?:on|in)\b", re.IGNORECASE)
+# What a block prints rather than runs: a diff, or a fence labelled as output.
+_OUTPUT_FENCE_RE = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*(?:diff|patch|output|console-output|log)\b", re.MULTILINE)
+
+
+def _carries_out(text: str, start: int, end: int) -> bool:
+    """Whether the code block in `text[start:end]` runs something: a prompt's command, command lines, a call or an
+    assignment ("poetry install", "app = create_app()", `key = "value"`); not a diff, nor output it prints
+    ("Installing dependencies from lock file")."""
+    if _OUTPUT_FENCE_RE.search(text, start, end):
+        return False
+    lines = [line.strip() for line in text[start:end].splitlines() if line.strip() and not _FENCE_RE.match(line)]
+    return any(_PROMPT_RE.match(line) or line.startswith(">>> ") or _SHELL_COMMAND_RE.match(line)
+               or re.search(r"\w\(|^[\w.\[\]\"'-]+\s*[:+]?=", line) for line in lines)
 
 
 def _render_quotes(text: str, sentences: list[_Sentence], group: list[int]) -> list[str]:
@@ -1597,8 +1625,9 @@ def _brings_its_block(text: str, s: _Sentence) -> bool:
 
 
 def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str] = frozenset()) -> str | None:
-    """The statement of a long code block that does what a how-question asks: the first line naming the
-    most of its `terms` (question stems), e.g. "httpx.get(url, timeout=10.0)" for "How do I set timeouts?";
+    """The statement of a long code block that does what a how-question asks, or shows what a what-question asks
+    about: the first line naming the most of its `terms` (question stems), e.g. "httpx.get(url, timeout=10.0)" for
+    "How do I set timeouts?", `r.status_code` for "What are response status codes?";
     of equals, one naming what the sentence `named` in code ("then install `pyuwsgi`": `pip install pyuwsgi`),
     then one that calls something.
     Comments, imports, decorators and block openers ("with ...:") say less; None when no line names a term."""
@@ -1630,8 +1659,8 @@ def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str
 
 
 def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozenset()) -> str:
-    """One quoted sentence as a statement; a lead-in brings its list or code into it. With a how-question's
-    `terms`, a lead-in whose code is too long to inline brings the line that does it ("You can set timeouts
+    """One quoted sentence as a statement; a lead-in brings its list or code into it. With a how- or what-question's
+    `terms`, a lead-in whose code is too long to inline brings the line that names them ("You can set timeouts
     for an individual request, for example `httpx.get(url, timeout=10.0)`.")."""
     if s.takes == "list":  # a list without a lead-in: its items are the answer
         return as_statement(_join_items(_list_items(text, dataclasses.replace(s, body_end=s.start))[:_MAX_LIST_ITEMS]))
@@ -1660,7 +1689,7 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
         label, lines = _code_lines(text, s)
         lines = _without_prompts(lines)
         if _inline_code(lines):
-            lead = lead.rstrip().rstrip(":：.").rstrip() + (f" ({label})" if label else "")
+            lead = lead.rstrip().rstrip(":：.,;").rstrip() + (f" ({label})" if label else "")
             joiner = " " if _OPEN_ENDED_RE.search(lead) and len(lines) == 1 and not label else ": "
             return f"{lead}{joiner}" + ", then ".join(f"`{line}`" for line in lines) + "."
         # A step ("Create a virtualenv, ..., then install `pyuwsgi`.") or a sentence with a verb; not an example
@@ -1671,7 +1700,7 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
         named |= {can_do.group(1).lower()} if can_do else set()
         key = _key_code_line(lines, terms, named) if terms and says and not _EXAMPLE_RE.match(lead) and not re.search(
             r"`[^`]*\(", lead) and not _DIFF_FENCE_RE.search(text, s.body_end, s.end) else None
-        bare = lead.rstrip().rstrip(":：.").rstrip()
+        bare = lead.rstrip().rstrip(":：.,;").rstrip()
         following = _FOLLOWING_RE.search(bare)
         if key and following and (following.group(1) or "code").lower() in _CODE_NOUNS:
             # "..., you would use the following code:" -> "..., you would use `r = requests.get(url, params=payload)`."

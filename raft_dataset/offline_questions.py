@@ -356,7 +356,7 @@ def _asked(text: str, keep: frozenset[str]) -> str:
     if 0 < len(words) <= 6 and not re.search(r"[.!:;]\s", text) and words[0].low not in _INTERROGATIVES | _AUXILIARIES \
             and _finite_verb(tokens, start=0) is None:
         # Its first word is no longer the sentence's: "Installation failing?" -> "What about installation failing?"
-        title_case = _is_title_case(tokens) or (words[0].bare not in keep and _known_word(words[0].low))
+        title_case = _is_title_case(tokens) or (words[0].bare not in keep and known_word(words[0].low))
         return f"What about {_render(text, tokens, 0, len(tokens), keep=keep, title_case=title_case, first_index=-1)}?"
     return _written_question(text)
 
@@ -377,7 +377,7 @@ def _is_title_case(tokens: Sequence[_Token]) -> bool:
     """Most dictionary words after the first are capitalised (unknown words may be lower-case names)."""
     content = [
         t for t in tokens[1:]
-        if t.kind == "word" and t.low not in _CLOSED and t.bare[:1].isalpha() and _known_word(t.low)
+        if t.kind == "word" and t.low not in _CLOSED and t.bare[:1].isalpha() and known_word(t.low)
     ]
     if not content:
         return False
@@ -389,7 +389,7 @@ _SUFFIXES = ("able", "ible", "less", "ful", "ize", "ise", "ized", "ised", "er", 
 
 
 @lru_cache(maxsize=65536)
-def _known_word(word: str) -> bool:
+def known_word(word: str) -> bool:
     """An English word: in the dictionary, an -ly adverb, or built from dictionary words ("unhandled",
     "lifecycle", "installable", "autoescaping"); names like "Gunicorn" or "Werkzeug" are not."""
     word = word.lower()
@@ -436,11 +436,11 @@ def _case(token: _Token, *, first: bool, title_case: bool, keep: frozenset[str])
         if not (first or title_case):
             return text
         return text.replace(
-            token.bare, "-".join(p.lower() if _known_word(p.lower()) or p.lower() in _PREFIXES else p for p in parts)
+            token.bare, "-".join(p.lower() if known_word(p.lower()) or p.lower() in _PREFIXES else p for p in parts)
         )
     if not token.bare[1:].islower() and not re.fullmatch(r"[A-Z][a-z]*['’]?s?", token.bare):
         return text
-    if (first or title_case) and _known_word(token.low):
+    if (first or title_case) and known_word(token.low):
         return text.replace(token.bare, token.bare.lower(), 1)
     return text
 
@@ -1023,7 +1023,7 @@ def _is_name_title(page_title: str | None, heading_words: Sequence[_Token], keep
     for t in tokens:
         if t.kind in ("code", "acronym", "name") or t.bare in keep:
             continue
-        if t.kind == "word" and not _known_word(t.low) and t.low not in _GENERIC_WORDS:
+        if t.kind == "word" and not known_word(t.low) and t.low not in _GENERIC_WORDS:
             continue  # "gevent", "Gunicorn"
         return None
     return title
@@ -1141,11 +1141,11 @@ def _is_imperative(
         and tokens[2 + core].kind != "num" and not _is_version(tokens[2 + core].bare)
     ):
         return True  # "Email Errors to Admins", "Read settings from .env": a noun does not go to or from
-    if second.kind == "word" and not title_case and not _known_word(second.low):
+    if second.kind == "word" and not title_case and not known_word(second.low):
         return True  # "Call uvicorn": a lower-case name the dictionary does not know
     # "Mix Path, Query and body parameters": in a sentence-case heading a capital marks a name.
     if second.kind == "word" and second.bare[:1].isupper() and (
-        not title_case or (second.bare in keep and not _known_word(second.low))
+        not title_case or (second.bare in keep and not known_word(second.low))
     ):
         return True
     # "Change Default Swagger UI Parameters": a long object rather than a compound noun.
@@ -1281,7 +1281,7 @@ def _noun_phrase(
                 not _lemmas(_last_part(t)) or "NOUN" in _lemmas(_last_part(t))):
             return _Result(f"What is {t.bare}?", "what")  # "Requests-Threads", "Flask-Login": a package's name
         if t.kind == "word":
-            if t.bare.islower() and _known_word(t.low):
+            if t.bare.islower() and known_word(t.low):
                 return _NONE  # "name", "version": a key or command written without markup
             if "VB" in _verb_forms(t.low) or t.low in _VAGUE_NOUNS or t.low in _GENERIC_WORDS:
                 return _NONE  # "Update", "Design", "Performance"
@@ -1341,7 +1341,7 @@ def _is_name(token: _Token, keep: frozenset[str]) -> bool:
     """Code, an acronym, a CamelCase name, a name the corpus keeps, or a word the dictionary does not know."""
     if token.kind in ("code", "acronym", "name"):
         return True
-    return token.kind == "word" and (token.bare in keep or not _known_word(token.low))
+    return token.kind == "word" and (token.bare in keep or not known_word(token.low))
 
 
 def _an(word: str) -> bool:
@@ -1757,7 +1757,7 @@ def _case_counts(prose: str) -> tuple[dict[str, int], dict[str, int]]:
         run = [re.sub(r"['’]s$", "", w).rstrip("'’.,;:") for w in m.group(1).split()]
         # "to FastAPI Cloud", "the Swagger UI": a name may run over several words; but "see Caching
         # Decorator" is the Title Case title of another page, so a run of dictionary words counts for nothing.
-        if len(run) > 1 and all(_known_word(w.lower()) for w in run):
+        if len(run) > 1 and all(known_word(w.lower()) for w in run):
             continue
         for word in run:
             if re.fullmatch(r"[A-Z][a-z]+", word):

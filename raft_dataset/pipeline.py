@@ -60,7 +60,7 @@ class BuildResult:
     llm_usage: dict | None = None
     timings: dict = field(default_factory=dict)
     version: str = __version__
-    product_name: str | None = None  # the product derived questions name (`product.py`), if any
+    product_name: str | None = None  # the product the build named in derived questions (`product.py`), if any
 
     @property
     def counts(self) -> dict[str, int]:
@@ -269,18 +269,22 @@ def default_question_generator(config: RaftDatasetConfig, llm_client) -> Questio
 def generate_queries(
     config: RaftDatasetConfig, corpus_files, question_generator: QuestionGenerator, index: ChunkIndex,
 ) -> tuple[list[Query], str | None]:
-    """The build's questions, and the product they name (`product.name_product`), if any.
+    """The build's questions, and the product the build named in them (`product.name_product`): None when no
+    question was given the name (a user's and an LLM's never are).
 
-    The product is counted in the documents as the generator reads them, and in those it does not read, up
-    to the counter's cap (`ProductNameCounter.resolve`): one pass for the offline questions.
+    Without `product_name` in the config, the product is counted in the documents as the generator reads them,
+    and in those it does not read, up to the counter's cap (`ProductNameCounter.resolve`): one pass for the
+    offline questions.
     """
     counter = ProductNameCounter()
     documents = iter(load_documents(config, corpus_files, BuildReport()))
-    queries = question_generator.generate(counter.observe(documents), index)[: config.max_queries]
+    read = counter.observe(documents) if config.product_name is None else documents
+    queries = question_generator.generate(read, index)[: config.max_queries]
     if all(q.origin == "llm" for q in queries):
-        return queries, None  # an LLM's questions stay as written
+        return queries, None  # an LLM's questions stay as written: no need to read on for the product
     product = counter.resolve(config.product_name, documents)
-    return name_product(queries, product), product
+    named = name_product(queries, product)
+    return named, product if any(n.question != q.question for n, q in zip(named, queries)) else None
 
 
 def _check_enough_queries(config: RaftDatasetConfig, queries: Sequence[Query], llm_client=None) -> None:

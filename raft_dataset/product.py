@@ -20,9 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import PurePath, PurePosixPath
 
-import lemminflect
-
 from .markup import without_fenced_code
+from .offline_questions import known_word
 from .raft_format import STOPWORDS
 from .records import Document, Query
 
@@ -190,14 +189,15 @@ _WHAT_IS_A_NAME_RE = re.compile(r"^What (?:is|are) ([A-Z][\w.+-]*)\?$")
 
 def _asks_what_a_name_is(question: str) -> bool:
     """Whether `question` asks what one name is: an acronym ("CORS", "JWT"), a word with a capital or a digit
-    inside ("WebSockets", "OAuth2") or one no English dictionary holds ("Django", "Pydantic"): the product's name
-    would read as the place of another tool ("What is Django in FastAPI?"). A common word a heading
-    capitalises ("What are Tables?") still takes the product."""
+    inside ("WebSockets", "OAuth2") or one that is no English word ("Django", "Pydantic"; `known_word`): the
+    product's name would read as the place of another tool ("What is Django in FastAPI?"). A word a heading
+    capitalises ("What is Middleware?", "What are Tables?") still takes the product, and so does a name that is
+    also a word ("What is Celery?")."""
     match = _WHAT_IS_A_NAME_RE.match(question)
     if not match:
         return False
     word = match.group(1)
-    return bool(re.search(r"[A-Z0-9]", word[1:])) or not lemminflect.getAllLemmas(word.lower())
+    return bool(re.search(r"[A-Z0-9]", word[1:])) or not known_word(word.lower())
 
 
 def names(question: str, product: str) -> bool:

@@ -19,7 +19,9 @@ class QuestionGenerator(Protocol):
     `documents` streams the corpus again (headings and structure come from documents); `index` holds
     the chunks, in document order through `index.spans()`. A returned `Query` should name the chunk
     it was written from (`chunk_id`), or at least its document (`doc_id`); one naming neither gets
-    the top retrieved chunk as its oracle.
+    the top retrieved chunk as its oracle. The build then names the product by each query's `origin`
+    (`product.name_product`): "file" is a user's question, asked without the product's name; "llm" is left as
+    written; any other is a derived question, which is given the name.
     """
 
     def generate(self, documents: Iterable[Document], index: ChunkIndex) -> list[Query]: ...

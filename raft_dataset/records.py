@@ -117,8 +117,18 @@ class Chunk:
         return (self.text_offset(start), self.text_offset(end, end=True)) if start < end else None
 
 
+class AsksQuestion:
+    """`asked` for a record with `question` and `unscoped_question` (`Query`, `Sample`, `answers.AnswerRequest`)."""
+
+    @property
+    def asked(self) -> str:
+        """What the question asks, the product it is placed in aside: `unscoped_question`, else `question`.
+        Retrieval, answers and their checks read this."""
+        return self.unscoped_question or self.question
+
+
 @dataclass(frozen=True)
-class Query:
+class Query(AsksQuestion):
     """A question to build one sample from.
 
     Attributes:
@@ -145,12 +155,6 @@ class Query:
     evidence: tuple[int, int] | None = None
     unscoped_question: str | None = None
 
-    @property
-    def asked(self) -> str:
-        """What the question asks, the product it is placed in aside: `unscoped_question`, else `question`.
-        Retrieval, answers and their checks read this."""
-        return self.unscoped_question or self.question
-
 
 def _column(feature: Any = None, export: bool = True) -> dict:
     return {"feature": feature, "export": export}
@@ -161,7 +165,7 @@ _EXCLUDED = {"chunk_id": datasets.Value("string"), "guard": datasets.Value("stri
 
 
 @dataclass
-class Sample:
+class Sample(AsksQuestion):
     """One RAFT training row, and what it was built from.
 
     The exported columns, in order:
@@ -244,12 +248,6 @@ class Sample:
     context: list[Chunk] = field(default_factory=list, repr=False, metadata=_column(export=False))
     evidence: tuple[int, int] | None = field(default=None, repr=False, metadata=_column(export=False))
     unscoped_question: str | None = field(default=None, repr=False, metadata=_column(export=False))
-
-    @property
-    def asked(self) -> str:
-        """What the question asks, the product it is placed in aside: `unscoped_question`, else `question`.
-        Retrieval, answers and their checks read this."""
-        return self.unscoped_question or self.question
 
     def to_row(self) -> dict[str, Any]:
         """The exported columns as a dict, in `SAMPLE_FEATURES` order."""

@@ -772,12 +772,49 @@ def test_a_how_answer_takes_the_short_code_that_carries_out_its_way():
     assert choice.quotes == [f"{sentence}\n\n```bash\npoetry install\n```"]
     assert choice.answer == ("To install the defined dependencies for your project, just run the `install` command: "
                              "`poetry install`.")
-    assert select_quotes("What does installing dependencies mean?", text).quotes == [sentence]
+    factory = "You can create the app with the `create_app` factory in your tests.\n\n```python\napp = create_app()\n```\n"
+    assert select_quotes("How do I create the app?", factory).quotes == [factory.strip()]
+    assert select_quotes("What is the `create_app` factory?", factory).quotes == [  # a what-question's answer
+        "You can create the app with the `create_app` factory in your tests."]
     long = text.replace("poetry install\n", "poetry install\n" * 20)
     assert select_quotes("How do I install dependencies?", long).quotes == [sentence]
     noun = "Each dependency is installed into the project's environment."
     described = f"{noun}\n\n```bash\npoetry install\n```\n"
     assert select_quotes("How do I install dependencies?", described).quotes == [noun]
+    # marshmallow_docs/quickstart.rst: a sentence that ends on a comma before its code
+    meta = ("You can specify `unknown` in the class Meta of your `Schema`,\n\n```python\nfrom marshmallow import "
+            "Schema, INCLUDE\n\n\nclass UserSchema(Schema):\n    class Meta:\n        unknown = INCLUDE\n```\n")
+    assert select_quotes("How do I handle unknown fields?", meta).answer == (
+        "You can specify `unknown` in the class Meta of your `Schema`, for example `unknown = INCLUDE`.")
+
+
+@pytest.mark.parametrize(("sentence", "code"), [
+    # a warning, a prohibition, a requirement, a pointer to later text: the code after it is no way (review)
+    ("You should never deploy the app with debug mode on.", "```python\napp.run(debug=True)\n```"),
+    ("You can't deploy the app while the server runs in the foreground.", "```\n$ flask run\n```"),
+    ("You must have write access to the server to deploy the app.", "```\n$ ls -l /srv\n```"),
+    ("We will deploy the app in the next chapter.", "```python\nlogging.basicConfig(level=logging.INFO)\n```"),
+    # what a block prints, or a diff, is not what carries the way out
+    ("You can deploy the app with the deploy command.", "```text\nInstalling dependencies from lock file\n```"),
+    ("You can deploy the app with the deploy command.", "```diff\n-app.run(debug=True)\n+app.run()\n```"),
+    ("You can deploy the app with the deploy command.", "```\nDeployed to production in 3 seconds\n```"),
+    # a sentence after it ends the paragraph: the block is not its
+    ("To deploy the app, just run the deploy command. Or skip it.", "```\ntidepool deploy\n```"),
+    # a list item is no paragraph's last sentence
+    ("- To deploy the app, just run the deploy command.", "```\ntidepool deploy\n```"),
+])
+def test_a_sentence_that_tells_no_way_or_a_block_that_runs_nothing_stays_alone(sentence, code):
+    choice = select_quotes("How do I deploy the app?", f"{sentence}\n\n{code}\n")
+    assert choice is None or "```" not in choice.quotes[-1] and "`" not in choice.answer.replace("`deploy`", "")
+
+
+def test_a_how_answer_that_states_two_halves_keeps_the_code_it_states():
+    text = ("## Plugins\n\nTo install a plugin, just run the `self add` command.\n\n```bash\npoetry self add "
+            "poetry-plugin-export\n```\n\nSome text here about plugins in general that is long enough.\n\n"
+            "You can also remove a plugin with the `self remove` command.\n")
+    choice = select_quotes("How do I install and remove plugins?", text)
+    assert "poetry self add poetry-plugin-export" in choice.answer
+    assert any("poetry self add poetry-plugin-export" in quote for quote in choice.quotes)
 
 
 def test_a_lead_in_that_only_names_the_asked_way_needs_its_example():
@@ -794,6 +831,17 @@ def test_a_lead_in_that_only_names_the_asked_way_needs_its_example():
                                                            "add custom headers to the HTTP error.")
     assert gives_a_way("How do I add custom headers?", "There are some situations where it's useful to add custom "
                                                        "headers. Pass them in `headers`.")
+    # a lead-in whose first clause tells the way answers without its example (review)
+    for lead in ("With the `headers` argument of `HTTPException`, you can add custom headers:",
+                 "By passing a dict to the `headers` parameter, you can add custom headers:"):
+        assert select_quotes("How do I add custom headers?", text.replace(
+            "But in case you needed it for an advanced scenario, you can add custom headers:", lead)).answer == (
+            lead.rstrip(":") + ".")
+    for way in ("It can be useful to add custom headers with the `headers` parameter of `HTTPException`.",
+                "There are cases where you need to add custom headers; pass them in the `headers` argument."):
+        assert gives_a_way("How do I add custom headers?", way)
+    assert not gives_a_way("How do I add custom headers?",
+                           "There are situations where it's useful to add custom headers, e.g. for security.")
     # with its example, the same lead-in tells the way
     shown = text.replace("(Example file: `docs_src/handling_errors/tutorial002_py310.py`)",
                          "```python\nraise HTTPException(status_code=404, headers={\"X-Error\": \"There goes my error\"})\n```")
@@ -830,6 +878,9 @@ def test_a_what_answer_states_the_code_line_its_lead_in_shows():
             "from marshmallow import Schema, fields\n\nUserSchema = Schema.from_dict(\n"
             '    {"name": fields.Str(), "email": fields.Email(), "created_at": fields.DateTime()}\n)\n```\n')
     assert "fields.Str()" not in select_quotes("How do I create schemas from dictionaries?", call).answer
+    listed = ("You can set the routes of the app with `add_routes`:\n\n```python\napp = make_app()\nadd_routes(\n"
+              "    [Route(\"/\", home), Route(\"/about\", about)]\n)\nprint(app)\n```\n")
+    assert "Route(" not in select_quotes("How do I set the routes?", listed).answer  # an argument's line, opened above
 
 
 def test_a_step_ending_in_a_full_stop_takes_its_commands():

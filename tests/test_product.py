@@ -72,6 +72,8 @@ def test_a_folder_may_name_a_product_written_in_lower_case(tmp_path):
     # a question about another name says what it asks about: "What is Gunicorn in Flask?" reads as Flask's own
     ("What is Gunicorn?", "What is Gunicorn?"),
     ("What is CORS?", "What is CORS?"),
+    ("What is REST?", "What is REST?"),  # an acronym of a word
+    ("What is Middleware?", "What is Middleware in Flask?"),  # a word a heading capitalises
     ("What are WebSockets?", "What are WebSockets?"),
     ("What is Waitress?", "What is Waitress in Flask?"),  # an English word may be the heading's, not a name
     ("What are Tables?", "What are Tables in Flask?"),
@@ -116,10 +118,10 @@ def test_naming_the_product_keeps_the_rest_of_a_query():
 
 def test_a_users_and_an_llms_questions_are_shown_as_written():
     users = Query("How do I add signals in Flask?", origin="file")
-    llms = Query("How do I add signals in Flask?", origin="llm")
+    llms = [Query("How do I add signals in Flask?", origin="llm"), Query("What are signals?", origin="llm")]
     plain = Query("What are signals?", origin="file")
-    assert name_product([users, llms, plain], "Flask") == [
-        Query("How do I add signals in Flask?", origin="file", unscoped_question="How do I add signals?"), llms, plain]
+    assert name_product([users, *llms, plain], "Flask") == [
+        Query("How do I add signals in Flask?", origin="file", unscoped_question="How do I add signals?"), *llms, plain]
 
 
 class _Spans:
@@ -247,6 +249,59 @@ def test_a_users_question_without_its_place(question, unscoped):
     assert unscoped_question(question, "FastAPI") == unscoped
     if unscoped is not None:  # what scoped_question adds, unscoped_question takes away
         assert unscoped_question(scoped_question(unscoped, "FastAPI"), "FastAPI") == unscoped
+
+
+class _RecordingRetriever:
+    """A real retriever, keeping the questions it ranks chunks for."""
+
+    def __init__(self, retriever) -> None:
+        self.retriever, self.searched = retriever, []
+
+    def fit(self, index):
+        self.retriever.fit(index)
+
+    def search(self, questions, k):
+        self.searched += list(questions)
+        return self.retriever.search(questions, k)
+
+    def similarity(self, question, rows):
+        return self.retriever.similarity(question, rows)
+
+
+def test_retrieval_ranks_for_what_the_question_asks():
+    from raft_dataset.config import RaftDatasetConfig
+    from raft_dataset.pipeline import build_raft_dataset
+    from raft_dataset.retrieval import DenseRetriever
+    from tests.fake_encoder import HashingEncoder
+
+    docs = Path(__file__).parent / "fixtures" / "docs"
+    searched = {}
+    for product in ("", "Tidewave"):
+        retriever = _RecordingRetriever(DenseRetriever())
+        config = RaftDatasetConfig(corpus=str(docs), embedding_cache="", num_distractors=1, min_query_similarity=-1.0,
+                                   splits={"train": 1.0}, product_name=product)
+        build_raft_dataset(config, encoder=HashingEncoder(), retriever=retriever, show_progress=False)
+        searched[product] = retriever.searched
+    assert searched["Tidewave"] == searched[""] and len(searched[""]) >= 10
+
+
+def test_the_card_names_no_product_for_a_users_questions(tmp_path):
+    # the user's questions are shown as written: the card must not say the build named the product in them
+    from raft_dataset.card import render_card
+    from raft_dataset.config import RaftDatasetConfig
+    from raft_dataset.pipeline import build_raft_dataset
+    from tests.fake_encoder import HashingEncoder
+
+    docs = Path(__file__).parent / "fixtures" / "docs"
+    queries = tmp_path / "queries.txt"
+    queries.write_text("\n".join(["How do I install tidewave?", "What is the state directory in Tidewave?",
+                                  "How do I restart a job?", "What does the lock file do?",
+                                  "How do I change the log level?", "Where are logs written?"]), encoding="utf-8")
+    config = RaftDatasetConfig(corpus=str(docs), queries=str(queries), embedding_cache="", num_distractors=1,
+                               min_query_similarity=-1.0, splits={"train": 1.0}, product_name="Tidewave")
+    result = build_raft_dataset(config, encoder=HashingEncoder(), show_progress=False)
+    assert result.product_name is None and "naming" not in str(render_card(result, {}))
+    assert "What is the state directory in Tidewave?" in {row["question"] for row in result.splits["train"]}
 
 
 def test_a_queries_file_is_ranked_without_the_product(tmp_path):

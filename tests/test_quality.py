@@ -151,3 +151,20 @@ def test_rows_read_back_from_parquet(tmp_path):
     back = quality_report(pq.read_table(path).to_pylist())
     expected = quality_report([{c: r[c] for c in columns} for r in ROWS])
     assert back.to_dict() == expected.to_dict()
+
+
+def test_how_answers_leaving_out_their_code():
+    from raft_dataset.quality import _leaves_out_code
+
+    # a quote as written, then a fence: left out; quoted with it: not
+    oracle = "Install it with **pipx**.\n\n```\npipx install tidepool\n```\n"
+    assert _leaves_out_code(_output("Install it with **pipx**.", "x"), oracle)
+    assert not _leaves_out_code(_output(oracle.strip(), "x"), oracle)
+    # prose quoted on one line that the oracle breaks: found by its tail
+    wrapped = "To install the tool\nyou run the install command from the project folder.\n\n    tidepool install\n"
+    assert _leaves_out_code(_output("To install the tool you run the install command from the project folder.", "x"),
+                            wrapped)
+    # an indented fence counts, and so does an indented (reST or markdown) code block; prose after it does not
+    assert _leaves_out_code(_output("Run it.", "x"), "Run it.\n\n   ```\n   tidepool run\n   ```\n")
+    assert not _leaves_out_code(_output("Run it.", "x"), "Run it.\n\nThen read the log.\n")
+    assert not _leaves_out_code(_output("Not in the oracle.", "x"), oracle)
