@@ -1451,12 +1451,17 @@ def _tells_the_way(question: str, sentence: str) -> bool:
 
 
 # A negation or a prohibition ("can't", "never", "must not"), or the way put off to later text.
+def _fence_labelled(*labels: str) -> re.Pattern:
+    """A code fence's opening line with one of these info-string labels ("```diff")."""
+    return re.compile(rf"^[ \t]*(?:```|~~~)[ \t]*(?:{'|'.join(map(re.escape, labels))})\b", re.MULTILINE)
+
+
 _NOT_A_WAY_RE = re.compile(
     r"\b(?:can['\u2019]?t|cannot|can not|never|(?:should|must|do|does|will|would)(?:n['\u2019]t| not)|won['\u2019]t)\b"
     r"|\b(?:next|later|following|coming|future) (?:chapter|section|page|part|tutorial|step)s?\b"
     r"|\blater (?:on|in)\b", re.IGNORECASE)
 # What a block prints rather than runs: a diff, or a fence labelled as output.
-_OUTPUT_FENCE_RE = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*(?:diff|patch|output|console-output|log)\b", re.MULTILINE)
+_OUTPUT_FENCE_RE = _fence_labelled("diff", "patch", "output", "console-output", "log")
 
 
 def _carries_out(text: str, start: int, end: int) -> bool:
@@ -1574,7 +1579,7 @@ def _join_items(items: list[str]) -> str:
     return "".join(parts)
 
 
-_DIFF_FENCE_RE = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*(?:diff|patch)\b", re.MULTILINE)  # a change, not a line to state
+_DIFF_FENCE_RE = _fence_labelled("diff", "patch")  # a change, not a line to state
 
 
 def _code_lines(text: str, s: _Sentence) -> tuple[str, list[str]]:

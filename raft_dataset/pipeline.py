@@ -27,7 +27,7 @@ from .corpus import read_corpus, read_hf_dataset
 from .encoding import EmbeddingCache, Encoder, default_embedding_cache_path
 from .index import ChunkIndex
 from .oracle import REFERENCE_ANSWER, TOP_HIT, DistractorGuard, OracleScorer, choose_oracle
-from .product import ProductNameCounter, name_product
+from .product import ProductNameCounter, name_product, takes_the_product
 from .prompt import render_prompt, user_turn
 from .quality import QualityReport, quality_report
 from .queries import OfflineQuestionGenerator, QueryFile, QuestionGenerator
@@ -280,8 +280,8 @@ def generate_queries(
     documents = iter(load_documents(config, corpus_files, BuildReport()))
     read = counter.observe(documents) if config.product_name is None else documents
     queries = question_generator.generate(read, index)[: config.max_queries]
-    if all(q.origin == "llm" for q in queries):
-        return queries, None  # an LLM's questions stay as written: no need to read on for the product
+    if not any(takes_the_product(q) for q in queries):
+        return queries, None  # nothing to name it in (an LLM's questions): no need to read on for the product
     product = counter.resolve(config.product_name, documents)
     named = name_product(queries, product)
     return named, product if any(n.question != q.question for n, q in zip(named, queries)) else None

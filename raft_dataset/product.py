@@ -230,8 +230,13 @@ def name_product(queries: Iterable[Query], product: str | None) -> list[Query]:
     return [_named(q, product) for q in queries]
 
 
+def takes_the_product(query: Query) -> bool:
+    """Whether `name_product` may change `query`: all but an LLM's question, whose answers are cached by prompt."""
+    return query.origin != "llm"
+
+
 def _named(query: Query, product: str) -> Query:
-    if query.origin == "llm":
+    if not takes_the_product(query):
         return query
     if query.origin == "file":
         asked = unscoped_question(query.question, product)
