@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -86,6 +87,18 @@ class Namespace:
         return f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(columns)}){suffix}"
 
 
+# How long a cache waits for another process's write to finish before it gives up.
+_BUSY_SECONDS = 60
+
+
+def _is_busy(err: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the lock (SQLITE_BUSY or SQLITE_LOCKED)."""
+    code = getattr(err, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(err) or "busy" in str(err)
+
+
 class KVStore:
     """`key -> value` rows of one namespace of a SQLite file, each write committed (WAL journal).
 
@@ -111,18 +124,35 @@ class KVStore:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             database = ":memory:" if self.path is None else str(self.path)
-            self._db = sqlite3.connect(database, timeout=60, check_same_thread=False)
+            self._db = sqlite3.connect(database, timeout=_BUSY_SECONDS, check_same_thread=False)
             try:
-                if self.path is not None:
-                    self._db.execute("PRAGMA journal_mode=WAL")
-                    self._db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable across process crashes
-                self._db.execute(ns.create_sql())
-                self._db.commit()
+                self._set_up()
             except BaseException:
                 self._db.close()
                 raise
         except sqlite3.DatabaseError as err:
             raise ValueError(f"{self.path}: not a usable {what}: {err}") from err
+
+    def _set_up(self) -> None:
+        """WAL journal and the namespace's table. Two builds opening one new file at once can get
+        "database is locked" at once here (SQLite skips its busy wait where waiting could deadlock, as
+        when both change the journal mode): retried until `_BUSY_SECONDS` have passed."""
+        deadline = time.monotonic() + _BUSY_SECONDS
+        delay = 0.01
+        while True:
+            try:
+                if self.path is not None:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable across process crashes
+                self._db.execute(self.namespace.create_sql())
+                self._db.commit()
+                return
+            except sqlite3.OperationalError as err:
+                if not _is_busy(err) or time.monotonic() + delay > deadline:
+                    raise
+                self._db.rollback()
+            time.sleep(delay)
+            delay = min(2 * delay, 0.5)
 
     def get(self, key: Key) -> Any | None:
         """The value stored under `key`, or None."""
