@@ -17,7 +17,7 @@ from .config import (
     load_config_file,
     validate_config,
 )
-from .corpus import resolve_corpus_files
+from .corpus import included_files, resolve_corpus_files
 from .export import FEATURES
 from .pipeline import BuildResult, build_raft_dataset
 
@@ -99,9 +99,11 @@ def _data_files(config: RaftDatasetConfig) -> list[str]:
 
 
 def config_fingerprint(config: RaftDatasetConfig) -> str:
-    """Changes whenever a setting, a corpus file or the queries file changes (the cache key)."""
+    """Changes whenever a setting, a corpus file, an example file it includes or the queries file
+    changes (the cache key)."""
     digest = hashlib.sha256(repr(sorted(config.settings().items())).encode())
-    files = _data_files(config) or ([str(p) for p in resolve_corpus_files(config.corpus)] if config.corpus else [])
+    corpus = _data_files(config) or ([str(p) for p in resolve_corpus_files(config.corpus)] if config.corpus else [])
+    files = [*corpus, *(str(p) for p in included_files(config.corpus or corpus))] if corpus else []
     if config.queries:
         files.append(config.queries)
     for name in files:

@@ -10,11 +10,16 @@ opened (FIFOs, devices, symlinks leaving the corpus and raft-dataset output fold
 left alone), files over `max_file_bytes` are never read whole, and the markup and JSON readers skip
 lines, records and nesting past `max_line_chars` and `max_nesting_depth`. Encoded blobs and space-free
 runs are removed from the text and counted (`markup.strip_junk`), the document kept.
+
+Example files a Markdown or reST document includes (`{* ../../docs_src/app.py *}`, `.. literalinclude::`)
+are read into it (`includes.inline_includes`) by `IncludedFiles`, within the document's repository.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import glob
 import io
 import json
@@ -28,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .markup import MarkupTooDeep, ParsedMarkup, strip_junk
+from .includes import inline_includes
+from .markup import MarkupTooDeep, ParsedMarkup, is_code_file, strip_junk
 from .markup import parse as parse_markup
 from .raft_format import without_fenced_code
 from .records import Document
@@ -66,6 +72,9 @@ class ReadOptions:
     max_file_bytes: int = 64 * 2**20
     max_line_chars: int = 2_000_000
     max_nesting_depth: int = 100
+    # The folder document ids are relative to (set while reading): where included example files are
+    # looked up when the document is in no repository (see `IncludedFiles`).
+    corpus_root: str | None = None
 
 
 class Reader(Protocol):
@@ -87,9 +96,11 @@ SKIP_REASONS = (
     "build_output",  # a file of a raft-dataset output folder inside the corpus
     "encoded_blob",  # base64 / data: URI removed from a document's text (the document is kept)
     "unbroken_run",  # a run of MAX_RUN_CHARS+ characters without a space removed (document kept)
+    "missing_include",  # an example file a page includes, not found in its repository (named instead)
 )
 # Reasons that are not a broken file: counted, but never fatal with `strict`.
-EXCLUSIONS = frozenset({"unsupported_extension", "outside_corpus", "build_output", "encoded_blob", "unbroken_run"})
+EXCLUSIONS = frozenset({"unsupported_extension", "outside_corpus", "build_output", "encoded_blob", "unbroken_run",
+                        "missing_include"})
 # A folder holding this file is a raft-dataset output (written by `export`), not corpus.
 OUTPUT_MANIFEST = ".raft-dataset-manifest.json"
 # Other packages add readers through this entry-point group: name = the suffix (".pdf"), value = a Reader.
@@ -258,6 +269,7 @@ def _read_files(expanded: _Expanded, options: ReadOptions, *, strict: bool, foll
     for item in expanded.excluded:
         skip(item)
     roots = [os.path.realpath(base) for base in expanded.bases]
+    options = dataclasses.replace(options, corpus_root=expanded.root)
     for path in expanded.files:
         found = reader_for(path)
         problem = (Skipped("unsupported_extension", printable_path(path), "unsupported file extension")
@@ -475,6 +487,107 @@ def longest_line_over(text: str, limit: int) -> bool:
     return _LONG_LINES[limit].search(text) is not None
 
 
+# Bounds on what one document's includes may add: an example file is a page of code, not a data file.
+MAX_INCLUDED_BYTES = 64 * 2**10
+MAX_INCLUDES = 200
+
+
+def repository_root(folder: str) -> str | None:
+    """The nearest folder at or above `folder` that holds a `.git` (a repository's top), or None."""
+    folder = os.path.abspath(folder)
+    for candidate in (folder, *_parents(folder)):
+        if os.path.exists(os.path.join(candidate, ".git")):
+            return candidate
+    return None
+
+
+class IncludedFiles:
+    """Reads the example files one document includes (an `includes.IncludeReader`).
+
+    A path is looked up the way site generators resolve it, from the document's folder and then from
+    each folder above it (MkDocs resolves `../../docs_src/app.py` from its config's folder, Sphinx a
+    `/examples/app.py` from its source folder), but never outside the document's repository (the
+    nearest folder with a `.git`; else the corpus folder `corpus_root`; else the document's folder).
+    Only code and config files are read (more markup is not an example), never a hidden file or
+    folder (`.env`, `.git/`), at most `max_bytes` per file and `max_files` lookups per document; a file that is
+    not UTF-8 text, or has a line over `max_line_chars`, is not read.
+
+    Attributes:
+        read_files: Real paths of the files read, in order (they belong in a build's fingerprint).
+        missing: The paths, as the document writes them, of the code files it could not read.
+    """
+
+    def __init__(self, document: str, corpus_root: str | None = None, *, max_bytes: int = MAX_INCLUDED_BYTES,
+                 max_files: int = MAX_INCLUDES, max_line_chars: int = 2_000_000) -> None:
+        self.document, self.corpus_root = document, corpus_root
+        self.max_bytes, self.max_files, self.max_line_chars = max_bytes, max_files, max_line_chars
+        self.read_files: list[str] = []
+        self.missing: list[str] = []
+
+    def __call__(self, written: str) -> str | None:
+        relative = written.strip().split("#", 1)[0].lstrip("/")
+        if not relative or not is_code_file(relative):
+            return None
+        text = self._find(relative) if len(self.read_files) + len(self.missing) < self.max_files else None
+        if text is None:
+            self.missing.append(written.strip())
+        return text
+
+    def _find(self, relative: str) -> str | None:
+        if "\x00" in relative:
+            return None
+        folder = self.folder
+        while True:
+            found = self._file(os.path.join(folder, relative))
+            if found is not None:
+                return found
+            if folder == self.root:
+                return None
+            folder = os.path.dirname(folder)
+
+    @functools.cached_property
+    def folder(self) -> str:
+        return os.path.realpath(os.path.dirname(os.path.abspath(self.document)))
+
+    @functools.cached_property
+    def root(self) -> str:
+        """The folder no included file may be outside of (found on the first lookup: most documents
+        include nothing)."""
+        root = os.path.realpath(repository_root(self.folder) or self.corpus_root or self.folder)
+        return root if _is_inside(self.folder, [root]) else self.folder
+
+    def _file(self, candidate: str) -> str | None:
+        real = os.path.realpath(candidate)
+        if not _is_inside(real, [self.root]) or not os.path.isfile(real):
+            return None
+        if any(part.startswith(".") for part in Path(os.path.relpath(real, self.root)).parts):
+            return None
+        data = read_limited(real, self.max_bytes)
+        text = None if isinstance(data, Skipped) or b"\x00" in data else _decode(data)
+        if text is None or longest_line_over(text, self.max_line_chars):
+            return None
+        self.read_files.append(real)
+        return text
+
+
+def included_files(patterns: str | Sequence[str]) -> list[Path]:
+    """The example files the Markdown and reST files matched by `patterns` include and `read_corpus`
+    reads into them, sorted (for fingerprints: an edited example changes the build)."""
+    expanded = _expand_patterns([patterns] if isinstance(patterns, str) else list(patterns), strict=False)
+    found: set[str] = set()
+    for path in expanded.files:
+        reader = reader_for(path)
+        if reader is None or reader[0] not in ("markdown", "rst"):
+            continue
+        data = read_limited(path, 64 * 2**20)
+        text = None if isinstance(data, Skipped) else _decode(data)
+        if text is not None:
+            included = IncludedFiles(path, expanded.root)
+            inline_includes(text, reader[0], included)
+            found.update(included.read_files)
+    return [Path(f) for f in sorted(found)]
+
+
 def _junk_skips(path: str, blobs: int, runs: int) -> Iterator[Skipped]:
     if blobs:
         yield Skipped("encoded_blob", path, f"removed {blobs} base64 blob(s) / data: URI(s) from the text", n=blobs)
@@ -501,6 +614,12 @@ def _markup_reader(fmt: str) -> Reader:
         if longest_line_over(raw, options.max_line_chars):
             yield Skipped("too_large", path, f"a line is longer than max_line_chars ({options.max_line_chars})")
             return
+        included = IncludedFiles(path, options.corpus_root, max_line_chars=options.max_line_chars)
+        raw = inline_includes(raw, fmt, included)
+        if included.missing:
+            shown = ", ".join(included.missing[:3]) + (", ..." if len(included.missing) > 3 else "")
+            yield Skipped("missing_include", path, f"{len(included.missing)} included example file(s) not found "
+                                                   f"in its repository, named instead: {shown}", n=len(included.missing))
         try:
             parsed = parse_markup(raw, fmt, max_depth=options.max_nesting_depth)
         except MarkupTooDeep as exc:

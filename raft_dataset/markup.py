@@ -343,7 +343,7 @@ def _assemble(entries: list, title: str | None = None) -> ParsedMarkup:
 _FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
 
-def _opens_fence(line: str) -> tuple[str, int] | None:
+def opens_fence(line: str) -> tuple[str, int] | None:
     match = _FENCE_OPEN.match(line)
     if not match:
         return None
@@ -353,7 +353,7 @@ def _opens_fence(line: str) -> tuple[str, int] | None:
     return fence[0], len(fence)
 
 
-def _closes_fence(line: str, fence: tuple[str, int]) -> bool:
+def closes_fence(line: str, fence: tuple[str, int]) -> bool:
     stripped = line.strip()
     char, length = fence
     return len(stripped) >= length and set(stripped) == {char}
@@ -371,10 +371,10 @@ def fenced_code_spans(text: str) -> list[tuple[int, int]]:
     for line in text.split("\n"):
         line_end = pos + len(line)
         if fence is None:
-            opened = _opens_fence(line)
+            opened = opens_fence(line)
             if opened:
                 fence, start = opened, pos
-        elif _closes_fence(line, fence):
+        elif closes_fence(line, fence):
             spans.append((start, line_end))
             fence = None
         pos = line_end + 1
@@ -547,7 +547,7 @@ def _kind_label(kind: str) -> str:
 _MARKUP_FILE_SUFFIXES = (".md", ".markdown", ".rst", ".txt", ".html", ".htm", ".mdx", ".ipynb")
 
 
-def _is_code_file(path: str) -> bool:
+def is_code_file(path: str) -> bool:
     """Whether an included file is an example (code, config) rather than more text (`.md`, `.rst`)."""
     name = path.rsplit("/", 1)[-1]
     return "." in name and not name.lower().endswith(_MARKUP_FILE_SUFFIXES)
@@ -599,12 +599,12 @@ _STYLE_SCRIPT = re.compile(r"<(style|script)\b[^<>]{0,1000}>.*?(?:</\1\s*>|\Z)",
 # `--8<-- "docs/x.py"`, mdx_include `{!../../docs_src/x.py!}` (`{!> ...!}`: with its Python version).
 # The file is not read (markup does no I/O); the text says which file it was.
 _MDX_INCLUDE = r"\{!>?[ \t]*(?P<mdx>[^\s!{}]+)[ \t]*!\}"
-_INCLUDE_LINE = re.compile(
+INCLUDE_LINE = re.compile(
     r"^[ \t]*(?:\{\*[ \t]*(?P<mkdocs>[^\s*{}]+)[^{}]*\*\}|;?-{1,2}8<-{1,2}[ \t]+[\"'](?P<snippet>[^\"']+)[\"']"
     f"|{_MDX_INCLUDE})[ \\t]*$"
 )
 # A fenced block holding nothing but an mdx_include line: it shows the file as code (an HTML template too).
-_FENCED_INCLUDE = re.compile(
+FENCED_INCLUDE = re.compile(
     r"^[ \t]*(?P<fence>`{3,}|~{3,})[^\n`]*\n[ \t]*" + _MDX_INCLUDE + r"[ \t]*\n[ \t]*(?P=fence)[ \t]*$",
     re.MULTILINE,
 )
@@ -620,8 +620,8 @@ _DROP_LINE = re.compile(
 )
 
 
-def _included_path(match: re.Match) -> str:
-    """The file an `_INCLUDE_LINE` or `_FENCED_INCLUDE` match names."""
+def included_path(match: re.Match) -> str:
+    """The file an `INCLUDE_LINE` or `FENCED_INCLUDE` match names."""
     return match.group("mkdocs") or match.group("snippet") or match.group("mdx")
 
 
@@ -770,7 +770,7 @@ def _preprocess_markdown(text: str) -> str:
     """Remove what markdown-it can't know about, outside fenced code; Hugo notes become `:::` blocks."""
     text = _map_prose(text, lambda s: _STYLE_SCRIPT.sub("", _HTML_COMMENT.sub("", s)))
     if "{!" in text:
-        text = _FENCED_INCLUDE.sub(lambda m: f"\n{included_file_note(m.group('mdx'))}\n", text)
+        text = FENCED_INCLUDE.sub(lambda m: f"\n{included_file_note(m.group('mdx'))}\n", text)
     out: list[str] = []
     events: list[tuple[int, str, bool, str]] = []  # (line index in out, name, is_closing, indent)
     fence: tuple[str, int] | None = None
@@ -786,7 +786,7 @@ def _preprocess_markdown(text: str) -> str:
             out.append("")
             continue
         if fence is not None:
-            if _closes_fence(line, fence):
+            if closes_fence(line, fence):
                 fence = None
             out.append(line)
             continue
@@ -797,16 +797,16 @@ def _preprocess_markdown(text: str) -> str:
         if myst_options and _MYST_OPTION.match(line):
             continue
         myst_options = bool(_MYST_COLON_FENCE.match(line))
-        opened = _opens_fence(line)
+        opened = opens_fence(line)
         if opened:
             fence = opened
             out.append(line)
             continue
         short = len(line) < 2000  # the line patterns backtrack; real directive lines are short
-        included = _INCLUDE_LINE.match(line) if short else None
-        if included and _is_code_file(_included_path(included)):
+        included = INCLUDE_LINE.match(line) if short else None
+        if included and is_code_file(included_path(included)):
             # "Let's start with a simple example:" would end on nothing: say what it showed.
-            out.extend(["", included_file_note(_included_path(included)), ""])
+            out.extend(["", included_file_note(included_path(included)), ""])
             continue
         if short and _DROP_LINE.match(line):
             out.append("")  # a block-level construct: it ends the paragraph before it
@@ -1192,12 +1192,12 @@ def markdown_depth(source: str) -> int:
     fence: tuple[str, int] | None = None
     for line in source.split("\n"):
         if fence is not None:
-            if _closes_fence(line, fence):
+            if closes_fence(line, fence):
                 fence = None
             continue
         if not line or line[0].isalnum():
             continue
-        fence = _opens_fence(line)
+        fence = opens_fence(line)
         markers = _CONTAINER_MARKERS.match(line)
         if fence is None and markers:
             indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip(" \t"))
@@ -1628,7 +1628,7 @@ def _build_docutils() -> dict[str, Any]:
         """`.. literalinclude:: ../examples/app.py`: the file is not read; the text says which one it was."""
 
         def run(self):
-            if not self.arguments or not _is_code_file(self.arguments[0]):
+            if not self.arguments or not is_code_file(self.arguments[0]):
                 return []
             return [nodes.paragraph("", "", nodes.Text(included_file_note(self.arguments[0])))]
 
@@ -2268,13 +2268,13 @@ def _cheap_entries(text: str, rst: bool, depth: int = 0) -> list:  # noqa: C901 
             para.append(stripped)
             i += 1
             continue
-        fence = None if rst else _opens_fence(line)
+        fence = None if rst else opens_fence(line)
         if fence:
             flush()
             info = _FENCE_OPEN.match(line).group("info").strip()
             code: list[str] = []
             i += 1
-            while i < len(lines) and not _closes_fence(lines[i], fence):
+            while i < len(lines) and not closes_fence(lines[i], fence):
                 code.append(lines[i])
                 i += 1
             entries.append(_Code(info.split(" ")[0].strip("{}.") if info else "", _dedent(code)))

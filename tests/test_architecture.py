@@ -13,7 +13,7 @@ LAYERS = [
     {"features", "jsonl", "tokens", "cache", "report", "typecheck", "formats", "vocabulary"},
     {"records", "raft_format", "llm.config", "metrics"},
     {"markup", "prompt", "llm.backends", "metrics.scoring", "shards"},
-    {"metrics.raft_answer_match.raft_answer_match", "metrics.raft_format_compliance.raft_format_compliance",
+    {"includes", "metrics.raft_answer_match.raft_answer_match", "metrics.raft_format_compliance.raft_format_compliance",
      "metrics.raft_quotes.raft_quotes", "metrics.raft_refusal.raft_refusal"},
     {"corpus", "llm.client", "llm"},
     {"office"},
