@@ -572,6 +572,10 @@ def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable
             continue
         if text[lead_in:a_end].strip() in text[b_start:b_end]:
             continue  # the overlap already carries it
+        if "\n\n" not in text[a_start:lead_in].strip() and movable(a_start, a_end, b_start):
+            # One paragraph of the section would be left: it goes along ("First, let's create a Pydantic
+            # user model." was a chunk of its own once its lead-in and the included example had moved on).
+            lead_in = a_start
         if b_end - lead_in <= max_chars and count_tokens([text[lead_in:b_end]], tokenizer)[0] <= chunk_size:
             out[k], out[k + 1] = trim_span(text, a_start, lead_in), (lead_in, b_end)
             continue
@@ -671,8 +675,11 @@ def _with_whole_fences(text: str, start: int, end: int,
 
 def _without_dangling_fence(text: str, start: int, end: int, code_blocks: Sequence[tuple[int, int]]) -> tuple[int, int]:
     """(start, end) ending before a code block's opening fence line when that line is all the span
-    holds of the block (the splitter cut right after it)."""
+    holds of the block (the splitter cut right after it), and starting after its closing fence line
+    when that is all it holds (cut right before it: reopened, it would show an empty block)."""
     for block_start, block_end in code_blocks:
+        if block_start < start < block_end <= end and not text[start:block_end].strip().strip("`~"):
+            start, end = trim_span(text, block_end, end)
         if start <= block_start < end < block_end and "\n" not in text[block_start:end].strip():
             return trim_span(text, start, block_start)
     return start, end

@@ -363,6 +363,33 @@ def test_oversize_fence_is_split_within_budget(tokenizer):
     assert chunks[0].text.startswith("Before.") and chunks[-1].text.endswith("After.")
 
 
+def test_a_chunk_cut_before_a_closing_fence_shows_no_empty_block(tokenizer):
+    """An example file read into a page made long blocks common, and a cut right before a block's closing
+    fence line opened the next chunk on "```python\n```": an empty block. That chunk now starts after it."""
+    code = "\n".join(f"value_{i} = compute({i}, scale={i * 3})" for i in range(8))
+    doc = _md(f"# Code\n\nBefore it comes this:\n\n```python\n{code}\n```\n\nAfter the block, some prose follows here.")
+    chunks = chunk_document(doc, tokenizer, 50, 0)
+    assert chunks[-1].text == "After the block, some prose follows here."
+    assert not any(re.search(r"^```\w*\n```", c.text, flags=re.M) for c in chunks)
+    assert all(f"value_{i} =" in "".join(c.text for c in chunks) for i in range(8))  # nothing lost
+
+
+def test_a_lead_in_takes_the_one_paragraph_it_would_leave_alone(tokenizer):
+    """FastAPI's "Create a user model": "First, let's create a Pydantic user model." then a lead-in and its
+    example, read in from a file and too long for one chunk. The lead-in moved to the example's chunk
+    and left the sentence a chunk of its own; the sentence now goes along."""
+    sentence = "First, let's create a Pydantic user model."
+    lead_in = "The same way we use Pydantic to declare bodies, we can use it anywhere else:"
+    code = "\n".join(f"    field_{i}: str | None = None" for i in range(30))
+    doc = _md(f"# Security\n\nIntro.\n\n## Create a user model\n\n{sentence}\n\n{lead_in}\n\n"
+              f"```python\nclass User(BaseModel):\n{code}\n```\n\nThat is all.")
+    chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, 0)
+    assert not any(c.text == sentence for c in chunks)
+    led = next(c for c in chunks if lead_in in c.text)
+    assert led.text.startswith(f"{sentence}\n\n{lead_in}\n\n```python\nclass User") and led.n_tokens <= CHUNK_SIZE
+    assert all(f"field_{i}:" in "".join(c.text for c in chunks) for i in range(30))  # nothing lost
+
+
 def test_a_lead_in_stays_with_the_block_it_announces(tokenizer):
     """poetry_docs/basic-usage.md: a chunk ended on "... For now, it looks like this:" and the next began
     with the TOML it announces, so neither answered "What does the project file look like?". The
