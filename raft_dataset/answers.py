@@ -101,7 +101,7 @@ _SENTENCE_END_RE = re.compile(
 )
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_LEAD_IN_LINES = 12  # most list, table or code lines a sentence ending in ":" takes along
+LEAD_IN_LINES = 12  # most list, table or code lines a sentence ending in ":" takes along
 _LEAD_IN_CONSOLE_LINES = 40  # ... of a console session whose few commands print more than that
 _PROMPT_RE = re.compile(r"^[$%] (?=\S)")  # a shell prompt; not ">", which quotes and Python's ">>>" use
 
@@ -303,7 +303,7 @@ def _bare_lists(text: str, blocks: list[tuple[str, int, int]]) -> list[tuple[int
         lead_in = previous is not None and previous[0] == "prose" and text[previous[1]:previous[2]].rstrip().endswith(
             (":", "："))
         if (
-            not lead_in and 2 <= len(items) <= _LEAD_IN_LINES
+            not lead_in and 2 <= len(items) <= LEAD_IN_LINES
             and all(len(item.split()) < 6 and not has_final_punctuation(item) for item in items)
             and all("`" in item or ": " in item or len(item.split()) >= 4 for item in items)
         ):
@@ -412,7 +412,7 @@ def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int
         return end
     taken = list(itertools.takewhile(lambda block: block[0] == kind, following))
     if kind != "code":
-        return taken[min(len(taken), _LEAD_IN_LINES) - 1][2]
+        return taken[min(len(taken), LEAD_IN_LINES) - 1][2]
     fenced = _FENCE_RE.match(text[taken[0][1] : taken[0][2]])
     complete = len(taken) < len(following) or (
         fenced and len(taken) > 1 and _FENCE_RE.match(text[taken[-1][1] : taken[-1][2]])
@@ -421,7 +421,7 @@ def _lead_in_end(text: str, blocks: list[tuple[str, int, int]], b: int, end: int
     # session is the exception: its few commands are the answer, however much output they print ("$ fastapi run").
     lines = [text[x[1] : x[2]].strip() for x in taken if not _FENCE_RE.match(text[x[1] : x[2]])]
     inputs = len(_commands(lines)) or sum(line.startswith(">>> ") for line in lines)  # a shell's or Python's
-    limit = _LEAD_IN_CONSOLE_LINES if 0 < inputs <= _MAX_INLINE_LINES else _LEAD_IN_LINES
+    limit = _LEAD_IN_CONSOLE_LINES if 0 < inputs <= _MAX_INLINE_LINES else LEAD_IN_LINES
     return taken[-1][2] if complete and len(taken) <= limit else end
 
 

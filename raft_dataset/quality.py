@@ -11,6 +11,7 @@ back from parquet:
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import statistics
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .answers import LEAD_IN_LINES
 from .answers import question_form as asked_form
 from .raft_format import (
     answer_defects,
@@ -101,9 +103,10 @@ class QualityReport:
             (`oracle_confidence` <= 0): the oracle is doubtful.
         retrievers_agree: Rows where dense and BM25 both rank the oracle's document first.
         how_answers: Rows asking how to do something ("How do I ...?").
-        how_answers_without_code: Of those, rows whose last quote the oracle follows with a code block the quote
-            leaves out: the code that carries the way out ("... just run the `install` command." without
-            `poetry install`).
+        how_answers_without_code: Of those, rows whose last quote the oracle follows with a short code block
+            (at most `answers.LEAD_IN_LINES` lines, what a quote can take along) the quote leaves out: the code
+            that carries the way out ("... just run the `install` command." without `poetry install`). A
+            longer block is an example program, which no answer states whole.
         excluded_distractors: Candidates kept out of contexts, by guard, over all rows.
         hard_negatives: Distractors taken from the retrieval ranking, over all rows.
     """
@@ -173,7 +176,7 @@ class QualityReport:
             f"| exact duplicate questions | {pct(self.exact_duplicate_questions)} |",
             f"| near duplicate questions | {pct(self.near_duplicate_questions)} |",
             f"| two chunks of one document in the context | {pct(self.same_document_context)} |",
-            f"| how-answers leaving out the code after their last quote (of {self.how_answers} how-questions) | "
+            f"| how-answers leaving out the short code after their last quote (of {self.how_answers} how-questions) | "
             f"{100 * _share(self.how_answers_without_code, self.how_answers):.1f}% |",
             f"| oracle in the context | {pct(self.oracle_present)} |",
             f"| oracle outscored by another document (confidence <= 0) | {pct(self.oracle_outscored)} |",
@@ -228,8 +231,8 @@ _CODE_NEXT_RE = re.compile(r"[ \t]*\n(?:[ \t]*\n)*(?:[ \t]*(?:```|~~~)|(?: {4}|\
 
 
 def _leaves_out_code(output: str, oracle_text: str) -> bool:
-    """Whether the answer's last quote is followed in the oracle by a code block it does not quote. A quote of
-    several lines is joined on one line, so its end is looked up by its last line's words."""
+    """Whether the answer's last quote is followed in the oracle by a short code block it does not quote. A
+    quote of several lines is joined on one line, so its end is looked up by its last line's words."""
     quotes = extract_quotes(output)
     if not quotes or not oracle_text:
         return False
@@ -238,7 +241,21 @@ def _leaves_out_code(output: str, oracle_text: str) -> bool:
     if at < 0:  # prose is quoted on one line: find its tail, which a line break rarely splits
         tail = last[-40:]
         at = oracle_text.find(tail) - len(last) + len(tail) if tail in oracle_text else -1
-    return at >= 0 and bool(_CODE_NEXT_RE.match(oracle_text, at + len(last)))
+    block = _CODE_NEXT_RE.match(oracle_text, at + len(last)) if at >= 0 else None
+    return block is not None and _code_lines(oracle_text, block.end()) <= LEAD_IN_LINES
+
+
+def _code_lines(text: str, inside: int) -> int:
+    """Lines of the code block that `text[inside:]` is in: up to its closing fence, or its last indented line."""
+    line_start = text.rfind("\n", 0, inside) + 1
+    opening = text[line_start:inside + 3].strip()
+    rest = text[text.find("\n", inside) + 1:] if "\n" in text[inside:] else ""
+    lines = rest.split("\n")
+    if opening.startswith(("```", "~~~")):
+        fence = opening[:3]
+        return next((i for i, line in enumerate(lines) if line.strip().startswith(fence)), len(lines))
+    indented = itertools.takewhile(lambda line: not line.strip() or line[:1] in " \t", lines)
+    return 1 + len([line for line in indented if line.strip()])
 
 
 def _as_row(row: Any) -> Mapping[str, Any]:

@@ -109,7 +109,7 @@ def test_quality_report_markdown():
         "| exact duplicate questions | 16.7% |",
         "| near duplicate questions | 16.7% |",
         "| two chunks of one document in the context | 33.3% |",
-        "| how-answers leaving out the code after their last quote (of 2 how-questions) | 50.0% |",
+        "| how-answers leaving out the short code after their last quote (of 2 how-questions) | 50.0% |",
         "| oracle in the context | 83.3% |",
         "| oracle outscored by another document (confidence <= 0) | 33.3% |",
         "| dense and BM25 both rank the oracle's document first | 16.7% |",
@@ -168,3 +168,11 @@ def test_how_answers_leaving_out_their_code():
     assert _leaves_out_code(_output("Run it.", "x"), "Run it.\n\n   ```\n   tidepool run\n   ```\n")
     assert not _leaves_out_code(_output("Run it.", "x"), "Run it.\n\nThen read the log.\n")
     assert not _leaves_out_code(_output("Not in the oracle.", "x"), oracle)
+    # a block as long as a quote takes along counts; an example program longer than that does not, fenced or
+    # indented (no answer states a 13-line program whole)
+    program = "\n".join(f"step_{i}()" for i in range(13))
+    for lines, counted in ((12, True), (13, False)):
+        code = "\n".join(program.split("\n")[:lines])
+        assert _leaves_out_code(_output("Run it:", "x"), f"Run it:\n\n```python\n{code}\n```\n\nDone.") is counted
+        indented = "\n".join(f"    {line}" for line in code.split("\n"))
+        assert _leaves_out_code(_output("Run it::", "x"), f"Run it::\n\n{indented}\n\nDone.") is counted
