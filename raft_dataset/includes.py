@@ -37,6 +37,11 @@ _LANGUAGES = {"py": "python", "pyi": "python", "js": "javascript", "mjs": "javas
               "sh": "bash", "yml": "yaml", "rb": "ruby", "rs": "rust", "kt": "kotlin", "cs": "csharp"}
 # MkDocs line selection: `ln[1:11]`, `ln[3,5:7]` (1-based, inclusive).
 _MKDOCS_LINES = re.compile(r"\bln\[([\d:,\s]*)\]")
+# MkDocs highlighted lines: `hl[3:4,9:11,25]`; Sphinx's `:emphasize-lines: 3-4,9`.
+_MKDOCS_HIGHLIGHTS = re.compile(r"\bhl\[([\d:,\s]*)\]")
+# An example longer than this shows its highlighted lines (and the lines beside them) only: a whole program
+# is most of a chunk or more, and cut across chunks it shows halves of functions.
+LONG_EXAMPLE_LINES = 15
 # pymdownx.snippets: `file.py:10:20` (lines), `file.py:10`, `file.py:name` (a `--8<-- [start:name]` section).
 _SNIPPET_SELECTION = re.compile(r"^(?P<path>.+?\.[\w-]+)(?::(?P<start>-?\d*)(?::(?P<end>-?\d*))?|:(?P<section>[\w-]+))?$")
 _LITERALINCLUDE = re.compile(r"^(?P<indent>[ \t]*)\.\.[ \t]+literalinclude::[ \t]*(?P<path>\S[^\n]*?)[ \t]*$")
@@ -131,9 +136,12 @@ def _markdown_include(included: re.Match, read: IncludeReader) -> list[str] | No
     lines = _trimmed(text)
     if included.group("mkdocs"):
         selected = _MKDOCS_LINES.search(included.group(0))
+        highlighted = _MKDOCS_HIGHLIGHTS.search(included.group(0))
         if selected:
             ranges = [_range(item, ":") for item in selected.group(1).split(",") if item.strip()]
             lines = [line for number, line in enumerate(lines, 1) if _in_ranges(number, ranges)] or lines
+        elif highlighted:  # (with `ln`, which numbering `hl` follows is the site's choice: leave it)
+            lines = _around_highlights(lines, [_range(item, ":") for item in highlighted.group(1).split(",") if item.strip()])
     elif included.group("snippet"):
         lines = _snippet_lines(lines, _SNIPPET_SELECTION.match(included_path(included)))
     return lines
@@ -154,6 +162,28 @@ def _range(item: str, separator: str) -> tuple[int, int | None]:
 
 def _in_ranges(number: int, ranges: list[tuple[int, int | None]]) -> bool:
     return any(start <= number and (end is None or number <= end) for start, end in ranges)
+
+
+def _around_highlights(lines: list[str], ranges: list[tuple[int, int | None]]) -> list[str]:
+    """A long example's highlighted lines, each with the line before and after it; "..." (indented like the
+    line after it) stands for each run of lines left out. Short examples, and those whose highlights name no
+    line of them, are shown whole."""
+    if len(lines) <= LONG_EXAMPLE_LINES or not ranges:
+        return lines
+    marked = [number for number in range(1, len(lines) + 1) if _in_ranges(number, ranges)]
+    kept = sorted({n for number in marked for n in (number - 1, number, number + 1) if 1 <= n <= len(lines)})
+    kept = [n for n in kept if lines[n - 1].strip() or n in marked]
+    if not marked:
+        return lines
+    shown: list[str] = []
+    for i, number in enumerate(kept):
+        if number > (kept[i - 1] if i else 0) + 1:
+            line = lines[number - 1]
+            shown.append(line[:len(line) - len(line.lstrip())] + "...")
+        shown.append(lines[number - 1])
+    if kept[-1] < len(lines):
+        shown.append("...")
+    return shown
 
 
 def _snippet_lines(lines: list[str], selection: re.Match | None) -> list[str]:
@@ -221,6 +251,9 @@ def _literalinclude_lines(text: str, options: dict[str, str]) -> list[str]:
     if options.get("lines"):
         ranges = [_range(item, "-") for item in options["lines"].split(",") if item.strip()]
         lines = [line for number, line in enumerate(lines, 1) if _in_ranges(number, ranges)]
+    if options.get("emphasize-lines"):
+        lines = _around_highlights(lines, [_range(item, "-") for item in options["emphasize-lines"].split(",")
+                                           if item.strip()])
     return lines
 
 

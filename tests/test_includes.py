@@ -10,7 +10,7 @@ import pytest
 from raft_dataset.builder import config_fingerprint
 from raft_dataset.config import RaftDatasetConfig
 from raft_dataset.corpus import MAX_INCLUDED_BYTES, IncludedFiles, included_files, read_corpus
-from raft_dataset.includes import inline_includes
+from raft_dataset.includes import LONG_EXAMPLE_LINES, inline_includes
 from raft_dataset.report import BuildReport
 
 APP = 'from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get("/")\nasync def root():\n    return {"message": "Hello World"}\n'
@@ -140,3 +140,34 @@ def test_an_edited_example_file_changes_the_build_fingerprint(repo: Path) -> Non
     assert config_fingerprint(config) == before
     _write(repo / "docs_src" / "first_steps" / "tutorial001.py", APP.replace("Hello World", "Hello"))
     assert config_fingerprint(config) != before
+
+
+HANDLERS = "\n".join([
+    "from fastapi import FastAPI, HTTPException", "from fastapi.responses import PlainTextResponse", "",
+    "app = FastAPI()", "", "",
+    "@app.exception_handler(HTTPException)", "async def http_exception_handler(request, exc):",
+    "    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)", "", "",
+    "@app.get(\"/items/{item_id}\")", "async def read_item(item_id: int):", "    if item_id == 3:",
+    "        raise HTTPException(status_code=418, detail=\"Nope! I don't like 3.\")",
+    "    return {\"item_id\": item_id}", "", "", "@app.get(\"/health\")", "async def health():",
+    "    return {\"ok\": True}"]) + "\n"
+
+
+def test_a_long_example_shows_its_highlighted_lines(repo: Path) -> None:
+    # FastAPI's handling-errors page highlights what its text is about in a 26-line program; cut across
+    # chunks, the whole program showed halves of functions. A short example is shown whole, highlights or not.
+    assert len(HANDLERS.splitlines()) > LONG_EXAMPLE_LINES
+    _write(repo / "docs_src" / "handlers.py", HANDLERS)
+    page = _write(repo / "docs" / "page.md", "For example, return plain text for these errors:\n\n"
+                                             "{* ../docs_src/handlers.py hl[2,7:9,15] *}\n\n"
+                                             "And a short one:\n\n{* ../docs_src/first_steps/tutorial001.py hl[3] *}\n")
+    assert _text(page) == (
+        "For example, return plain text for these errors:\n\n```python\n"
+        "from fastapi import FastAPI, HTTPException\nfrom fastapi.responses import PlainTextResponse\n...\n"
+        "@app.exception_handler(HTTPException)\nasync def http_exception_handler(request, exc):\n"
+        "    return PlainTextResponse(str(exc.detail), status_code=exc.status_code)\n"
+        "    ...\n    if item_id == 3:\n        raise HTTPException(status_code=418, detail=\"Nope! I don't like 3.\")\n"
+        "    return {\"item_id\": item_id}\n...\n```\n\n"
+        "And a short one:\n\n```python\n" + APP + "```")
+    rst = _write(repo / "docs" / "page.rst", ".. literalinclude:: ../docs_src/handlers.py\n   :emphasize-lines: 20-21\n")
+    assert _text(rst) == "```python\n...\n@app.get(\"/health\")\nasync def health():\n    return {\"ok\": True}\n```"
