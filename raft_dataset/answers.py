@@ -1629,14 +1629,26 @@ def _brings_its_block(text: str, s: _Sentence) -> bool:
     return s.takes == "item" or (s.takes == "code" and _inline_code(_without_prompts(_code_lines(text, s)[1])))
 
 
-def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str] = frozenset()) -> str | None:
+# "return current_user", "yield session": hands back a name made above, which shows nothing of how it was made.
+_HANDS_BACK_RE = re.compile(r"(?:return|yield)\s+[A-Za-z_]\w*;?$")
+# "str, typer.Argument(help=...)": an argument of a call (an `Annotated[...]`) opened on the line above.
+_ARGUMENT_LINE_RE = re.compile(r"[\w.]+(?:\[[^\]]*\])?,\s")
+# `name=value`: a keyword argument or setting, in a sentence's code or in a line.
+_KEYWORD_VALUE_RE = re.compile(r"\b(\w+)\s?=\s?([\w.\"']+)")
+
+
+def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str] = frozenset(),
+                   settings: dict[str, str] | None = None) -> str | None:
     """The statement of a long code block that does what a how-question asks, or shows what a what-question asks
     about: the first line naming the most of its `terms` (question stems), e.g. "httpx.get(url, timeout=10.0)" for
     "How do I set timeouts?", `r.status_code` for "What are response status codes?";
     of equals, one naming what the sentence `named` in code ("then install `pyuwsgi`": `pip install pyuwsgi`),
-    then one that calls something.
-    Comments, imports, decorators and block openers ("with ...:") say less; None when no line names a term."""
+    then one that calls something. A line setting one of the sentence's `settings` (`name=value` in its code)
+    to another value contradicts it ("disable it with `suggest_commands=False`" over `Typer(suggest_commands=True)`).
+    Comments, imports, decorators, block openers ("with ...:") and a call's argument on a line of its own
+    ("str, typer.Argument(...)") say less; None when no line names a term."""
     best, hits = None, 0.0
+    settings = settings or {}
     # A Python session: its input (with the "... " lines that go on with it), not its output.
     session = [line[4:] for line in lines if line.startswith((">>> ", "... "))] if any(
         line.startswith(">>> ") for line in lines) else []
@@ -1645,7 +1657,9 @@ def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str
             continue  # too long to state even without its comment (and the comment regex stays cheap)
         line = re.sub(r"(?<!\s)\s{2,}#.*$", "", line).strip()  # "client = httpx.Client(timeout=None)  # Disable ..."
         if (len(line) > _MAX_INLINE_CODE or "`" in line or line.endswith((":", "(", "[", "{", ",", "\\"))
-                or re.match(r"(?:#|//|@|from\s|import\s|[()\[\]}\u2500-\u257f]|\{(?![%{])|[rbuf]?[\"'])", line)):
+                or re.match(r"(?:#|//|@|from\s|import\s|[()\[\]}\u2500-\u257f]|\{(?![%{])|[rbuf]?[\"'])", line)
+                or _HANDS_BACK_RE.match(line) or _ARGUMENT_LINE_RE.match(line)
+                or any(settings.get(name, value) != value for name, value in _KEYWORD_VALUE_RE.findall(line))):
             # nor a string (docstring), a bracket's line (the argument of a call opened above: `{"name": ...}`; a
             # template's `{% tag %}` is a statement, its `{# comment #}` is not) or a drawn tree's ("│   └── x.py")
             continue
@@ -1703,7 +1717,8 @@ def _sentence_statement(text: str, s: _Sentence, terms: frozenset[str] = frozens
         named = frozenset(w for span in re.findall(r"`([^`]+)`", lead) for w in re.split(r"[\W_]+", span.lower()) if w)
         can_do = _CAN_DO_RE.match(lead)  # "It is possible to register ...": the line that registers
         named |= {can_do.group(1).lower()} if can_do else set()
-        key = _key_code_line(lines, terms, named) if terms and says and not _EXAMPLE_RE.match(lead) and not re.search(
+        settings = dict(_KEYWORD_VALUE_RE.findall(" ".join(re.findall(r"`([^`]+)`", text[s.start : s.body_end]))))
+        key = _key_code_line(lines, terms, named, settings) if terms and says and not _EXAMPLE_RE.match(lead) and not re.search(
             r"`[^`]*\(", lead) and not _DIFF_FENCE_RE.search(text, s.body_end, s.end) else None
         bare = lead.rstrip().rstrip(":：.,;").rstrip()
         following = _FOLLOWING_RE.search(bare)

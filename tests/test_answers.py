@@ -868,6 +868,27 @@ def test_a_what_answer_states_the_code_line_its_lead_in_shows():
     tree = ("You could have a file `test_main.py` with your tests:\n\n```\n.\n├── app\n│   ├── __init__.py\n│   ├── main.py"
             "\n│   └── test_main.py\n```\n")
     assert "│" not in select_quotes("What is the testing file?", tree).answer
+    # FastAPI's included example: "return cookies" names the cookies but shows nothing of the way (and the line
+    # that declares them opens a block): no line is stated
+    example = ("Declare the cookie parameters that you need in a Pydantic model, and then declare the parameter as "
+               "`Cookie`:\n\n```python\nclass Cookies(BaseModel):\n    session_id: str\n    fatebook_tracker: str | None = None"
+               "\n\n\n@app.get(\"/items/\")\nasync def read_items(cookies: Annotated[Cookies, Cookie()]):\n"
+               "    return cookies\n```\n")
+    assert select_quotes("How do I use cookies with a Pydantic model?", example).answer == (
+        "Declare the cookie parameters that you need in a Pydantic model, and then declare the parameter as `Cookie`.")
+    # Typer's examples: a line setting what the sentence sets to another value contradicts it, and an argument of
+    # an `Annotated[...]` on a line of its own is no statement
+    opposite = ("This feature is enabled by default, but you can disable it with the parameter `suggest_commands=False`:"
+                "\n\n```python\nimport typer\n\napp = typer.Typer(suggest_commands=True)\n\n\n@app.command()\ndef create():"
+                "\n    typer.echo(\"Creating...\")\n```\n")
+    assert select_quotes("How do I suggest commands?", opposite).answer == (
+        "This feature is enabled by default, but you can disable it with the parameter `suggest_commands=False`.")
+    assert select_quotes("How do I suggest commands?", opposite.replace("=True", "=False")).answer.endswith(
+        ", for example `app = typer.Typer(suggest_commands=False)`.")
+    argument = ("By default, environment variables used will be shown in the help text, but you can disable them with "
+                "`show_envvar=False`:\n\n```python\ndef main(\n    name: Annotated[\n        str, typer.Argument("
+                "envvar=\"AWESOME_NAME\", show_envvar=False)\n    ] = \"World\",\n):\n    print(f\"Hello Mr. {name}\")\n```\n")
+    assert "`str, typer" not in select_quotes("How do I hide an env var from the help text?", argument).answer
     diff = ("In `.pyi` stub files, Black already enforces blank lines around class definitions in many situations. "
             "However, when a class has a decorator, Black previously failed to enforce this, instead removing the blank "
             "line between a function and the decorator:\n\n```diff\n  # Before\n\n  def foo(): ...\n-\n  @decorator\n"
