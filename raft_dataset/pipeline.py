@@ -272,18 +272,18 @@ def generate_queries(
     """The build's questions, and the product the build named in them (`product.name_product`): None when no
     question was given the name (a user's and an LLM's never are).
 
-    Without `product_name` in the config, the product is counted in the documents as the generator reads them,
-    and in those it does not read, up to the counter's cap (`ProductNameCounter.resolve`): one pass for the
-    offline questions.
+    The documents are counted as the generator reads them (`ProductNameCounter`): without `product_name` in the
+    config, the product is the name they write most, counted in those it does not read too, up to the counter's
+    cap (`ProductNameCounter.resolve`): one pass for the offline questions. How they write a word also says
+    whether a question about it names another tool ("What is Flask?").
     """
     counter = ProductNameCounter()
     documents = iter(load_documents(config, corpus_files, BuildReport()))
-    read = counter.observe(documents) if config.product_name is None else documents
-    queries = question_generator.generate(read, index)[: config.max_queries]
+    queries = question_generator.generate(counter.observe(documents), index)[: config.max_queries]
     if not any(takes_the_product(q) for q in queries):
         return queries, None  # nothing to name it in (an LLM's questions): no need to read on for the product
     product = counter.resolve(config.product_name, documents)
-    named = name_product(queries, product)
+    named = name_product(queries, product, counter.writes_as_a_name)
     return named, product if any(n.question != q.question for n, q in zip(named, queries)) else None
 
 

@@ -16,7 +16,7 @@ import itertools
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import PurePath, PurePosixPath
 
@@ -142,6 +142,14 @@ class ProductNameCounter:
                 best = (pages, form)
         return best[1] if best else None
 
+    def writes_as_a_name(self, word: str) -> bool:
+        """Whether the pages counted write `word` mid-sentence with a capital more often than not: a name
+        ("Flask", "Celery", "Waitress"), not a word a heading capitalises ("Middleware", "Templates")."""
+        forms = self._forms.get(word.lower())
+        if not forms:
+            return False
+        return 2 * sum(n for form, n in forms.items() if form[:1].isupper()) > sum(forms.values())
+
     def _candidates(self) -> Iterator[tuple[str, bool]]:
         """(lower-case word, whether the name may be written in lower case) for each word that might be
         the product's name: words of the nearest folders that are not generic, and of the front page's
@@ -165,7 +173,7 @@ class ProductNameCounter:
                     yield word.lower(), i == 0 and (head == word or title.strip() == word)
 
 
-def scoped_question(question: str, product: str) -> str:
+def scoped_question(question: str, product: str, is_a_name: Callable[[str], bool] | None = None) -> str:
     """`question` naming `product`; unchanged when it already names it, is not a question, or has no place for it.
 
     "What are templates?" -> "What are templates in Flask?"; a question that has a place of its own or ends on
@@ -174,7 +182,8 @@ def scoped_question(question: str, product: str) -> str:
     `dependencies`?", "Where do I get packages from?" -> "In pip, where do I get packages from?".
     """
     body = question.rstrip()
-    if not body.endswith("?") or not re.search(r"\w", body) or names(body, product) or _asks_what_a_name_is(body):
+    if (not body.endswith("?") or not re.search(r"\w", body) or names(body, product)
+            or _asks_what_a_name_is(body, is_a_name)):
         return question
     body = body[:-1].rstrip()
     if not (_GOES_ON_RE.search(_INLINE_CODE_RE.sub("`", body)) or body.rsplit(" ", 1)[-1].lower() in _PREPOSITIONS):
@@ -187,17 +196,18 @@ def scoped_question(question: str, product: str) -> str:
 _WHAT_IS_A_NAME_RE = re.compile(r"^What (?:is|are) ([A-Z][\w.+-]*)\?$")
 
 
-def _asks_what_a_name_is(question: str) -> bool:
+def _asks_what_a_name_is(question: str, is_a_name: Callable[[str], bool] | None = None) -> bool:
     """Whether `question` asks what one name is: an acronym ("CORS", "JWT"), a word with a capital or a digit
-    inside ("WebSockets", "OAuth2") or one that is no English word ("Django", "Pydantic"; `known_word`): the
-    product's name would read as the place of another tool ("What is Django in FastAPI?"). A word a heading
-    capitalises ("What is Middleware?", "What are Tables?") still takes the product, and so does a name that is
-    also a word ("What is Celery?")."""
+    inside ("WebSockets", "OAuth2"), one that is no English word ("Django", "Pydantic"; `known_word`) or one the
+    corpus writes as a name (`is_a_name`: "Flask" and "Falcon" in FastAPI's pages): the product's name would
+    read as the place of another tool ("What is Flask in FastAPI?"). A word a heading capitalises ("What is
+    Middleware?", "What are Tables?") still takes the product."""
     match = _WHAT_IS_A_NAME_RE.match(question)
     if not match:
         return False
     word = match.group(1)
-    return bool(re.search(r"[A-Z0-9]", word[1:])) or not known_word(word.lower())
+    return (bool(re.search(r"[A-Z0-9]", word[1:])) or not known_word(word.lower())
+            or (is_a_name is not None and is_a_name(word)))
 
 
 def names(question: str, product: str) -> bool:
@@ -219,15 +229,17 @@ def unscoped_question(question: str, product: str) -> str | None:
     return text if text != question and len(re.findall(r"\w+", text)) >= 3 else None
 
 
-def name_product(queries: Iterable[Query], product: str | None) -> list[Query]:
+def name_product(queries: Iterable[Query], product: str | None,
+                 is_a_name: Callable[[str], bool] | None = None) -> list[Query]:
     """`queries` with `product` named where they ask about it: a derived question names it where it does not
     (`scoped_question`, what it asks kept as `Query.unscoped_question`); a user's question (origin "file") is
     shown as written, and asks without the product where it names it as its place (`unscoped_question`). An
     LLM's question is left as written: the answers to it are cached by their prompt. Unchanged when `product`
-    is None or ""."""
+    is None or "". `is_a_name` says which words the corpus writes as names (`ProductNameCounter.writes_as_a_name`):
+    "What is Flask?" needs no product."""
     if not product:
         return list(queries)
-    return [_named(q, product) for q in queries]
+    return [_named(q, product, is_a_name) for q in queries]
 
 
 def takes_the_product(query: Query) -> bool:
@@ -235,13 +247,13 @@ def takes_the_product(query: Query) -> bool:
     return query.origin != "llm"
 
 
-def _named(query: Query, product: str) -> Query:
+def _named(query: Query, product: str, is_a_name: Callable[[str], bool] | None) -> Query:
     if not takes_the_product(query):
         return query
     if query.origin == "file":
         asked = unscoped_question(query.question, product)
         return replace(query, unscoped_question=asked) if asked else query
-    return _with_question(query, scoped_question(query.question, product))
+    return _with_question(query, scoped_question(query.question, product, is_a_name))
 
 
 def _with_question(query: Query, question: str) -> Query:

@@ -165,6 +165,29 @@ def test_offline_questions_name_the_product_found_or_given(tmp_path):
     assert "What are themes in Quillmate Pro?" in questions and product == "Quillmate Pro"
 
 
+def test_a_name_the_pages_write_with_a_capital_takes_no_product(tmp_path):
+    # FastAPI's pages write "Flask" and "Falcon" as names: "What is Flask in FastAPI?" read as Flask's place.
+    # "middleware" mid-sentence is a word, which a heading capitalises: that question keeps the product.
+    pages = {"index.md": "# Welcome to Quillmate\n\nThis is the manual of Quillmate, an editor.\n"}
+    pages |= {
+        "waitress.md": "# Waitress\n\nWaitress is a production server. You can serve Quillmate with Waitress on any "
+                       "port, and then Waitress restarts its workers.\n",
+        "middleware.md": "# Middleware\n\nMiddleware is code that runs around every request. Quillmate runs its "
+                         "middleware in order, and each middleware may stop a request.\n",
+    }
+    corpus = write_pages(tmp_path / "docs", pages)
+    for product_name in (None, "Quillmate"):  # counted whether the product is found or given
+        questions, _ = generated(corpus, OfflineQuestionGenerator(), product_name=product_name)
+        assert {"What is Waitress?", "What is middleware in Quillmate?"} <= set(questions), questions
+    counter = ProductNameCounter()
+    for _ in counter.observe(read_corpus(str(corpus))):
+        pass
+    assert counter.writes_as_a_name("Waitress") and counter.writes_as_a_name("quillmate")
+    assert not counter.writes_as_a_name("Middleware") and not counter.writes_as_a_name("Unseen")
+    assert scoped_question("What is Waitress?", "Flask", counter.writes_as_a_name) == "What is Waitress?"
+    assert scoped_question("What is Waitress?", "Flask") == "What is Waitress in Flask?"  # a word, by itself
+
+
 def test_answers_are_matched_against_what_the_question_asks():
     # Poetry's settings reference: the setting's line is stated about the setting the question names. The
     # product's name added to the question is no part of what it asks, and must not change the answer.
