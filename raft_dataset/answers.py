@@ -1632,9 +1632,15 @@ def _brings_its_block(text: str, s: _Sentence) -> bool:
 # "return current_user", "yield session": hands back a name made above, which shows nothing of how it was made.
 _HANDS_BACK_RE = re.compile(r"(?:return|yield)\s+[A-Za-z_]\w*;?$")
 # "str, typer.Argument(help=...)": an argument of a call (an `Annotated[...]`) opened on the line above.
-_ARGUMENT_LINE_RE = re.compile(r"[\w.]+(?:\[[^\]]*\])?,\s")
+# (Not a tuple's assignment: "fig, ax = plt.subplots()" is a statement.)
+_ARGUMENT_LINE_RE = re.compile(r"[\w.]+(?:\[[^\]]*\])?,\s(?![\w.\s,]*=[^=])")
 # `name=value`: a keyword argument or setting, in a sentence's code or in a line.
 _KEYWORD_VALUE_RE = re.compile(r"\b(\w+)\s?=\s?([\w.\"']+)")
+
+
+def _unquoted(value: str) -> str:
+    """A setting's value without its quotes: `name="World"` and `name='World'` set the same."""
+    return value.strip("\"'")
 
 
 def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str] = frozenset(),
@@ -1659,7 +1665,8 @@ def _key_code_line(lines: list[str], terms: frozenset[str], named: frozenset[str
         if (len(line) > _MAX_INLINE_CODE or "`" in line or line.endswith((":", "(", "[", "{", ",", "\\"))
                 or re.match(r"(?:#|//|@|from\s|import\s|[()\[\]}\u2500-\u257f]|\{(?![%{])|[rbuf]?[\"'])", line)
                 or _HANDS_BACK_RE.match(line) or _ARGUMENT_LINE_RE.match(line)
-                or any(settings.get(name, value) != value for name, value in _KEYWORD_VALUE_RE.findall(line))):
+                or any(_unquoted(settings.get(name, value)) != _unquoted(value)
+                       for name, value in _KEYWORD_VALUE_RE.findall(line))):
             # nor a string (docstring), a bracket's line (the argument of a call opened above: `{"name": ...}`; a
             # template's `{% tag %}` is a statement, its `{# comment #}` is not) or a drawn tree's ("│   └── x.py")
             continue

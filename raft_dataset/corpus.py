@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import stat
+import subprocess
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -490,6 +491,8 @@ def longest_line_over(text: str, limit: int) -> bool:
 # Bounds on what one document's includes may add: an example file is a page of code, not a data file.
 MAX_INCLUDED_BYTES = 64 * 2**10
 MAX_INCLUDES = 200
+MAX_INCLUDED_TOTAL = 2**20
+MAX_LEVELS_UP = 16  # folders above the document an include is looked up from (MkDocs: its config's folder)
 
 
 def repository_root(folder: str) -> str | None:
@@ -506,15 +509,21 @@ class IncludedFiles:
 
     A path is looked up the way site generators resolve it, from the document's folder and then from
     each folder above it (MkDocs resolves `../../docs_src/app.py` from its config's folder, Sphinx a
-    `/examples/app.py` from its source folder), but never outside the document's repository (the
-    nearest folder with a `.git`; else the corpus folder `corpus_root`; else the document's folder).
-    Only code and config files are read (more markup is not an example), never a hidden file or
-    folder (`.env`, `.git/`), at most `max_bytes` per file and `max_files` lookups per document; a file that is
-    not UTF-8 text, or has a line over `max_line_chars`, is not read.
+    `/examples/app.py` from its source folder), never more than `MAX_LEVELS_UP` folders up and never
+    outside the bound:
+    - the document's git repository, when git tracks the document: then only files git tracks are read
+      (FastAPI's `docs_src/`, not an ignored `secrets/` folder nor a file the page's author put in a home
+      folder that happens to be a repository);
+    - else the corpus folder (`corpus_root`), else the document's own folder.
+    Only code and config files are read (more markup is not an example), never a hidden file or folder
+    (`.env`, `.git/`), nor a Windows drive or UNC path; at most `max_bytes` per file, `max_files` lookups and
+    `MAX_INCLUDED_TOTAL` bytes per document. A file that is not UTF-8 text, or has a line over
+    `max_line_chars`, is not read.
 
     Attributes:
         read_files: Real paths of the files read, in order (they belong in a build's fingerprint).
-        missing: The paths, as the document writes them, of the code files it could not read.
+        missing: The paths, as the document writes them, of the code files not read (not found, not allowed
+            or over a budget).
     """
 
     def __init__(self, document: str, corpus_root: str | None = None, *, max_bytes: int = MAX_INCLUDED_BYTES,
@@ -523,44 +532,72 @@ class IncludedFiles:
         self.max_bytes, self.max_files, self.max_line_chars = max_bytes, max_files, max_line_chars
         self.read_files: list[str] = []
         self.missing: list[str] = []
+        self._found: dict[str, str | None] = {}  # a path as written -> its text (a page may show one file twice)
+        self._lookups = self._total = 0
 
     def __call__(self, written: str) -> str | None:
         relative = written.strip().split("#", 1)[0].lstrip("/")
         if not relative or not is_code_file(relative):
             return None
-        text = self._find(relative) if len(self.read_files) + len(self.missing) < self.max_files else None
+        text = None
+        self._lookups += 1
+        if self._lookups <= self.max_files:
+            if relative not in self._found:
+                self._found[relative] = self._find(relative)
+            text = self._found[relative]
+        if text is not None and self._total + len(text) > MAX_INCLUDED_TOTAL:
+            text = None
         if text is None:
             self.missing.append(written.strip())
+        else:
+            self._total += len(text)
         return text
 
     def _find(self, relative: str) -> str | None:
-        if "\x00" in relative:
+        if "\x00" in relative or "\\" in relative or _DRIVE_RE.match(relative):
             return None
         folder = self.folder
-        while True:
-            found = self._file(os.path.join(folder, relative))
-            if found is not None:
-                return found
+        for _ in range(MAX_LEVELS_UP + 1):
+            candidate = os.path.normpath(os.path.join(folder, relative))
+            if _is_inside(candidate, [self.root]) and os.path.isfile(candidate):  # cheap, lexical, first
+                found = self._file(candidate)
+                if found is not None:
+                    return found
             if folder == self.root:
-                return None
+                break
             folder = os.path.dirname(folder)
+        return None
 
     @functools.cached_property
     def folder(self) -> str:
         return os.path.realpath(os.path.dirname(os.path.abspath(self.document)))
 
     @functools.cached_property
+    def _bound(self) -> tuple[str, frozenset[str] | None]:
+        """(the folder no included file may be outside of, the files git tracks there or None): found on the
+        first lookup, as most documents include nothing."""
+        repository = repository_root(self.folder)
+        if repository is not None:
+            repository = os.path.realpath(repository)
+            tracked = tracked_files(repository)
+            page = Path(os.path.relpath(os.path.realpath(self.document), repository)).as_posix()
+            if tracked is not None and page in tracked:
+                return repository, tracked
+        root = os.path.realpath(self.corpus_root or self.folder)
+        return (root if _is_inside(self.folder, [root]) else self.folder), None
+
+    @property
     def root(self) -> str:
-        """The folder no included file may be outside of (found on the first lookup: most documents
-        include nothing)."""
-        root = os.path.realpath(repository_root(self.folder) or self.corpus_root or self.folder)
-        return root if _is_inside(self.folder, [root]) else self.folder
+        return self._bound[0]
 
     def _file(self, candidate: str) -> str | None:
         real = os.path.realpath(candidate)
         if not _is_inside(real, [self.root]) or not os.path.isfile(real):
             return None
-        if any(part.startswith(".") for part in Path(os.path.relpath(real, self.root)).parts):
+        relative = Path(os.path.relpath(real, self.root))
+        tracked = self._bound[1]
+        if any(part.startswith(".") for part in relative.parts) or (tracked is not None
+                                                                    and relative.as_posix() not in tracked):
             return None
         data = read_limited(real, self.max_bytes)
         text = None if isinstance(data, Skipped) or b"\x00" in data else _decode(data)
@@ -568,6 +605,29 @@ class IncludedFiles:
             return None
         self.read_files.append(real)
         return text
+
+
+# A Windows drive ("C:\\x", "C:/x"): never looked up, like an absolute path.
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+_TRACKED: dict[tuple[str, int], frozenset[str] | None] = {}
+
+
+def tracked_files(repository: str) -> frozenset[str] | None:
+    """The files (posix paths relative to `repository`) that its git index holds, or None when git cannot
+    say (no git, not a repository, too slow). Read once per state of the index."""
+    index = os.path.join(repository, ".git", "index")
+    try:
+        key = (repository, os.stat(index).st_mtime_ns)
+    except OSError:
+        key = (repository, -1)
+    if key not in _TRACKED:
+        try:
+            listed = subprocess.run(["git", "-C", repository, "ls-files", "-z"], capture_output=True, timeout=60,
+                                    check=True, stdin=subprocess.DEVNULL).stdout
+            _TRACKED[key] = frozenset(os.fsdecode(path) for path in listed.split(b"\0") if path)
+        except (OSError, subprocess.SubprocessError):
+            _TRACKED[key] = None
+    return _TRACKED[key]
 
 
 def included_files(patterns: str | Sequence[str]) -> list[Path]:
@@ -618,8 +678,8 @@ def _markup_reader(fmt: str) -> Reader:
         raw = inline_includes(raw, fmt, included)
         if included.missing:
             shown = ", ".join(included.missing[:3]) + (", ..." if len(included.missing) > 3 else "")
-            yield Skipped("missing_include", path, f"{len(included.missing)} included example file(s) not found "
-                                                   f"in its repository, named instead: {shown}", n=len(included.missing))
+            yield Skipped("missing_include", path, f"{len(included.missing)} included example file(s) not found or "
+                                                   f"not readable here, named instead: {shown}", n=len(included.missing))
         try:
             parsed = parse_markup(raw, fmt, max_depth=options.max_nesting_depth)
         except MarkupTooDeep as exc:

@@ -19,6 +19,7 @@ Pure text: the caller's `read` does the I/O and decides what may be read (`corpu
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable
 
@@ -39,13 +40,16 @@ _LANGUAGES = {"py": "python", "pyi": "python", "js": "javascript", "mjs": "javas
 _MKDOCS_LINES = re.compile(r"\bln\[([\d:,\s]*)\]")
 # MkDocs highlighted lines: `hl[3:4,9:11,25]`; Sphinx's `:emphasize-lines: 3-4,9`.
 _MKDOCS_HIGHLIGHTS = re.compile(r"\bhl\[([\d:,\s]*)\]")
+# Most ranges one line selection reads: a page's `hl[...]` names a handful.
+MAX_RANGES = 100
+_NUMBER_RE = re.compile(r"[0-9]{1,9}")
 # An example longer than this shows its highlighted lines (and the lines beside them) only: a whole program
 # is most of a chunk or more, and cut across chunks it shows halves of functions.
 LONG_EXAMPLE_LINES = 15
 # pymdownx.snippets: `file.py:10:20` (lines), `file.py:10`, `file.py:name` (a `--8<-- [start:name]` section).
-_SNIPPET_SELECTION = re.compile(r"^(?P<path>.+?\.[\w-]+)(?::(?P<start>-?\d*)(?::(?P<end>-?\d*))?|:(?P<section>[\w-]+))?$")
-_LITERALINCLUDE = re.compile(r"^(?P<indent>[ \t]*)\.\.[ \t]+literalinclude::[ \t]*(?P<path>\S[^\n]*?)[ \t]*$")
-_RST_OPTION = re.compile(r"^[ \t]+:(?P<name>[\w-]+):(?:[ \t]+(?P<value>.*?))?[ \t]*$")
+_SNIPPET_SELECTION = re.compile(r"^(?P<path>.+?\.[\w-]+)(?::(?P<start>-?[0-9]{0,9})(?::(?P<end>-?[0-9]{0,9}))?|:(?P<section>[\w-]+))?$")
+_LITERALINCLUDE = re.compile(r"^(?P<indent>[ \t]*)\.\.[ \t]+literalinclude::[ \t]*(?P<path>\S(?:.*\S)?)[ \t]*$")
+_RST_OPTION = re.compile(r"^[ \t]+:(?P<name>[\w-]+):(?:[ \t]+(?P<value>\S(?:.*\S)?))?[ \t]*$")
 
 
 def inline_includes(source: str, fmt: str, read: IncludeReader) -> str:
@@ -95,7 +99,8 @@ def _inline_markdown(source: str, read: IncludeReader) -> str:
             fence = opened
             out.append(line)
             continue
-        included = INCLUDE_LINE.match(line) if len(line) < 2000 else None
+        # (`;--8<--` is pymdownx's escape: the line is shown as written, an example of the syntax)
+        included = INCLUDE_LINE.match(line) if len(line) < 2000 and not line.lstrip().startswith(";") else None
         code = _markdown_include(included, read) if included else None
         if code is None:
             out.append(line)
@@ -138,10 +143,9 @@ def _markdown_include(included: re.Match, read: IncludeReader) -> list[str] | No
         selected = _MKDOCS_LINES.search(included.group(0))
         highlighted = _MKDOCS_HIGHLIGHTS.search(included.group(0))
         if selected:
-            ranges = [_range(item, ":") for item in selected.group(1).split(",") if item.strip()]
-            lines = [line for number, line in enumerate(lines, 1) if _in_ranges(number, ranges)] or lines
+            lines = _selected(lines, _line_numbers(selected.group(1), ":", len(lines))) or lines
         elif highlighted:  # (with `ln`, which numbering `hl` follows is the site's choice: leave it)
-            lines = _around_highlights(lines, [_range(item, ":") for item in highlighted.group(1).split(",") if item.strip()])
+            lines = _around_highlights(lines, _line_numbers(highlighted.group(1), ":", len(lines)))
     elif included.group("snippet"):
         lines = _snippet_lines(lines, _SNIPPET_SELECTION.match(included_path(included)))
     return lines
@@ -151,30 +155,35 @@ def _trimmed(text: str) -> list[str]:
     return text.rstrip("\n").split("\n")
 
 
-def _range(item: str, separator: str) -> tuple[int, int | None]:
-    """"3" -> (3, 3), "3:7" or "3-7" -> (3, 7), "3:" -> (3, None): 1-based, inclusive."""
-    start, is_range, end = item.strip().partition(separator)
-    first = int(start) if start.strip().isdigit() else 1
-    if not is_range:
-        return first, first
-    return first, int(end) if end.strip().isdigit() else None
+def _line_numbers(spec: str, separator: str, last: int) -> bytearray:
+    """Which of lines 1..`last` a list of 1-based inclusive ranges names, as a 0/1 byte per line (index 0
+    unused): "3,5:7" (MkDocs) or "3,5-7,20-" (Sphinx; an open end runs to the last line). At most
+    `MAX_RANGES` ranges are read; a part that is not a number (or has more than 9 digits) counts as none."""
+    marked = bytearray(last + 1)
+    for item in spec.split(",")[:MAX_RANGES]:
+        first, is_range, end = (part.strip() for part in item.partition(separator))
+        if not _NUMBER_RE.fullmatch(first) or (end and not _NUMBER_RE.fullmatch(end)):
+            continue
+        start = max(int(first), 1)
+        stop = min(int(end) if end else last, last) if is_range else min(start, last)
+        if start <= stop:
+            marked[start:stop + 1] = b"\x01" * (stop - start + 1)
+    return marked
 
 
-def _in_ranges(number: int, ranges: list[tuple[int, int | None]]) -> bool:
-    return any(start <= number and (end is None or number <= end) for start, end in ranges)
+def _selected(lines: list[str], marked: bytearray) -> list[str]:
+    return [line for number, line in enumerate(lines, 1) if marked[number]]
 
 
-def _around_highlights(lines: list[str], ranges: list[tuple[int, int | None]]) -> list[str]:
-    """A long example's highlighted lines, each with the line before and after it; "..." (indented like the
-    line after it) stands for each run of lines left out. Short examples, and those whose highlights name no
-    line of them, are shown whole."""
-    if len(lines) <= LONG_EXAMPLE_LINES or not ranges:
+def _around_highlights(lines: list[str], highlighted: bytearray) -> list[str]:
+    """A long example's highlighted lines (`_line_numbers`), each with the line before and after it; "..."
+    (indented like the line after it) stands for each run of lines left out. Short examples, and those whose
+    highlights name no line of them, are shown whole."""
+    marked = [number for number in range(1, len(lines) + 1) if highlighted[number]]
+    if len(lines) <= LONG_EXAMPLE_LINES or not marked:
         return lines
-    marked = [number for number in range(1, len(lines) + 1) if _in_ranges(number, ranges)]
     kept = sorted({n for number in marked for n in (number - 1, number, number + 1) if 1 <= n <= len(lines)})
-    kept = [n for n in kept if lines[n - 1].strip() or n in marked]
-    if not marked:
-        return lines
+    kept = [n for n in kept if lines[n - 1].strip() or highlighted[n]]
     shown: list[str] = []
     for i, number in enumerate(kept):
         if number > (kept[i - 1] if i else 0) + 1:
@@ -215,11 +224,19 @@ def _inline_rst(source: str, read: IncludeReader) -> str:
             continue
         options: dict[str, str] = {}
         j = i + 1
-        while j < len(lines) and (option := _RST_OPTION.match(lines[j])):
+        overlong = False  # an option line too long to read: the directive is left as written
+        while j < len(lines):
+            if len(lines[j]) >= 2000:
+                overlong = lines[j].lstrip().startswith(":") and lines[j][:1] in " \t"
+                j += overlong
+                break
+            option = _RST_OPTION.match(lines[j])
+            if option is None:
+                break
             options[option.group("name")] = option.group("value") or ""
             j += 1
         path = directive.group("path")
-        text = read(path) if is_code_file(path) else None
+        text = read(path) if is_code_file(path) and not overlong else None
         code = _literalinclude_lines(text, options) if text is not None else None
         if not code:
             out.extend(lines[i:j])
@@ -249,21 +266,28 @@ def _literalinclude_lines(text: str, options: dict[str, str]) -> list[str]:
             if found is not None:
                 lines = lines[:found if before else found + 1]
     if options.get("lines"):
-        ranges = [_range(item, "-") for item in options["lines"].split(",") if item.strip()]
-        lines = [line for number, line in enumerate(lines, 1) if _in_ranges(number, ranges)]
+        lines = _selected(lines, _line_numbers(options["lines"], "-", len(lines)))
     if options.get("emphasize-lines"):
-        lines = _around_highlights(lines, [_range(item, "-") for item in options["emphasize-lines"].split(",")
-                                           if item.strip()])
+        lines = _around_highlights(lines, _line_numbers(options["emphasize-lines"], "-", len(lines)))
     return lines
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(source: str) -> ast.Module | None:
+    """`source` parsed once for all the `:pyobject:` directives that show parts of it."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def _python_object(lines: list[str], name: str) -> list[str]:
     """The lines of a Python class or function (`Class.method` too), decorators included; all the
     lines when the file does not parse or does not define it."""
-    try:
-        scope: list[ast.stmt] = ast.parse("\n".join(lines)).body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    module = _parsed("\n".join(lines))
+    if module is None:
         return lines
+    scope: list[ast.stmt] = module.body
     node = None
     for part in name.split("."):
         node = next((n for n in scope if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))

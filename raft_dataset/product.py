@@ -118,11 +118,12 @@ class ProductNameCounter:
     def resolve(self, product_name: str | None, unread: Iterable[Document] = ()) -> str | None:
         """The product a build names: `product_name` when it is set ("" names none), else the one counted
         (`name`), after counting `unread` on up to `max_pages`: the documents a question generator did not read,
-        as it stopped early or reads chunks instead."""
-        if product_name is not None:
-            return product_name or None
+        as it stopped early or reads chunks instead. They are counted either way: how the pages write a word
+        (`writes_as_a_name`) must not depend on how far a build cut short read."""
         for doc in itertools.islice(unread, max(0, self.max_pages - self.pages)):
             self.add(doc)
+        if product_name is not None:
+            return product_name or None
         return self.name()
 
     def name(self) -> str | None:

@@ -251,9 +251,10 @@ def _code_lines(text: str, inside: int) -> int:
     opening = text[line_start:inside + 3].strip()
     rest = text[text.find("\n", inside) + 1:] if "\n" in text[inside:] else ""
     lines = rest.split("\n")
-    if opening.startswith(("```", "~~~")):
-        fence = opening[:3]
-        return next((i for i, line in enumerate(lines) if line.strip().startswith(fence)), len(lines))
+    fence = re.match(r"`{3,}|~{3,}", opening)
+    if fence:  # closed by a line of at least as many of its characters
+        closing = re.compile(rf"[ \t]*{re.escape(fence.group()[0])}{{{len(fence.group())},}}[ \t]*$")
+        return next((i for i, line in enumerate(lines) if closing.match(line)), len(lines))
     indented = itertools.takewhile(lambda line: not line.strip() or line[:1] in " \t", lines)
     return 1 + len([line for line in indented if line.strip()])
 

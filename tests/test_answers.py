@@ -889,6 +889,19 @@ def test_a_what_answer_states_the_code_line_its_lead_in_shows():
                 "`show_envvar=False`:\n\n```python\ndef main(\n    name: Annotated[\n        str, typer.Argument("
                 "envvar=\"AWESOME_NAME\", show_envvar=False)\n    ] = \"World\",\n):\n    print(f\"Hello Mr. {name}\")\n```\n")
     assert "`str, typer" not in select_quotes("How do I hide an env var from the help text?", argument).answer
+    # a tuple's assignment is a statement, not an argument; the same value in other quotes is no contradiction;
+    # `yield session` hands back a name as `return` does
+    plot = ("To draw the figure, you can create subplots with `plt.subplots`:\n\n```python\nimport matplotlib.pyplot as plt\n\n"
+            "fig, ax = plt.subplots(figsize=(6, 4))\nax.plot(xs, ys)\nplt.show()\n```\n")
+    assert select_quotes("How do I create subplots?", plot).answer.endswith(
+        "for example `fig, ax = plt.subplots(figsize=(6, 4))`.")
+    quoted = ("You can set the greeting with `name=\"World\"`:\n\n```python\nimport greet\n\n"
+              "greeter = greet.Greeter(name='World')\ngreeter.run()\n```\n")
+    assert select_quotes("How do I set the greeting?", quoted).answer.endswith(
+        "for example `greeter = greet.Greeter(name='World')`.")
+    session = ("You can create a session dependency with `yield`:\n\n```python\ndef get_session():\n"
+               "    with Session(engine) as session:\n        yield session\n```\n")
+    assert "`yield session`" not in select_quotes("How do I create a session dependency?", session).answer
     diff = ("In `.pyi` stub files, Black already enforces blank lines around class definitions in many situations. "
             "However, when a class has a decorator, Black previously failed to enforce this, instead removing the blank "
             "line between a function and the decorator:\n\n```diff\n  # Before\n\n  def foo(): ...\n-\n  @decorator\n"

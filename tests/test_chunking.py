@@ -367,11 +367,12 @@ def test_a_chunk_cut_before_a_closing_fence_shows_no_empty_block(tokenizer):
     """An example file read into a page made long blocks common, and a cut right before a block's closing
     fence line opened the next chunk on "```python\n```": an empty block. That chunk now starts after it."""
     code = "\n".join(f"value_{i} = compute({i}, scale={i * 3})" for i in range(8))
-    doc = _md(f"# Code\n\nBefore it comes this:\n\n```python\n{code}\n```\n\nAfter the block, some prose follows here.")
-    chunks = chunk_document(doc, tokenizer, 50, 0)
-    assert chunks[-1].text == "After the block, some prose follows here."
-    assert not any(re.search(r"^```\w*\n```", c.text, flags=re.M) for c in chunks)
-    assert all(f"value_{i} =" in "".join(c.text for c in chunks) for i in range(8))  # nothing lost
+    for fence in ("```", "~~~"):
+        doc = _md(f"# Code\n\nBefore it comes this:\n\n{fence}python\n{code}\n{fence}\n\nAfter the block, some prose follows here.")
+        chunks = chunk_document(doc, tokenizer, 50, 0)
+        assert chunks[-1].text == "After the block, some prose follows here.", fence
+        assert not any(re.search(rf"^{fence}\w*\n{fence}", c.text, flags=re.M) for c in chunks)
+        assert all(f"value_{i} =" in "".join(c.text for c in chunks) for i in range(8))  # nothing lost
 
 
 def test_a_lead_in_takes_the_one_paragraph_it_would_leave_alone(tokenizer):
@@ -388,6 +389,16 @@ def test_a_lead_in_takes_the_one_paragraph_it_would_leave_alone(tokenizer):
     led = next(c for c in chunks if lead_in in c.text)
     assert led.text.startswith(f"{sentence}\n\n{lead_in}\n\n```python\nclass User") and led.n_tokens <= CHUNK_SIZE
     assert all(f"field_{i}:" in "".join(c.text for c in chunks) for i in range(30))  # nothing lost
+    # A paragraph too long to go along stays: the lead-in alone moves to its block, as before.
+    paragraph = ("This paragraph explains at some length why the settings below matter for the deployment of the "
+                 "service " * 3 + "and then it ends.")
+    lead_in = "Add these settings to the configuration file:"
+    settings = "\n".join(f"setting_{i} = value_{i}" for i in range(20))
+    doc = _md(f"# Title\n\nIntro text here.\n\n## Configure\n\n{paragraph}\n\n{lead_in}\n\n```python\n{settings}\n```\n\nDone.")
+    chunks = chunk_document(doc, tokenizer, CHUNK_SIZE, 0)
+    assert any(c.text.endswith("and then it ends.") for c in chunks)
+    assert any(c.text.startswith(f"{lead_in}\n\n```python\nsetting_0 = value_0") for c in chunks)
+    assert not any(c.text.endswith(":") for c in chunks)
 
 
 def test_a_lead_in_stays_with_the_block_it_announces(tokenizer):

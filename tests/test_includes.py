@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,16 +24,25 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A repository laid out like FastAPI's: pages in docs/en/docs, examples in docs_src at the top."""
+    """A git repository laid out like FastAPI's: pages in docs/en/docs, examples in docs_src at the top."""
     root = tmp_path / "project"
-    (root / ".git").mkdir(parents=True)
+    root.mkdir()
+    _git(root, "init", "-q")
     _write(root / "docs_src" / "first_steps" / "tutorial001.py", APP)
     return root
 
 
-def _text(page: Path, pattern: str | None = None) -> str:
+def _text(page: Path, pattern: str | None = None, track: bool = True) -> str:
+    """The page's text as read, after git tracks every file of its repository (`track`)."""
+    top = next((folder for folder in page.parents if (folder / ".git").is_dir()), None)
+    if track and top is not None:
+        _git(top, "add", "-A")
     (doc,) = read_corpus(pattern or str(page))
     return doc.text
 
@@ -118,22 +129,26 @@ def test_without_a_repository_the_corpus_folder_bounds_the_lookup(tmp_path: Path
 
 
 def test_a_document_reads_a_bounded_number_of_files(repo: Path) -> None:
-    included = IncludedFiles(str(repo / "docs" / "page.md"), max_files=3)
     source = "{* docs_src/first_steps/tutorial001.py *}\n\n" * 5
+    _write(repo / "docs" / "page.md", source)
+    _git(repo, "add", "-A")
+    included = IncludedFiles(str(repo / "docs" / "page.md"), max_files=3)
     assert inline_includes(source, "markdown", included).count("app = FastAPI()") == 3
-    assert len(included.read_files) == 3 and len(included.missing) == 2
+    assert len(included.read_files) == 1 and len(included.missing) == 2  # read once, shown three times
     assert inline_includes(source, "html", IncludedFiles(str(repo / "docs" / "page.md"))) == source
 
 
 def test_the_fence_outgrows_the_backticks_in_the_file(repo: Path) -> None:
-    _write(repo / "docs_src" / "doc.py", 'def f():\n    """Use it like this:\n\n    ```\n    f()\n    ```\n    """\n')
+    # a fence at the start of a line inside the file would close a block opened with three backticks
+    _write(repo / "docs_src" / "doc.py", 'USAGE = """Use it like this:\n\n```\nf()\n```\n"""\n')
     page = _write(repo / "docs" / "page.md", "Example:\n\n{* ../docs_src/doc.py *}\n\nAfter the example.\n")
-    assert _text(page) == ('Example:\n\n````python\ndef f():\n    """Use it like this:\n\n    ```\n    f()\n    ```\n'
-                           '    """\n````\n\nAfter the example.')
+    assert _text(page) == ('Example:\n\n````python\nUSAGE = """Use it like this:\n\n```\nf()\n```\n"""\n````\n\n'
+                           'After the example.')
 
 
 def test_an_edited_example_file_changes_the_build_fingerprint(repo: Path) -> None:
     _write(repo / "docs" / "page.md", "# Page\n\nRun it:\n\n{* ../docs_src/first_steps/tutorial001.py *}\n")
+    _git(repo, "add", "-A")
     config = RaftDatasetConfig(corpus=str(repo / "docs" / "**" / "*.md"))
     assert included_files(config.corpus) == [(repo / "docs_src" / "first_steps" / "tutorial001.py").resolve()]
     before = config_fingerprint(config)
@@ -171,3 +186,79 @@ def test_a_long_example_shows_its_highlighted_lines(repo: Path) -> None:
         "And a short one:\n\n```python\n" + APP + "```")
     rst = _write(repo / "docs" / "page.rst", ".. literalinclude:: ../docs_src/handlers.py\n   :emphasize-lines: 20-21\n")
     assert _text(rst) == "```python\n...\n@app.get(\"/health\")\nasync def health():\n    return {\"ok\": True}\n```"
+
+
+def test_only_files_git_tracks_are_read_and_an_untracked_page_gets_the_corpus_folder(tmp_path: Path) -> None:
+    # A home folder kept as a dotfiles repository: a page downloaded into it, which git does not track, must
+    # not reach the repository's other files ("settings.py") by naming them; and inside a docs repository an
+    # ignored or untracked file ("secrets/keys.py") is not read either.
+    home = tmp_path / "home"
+    home.mkdir()
+    _git(home, "init", "-q")
+    _write(home / "settings.py", "API_KEY = 'dotfiles'\n")
+    _git(home, "add", "settings.py")
+    _write(home / "Downloads" / "docs" / "examples" / "app.py", "print('beside the page')\n")
+    page = _write(home / "Downloads" / "docs" / "page.md",
+                  "{* settings.py *}\n\n{* ../../settings.py *}\n\n{* examples/app.py *}\n")
+    text = _text(page, str(home / "Downloads" / "docs"), track=False)
+    assert "dotfiles" not in text and "print('beside the page')" in text
+
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, "init", "-q")
+    _write(project / "docs_src" / "app.py", "print('tracked')\n")
+    page = _write(project / "docs" / "page.md", "{* ../docs_src/app.py *}\n\n{* ../secrets/keys.py *}\n")
+    _git(project, "add", "-A")
+    _write(project / "secrets" / "keys.py", "TOKEN = 'untracked'\n")
+    text = _text(page, track=False)
+    assert "print('tracked')" in text and "untracked" not in text and "(Example file: `secrets/keys.py`)" in text
+
+
+def test_hostile_selections_and_paths_are_bounded(repo: Path) -> None:
+    # a superscript digit is a digit to str.isdigit but not to int(); a 10-digit line number, a thousand
+    # ranges, a drive path: none stops the build, and each reads at most what it may
+    _write(repo / "C:" / "x.py", "DRIVE = 1\n")
+    lines = "\n".join(f"line_{i} = {i}" for i in range(1, 31)) + "\n"
+    _write(repo / "docs_src" / "lines.py", lines)
+    many = ",".join(str(i) for i in range(1, 400, 2))  # 200 ranges: the first 100 are read
+    page = _write(repo / "docs" / "page.rst", "\n".join([
+        ".. literalinclude:: ../docs_src/lines.py", "   :lines: \u00b2", "",
+        ".. literalinclude:: ../docs_src/lines.py", "   :lines: 9999999999", "",
+        ".. literalinclude:: ../docs_src/lines.py", f"   :lines: {many}", "",
+        ".. literalinclude:: ../docs_src/lines.py", "   :lines: 1" + " " * 3000 + "2", "",
+        ".. literalinclude:: C:/x.py", "", "End."]) + "\n")
+    text = _text(page)
+    assert "DRIVE" not in text and text.endswith("End.")
+    # the first two select no line (the directive is named instead), the third every other line, the fourth
+    # (an option line too long to read) is named too
+    assert [int(n) for n in re.findall(r"line_(\d+) =", text)] == list(range(1, 31, 2))
+    assert text.count("(Example file: `docs_src/lines.py`)") == 3
+
+
+def test_line_selections_of_snippets_and_sphinx(repo: Path) -> None:
+    _write(repo / "docs_src" / "lines.py", "\n".join(f"line_{i} = {i}" for i in range(1, 21)) + "\n")
+    _write(repo / "docs_src" / "fifteen.py", "\n".join(f"line_{i} = {i}" for i in range(1, 16)) + "\n")
+    _write(repo / "docs_src" / "sixteen.py", "\n".join(f"line_{i} = {i}" for i in range(1, 17)) + "\n")
+    read = IncludedFiles(str(_write(repo / "docs" / "page.md", "x\n")))
+    _git(repo, "add", "-A")
+
+    def shown(source: str, fmt: str = "markdown") -> list[int]:
+        return [int(n) for n in re.findall(r"line_(\d+) =", inline_includes(source, fmt, read))]
+
+    assert shown('--8<-- "docs_src/lines.py:18"') == [18, 19, 20]  # a start alone runs to the end
+    assert shown('--8<-- "docs_src/lines.py:-2:"') == [19, 20]  # negative: from the end
+    assert shown('--8<-- "docs_src/lines.py:3:4"') == [3, 4]
+    assert shown(";--8<-- \"docs_src/lines.py\"") == []  # pymdownx's escape shows the syntax itself
+    assert shown("{* ../docs_src/lines.py ln[2,5:6] *}") == [2, 5, 6]
+    rst = ".. literalinclude:: ../docs_src/lines.py\n   {}\n"
+    assert shown(rst.format(":lines: 18-"), "rst") == [18, 19, 20]  # an open range runs to the end
+    assert shown(rst.format(":start-at: line_3 ") + "   :end-at: line_5 \n", "rst") == [3, 4, 5]
+    assert shown(rst.format(":start-after: line_3 ") + "   :end-before: line_5 \n", "rst") == [4]
+    indented = "- In a list item:\n\n  .. literalinclude:: ../docs_src/lines.py\n     :lines: 1\n"
+    assert "\n  .. code-block:: python\n\n     line_1 = 1\n" in inline_includes(indented, "rst", read)
+    # 15 lines are shown whole, highlights or not; 16 show the highlighted ones
+    assert shown("{* ../docs_src/fifteen.py hl[8] *}") == list(range(1, 16))
+    assert shown("{* ../docs_src/sixteen.py hl[8] *}") == [7, 8, 9]
+    # an mdx include alone in a tilde fence keeps its fence
+    assert inline_includes("~~~python\n{!../docs_src/fifteen.py!}\n~~~\n", "markdown", read).startswith(
+        "~~~python\nline_1 = 1\n")

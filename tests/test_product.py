@@ -185,6 +185,13 @@ def test_a_name_the_pages_write_with_a_capital_takes_no_product(tmp_path):
     assert counter.writes_as_a_name("Waitress") and counter.writes_as_a_name("quillmate")
     assert not counter.writes_as_a_name("Middleware") and not counter.writes_as_a_name("Unseen")
     assert scoped_question("What is Waitress?", "Flask", counter.writes_as_a_name) == "What is Waitress?"
+    given = ProductNameCounter()  # a build cut short reads on for the counts, even with the product given
+    assert given.resolve("Quillmate", read_corpus(str(corpus))) == "Quillmate" and given.writes_as_a_name("Waitress")
+    # more often than not: a name the pages write in lower case as often as with a capital is a word
+    mixed = ProductNameCounter()
+    mixed.add(read_corpus(str(write_pages(tmp_path / "mixed", {
+        "a.md": "# A\n\nIt runs on the Pipeline and then the pipeline stops, so the pipeline ends.\n"}))).__next__())
+    assert not mixed.writes_as_a_name("pipeline")
     assert scoped_question("What is Waitress?", "Flask") == "What is Waitress in Flask?"  # a word, by itself
 
 

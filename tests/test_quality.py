@@ -174,5 +174,10 @@ def test_how_answers_leaving_out_their_code():
     for lines, counted in ((12, True), (13, False)):
         code = "\n".join(program.split("\n")[:lines])
         assert _leaves_out_code(_output("Run it:", "x"), f"Run it:\n\n```python\n{code}\n```\n\nDone.") is counted
+        tilde = f"Run it:\n\n~~~python\n{code}\n~~~\n\nDone."
+        assert _leaves_out_code(_output("Run it:", "x"), tilde) is counted
+        # a four-backtick fence is not closed by the three-backtick fence of an example inside it
+        nested = f"Run it:\n\n````markdown\n```\n{code}\n```\n````\n\nDone."
+        assert _leaves_out_code(_output("Run it:", "x"), nested) is (lines + 2 <= 12)
         indented = "\n".join(f"    {line}" for line in code.split("\n"))
         assert _leaves_out_code(_output("Run it::", "x"), f"Run it::\n\n{indented}\n\nDone.") is counted
