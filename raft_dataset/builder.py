@@ -102,8 +102,11 @@ def config_fingerprint(config: RaftDatasetConfig) -> str:
     """Changes whenever a setting, a corpus file, an example file it includes or the queries file
     changes (the cache key)."""
     digest = hashlib.sha256(repr(sorted(config.settings().items())).encode())
-    corpus = _data_files(config) or ([str(p) for p in resolve_corpus_files(config.corpus)] if config.corpus else [])
-    files = [*corpus, *(str(p) for p in included_files(config.corpus or corpus))] if corpus else []
+    data_files = _data_files(config)
+    if data_files:
+        files = [*data_files, *map(str, included_files(data_files))]
+    else:
+        files = [str(p) for p in resolve_corpus_files(config.corpus, with_included=True)] if config.corpus else []
     if config.queries:
         files.append(config.queries)
     for name in files:

@@ -572,20 +572,19 @@ def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable
             continue
         if text[lead_in:a_end].strip() in text[b_start:b_end]:
             continue  # the overlap already carries it
-        if "\n\n" not in text[a_start:lead_in].strip() and movable(a_start, a_end, b_start) and _can_join(
-                text, a_start, b_start, b_end, movable, code_blocks, tokenizer, chunk_size, max_chars):
+        join = None
+        if "\n\n" not in text[a_start:lead_in].strip() and movable(a_start, a_end, b_start):
             # One paragraph of the section would be left: it goes along when it still can ("First, let's create
             # a Pydantic user model." was a chunk of its own once its lead-in and the included example had moved
             # on); when it cannot, the lead-in alone moves, as before.
-            lead_in = a_start
-        if b_end - lead_in <= max_chars and count_tokens([text[lead_in:b_end]], tokenizer)[0] <= chunk_size:
+            join = _join_end(text, a_start, b_start, b_end, movable, code_blocks, tokenizer, chunk_size, max_chars)
+            lead_in = a_start if join is not None else lead_in
+        if join is None:
+            join = _join_end(text, lead_in, b_start, b_end, movable, code_blocks, tokenizer, chunk_size, max_chars)
+        whole, cut = join if join is not None else (False, None)
+        if whole:
             out[k], out[k + 1] = trim_span(text, a_start, lead_in), (lead_in, b_end)
             continue
-        # Too long to join whole (a list of long items): the lead-in takes the block's first items and
-        # the rest follows on, rather than a chunk that only announces them.
-        cut = _first_part_end(text, lead_in, b_start, b_end, movable, tokenizer, chunk_size, max_chars)
-        if cut is None:
-            cut = _code_part_end(text, lead_in, b_start, b_end, code_blocks, tokenizer, chunk_size, max_chars)
         if cut is not None:
             rest = trim_span(text, cut, b_end)
             if k + 2 < len(out) and out[k + 2][0] <= rest[0]:  # the next span overlaps the rest
@@ -602,14 +601,18 @@ def _lead_ins_with_their_blocks(text: str, spans: list[tuple[int, int]], movable
     return [(s, e) for s, e in out if s < e]
 
 
-def _can_join(text: str, start: int, b_start: int, b_end: int, movable: Callable[[int, int, int], bool],
-              code_blocks: Sequence[tuple[int, int]], tokenizer: Any, chunk_size: int, max_chars: int) -> bool:
-    """Whether text[start:b_start] can join the span text[b_start:b_end]: whole, or with the first items or
-    lines of the block it opens on (`_first_part_end`, `_code_part_end`)."""
+def _join_end(text: str, start: int, b_start: int, b_end: int, movable: Callable[[int, int, int], bool],
+              code_blocks: Sequence[tuple[int, int]], tokenizer: Any, chunk_size: int,
+              max_chars: int) -> tuple[bool, int | None] | None:
+    """How text[start:b_start] can join the span text[b_start:b_end]: (True, None) whole; (False, cut) with the
+    block's first items or lines up to `cut`, when it is too long to join whole (a list of long items: the rest
+    follows on, rather than a chunk that only announces them; `_first_part_end`, `_code_part_end`); None not."""
     if b_end - start <= max_chars and count_tokens([text[start:b_end]], tokenizer)[0] <= chunk_size:
-        return True
-    return (_first_part_end(text, start, b_start, b_end, movable, tokenizer, chunk_size, max_chars) is not None
-            or _code_part_end(text, start, b_start, b_end, code_blocks, tokenizer, chunk_size, max_chars) is not None)
+        return True, None
+    cut = _first_part_end(text, start, b_start, b_end, movable, tokenizer, chunk_size, max_chars)
+    if cut is None:
+        cut = _code_part_end(text, start, b_start, b_end, code_blocks, tokenizer, chunk_size, max_chars)
+    return (False, cut) if cut is not None else None
 
 
 _ITEM_OR_PARAGRAPH_START = re.compile(r"\n(?=[ \t]*\n|[ \t]*(?:[-*+]|\d{1,3}[.)])[ \t])")

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .includes import FORMATS as INCLUDING_FORMATS
 from .includes import inline_includes
 from .markup import MarkupTooDeep, ParsedMarkup, is_code_file, strip_junk
 from .markup import parse as parse_markup
@@ -416,10 +417,12 @@ def _parents(path: str) -> Iterator[str]:
         path, parent = parent, os.path.dirname(parent)
 
 
-def resolve_corpus_files(patterns: str | Sequence[str]) -> list[Path]:
-    """The files `read_corpus` would read for these patterns, sorted (for fingerprints and listings)."""
+def resolve_corpus_files(patterns: str | Sequence[str], *, with_included: bool = False) -> list[Path]:
+    """The files `read_corpus` would read for these patterns, sorted (for fingerprints and listings); with
+    `with_included`, followed by the example files their pages include (`included_files`)."""
     expanded = _expand_patterns([patterns] if isinstance(patterns, str) else list(patterns), strict=False)
-    return [Path(f) for f in expanded.files]
+    files = [Path(f) for f in expanded.files]
+    return [*files, *_included_files(expanded)] if with_included else files
 
 
 def _decode(data: bytes) -> str | None:
@@ -633,17 +636,17 @@ def tracked_files(repository: str) -> frozenset[str] | None:
 def included_files(patterns: str | Sequence[str]) -> list[Path]:
     """The example files the Markdown and reST files matched by `patterns` include and `read_corpus`
     reads into them, sorted (for fingerprints: an edited example changes the build)."""
-    expanded = _expand_patterns([patterns] if isinstance(patterns, str) else list(patterns), strict=False)
+    return _included_files(_expand_patterns([patterns] if isinstance(patterns, str) else list(patterns), strict=False))
+
+
+def _included_files(expanded: _Expanded) -> list[Path]:
     found: set[str] = set()
     for path in expanded.files:
         reader = reader_for(path)
-        if reader is None or reader[0] not in ("markdown", "rst"):
-            continue
-        data = read_limited(path, 64 * 2**20)
-        text = None if isinstance(data, Skipped) else _decode(data)
-        if text is not None:
+        source = _markup_source(path, ReadOptions()) if reader is not None and reader[0] in INCLUDING_FORMATS else None
+        if isinstance(source, str):
             included = IncludedFiles(path, expanded.root)
-            inline_includes(text, reader[0], included)
+            inline_includes(source, reader[0], included)
             found.update(included.read_files)
     return [Path(f) for f in sorted(found)]
 
@@ -655,24 +658,29 @@ def _junk_skips(path: str, blobs: int, runs: int) -> Iterator[Skipped]:
         yield Skipped("unbroken_run", path, f"removed {runs} run(s) of text without spaces", n=runs)
 
 
+def _markup_source(path: str, options: ReadOptions) -> str | Skipped:
+    """A markup file's text, or why it cannot be read (too large, binary, not UTF-8, a line too long)."""
+    data = read_limited(path, options.max_file_bytes)
+    if isinstance(data, Skipped):
+        return data
+    if b"\x00" in data:
+        return Skipped("binary", path, "binary file (contains NUL bytes)")
+    raw = _decode(data)
+    if raw is None:
+        return Skipped("undecodable", path, "not valid UTF-8")
+    if longest_line_over(raw, options.max_line_chars):
+        return Skipped("too_large", path, f"a line is longer than max_line_chars ({options.max_line_chars})")
+    return raw
+
+
 def _markup_reader(fmt: str) -> Reader:
     """A reader for one markup format: the file's clean text, title, headings and definitions
     (`markup.parse`: markup rendered as a reader sees it, headings kept as structure)."""
 
     def read(path: str, doc_id: str, options: ReadOptions) -> Iterator[Document | Skipped]:
-        data = read_limited(path, options.max_file_bytes)
-        if isinstance(data, Skipped):
-            yield data
-            return
-        if b"\x00" in data:
-            yield Skipped("binary", path, "binary file (contains NUL bytes)")
-            return
-        raw = _decode(data)
-        if raw is None:
-            yield Skipped("undecodable", path, "not valid UTF-8")
-            return
-        if longest_line_over(raw, options.max_line_chars):
-            yield Skipped("too_large", path, f"a line is longer than max_line_chars ({options.max_line_chars})")
+        raw = _markup_source(path, options)
+        if isinstance(raw, Skipped):
+            yield raw
             return
         included = IncludedFiles(path, options.corpus_root, max_line_chars=options.max_line_chars)
         raw = inline_includes(raw, fmt, included)

@@ -23,15 +23,16 @@ import functools
 import re
 from collections.abc import Callable
 
-from .markup import FENCED_INCLUDE, INCLUDE_LINE, closes_fence, included_path, is_code_file, opens_fence
+from .markup import FENCED_INCLUDE, INCLUDE_LINE, included_path, is_code_file, map_prose
 
-__all__ = ["IncludeReader", "inline_includes"]
+__all__ = ["FORMATS", "IncludeReader", "inline_includes"]
 
 # Called with a path as the document writes it; returns the file's text, or None (not there, not allowed).
 IncludeReader = Callable[[str], "str | None"]
 
 _MARKDOWN_FORMATS = frozenset({"markdown", "md", "mdx", "myst"})
 _RST_FORMATS = frozenset({"rst", "rest", "restructuredtext"})
+FORMATS = _MARKDOWN_FORMATS | _RST_FORMATS  # the markup formats whose includes are read; others are left as they are
 # Cheap test first: most documents include nothing, and then their text is returned as it was.
 _INCLUDE_HINT = re.compile(r"\{\*|--8<--|\{!|literalinclude::")
 _LANGUAGES = {"py": "python", "pyi": "python", "js": "javascript", "mjs": "javascript", "ts": "typescript",
@@ -86,28 +87,19 @@ def _fenced(lines: list[str], info: str, indent: str, char: str = "`", length: i
 def _inline_markdown(source: str, read: IncludeReader) -> str:
     if "{!" in source:
         source = FENCED_INCLUDE.sub(lambda match: _fenced_include(match, read), source)
-    out: list[str] = []
-    fence: tuple[str, int] | None = None
-    for line in source.split("\n"):
-        if fence is not None:
-            if closes_fence(line, fence):
-                fence = None
-            out.append(line)
-            continue
-        opened = opens_fence(line)
-        if opened:
-            fence = opened
-            out.append(line)
-            continue
-        # (`;--8<--` is pymdownx's escape: the line is shown as written, an example of the syntax)
-        included = INCLUDE_LINE.match(line) if len(line) < 2000 and not line.lstrip().startswith(";") else None
-        code = _markdown_include(included, read) if included else None
-        if code is None:
-            out.append(line)
-            continue
-        indent = line[:len(line) - len(line.lstrip())]
-        out.extend(["", *_fenced(code, _language(_file_part(included)), indent), ""])
-    return "\n".join(out)
+    return map_prose(source, lambda prose: "\n".join(_inline_line(line, read) for line in prose.split("\n")))
+
+
+def _inline_line(line: str, read: IncludeReader) -> str:
+    """A line of prose, or the fenced block of the file it includes."""
+    # (`;--8<--` is pymdownx's escape: the line is shown as written, an example of the syntax)
+    included = INCLUDE_LINE.match(line) if len(line) < 2000 and not line.lstrip().startswith(";") else None
+    shown = _markdown_include(included, read) if included else None
+    if shown is None:
+        return line
+    path, code = shown
+    indent = line[:len(line) - len(line.lstrip())]
+    return "\n".join(["", *_fenced(code, _language(path), indent), ""])
 
 
 def _fenced_include(match: re.Match, read: IncludeReader) -> str:
@@ -121,18 +113,11 @@ def _fenced_include(match: re.Match, read: IncludeReader) -> str:
     return "\n".join(_fenced(_trimmed(text), first.strip()[len(fence):], indent, fence[0], len(fence)))
 
 
-def _file_part(included: re.Match) -> str:
-    """The file of an include line, without a snippet's `:lines` or `:section`."""
+def _markdown_include(included: re.Match, read: IncludeReader) -> tuple[str, list[str]] | None:
+    """(the file, the lines) a Markdown include line shows, or None when it includes no code file `read` returns."""
     path = included_path(included)
-    if included.group("snippet"):
-        selection = _SNIPPET_SELECTION.match(path)
-        return selection.group("path") if selection else path
-    return path
-
-
-def _markdown_include(included: re.Match, read: IncludeReader) -> list[str] | None:
-    """The lines a Markdown include line shows, or None when it includes no code file `read` returns."""
-    path = _file_part(included)
+    snippet = _SNIPPET_SELECTION.match(path) if included.group("snippet") else None
+    path = snippet.group("path") if snippet else path  # without a snippet's `:lines` or `:section`
     if not is_code_file(path):
         return None
     text = read(path)
@@ -147,8 +132,8 @@ def _markdown_include(included: re.Match, read: IncludeReader) -> list[str] | No
         elif highlighted:  # (with `ln`, which numbering `hl` follows is the site's choice: leave it)
             lines = _around_highlights(lines, _line_numbers(highlighted.group(1), ":", len(lines)))
     elif included.group("snippet"):
-        lines = _snippet_lines(lines, _SNIPPET_SELECTION.match(included_path(included)))
-    return lines
+        lines = _snippet_lines(lines, snippet)
+    return path, lines
 
 
 def _trimmed(text: str) -> list[str]:

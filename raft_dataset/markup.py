@@ -394,7 +394,7 @@ def without_fenced_code(text: str) -> str:
     return "".join(pieces)
 
 
-def _map_prose(text: str, func: Callable[[str], str]) -> str:
+def map_prose(text: str, func: Callable[[str], str]) -> str:
     """Apply `func` to the parts of `text` outside fenced code blocks."""
     out: list[str] = []
     pos = 0
@@ -768,7 +768,7 @@ _AUTODOC_LINE = re.compile(r"^:::[ \t]+[A-Za-z_][\w.]*[ \t]*$")
 
 def _preprocess_markdown(text: str) -> str:
     """Remove what markdown-it can't know about, outside fenced code; Hugo notes become `:::` blocks."""
-    text = _map_prose(text, lambda s: _STYLE_SCRIPT.sub("", _HTML_COMMENT.sub("", s)))
+    text = map_prose(text, lambda s: _STYLE_SCRIPT.sub("", _HTML_COMMENT.sub("", s)))
     if "{!" in text:
         text = FENCED_INCLUDE.sub(lambda m: f"\n{included_file_note(m.group('mdx'))}\n", text)
     out: list[str] = []
@@ -1167,7 +1167,7 @@ def parse_markdown(source: str, max_depth: int | None = None) -> ParsedMarkup:
         raise MarkupTooDeep("lists and blockquotes", depth)
     if depth > _MD_PARSER_DEPTH or _block_cost(body) > _BLOCK_BUDGET:
         # markdown-it drops what is nested past its maxNesting: the line renderer keeps it.
-        return _assemble(_cheap_entries(_map_prose(_preprocess_markdown(body), _strip_quote_markers), rst=False), title)
+        return _assemble(_cheap_entries(map_prose(_preprocess_markdown(body), _strip_quote_markers), rst=False), title)
     try:
         entries = _md_entries(body)
     except RecursionError:
